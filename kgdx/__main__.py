@@ -1,0 +1,3 @@
+from kgdx.cli import main
+
+main()

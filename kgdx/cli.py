@@ -1,0 +1,38 @@
+"""The ``kgdx`` command line. Each command group lives in ``kgdx/commands/<group>.py``.
+
+User errors (any :class:`kg.errors.KgdxError`) print one line on stderr and exit with status 1;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from kg.errors import KgdxError
+from kgdx.commands import kg as kg_commands
+from kgdx.commands import neo4j as neo4j_commands
+
+app = typer.Typer(
+    name="kgdx",
+    help="Knowledge-graph-grounded clinical reasoning.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(kg_commands.app, name="kg")
+app.add_typer(neo4j_commands.app, name="neo4j")
+# Other groups register here, one line each.
+
+
+def main() -> None:
+    """Entry point of the ``kgdx`` script."""
+    try:
+        app()
+    except KgdxError as e:
+        print(f"kgdx: error: {e.one_line()}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("kgdx: interrupted", file=sys.stderr)
+        sys.exit(130)
