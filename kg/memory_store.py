@@ -1,0 +1,252 @@
+"""The embedded default store: the KG in memory as a networkx multigraph.
+
+It needs no server, so the demo, the notebooks and the tests run anywhere. A built KG is saved to
+and loaded from an on-disk snapshot (:mod:`kg.snapshot`) so it is built once.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterator, Sequence
+
+import networkx as nx
+
+from kg.errors import StoreError
+from kg.records import Edge, Node
+from kg.schema import Schema
+from kg.store import (
+    EVIDENCE_TYPES,
+    MAX_PATHS,
+    Counts,
+    Direction,
+    KGStore,
+    Neighbour,
+    Path,
+    normalise,
+    too_many_paths,
+)
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore(KGStore):
+    """A :class:`~kg.store.KGStore` over a ``networkx.MultiDiGraph``.
+
+    Nodes carry ``type`` and ``props``; each edge's key is its relationship type, so there is at
+    most one edge per (src, type, dst) and rewriting an edge merges into it.
+
+    Example:
+        >>> from kg.schema import core_schema
+        >>> store = MemoryStore(core_schema())
+        >>> _ = store.write([Node("Phenotype", "HP:0002090", {"name": "Pneumonia"})])
+        >>> store.lookup("pneumonia")[0].id
+        'HP:0002090'
+    """
+
+    def __init__(self, schema: Schema) -> None:
+        super().__init__(schema)
+        self._g = nx.MultiDiGraph()
+        self._names: dict[str, set[str]] = defaultdict(set)
+        self._alt: dict[str, str] = {}
+
+    @property
+    def graph(self) -> nx.MultiDiGraph:
+        """The underlying networkx graph (read it; write through :meth:`write`)."""
+        return self._g
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def _index(self, node_id: str, props: dict) -> None:
+        for text in (props.get("name"), *props.get("synonyms", ())):
+            if isinstance(text, str):
+                self._names[normalise(text)].add(node_id)
+        for alt in props.get("alt_ids", ()):
+            self._alt[alt] = node_id
+
+    def _unindex(self, node_id: str, props: dict) -> None:
+        for text in (props.get("name"), *props.get("synonyms", ())):
+            if isinstance(text, str):
+                ids = self._names.get(normalise(text))
+                if ids is not None:
+                    ids.discard(node_id)
+                    if not ids:
+                        del self._names[normalise(text)]
+        for alt in props.get("alt_ids", ()):
+            if self._alt.get(alt) == node_id:
+                del self._alt[alt]
+
+    def _write(self, nodes: Sequence[Node], edges: Sequence[Edge], *, progress: bool) -> None:
+        g = self._g
+        for n in nodes:
+            attrs = g.nodes.get(n.id)
+            if attrs is None:
+                g.add_node(n.id, type=n.type, props=dict(n.props))
+            else:
+                self._unindex(n.id, attrs["props"])
+                attrs["props"].update(n.props)
+            self._index(n.id, g.nodes[n.id]["props"])
+        for e in edges:
+            data = g.get_edge_data(e.src, e.dst, key=e.type)
+            if data is None:
+                g.add_edge(e.src, e.dst, key=e.type, props=dict(e.props))
+            else:
+                data["props"].update(e.props)
+
+    def existing_ids(self, ids: Collection[str]) -> set[str]:
+        return {i for i in ids if i in self._g}
+
+    def delete(self, node_ids: Collection[str] = (), edge_keys: Collection[tuple[str, str, str]] = ()) -> None:
+        for src, rel, dst in edge_keys:
+            if self._g.has_edge(src, dst, key=rel):
+                self._g.remove_edge(src, dst, key=rel)
+        for i in node_ids:
+            if i in self._g:
+                self._unindex(i, self._g.nodes[i]["props"])
+                self._g.remove_node(i)
+
+    def clear(self) -> None:
+        self._g.clear()
+        self._names.clear()
+        self._alt.clear()
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def counts(self) -> Counts:
+        nodes: dict[str, int] = defaultdict(int)
+        rels: dict[str, int] = defaultdict(int)
+        for _, t in self._g.nodes(data="type"):
+            nodes[t] += 1
+        for _, _, k in self._g.edges(keys=True):
+            rels[k] += 1
+        return Counts(dict(nodes), dict(rels))
+
+    def _node(self, node_id: str) -> Node:
+        a = self._g.nodes[node_id]
+        return Node(a["type"], node_id, dict(a["props"]))
+
+    def iter_nodes(self, type: str | None = None) -> Iterator[Node]:
+        for i, a in self._g.nodes(data=True):
+            if type is None or a["type"] == type:
+                yield Node(a["type"], i, dict(a["props"]))
+
+    def iter_edges(self, type: str | None = None) -> Iterator[Edge]:
+        for s, d, k, p in self._g.edges(keys=True, data="props"):
+            if type is None or k == type:
+                yield Edge(k, s, d, dict(p))
+
+    # -- named queries ---------------------------------------------------------------------------
+
+    def node(self, node_id: str) -> Node | None:
+        if node_id in self._g:
+            return self._node(node_id)
+        alt = self._alt.get(node_id)
+        return self._node(alt) if alt is not None else None
+
+    def lookup(self, text: str, *, types: Collection[str] | None = None, limit: int = 20) -> list[Node]:
+        ids = set(self._names.get(normalise(text), ()))
+        if text in self._g:
+            ids.add(text)
+        if text in self._alt:
+            ids.add(self._alt[text])
+        found = [self._node(i) for i in ids]
+        if types is not None:
+            found = [n for n in found if n.type in types]
+        return sorted(found, key=lambda n: (n.type, n.id))[:limit]
+
+    def _steps(self, node_id: str, direction: Direction) -> Iterator[tuple[Edge, str]]:
+        """Each stored edge at ``node_id`` in the given direction, and the node it reaches."""
+        g = self._g
+        if direction in ("out", "both"):
+            for _, d, k, p in g.out_edges(node_id, keys=True, data="props"):
+                yield Edge(k, node_id, d, p), d
+        if direction in ("in", "both"):
+            for s, _, k, p in g.in_edges(node_id, keys=True, data="props"):
+                yield Edge(k, s, node_id, p), s
+
+    def neighbours(
+        self,
+        node_id: str,
+        *,
+        rel_types: Collection[str] | None = None,
+        direction: Direction = "both",
+        node_types: Collection[str] | None = None,
+    ) -> list[Neighbour]:
+        if node_id not in self._g:
+            return []
+        out = []
+        for edge, other in self._steps(node_id, direction):
+            if rel_types is not None and edge.type not in rel_types:
+                continue
+            node = self._node(other)
+            if node_types is not None and node.type not in node_types:
+                continue
+            out.append(Neighbour(Edge(edge.type, edge.src, edge.dst, dict(edge.props)), node))
+        return self._sorted_neighbours(out)
+
+    def interactions(self, drug_ids: Collection[str]) -> list[Edge]:
+        wanted = set(drug_ids)
+        out = []
+        for d in wanted:
+            if d in self._g:
+                for _, other, k, p in self._g.out_edges(d, keys=True, data="props"):
+                    if k == "INTERACTS_WITH" and other in wanted:
+                        out.append(Edge(k, d, other, dict(p)))
+        return self._sorted_edges(out)
+
+    def evidence_paths(
+        self,
+        concept_ids: Collection[str],
+        target_id: str,
+        *,
+        max_hops: int = 3,
+        rel_types: Collection[str] = EVIDENCE_TYPES,
+        limit: int = 100,
+    ) -> list[Path]:
+        self._check_hops(max_hops)
+        concepts, types = set(concept_ids), set(rel_types)
+        if target_id not in self._g:
+            return []
+        found: list[tuple[list[str], list[Edge]]] = []
+        # Depth-first from the target over simple paths; a path is kept each time it reaches a concept.
+        stack: list[tuple[list[str], list[Edge]]] = [([target_id], [])]
+        while stack:
+            ids, edges = stack.pop()
+            for edge, other in self._steps(ids[-1], "both"):
+                if edge.type not in types or other in ids:
+                    continue
+                nids, nedges = ids + [other], edges + [edge]
+                if other in concepts:
+                    found.append((nids, nedges))
+                    if len(found) > MAX_PATHS:
+                        raise too_many_paths()
+                if len(nedges) < max_hops:
+                    stack.append((nids, nedges))
+        paths = [
+            Path(tuple(self._node(i) for i in reversed(ids)),
+                 tuple(Edge(e.type, e.src, e.dst, dict(e.props)) for e in reversed(edges)))
+            for ids, edges in found
+        ]
+        return self._finish_paths(paths, limit)
+
+    def subgraph(
+        self, seed_ids: Collection[str], *, hops: int = 1, rel_types: Collection[str] | None = None
+    ) -> tuple[list[Node], list[Edge]]:
+        if not isinstance(hops, int) or hops < 0:
+            raise StoreError(f"'hops' must be a non-negative integer (got {hops!r})")
+        seen = {i for i in seed_ids if i in self._g}
+        frontier = set(seen)
+        for _ in range(hops):
+            nxt = set()
+            for i in frontier:
+                for edge, other in self._steps(i, "both"):
+                    if (rel_types is None or edge.type in rel_types) and other not in seen:
+                        nxt.add(other)
+            seen |= nxt
+            frontier = nxt
+        nodes = sorted((self._node(i) for i in seen), key=lambda n: n.id)
+        edges = [
+            Edge(k, s, d, dict(p))
+            for s, d, k, p in self._g.subgraph(seen).edges(keys=True, data="props")
+            if rel_types is None or k in rel_types
+        ]
+        return nodes, self._sorted_edges(edges)

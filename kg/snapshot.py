@@ -1,0 +1,157 @@
+"""On-disk snapshots of a KG, so the default KG is built once and loaded in seconds.
+
+A snapshot is a folder::
+
+    schema.yaml              the schema the KG was validated against (core + modules)
+    manifest.json            sources (name, version, release date, file hashes), counts, build info
+    nodes/<Label>.parquet    one row per node: id plus one typed column per schema property
+    edges/<TYPE>.parquet     one row per edge: src, dst plus one typed column per property
+
+Every file is plain Parquet with columns named after schema properties, so pandas, polars or
+DuckDB read it directly. Saving writes a sibling temporary folder and swaps it in at the end, so
+a failed build leaves the previous snapshot untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from kg.errors import DataError
+from kg.memory_store import MemoryStore
+from kg.records import Edge, Node
+from kg.schema import PropertySpec, Schema
+from kg.store import group_by_type
+
+__all__ = ["save_snapshot", "load_snapshot", "read_manifest", "snapshot_records"]
+
+_ARROW = {
+    "str": pa.string(),
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "bool": pa.bool_(),
+    "str_list": pa.list_(pa.string()),
+    "int_list": pa.list_(pa.int64()),
+    "float_list": pa.list_(pa.float64()),
+}
+
+
+def _table(key_cols: dict[str, list[str]], specs: dict[str, PropertySpec], props: list[dict[str, Any]]) -> pa.Table:
+    cols = {k: pa.array(v, pa.string()) for k, v in key_cols.items()}
+    for name, spec in specs.items():
+        cols[name] = pa.array([p.get(name) for p in props], _ARROW[spec.type])
+    return pa.table(cols)
+
+
+def save_snapshot(
+    store: MemoryStore, path: str | Path, manifest: dict[str, Any] | None = None
+) -> Path:
+    """Write ``store`` as a snapshot folder at ``path``, replacing any previous one atomically.
+
+    Returns:
+        The snapshot folder.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        schema = store.schema
+        (tmp / "nodes").mkdir()
+        (tmp / "edges").mkdir()
+        (tmp / "schema.yaml").write_text(schema.to_yaml(), encoding="utf-8")
+        for label, nodes in sorted(group_by_type(store.iter_nodes()).items()):
+            nodes.sort(key=lambda n: n.id)
+            t = _table({"id": [n.id for n in nodes]}, schema.node_types[label].properties, [n.props for n in nodes])
+            pq.write_table(t, tmp / "nodes" / f"{label}.parquet")
+        for rel, edges in sorted(group_by_type(store.iter_edges()).items()):
+            edges.sort(key=lambda e: (e.src, e.dst))
+            t = _table({"src": [e.src for e in edges], "dst": [e.dst for e in edges]},
+                       schema.relationship_types[rel].properties, [e.props for e in edges])
+            pq.write_table(t, tmp / "edges" / f"{rel}.parquet")
+        info = {**(manifest or {}), "counts": store.counts().to_dict(),
+                "schema": {"name": schema.name, "version": schema.version, "modules": list(schema.modules)}}
+        (tmp / "manifest.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        old = None
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def read_manifest(path: str | Path) -> dict[str, Any]:
+    """The manifest of a snapshot folder."""
+    f = Path(path) / "manifest.json"
+    try:
+        return json.loads(f.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError("no KG snapshot here (run `kgdx kg build`)", file=f) from None
+    except json.JSONDecodeError as e:
+        raise DataError(f"corrupt manifest: {e}", file=f, line=e.lineno) from None
+
+
+def _rows(table: pa.Table, keys: tuple[str, ...]) -> Iterator[tuple[list[str], dict[str, Any]]]:
+    data = table.to_pydict()
+    names = [c for c in table.column_names if c not in keys]
+    for i in range(table.num_rows):
+        yield [data[k][i] for k in keys], {c: data[c][i] for c in names if data[c][i] is not None}
+
+
+def snapshot_records(path: str | Path) -> tuple[Schema, Iterator[Node | Edge]]:
+    """The schema of a snapshot and an iterator over its records (nodes first)."""
+    path = Path(path)
+    if not (path / "schema.yaml").is_file():
+        raise DataError("no KG snapshot here (run `kgdx kg build`)", file=path)
+    schema = Schema.from_yaml(path / "schema.yaml")
+
+    def records() -> Iterator[Node | Edge]:
+        for f in sorted((path / "nodes").glob("*.parquet")):
+            for (node_id,), props in _rows(_read(f), ("id",)):
+                yield Node(f.stem, node_id, props)
+        for f in sorted((path / "edges").glob("*.parquet")):
+            for (src, dst), props in _rows(_read(f), ("src", "dst")):
+                yield Edge(f.stem, src, dst, props)
+
+    return schema, records()
+
+
+def _read(f: Path) -> pa.Table:
+    try:
+        return pq.read_table(f)
+    except (pa.ArrowInvalid, OSError) as e:
+        raise DataError(f"corrupt snapshot file: {e}", file=f) from None
+
+
+def load_snapshot(path: str | Path, *, validate: bool = True) -> MemoryStore:
+    """Load a snapshot folder into a :class:`MemoryStore`.
+
+    Args:
+        path: The snapshot folder.
+        validate: Check every record against the snapshot's schema (slower; off only for
+            snapshots this process wrote itself).
+    """
+    schema, records = snapshot_records(path)
+    store = MemoryStore(schema)
+    if validate:
+        store.write(records)
+    else:
+        nodes: list[Node] = []
+        edges: list[Edge] = []
+        for r in records:
+            (nodes if isinstance(r, Node) else edges).append(r)
+        store._write(nodes, edges, progress=False)
+    return store
