@@ -45,7 +45,7 @@ class Module(BaseModel):
         """The module's schema additions, named after the module, or ``None``."""
         if self.schema_file is None:
             return None
-        extra = Schema.from_yaml(self.root / self.schema_file)
+        extra = Schema.from_yaml(self.root / self.schema_file, partial=True)
         return extra.model_copy(update={"name": self.name, "version": self.version})
 
     def data_files(self) -> list[Path]:

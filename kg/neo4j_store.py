@@ -103,7 +103,10 @@ class Neo4jStore(KGStore):
         self.database = database
         self.batch_size = batch_size
         try:
-            self._driver = neo4j.GraphDatabase.driver(uri, auth=auth)
+            # Server notifications ("label does not exist yet" …) are noise for kgdx's own queries.
+            self._driver = neo4j.GraphDatabase.driver(
+                uri, auth=auth, notifications_min_severity=neo4j.NotificationMinimumSeverity.OFF
+            )
             self._driver.verify_connectivity()
         except (ServiceUnavailable, OSError, ValueError) as e:
             raise StoreError(f"cannot reach Neo4j at {uri} ({e}); start one with `kgdx neo4j start`") from None
@@ -372,8 +375,9 @@ class Neo4jStore(KGStore):
             with self._driver.session(database=self.database, default_access_mode=neo4j.READ_ACCESS) as s:
                 summary = s.run(Q.explain(query), params).consume()
         except ClientError as e:
-            if "Forbidden" in (e.code or "") or "AccessMode" in (e.code or ""):
-                raise ReadOnlyQueryError(f"refused: {e.message}") from None
+            code = e.code or ""
+            if "Forbidden" in code or "AccessMode" in code or "AdministrationCommand" in code:
+                raise ReadOnlyQueryError(f"the read-only Cypher path refuses this query: {e.message}") from None
             raise StoreError(f"invalid query: {e.message}") from None
         except Neo4jError as e:
             raise StoreError(f"query failed: {e.message}") from None
@@ -417,14 +421,15 @@ def _check_read_only(summary: neo4j.ResultSummary) -> None:
     """Refuse a planned query unless it is read-only and uses nothing forbidden."""
     kind = summary.query_type
     if kind != "r":
-        what = {"w": "writes", "rw": "reads and writes", "s": "changes the schema"}.get(kind or "", f"is of type {kind!r}")
+        what = {"w": "writes", "rw": "reads and writes", "s": "is a schema or administration command"}.get(
+            kind or "", f"is of type {kind!r}")
         raise ReadOnlyQueryError(f"the read-only Cypher path refuses this query: it {what}")
     plan = summary.plan or {}
     for op in _walk(plan):
         name = str(op.get("operatorType", ""))
         base = name.split("@")[0]
         if base in Q.FORBIDDEN_OPERATORS:
-            raise ReadOnlyQueryError(f"the read-only Cypher path refuses {base} (LOAD CSV and CALL … IN TRANSACTIONS are not allowed)")
+            raise ReadOnlyQueryError(f"the read-only Cypher path refuses the operator {base}")
         if base == "ProcedureCall":
             details = str(op.get("args", {}).get("Details", ""))
             for bad in Q.FORBIDDEN_PROCEDURES:

@@ -189,8 +189,10 @@ NODES_BY_IDS = f"UNWIND $ids AS i MATCH (n:{ident(NODE)} {{id: i}}) {_RET_NODE}"
 # -- the read-only user path ------------------------------------------------------------------------
 
 #: Plan operators a user query may not use even when Neo4j calls the query read-only: LOAD CSV
-#: reads the server's files and the network, and CALL {...} IN TRANSACTIONS commits on its own.
-FORBIDDEN_OPERATORS = ("LoadCSV", "TransactionApply", "TransactionForeach")
+#: reads the server's files and the network, CALL {...} IN TRANSACTIONS commits on its own, and
+#: TERMINATE TRANSACTIONS and administration commands act on the server.
+FORBIDDEN_OPERATORS = ("LoadCSV", "TransactionApply", "TransactionForeach", "TerminateTransactions",
+                       "AdministrationCommand")
 #: Procedure namespaces a user query may not call: administration of the server.
 FORBIDDEN_PROCEDURES = ("dbms.", "db.create", "db.clearQueryCaches", "db.checkpoint", "apoc.load.", "apoc.import.",
                         "apoc.export.", "apoc.periodic.", "apoc.trigger.", "apoc.refactor.", "apoc.create.",

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from kg.errors import SchemaError
 
@@ -247,7 +247,10 @@ class Schema(_Frozen):
         return data
 
     @model_validator(mode="after")
-    def _consistent(self) -> Schema:
+    def _consistent(self, info: ValidationInfo) -> Schema:
+        # A module's schema file is partial: its relationships may refer to types of the schema
+        # it extends, which merge() checks. A whole schema must be closed.
+        partial = bool(info.context and info.context.get("partial"))
         owner: dict[str, str] = {}
         for label, nt in self.node_types.items():
             if nt.label != label:
@@ -260,7 +263,7 @@ class Schema(_Frozen):
             if rt.type != name:
                 raise ValueError(f"relationship key {name!r} differs from its type {rt.type!r}")
             for end in (*rt.source, *rt.target):
-                if end not in self.node_types:
+                if end not in self.node_types and not partial:
                     raise ValueError(f"relationship {name!r} refers to unknown node type {end!r}")
         return self
 
@@ -358,8 +361,13 @@ class Schema(_Frozen):
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
 
     @classmethod
-    def from_dict(cls, data: Any, *, file: str | Path | None = None) -> Schema:
+    def from_dict(cls, data: Any, *, file: str | Path | None = None, partial: bool = False) -> Schema:
         """Validate a parsed schema document.
+
+        Args:
+            data: The parsed YAML/JSON document.
+            file: Where it came from, for error messages.
+            partial: Allow relationships to node types defined elsewhere (a module's additions).
 
         Raises:
             SchemaError: naming the file, the key path and the bad value.
@@ -367,17 +375,18 @@ class Schema(_Frozen):
         if not isinstance(data, dict):
             raise SchemaError(f"a schema must be a mapping, got {type(data).__name__}", file=file)
         try:
-            return cls.model_validate(data)
+            return cls.model_validate(data, context={"partial": partial})
         except ValidationError as e:
             err = e.errors()[0]
             key = ".".join(str(p) for p in err["loc"]) or None
             bad = err.get("input")
             shown = "" if isinstance(bad, dict) else f" (got {bad!r})"
-            raise SchemaError(f"{err['msg']}{shown}", file=file, field=key) from e
+            msg = err["msg"].removeprefix("Value error, ")
+            raise SchemaError(f"{msg}{shown}", file=file, field=key) from e
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> Schema:
-        """Read and validate one schema YAML file."""
+    def from_yaml(cls, path: str | Path, *, partial: bool = False) -> Schema:
+        """Read and validate one schema YAML file (``partial`` as in :meth:`from_dict`)."""
         path = Path(path)
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -386,7 +395,7 @@ class Schema(_Frozen):
         except yaml.YAMLError as e:
             line = getattr(getattr(e, "problem_mark", None), "line", None)
             raise SchemaError(f"invalid YAML: {e}", file=path, line=None if line is None else line + 1) from e
-        return cls.from_dict(data, file=path)
+        return cls.from_dict(data, file=path, partial=partial)
 
 
 def core_schema() -> Schema:
@@ -400,5 +409,5 @@ def load_schema(*module_paths: str | Path) -> Schema:
     """The core schema extended, in order, by the schema files of the given modules."""
     schema = core_schema()
     for p in module_paths:
-        schema = schema.merge(Schema.from_yaml(p))
+        schema = schema.merge(Schema.from_yaml(p, partial=True))
     return schema
