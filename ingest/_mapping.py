@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from kg.errors import SchemaError
 from kg.schema import PROVENANCE, Schema
 
-__all__ = ["NodeRule", "RelationRule", "load_mapping", "bundled_mapping"]
+__all__ = ["NodeRule", "RelationRule", "load_mapping", "bundled_mapping", "check_rules"]
 
 
 class _Frozen(BaseModel):

@@ -303,11 +303,15 @@ def ontology_records(
         nodes.append(Node(onto.node_type, t.id, props, origin))
         if onto.node_type not in schema.relationship_types["IS_A"].source:
             continue
-        for parent in dict.fromkeys(t.is_a):
+        parents: set[str] = set()
+        for parent in t.is_a:
             if parent not in live and parent in aliases:
                 parent = aliases[parent]
                 report.mapped["is_a to an obsolete or alt id → current term"] += 1
+            if parent in parents:
+                continue
             if parent in live and parent != t.id:
+                parents.add(parent)
                 edges.append(Edge("IS_A", t.id, parent, {"source": source}, origin))
             else:
                 report.skip("is_a to a term that is not a live term of the file", f"{path}:{t.line}")

@@ -29,6 +29,11 @@ from kg.store import (
 __all__ = ["MemoryStore"]
 
 
+def _copy(props: dict) -> dict:
+    """A copy of a property map that shares no list with the store."""
+    return {k: list(v) if isinstance(v, list) else v for k, v in props.items()}
+
+
 class MemoryStore(KGStore):
     """A :class:`~kg.store.KGStore` over a ``networkx.MultiDiGraph``.
 
@@ -80,17 +85,17 @@ class MemoryStore(KGStore):
         for n in nodes:
             attrs = g.nodes.get(n.id)
             if attrs is None:
-                g.add_node(n.id, type=n.type, props=dict(n.props))
+                g.add_node(n.id, type=n.type, props=_copy(n.props))
             else:
                 self._unindex(n.id, attrs["props"])
-                attrs["props"].update(n.props)
+                attrs["props"].update(_copy(n.props))
             self._index(n.id, g.nodes[n.id]["props"])
         for e in edges:
             data = g.get_edge_data(e.src, e.dst, key=e.type)
             if data is None:
-                g.add_edge(e.src, e.dst, key=e.type, props=dict(e.props))
+                g.add_edge(e.src, e.dst, key=e.type, props=_copy(e.props))
             else:
-                data["props"].update(e.props)
+                data["props"].update(_copy(e.props))
 
     def existing_ids(self, ids: Collection[str]) -> set[str]:
         return {i for i in ids if i in self._g}
@@ -122,17 +127,17 @@ class MemoryStore(KGStore):
 
     def _node(self, node_id: str) -> Node:
         a = self._g.nodes[node_id]
-        return Node(a["type"], node_id, dict(a["props"]))
+        return Node(a["type"], node_id, _copy(a["props"]))
 
     def iter_nodes(self, type: str | None = None) -> Iterator[Node]:
         for i, a in self._g.nodes(data=True):
             if type is None or a["type"] == type:
-                yield Node(a["type"], i, dict(a["props"]))
+                yield Node(a["type"], i, _copy(a["props"]))
 
     def iter_edges(self, type: str | None = None) -> Iterator[Edge]:
         for s, d, k, p in self._g.edges(keys=True, data="props"):
             if type is None or k == type:
-                yield Edge(k, s, d, dict(p))
+                yield Edge(k, s, d, _copy(p))
 
     # -- named queries ---------------------------------------------------------------------------
 
@@ -180,7 +185,7 @@ class MemoryStore(KGStore):
             node = self._node(other)
             if node_types is not None and node.type not in node_types:
                 continue
-            out.append(Neighbour(Edge(edge.type, edge.src, edge.dst, dict(edge.props)), node))
+            out.append(Neighbour(Edge(edge.type, edge.src, edge.dst, _copy(edge.props)), node))
         return self._sorted_neighbours(out)
 
     def interactions(self, drug_ids: Collection[str]) -> list[Edge]:
@@ -190,7 +195,7 @@ class MemoryStore(KGStore):
             if d in self._g:
                 for _, other, k, p in self._g.out_edges(d, keys=True, data="props"):
                     if k == "INTERACTS_WITH" and other in wanted:
-                        out.append(Edge(k, d, other, dict(p)))
+                        out.append(Edge(k, d, other, _copy(p)))
         return self._sorted_edges(out)
 
     def evidence_paths(
@@ -223,7 +228,7 @@ class MemoryStore(KGStore):
                     stack.append((nids, nedges))
         paths = [
             Path(tuple(self._node(i) for i in reversed(ids)),
-                 tuple(Edge(e.type, e.src, e.dst, dict(e.props)) for e in reversed(edges)))
+                 tuple(Edge(e.type, e.src, e.dst, _copy(e.props)) for e in reversed(edges)))
             for ids, edges in found
         ]
         return self._finish_paths(paths, limit)
@@ -245,7 +250,7 @@ class MemoryStore(KGStore):
             frontier = nxt
         nodes = sorted((self._node(i) for i in seen), key=lambda n: n.id)
         edges = [
-            Edge(k, s, d, dict(p))
+            Edge(k, s, d, _copy(p))
             for s, d, k, p in self._g.subgraph(seen).edges(keys=True, data="props")
             if rel_types is None or k in rel_types
         ]
