@@ -11,8 +11,10 @@ import sys
 import typer
 
 from kg.errors import KgdxError
+from kgdx.commands import encoders as encoder_commands
 from kgdx.commands import kg as kg_commands
 from kgdx.commands import neo4j as neo4j_commands
+from kgdx.commands import synth as synth_commands
 
 app = typer.Typer(
     name="kgdx",
@@ -24,6 +26,9 @@ app = typer.Typer(
 app.add_typer(kg_commands.app, name="kg")
 app.add_typer(neo4j_commands.app, name="neo4j")
 # Other groups register here, one line each.
+app.command("synth")(synth_commands.synth)
+app.command("pretrain")(encoder_commands.pretrain)
+app.command("encode")(encoder_commands.encode)
 
 
 def main() -> None:
