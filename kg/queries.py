@@ -203,3 +203,31 @@ def explain(query: str) -> str:
     """``query`` prefixed with EXPLAIN, which plans without running it."""
     head = query.lstrip()
     return query if head[:7].upper() == "EXPLAIN" else f"EXPLAIN {query}"
+
+
+# -- explanations -----------------------------------------------------------------------------------
+
+_LITERAL = re.compile(r"^[A-Za-z0-9_.:\-]+$")
+
+
+def path_match(steps: list[tuple[str, str]], rels: list[tuple[str, bool]]) -> str:
+    """A self-contained Cypher query that returns one KG path, for users to re-run.
+
+    Args:
+        steps: ``(label, id)`` of each node along the path.
+        rels: ``(type, forward)`` of each relationship; ``forward`` if it points along the path.
+
+    The ids are written inline (after checking they are plain CURIEs) so the query can be pasted
+    into ``kgdx kg cypher`` or the Neo4j browser as it is.
+    """
+    if len(steps) != len(rels) + 1:
+        raise ValueError(f"a path of {len(rels)} relationships needs {len(rels) + 1} nodes (got {len(steps)})")
+    parts = []
+    for i, (label, node_id) in enumerate(steps):
+        if not _LITERAL.match(node_id):
+            raise ValueError(f"not a plain id: {node_id!r}")
+        parts.append(f"(n{i}:{ident(label)} {{id: '{node_id}'}})")
+    out = parts[0]
+    for (rel, forward), node in zip(rels, parts[1:]):
+        out += f"-[:{ident(rel)}]->{node}" if forward else f"<-[:{ident(rel)}]-{node}"
+    return f"MATCH p = {out} RETURN p"

@@ -14,6 +14,7 @@ from kg.errors import KgdxError
 from kgdx.commands import encoders as encoder_commands
 from kgdx.commands import kg as kg_commands
 from kgdx.commands import neo4j as neo4j_commands
+from kgdx.commands import reasoning as reasoning_commands
 from kgdx.commands import synth as synth_commands
 
 app = typer.Typer(
@@ -29,6 +30,9 @@ app.add_typer(neo4j_commands.app, name="neo4j")
 app.command("synth")(synth_commands.synth)
 app.command("pretrain")(encoder_commands.pretrain)
 app.command("encode")(encoder_commands.encode)
+app.command("diagnose")(reasoning_commands.diagnose)
+app.command("train")(reasoning_commands.train)
+app.add_typer(reasoning_commands.evaluate_app, name="evaluate")
 
 
 def main() -> None:

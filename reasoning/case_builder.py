@@ -1,0 +1,122 @@
+"""Building a case from what a clinician has: a phenopacket, report and note text, a CT volume.
+
+Text goes through the concept linker (:mod:`encoders.linking`) over the KG's phenotype nodes:
+affirmed mentions become observed findings, negated ones excluded findings, and uncertain ones
+observed findings at half weight. A CT volume goes through the CT encoder's finding head, whose
+probabilities become weighted findings; that needs a checkpoint trained with a finding head
+(``KGDX_CT_MODEL``), since an untrained head's probabilities mean nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kg.errors import ConfigError, DataError
+from ingest.case import Finding, PatientCase
+
+if TYPE_CHECKING:
+    from encoders.linking import ConceptLinker, LinkedConcept
+    from reasoning.diagnoser import Diagnoser
+
+__all__ = ["build_case", "add_text", "add_ct", "linker_for"]
+
+_LINKERS: dict[int, ConceptLinker] = {}
+UNCERTAIN_WEIGHT = 0.5
+
+
+def linker_for(dx: Diagnoser, *, embeddings: bool = True) -> ConceptLinker:
+    """A concept linker over the KG's phenotypes, built once per diagnoser.
+
+    With ``embeddings`` the MiniLM text encoder also matches paraphrases; the vocabulary's
+    embeddings are cached under ``KGDX_HOME/cache``.
+    """
+    key = id(dx) * 2 + embeddings
+    if key not in _LINKERS:
+        from encoders.linking import ConceptLinker
+        from kgdx.settings import get_settings
+
+        encoder = None
+        if embeddings:
+            from encoders.text import TextEncoder
+
+            encoder = TextEncoder()
+        _LINKERS[key] = ConceptLinker(dx.store.iter_nodes("Phenotype"), text_encoder=encoder,
+                                      cache_dir=get_settings().home_dir / "cache" / "linker")
+    return _LINKERS[key]
+
+
+def add_text(dx: Diagnoser, case: PatientCase, text: str, *, kind: str = "note",
+             embeddings: bool = True) -> list[LinkedConcept]:
+    """Link ``text`` (a ``note`` or a ``report``) into ``case``'s findings; returns the mentions."""
+    if not text or not text.strip():
+        raise DataError(f"the {kind} is empty", file=case.files.get(kind))
+    linker = linker_for(dx, embeddings=embeddings)
+    if kind == "report":
+        from ingest.reports import parse_report
+
+        mentions = linker.link_report(parse_report(text, source=case.files.get(kind)))
+    else:
+        mentions = linker.link(text)
+    have = {f.id for f in case.observed} | {f.id for f in case.excluded}
+    for m in mentions:
+        if m.node_type != "Phenotype" or m.experiencer != "patient" or m.concept_id in have:
+            continue
+        have.add(m.concept_id)
+        if m.status == "absent":
+            case.excluded.append(Finding(m.concept_id, m.label, 1.0, kind))
+        else:
+            weight = UNCERTAIN_WEIGHT if m.status == "uncertain" else 1.0
+            case.observed.append(Finding(m.concept_id, m.label, weight * min(1.0, m.score), kind))
+    case.texts[kind] = text
+    return mentions
+
+
+def add_ct(dx: Diagnoser, case: PatientCase, path: str | Path, *, model: str | None = None,
+           threshold: float = 0.5) -> dict[str, float]:
+    """Add the CT finding head's findings for a volume; returns every finding's probability.
+
+    Raises:
+        ConfigError: if no CT checkpoint with a finding head is configured.
+    """
+    model = model or os.environ.get("KGDX_CT_MODEL")
+    if not model:
+        raise ConfigError("--ct needs a CT encoder checkpoint trained with a finding head: set KGDX_CT_MODEL "
+                          "(see docs/encoders.md); an untrained head's probabilities would mean nothing")
+    from encoders.factory import load_checkpoint
+    from ingest.volume import read_volume
+
+    encoder = load_checkpoint(model)
+    if getattr(encoder, "finding_head", None) is None:
+        raise ConfigError(f"the CT checkpoint {model!r} has no finding head")
+    _, probs_list = encoder.embed(read_volume(path))
+    probs = probs_list[0]
+    have = {f.id for f in case.observed}
+    for hp, p in probs.items():
+        if p >= threshold and hp not in have:
+            case.observed.append(Finding(hp, None, float(p), "ct"))
+    case.files["ct"] = str(path)
+    return probs
+
+
+def build_case(dx: Diagnoser, phenopacket: str | Path | None = None, *, ct: str | Path | None = None,
+               report: str | Path | None = None, note: str | Path | None = None) -> PatientCase:
+    """A case from any mix of a phenopacket, a CT volume, a report and a note."""
+    if phenopacket is not None:
+        case = dx.load_case(phenopacket)
+    else:
+        first = next(Path(p) for p in (note, report, ct) if p is not None)
+        case = PatientCase(id=first.stem, source=str(first))
+    for kind, path in (("report", report), ("note", note)):
+        if path is not None:
+            p = Path(path)
+            try:
+                text = p.read_text(encoding="utf-8")
+            except OSError as e:
+                raise DataError(f"cannot read the {kind}: {e.strerror or e}", file=p) from None
+            case.files[kind] = str(p)
+            add_text(dx, case, text, kind=kind)
+    if ct is not None:
+        add_ct(dx, case, ct)
+    return case

@@ -1,0 +1,201 @@
+"""The diagnosis API: rank every disease in the KG for a case, explain it, suggest drugs.
+
+Example:
+    >>> from reasoning import Diagnoser
+    >>> dx = Diagnoser.from_pretrained()                       # doctest: +SKIP
+    >>> result = dx.rank("case.json", k=5)                      # doctest: +SKIP
+    >>> print(dx.explain(result).to_text())                     # doctest: +SKIP
+    >>> dx.suggest_drugs(result)                                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from kg.errors import DataError
+from kg.store import KGStore
+from ingest.case import Finding, PatientCase
+from reasoning.evidence import CaseEvidence, EvidenceExtractor
+from reasoning.index import KGIndex
+from reasoning.model import Attribution, EvidenceGNN
+
+__all__ = ["Diagnoser", "RankedDisease", "Ranking"]
+
+
+@dataclass
+class RankedDisease:
+    """One disease of a differential."""
+
+    rank: int
+    id: str
+    name: str
+    score: float
+    probability: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rank": self.rank, "id": self.id, "name": self.name, "score": round(self.score, 4),
+                "probability": round(self.probability, 4)}
+
+
+@dataclass
+class Ranking:
+    """The ranked differential for one case, with what is needed to explain it.
+
+    Attributes:
+        case: The case as the model saw it (ids mapped, lab findings added).
+        top: The ``k`` best diseases.
+        scores: ``(num_diseases,)`` scores of every disease in the KG.
+        notes: What happened to the input: unknown ids, mapped ids, findings from labs.
+    """
+
+    case: PatientCase
+    top: list[RankedDisease]
+    scores: np.ndarray
+    observed: list[int] = field(repr=False, default_factory=list)
+    excluded: list[int] = field(repr=False, default_factory=list)
+    attribution: Attribution | None = field(repr=False, default=None)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"case": self.case.id, "diseases": [d.to_dict() for d in self.top], "notes": self.notes,
+                "unknown_ids": self.case.unknown_ids}
+
+
+class Diagnoser:
+    """Ranks, explains and suggests drugs over a KG store with a trained :class:`EvidenceGNN`.
+
+    Args:
+        store: The KG (in memory or Neo4j).
+        model: The trained phenotype model.
+        index: A prebuilt :class:`KGIndex` of ``store`` (built here if omitted).
+    """
+
+    def __init__(self, store: KGStore, model: EvidenceGNN, index: KGIndex | None = None) -> None:
+        self.store = store
+        self.model = model.eval()
+        self.index = index or KGIndex.from_store(store)
+        self.extractor = EvidenceExtractor(self.index, ic_floor=model.config.ic_floor)
+        self._indicates = self._lab_map()
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path = "default", *, store: KGStore | None = None) -> Diagnoser:
+        """The shipped model (or a checkpoint file) over ``store`` (default: the embedded KG,
+        built on first use)."""
+        from reasoning.checkpoint import load_checkpoint
+
+        if store is None:
+            from kgdx.stores import open_store
+
+            store = open_store()
+        model, _ = load_checkpoint(name_or_path)
+        return cls(store, model)
+
+    def __repr__(self) -> str:
+        return f"Diagnoser({type(self.store).__name__}, {self.index.num_diseases} diseases, {self.model!r})"
+
+    # -- cases ------------------------------------------------------------------------------------
+
+    def _lab_map(self) -> dict[tuple[str, str], list[str]]:
+        out: dict[tuple[str, str], list[str]] = {}
+        for e in self.store.iter_edges("INDICATES"):
+            out.setdefault((e.src, e.props["direction"]), []).append(e.dst)
+        return out
+
+    def resolve(self, hp_id: str) -> str | None:
+        """The current id of a phenotype id (mapping alternative and obsolete ids), or ``None``."""
+        n = self.store.node(hp_id)
+        return n.id if n is not None and n.type == "Phenotype" else None
+
+    def load_case(self, case: PatientCase | str | Path) -> PatientCase:
+        """A case object, reading a phenopacket path with this KG's id mapping."""
+        if isinstance(case, PatientCase):
+            return case
+        from ingest.phenopackets import read_phenopacket
+
+        return read_phenopacket(case, self.resolve)
+
+    def _inputs(self, case: PatientCase, use_genes: bool) -> tuple[list[int], list[float], list[int], list[int], list[str]]:
+        notes: list[str] = []
+        weights: dict[int, float] = {}
+        for f in case.observed:
+            t = self.index.term_index.get(self.resolve(f.id) or "")
+            if t is None:
+                case.unknown_ids.setdefault(f.id, "not a phenotype in the KG")
+                continue
+            weights[t] = max(weights.get(t, 0.0), f.probability)
+        for lab in case.labs:
+            direction = lab.direction
+            for d in ({"high": ("high", "positive"), "low": ("low", "negative")}.get(direction, ())):
+                for hp in self._indicates.get((f"LOINC:{lab.loinc}" if not lab.loinc.startswith("LOINC:") else lab.loinc, d), []):
+                    t = self.index.term_index.get(hp)
+                    if t is not None and t not in weights:
+                        weights[t] = 0.9
+                        case.observed.append(Finding(hp, None, 0.9, "labs"))
+                        notes.append(f"{lab.label or lab.loinc} {lab.value:g} is {direction}: adds {hp}")
+        excluded = [t for t in self.index.term_ids([self.resolve(f.id) or "" for f in case.excluded]) if t not in weights]
+        genes: list[int] = []
+        if use_genes:
+            for g in case.genes:
+                genes += self.index.disease_genes.get(g, [])
+        for bad, why in case.unknown_ids.items():
+            notes.append(f"ignored {bad}: {why}")
+        return list(weights), list(weights.values()), excluded, sorted(set(genes)), notes
+
+    # -- ranking ----------------------------------------------------------------------------------
+
+    def evidence(self, case: PatientCase, *, use_genes: bool = False) -> tuple[CaseEvidence, list[int], list[int], list[str]]:
+        observed, weights, excluded, genes, notes = self._inputs(case, use_genes)
+        if not observed and not excluded:
+            raise DataError(f"case {case.id} has no finding the KG knows; nothing to rank from", file=case.source)
+        return self.extractor(observed, excluded, weights, genes), observed, excluded, notes
+
+    @torch.no_grad()
+    def rank(self, case: PatientCase | str | Path, k: int = 10, *, use_genes: bool = False) -> Ranking:
+        """Score every disease in the KG for ``case`` and return the ``k`` best.
+
+        Args:
+            case: A :class:`PatientCase` or a phenopacket path.
+            k: How many diseases to return (all are scored).
+            use_genes: Also use the case's genes (gene-aware mode).
+        """
+        if k < 1:
+            raise ValueError(f"'k' must be at least 1 (got {k})")
+        case = self.load_case(case)
+        ev, observed, excluded, notes = self.evidence(case, use_genes=use_genes)
+        att = self.model.attribute(ev)
+        scores = att.score.numpy()
+        order = np.argsort(-scores, kind="stable")[:k]
+        probs = torch.softmax(torch.from_numpy(scores), 0).numpy()
+        top = [RankedDisease(r + 1, self.index.diseases[i], self.index.disease_names[i], float(scores[i]), float(probs[i]))
+               for r, i in enumerate(order)]
+        return Ranking(case, top, scores, observed, excluded, att, notes)
+
+    @torch.no_grad()
+    def scores(self, cases: list[PatientCase], *, use_genes: bool = False, batch_size: int = 16) -> np.ndarray:
+        """Scores of every disease for many cases, batched: ``(len(cases), num_diseases)``."""
+        out = []
+        for i in range(0, len(cases), batch_size):
+            evs = [self.evidence(c, use_genes=use_genes)[0] for c in cases[i:i + batch_size]]
+            out.append(self.model(CaseEvidence.batch(evs)).numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.index.num_diseases))
+
+    # -- explanations and drugs ---------------------------------------------------------------------
+
+    def explain(self, result: Ranking, top: int = 3, **kwargs: Any):  # noqa: ANN201 - Explanation
+        """KG evidence for the ``top`` diseases of ``result`` (see :mod:`reasoning.explain`)."""
+        from reasoning.explain import explain
+
+        return explain(self, result, top=top, **kwargs)
+
+    def suggest_drugs(self, case: PatientCase | str | Path | Ranking, k: int = 10, **kwargs: Any):  # noqa: ANN201
+        """Treatments of the likely diseases, checked against the KG's safety edges (see
+        :mod:`reasoning.drugs`)."""
+        from reasoning.drugs import suggest_drugs
+
+        result = case if isinstance(case, Ranking) else self.rank(case, k=max(k, 5))
+        return suggest_drugs(self, result, k=k, **kwargs)

@@ -1,0 +1,150 @@
+"""Drug suggestions that respect the KG's contraindications and interactions.
+
+Candidates are the KG's ``TREATS`` edges into the likely diseases, scored by the disease's
+probability and the line of therapy. Each candidate is then checked against the patient:
+
+* ``CONTRAINDICATED_IN`` a condition the patient has: a known condition, a likely diagnosis, or
+  an observed phenotype (or its ancestor: a drug contraindicated in *Hemoptysis* is so in
+  *Massive hemoptysis* too);
+* ``INTERACTS_WITH`` one of the patient's current drugs, or a better-ranked suggestion.
+
+With ``safety="remove"`` such a suggestion is dropped; with ``"flag"`` it stays, marked. Either
+way the KG path that is the reason comes with it, as text and as Cypher.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from kg.queries import path_match
+from kg.records import Edge
+
+if TYPE_CHECKING:
+    from reasoning.diagnoser import Diagnoser, Ranking
+
+__all__ = ["DrugSuggestion", "SafetyIssue", "suggest_drugs"]
+
+LINE_WEIGHT = {1: 1.0, 2: 0.6, 3: 0.4}
+
+
+@dataclass
+class SafetyIssue:
+    """Why a suggestion is unsafe for this patient: the KG edges that say so."""
+
+    kind: str  # "contraindication" | "interaction"
+    severity: str
+    edges: list[Edge]
+    text: str
+    cypher: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "severity": self.severity, "text": self.text, "cypher": self.cypher,
+                "edges": [{"type": e.type, "src": e.src, "dst": e.dst, **e.props} for e in self.edges]}
+
+
+@dataclass
+class DrugSuggestion:
+    drug: str
+    name: str
+    score: float
+    treats: list[dict[str, Any]] = field(default_factory=list)
+    issues: list[SafetyIssue] = field(default_factory=list)
+
+    @property
+    def safe(self) -> bool:
+        return not self.issues
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"drug": self.drug, "name": self.name, "score": round(self.score, 4), "safe": self.safe,
+                "treats": self.treats, "issues": [i.to_dict() for i in self.issues]}
+
+
+def _conditions(dx: Diagnoser, result: Ranking, min_probability: float) -> dict[str, str]:
+    """Condition id → why the patient has it (for the issue text)."""
+    out: dict[str, str] = {}
+    for c in result.case.conditions:
+        out[c] = "known condition"
+    for r in result.top:
+        if r.probability >= min_probability:
+            out.setdefault(r.id, f"likely diagnosis (p={r.probability:.2f})")
+    ix = dx.index
+    for t in result.observed:
+        out.setdefault(ix.terms[t], "observed finding")
+        for a in ix.ancestors_of(t):
+            out.setdefault(ix.terms[int(a)], f"observed finding {ix.terms[t]} is a kind of it")
+    return out
+
+
+def suggest_drugs(
+    dx: Diagnoser,
+    result: Ranking,
+    k: int = 10,
+    *,
+    top_diseases: int = 5,
+    safety: Literal["remove", "flag"] = "remove",
+    condition_probability: float = 0.25,
+) -> list[DrugSuggestion]:
+    """Rank the KG's treatments for the likely diseases and check them against the patient.
+
+    Args:
+        dx: The diagnoser.
+        result: The patient's ranking.
+        k: How many suggestions to return.
+        top_diseases: How many of the best diseases to treat.
+        safety: ``"remove"`` drops unsafe suggestions; ``"flag"`` keeps them with their issues.
+        condition_probability: Diagnoses at least this likely count as the patient's conditions
+            for contraindications.
+    """
+    if safety not in ("remove", "flag"):
+        raise ValueError(f"'safety' must be 'remove' or 'flag' (got {safety!r})")
+    store = dx.store
+    diseases = result.top[:top_diseases]
+    total = sum(r.probability for r in diseases) or 1.0
+    scores: dict[str, float] = defaultdict(float)
+    treats: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    names: dict[str, str] = {}
+    for r in diseases:
+        for nb in store.neighbours(r.id, rel_types=["TREATS"], direction="in", node_types=["Drug"]):
+            line = nb.edge.props.get("line")
+            scores[nb.node.id] += (r.probability / total) * LINE_WEIGHT.get(line, 0.3)
+            names[nb.node.id] = nb.node.name
+            treats[nb.node.id].append({"disease": r.id, "name": r.name, "line": line, "source": nb.edge.props["source"],
+                                       "cypher": path_match([("Drug", nb.node.id), ("Disease", r.id)], [("TREATS", True)])})
+    conditions = _conditions(dx, result, condition_probability)
+    current = list(dict.fromkeys(result.case.drugs))
+    ranked = sorted(scores, key=lambda d: (-scores[d], d))
+    out: list[DrugSuggestion] = []
+    kept: list[str] = []
+    for drug in ranked:
+        s = DrugSuggestion(drug, names[drug], scores[drug], treats[drug])
+        for nb in store.neighbours(drug, rel_types=["CONTRAINDICATED_IN"], direction="out"):
+            why = conditions.get(nb.node.id)
+            if why is not None:
+                sev = nb.edge.props.get("severity", "unknown")
+                s.issues.append(SafetyIssue(
+                    "contraindication", sev, [nb.edge],
+                    f"{names[drug]} is contraindicated ({sev}) in {nb.node.name} ({nb.node.id}), the patient's {why}"
+                    f" [{nb.edge.props.get('reason', '')}; {nb.edge.props['source']}]",
+                    path_match([("Drug", drug), (nb.node.type, nb.node.id)], [("CONTRAINDICATED_IN", True)])))
+        others = current + kept
+        for e in store.interactions([drug, *others]):
+            other = e.dst if e.src == drug else e.src
+            if drug not in (e.src, e.dst) or other not in others:
+                continue
+            whose = "current drug" if other in current else "better-ranked suggestion"
+            node = store.node(other)
+            other_name = node.name if node else other
+            s.issues.append(SafetyIssue(
+                "interaction", e.props["severity"], [e],
+                f"{names[drug]} interacts ({e.props['severity']}) with {other_name} ({other}), a {whose}: "
+                f"{e.props['mechanism']} [{e.props['source']}]",
+                path_match([("Drug", e.src), ("Drug", e.dst)], [("INTERACTS_WITH", True)])))
+        if s.issues and safety == "remove":
+            continue
+        out.append(s)
+        kept.append(drug)
+        if len(out) == k:
+            break
+    return out

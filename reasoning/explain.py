@@ -1,0 +1,288 @@
+"""Explanations: the KG paths behind each ranked disease, checked against the store.
+
+The model's score is a sum of per-finding contributions (:meth:`EvidenceGNN.attribute`), so the
+explanation starts from the findings that moved a disease most, up or down. For each it rebuilds
+the KG path the evidence travelled (finding –IS_A→ shared term ←IS_A– annotated term
+←HAS_PHENOTYPE– disease), fetches every edge from the store with its provenance, marks the path
+verified only if every edge is there, and writes the Cypher that returns it from Neo4j. What argues
+against a disease is shown the same way: excluded findings the disease usually has, findings the
+disease is known to lack, and frequent features of the disease that the patient does not report.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kg.queries import path_match
+from kg.records import Edge, Node
+
+if TYPE_CHECKING:
+    from reasoning.diagnoser import Diagnoser, RankedDisease, Ranking
+
+__all__ = ["EvidencePath", "DiseaseExplanation", "Explanation", "explain", "verify_in_neo4j"]
+
+
+@dataclass
+class EvidencePath:
+    """One claim and the KG path that backs it, starting at the patient's finding (or, for an
+    expected-but-absent feature, at the feature).
+
+    ``forward[i]`` says whether ``edges[i]`` points along the path.
+    """
+
+    claim: str  # "supports" | "against"
+    kind: str  # "observed" | "excluded" | "contradicted" | "expected-absent"
+    contribution: float | None
+    nodes: list[Node]
+    edges: list[Edge]
+    forward: list[bool]
+    verified: bool = False
+
+    @property
+    def cypher(self) -> str:
+        return path_match([(n.type, n.id) for n in self.nodes], [(e.type, f) for e, f in zip(self.edges, self.forward)])
+
+    def text(self) -> str:
+        parts = [f"{self.nodes[0].name} ({self.nodes[0].id})"]
+        for node, edge, fwd in zip(self.nodes[1:], self.edges, self.forward):
+            extra = []
+            if "frequency" in edge.props:
+                extra.append(f"frequency {edge.props['frequency']:.0%}")
+            extra.append(edge.props.get("source", "no source"))
+            label = f"{edge.type} [{'; '.join(extra)}]"
+            arrow = f" –{label}→ " if fwd else f" ←{label}– "
+            parts.append(f"{arrow}{node.name} ({node.id})")
+        lead = {"observed": "patient has", "excluded": "patient lacks", "contradicted": "patient has",
+                "expected-absent": "not reported in the patient:"}[self.kind]
+        return f"{lead} " + "".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"claim": self.claim, "kind": self.kind,
+                "contribution": None if self.contribution is None else round(self.contribution, 4),
+                "nodes": [{"id": n.id, "type": n.type, "name": n.name} for n in self.nodes],
+                "edges": [{"type": e.type, "src": e.src, "dst": e.dst, **e.props} for e in self.edges],
+                "text": self.text(), "cypher": self.cypher, "verified": self.verified}
+
+
+@dataclass
+class DiseaseExplanation:
+    disease: RankedDisease
+    supports: list[EvidencePath] = field(default_factory=list)
+    against: list[EvidencePath] = field(default_factory=list)
+
+    @property
+    def paths(self) -> list[EvidencePath]:
+        return self.supports + self.against
+
+
+@dataclass
+class Explanation:
+    """Evidence for the top diseases of one ranking."""
+
+    case_id: str
+    diseases: list[DiseaseExplanation]
+    notes: list[str] = field(default_factory=list)
+
+    def cited_edges(self) -> list[Edge]:
+        return [e for d in self.diseases for p in d.paths for e in p.edges]
+
+    @property
+    def validity(self) -> float:
+        """Share of cited paths whose every edge exists in the store (must be 1.0)."""
+        paths = [p for d in self.diseases for p in d.paths]
+        return sum(p.verified for p in paths) / len(paths) if paths else 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"case": self.case_id, "validity": self.validity, "notes": self.notes,
+                "diseases": [{**d.disease.to_dict(), "supports": [p.to_dict() for p in d.supports],
+                              "against": [p.to_dict() for p in d.against]} for d in self.diseases]}
+
+    def to_text(self, cypher: bool = False) -> str:
+        lines = [f"Differential for {self.case_id}"]
+        for d in self.diseases:
+            r = d.disease
+            lines.append(f"\n{r.rank}. {r.name} ({r.id})  score {r.score:.2f}  p={r.probability:.2f}")
+            for title, paths in (("for", d.supports), ("against", d.against)):
+                for p in paths:
+                    c = "" if p.contribution is None else f"{p.contribution:+.2f} "
+                    lines.append(f"   {title:7s} {c}{p.text()}" + ("" if p.verified else "  [NOT IN KG]"))
+                    if cypher:
+                        lines.append(f"           {p.cypher}")
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def to_markdown(self) -> str:
+        out = [f"## Differential for `{self.case_id}`"]
+        for d in self.diseases:
+            r = d.disease
+            out.append(f"\n### {r.rank}. {r.name} (`{r.id}`), score {r.score:.2f}, p = {r.probability:.2f}\n")
+            for title, paths in (("For", d.supports), ("Against", d.against)):
+                if paths:
+                    out.append(f"**{title}**\n")
+                    for p in paths:
+                        c = "" if p.contribution is None else f"{p.contribution:+.2f} "
+                        out.append(f"- {c}{p.text()}\n  ```cypher\n  {p.cypher}\n  ```")
+        out += [f"\n> {n}" for n in self.notes]
+        return "\n".join(out)
+
+
+class _PathBuilder:
+    """Rebuilds KG paths from index positions and fetches their edges from the store."""
+
+    def __init__(self, dx: Diagnoser) -> None:
+        self.dx = dx
+        self.ix = dx.index
+        self._out: dict[tuple[str, str], dict[str, Edge]] = {}
+        self._nodes: dict[str, Node] = {}
+
+    def node(self, node_id: str) -> Node:
+        if node_id not in self._nodes:
+            self._nodes[node_id] = self.dx.store.node(node_id) or Node("Phenotype", node_id, {"name": node_id})
+        return self._nodes[node_id]
+
+    def edge(self, src: str, rel: str, dst: str) -> Edge | None:
+        key = (src, rel)
+        if key not in self._out:
+            self._out[key] = {nb.edge.dst: nb.edge for nb in self.dx.store.neighbours(src, rel_types=[rel], direction="out")}
+        return self._out[key].get(dst)
+
+    def up_chain(self, lo: int, hi: int) -> list[int]:
+        """Shortest IS_A chain from term ``lo`` up to its ancestor ``hi`` (both included)."""
+        if lo == hi:
+            return [lo]
+        prev = {lo: -1}
+        queue = deque([lo])
+        while queue:
+            t = queue.popleft()
+            for p in sorted(self.ix.parents.get(t, ())):
+                if p not in prev:
+                    prev[p] = t
+                    if p == hi:
+                        chain = [p]
+                        while prev[chain[-1]] != -1:
+                            chain.append(prev[chain[-1]])
+                        return chain[::-1]
+                    queue.append(p)
+        return [lo, hi]  # not an ancestor: the edge will fail verification
+
+    def build(self, claim: str, kind: str, contribution: float | None, hops: list[tuple[str, str, str, bool]],
+              start: str) -> EvidencePath:
+        """``hops``: (src, type, dst, forward) in stored direction, in path order from ``start``."""
+        nodes, edges, fwd, ok = [self.node(start)], [], [], True
+        for src, rel, dst, forward in hops:
+            e = self.edge(src, rel, dst)
+            ok = ok and e is not None
+            edges.append(e or Edge(rel, src, dst, {}))
+            fwd.append(forward)
+            nodes.append(self.node(dst if forward else src))
+        return EvidencePath(claim, kind, contribution, nodes, edges, fwd, ok)
+
+    def is_a_hops(self, chain: list[int], upward: bool) -> list[tuple[str, str, str, bool]]:
+        ids = [self.ix.terms[t] for t in chain]
+        hops = [(a, "IS_A", b, True) for a, b in zip(ids, ids[1:])]
+        if upward:
+            return hops
+        # Walking down from the ancestor: each stored child→parent edge is traversed backwards.
+        return [(child, "IS_A", parent, False) for child, parent in reversed(list(zip(ids, ids[1:])))]
+
+
+def _best_annotation(ix, d: int, below: int) -> int | None:
+    """The disease's direct annotation at or below term ``below`` with the highest frequency."""
+    ann = ix.annotations
+    lo, hi = ann.indptr[d], ann.indptr[d + 1]
+    best, best_f = None, -1.0
+    for b, f in zip(ann.indices[lo:hi], ann.data[lo:hi]):
+        if below in ix.ancestors_of(int(b)) and f > best_f:
+            best, best_f = int(b), float(f)
+    return best
+
+
+def _observed_path(pb: _PathBuilder, t: int, d: int, contribution: float) -> EvidencePath | None:
+    ix = pb.ix
+    disease = ix.diseases[d]
+    exc = ix.excludes
+    for x in sorted(ix.ancestors_of(t), key=lambda a: -ix.ic[a]):
+        if d in exc.indices[exc.indptr[x]:exc.indptr[x + 1]]:
+            hops = pb.is_a_hops(pb.up_chain(t, int(x)), upward=True)
+            hops.append((disease, "EXCLUDES_PHENOTYPE", ix.terms[x], False))
+            return pb.build("against", "contradicted", contribution, hops, ix.terms[t])
+    shared = [a for a in ix.ancestors_of(t) if ix.ic[a] >= pb.dx.extractor.ic_floor and d in ix.rows_reaching(int(a))[0]]
+    if not shared:
+        return None
+    a = int(max(shared, key=lambda a: ix.ic[a]))
+    b = _best_annotation(ix, d, a)
+    if b is None:
+        return None
+    hops = pb.is_a_hops(pb.up_chain(t, a), upward=True) + pb.is_a_hops(pb.up_chain(b, a), upward=False)
+    hops.append((disease, "HAS_PHENOTYPE", ix.terms[b], False))
+    return pb.build("supports" if contribution >= 0 else "against", "observed", contribution, hops, ix.terms[t])
+
+
+def _excluded_path(pb: _PathBuilder, x: int, d: int, contribution: float) -> EvidencePath | None:
+    ix = pb.ix
+    disease = ix.diseases[d]
+    claim = "supports" if contribution >= 0 else "against"
+    exc = ix.excludes
+    if d in exc.indices[exc.indptr[x]:exc.indptr[x + 1]]:
+        return pb.build(claim, "excluded", contribution, [(disease, "EXCLUDES_PHENOTYPE", ix.terms[x], False)], ix.terms[x])
+    b = _best_annotation(ix, d, x)
+    if b is None:
+        return None
+    hops = pb.is_a_hops(pb.up_chain(b, x), upward=False) + [(disease, "HAS_PHENOTYPE", ix.terms[b], False)]
+    return pb.build(claim, "excluded", contribution, hops, ix.terms[x])
+
+
+def explain(dx: Diagnoser, result: Ranking, top: int = 3, per_disease: int = 5, expected: int = 2) -> Explanation:
+    """Evidence paths for the ``top`` diseases of ``result``.
+
+    Args:
+        dx: The diagnoser that produced ``result``.
+        result: A ranking from :meth:`Diagnoser.rank`.
+        top: How many diseases to explain.
+        per_disease: Most contributing findings shown per disease, for and against.
+        expected: Frequent features of the disease that the patient does not report, shown against.
+    """
+    ix, att = dx.index, result.attribution
+    pb = _PathBuilder(dx)
+    reached = set()
+    for t in result.observed:
+        reached.update(int(a) for a in ix.ancestors_of(t))
+    desc = dx.extractor._descendants
+    for t in result.observed:
+        reached.update(int(a) for a in desc.indices[desc.indptr[t]:desc.indptr[t + 1]])
+    excluded = set(result.excluded)
+    out = []
+    for r in result.top[:top]:
+        d = ix.disease_index[r.id]
+        paths: list[EvidencePath] = []
+        contrib = [(float(att.observed[j, d]), "o", t) for j, t in enumerate(result.observed)]
+        contrib += [(float(att.excluded[k, d]), "x", t) for k, t in enumerate(result.excluded)]
+        contrib = [c for c in contrib if abs(c[0]) > 1e-6]
+        pos = sorted((c for c in contrib if c[0] > 0), key=lambda c: -c[0])[:per_disease]
+        neg = sorted((c for c in contrib if c[0] < 0), key=lambda c: c[0])[:per_disease]
+        for value, kind, t in pos + neg:
+            p = _observed_path(pb, t, d, value) if kind == "o" else _excluded_path(pb, t, d, value)
+            if p is not None:
+                paths.append(p)
+        ann = ix.annotations
+        lo, hi = ann.indptr[d], ann.indptr[d + 1]
+        missing = [(float(f) * float(ix.ic[b]), int(b)) for b, f in zip(ann.indices[lo:hi], ann.data[lo:hi])
+                   if f >= 0.5 and int(b) not in reached and int(b) not in excluded]
+        for _, b in sorted(missing, reverse=True)[:expected]:
+            paths.append(pb.build("against", "expected-absent", None,
+                                  [(r.id, "HAS_PHENOTYPE", ix.terms[b], True)], r.id))
+        out.append(DiseaseExplanation(r, [p for p in paths if p.claim == "supports"],
+                                      [p for p in paths if p.claim == "against"]))
+    return Explanation(result.case.id, out, list(result.notes))
+
+
+def verify_in_neo4j(explanation: Explanation, store: Any) -> float:
+    """Share of the explanation's paths that their own Cypher finds in a Neo4j store (run on the
+    read-only path, as a user would)."""
+    paths = [p for d in explanation.diseases for p in d.paths]
+    if not paths:
+        return 1.0
+    return sum(bool(store.cypher(p.cypher, max_rows=1).rows) for p in paths) / len(paths)
+

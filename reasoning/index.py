@@ -1,0 +1,168 @@
+"""The KG as the sparse matrices that phenotype reasoning needs, built once per KG.
+
+Phenotype matching happens on the HPO hierarchy: a patient's "Focal seizure" supports a disease
+annotated with "Seizure" (and the other way round, less so). :class:`KGIndex` precomputes, from
+any store, the transitive ``IS_A`` closure and each disease's annotation profile propagated up
+that closure, so that scoring every disease for a patient is a few sparse products.
+
+Shapes: ``T`` phenotypes, ``D`` diseases. Matrices are ``scipy.sparse`` (CSR by rows, plus CSC
+copies where columns are read), since the propagation reads columns of single terms.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from kg.store import KGStore
+
+__all__ = ["KGIndex", "DEFAULT_FREQUENCY"]
+
+#: Frequency assumed for an annotation whose source gives none (HPO's "frequent" midpoint range).
+DEFAULT_FREQUENCY = 0.5
+
+
+@dataclass
+class KGIndex:
+    """Phenotype-reasoning view of a KG.
+
+    Attributes:
+        terms: Phenotype ids, index order.
+        diseases: Disease ids, index order.
+        ic: ``(T,)`` information content per term.
+        background: ``(T,)`` share of diseases whose profile reaches each term.
+        ancestors: ``(T, T)`` CSC 0/1, ``[a, t] = 1`` if ``a`` is ``t`` or an ancestor of ``t``.
+        profile: ``(D, T)`` CSC, the highest annotation frequency at or below each term, per
+            disease: the disease's annotations propagated up the hierarchy.
+        annotations: ``(D, T)`` CSR, direct annotations with their frequency.
+        excludes: ``(D, T)`` CSC 0/1, direct ``EXCLUDES_PHENOTYPE`` (NOT) annotations.
+        disease_genes: Gene symbol → disease indices (for the gene-aware mode).
+        parents: Term index → parent term indices (direct ``IS_A``).
+    """
+
+    terms: list[str]
+    diseases: list[str]
+    ic: np.ndarray
+    background: np.ndarray
+    ancestors: sp.csc_matrix
+    profile: sp.csc_matrix
+    annotations: sp.csr_matrix
+    excludes: sp.csc_matrix
+    disease_names: list[str] = field(default_factory=list)
+    disease_genes: dict[str, list[int]] = field(default_factory=dict)
+    parents: dict[int, list[int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.term_index = {t: i for i, t in enumerate(self.terms)}
+        self.disease_index = {d: i for i, d in enumerate(self.diseases)}
+
+    @property
+    def num_terms(self) -> int:
+        return len(self.terms)
+
+    @property
+    def num_diseases(self) -> int:
+        return len(self.diseases)
+
+    def term_ids(self, ids: list[str]) -> list[int]:
+        """Indices of the ids this index knows, in order, without duplicates."""
+        out, seen = [], set()
+        for i in ids:
+            j = self.term_index.get(i)
+            if j is not None and j not in seen:
+                seen.add(j)
+                out.append(j)
+        return out
+
+    @classmethod
+    def from_store(cls, store: KGStore) -> KGIndex:
+        """Build the index from any store (a few seconds for the default KG)."""
+        terms = sorted(n.id for n in store.iter_nodes("Phenotype"))
+        pairs = sorted((n.id, n.name) for n in store.iter_nodes("Disease"))
+        diseases, names = [d for d, _ in pairs], [n for _, n in pairs]
+        t_ix = {t: i for i, t in enumerate(terms)}
+        d_ix = {d: i for i, d in enumerate(diseases)}
+        T, D = len(terms), len(diseases)
+
+        parents: dict[int, list[int]] = defaultdict(list)
+        for e in store.iter_edges("IS_A"):
+            if e.src in t_ix and e.dst in t_ix:
+                parents[t_ix[e.src]].append(t_ix[e.dst])
+        anc: dict[int, np.ndarray] = {}
+
+        def up(t: int) -> np.ndarray:
+            got = anc.get(t)
+            if got is None:
+                s = {t}
+                for p in parents.get(t, ()):
+                    s.update(up(p).tolist())
+                got = anc[t] = np.fromiter(sorted(s), dtype=np.int64)
+            return got
+
+        rows, cols = [], []
+        for t in range(T):
+            a = up(t)
+            rows.append(a)
+            cols.append(np.full(len(a), t))
+        r, c = np.concatenate(rows), np.concatenate(cols)
+        ancestors = sp.csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=(T, T))
+
+        ad, at, af = [], [], []
+        for e in store.iter_edges("HAS_PHENOTYPE"):
+            if e.src in d_ix and e.dst in t_ix:
+                f = e.props.get("frequency")
+                ad.append(d_ix[e.src])
+                at.append(t_ix[e.dst])
+                af.append(DEFAULT_FREQUENCY if f is None else max(float(f), 1e-3))
+        ad_, at_, af_ = np.array(ad, np.int64), np.array(at, np.int64), np.array(af, np.float32)
+        annotations = sp.csr_matrix((af_, (ad_, at_)), shape=(D, T))
+        # Propagate each annotation to the term's ancestors, keeping the highest frequency per cell.
+        anc_csc = ancestors.tocsc()
+        counts = np.diff(anc_csc.indptr)[at_]
+        pd = np.repeat(ad_, counts)
+        pf = np.repeat(af_, counts)
+        pt = np.concatenate([anc_csc.indices[anc_csc.indptr[t]:anc_csc.indptr[t + 1]] for t in at_]) if len(at_) else np.array([], np.int64)
+        key = pd * T + pt
+        order = np.lexsort((-pf, key))
+        key, pf = key[order], pf[order]
+        first = np.ones(len(key), bool)
+        first[1:] = key[1:] != key[:-1]
+        key, pf = key[first], pf[first]
+        profile = sp.csc_matrix((pf, (key // T, key % T)), shape=(D, T))
+        background = np.diff(profile.indptr) / max(D, 1)
+
+        xd, xt = [], []
+        for e in store.iter_edges("EXCLUDES_PHENOTYPE"):
+            if e.src in d_ix and e.dst in t_ix:
+                xd.append(d_ix[e.src])
+                xt.append(t_ix[e.dst])
+        excludes = sp.csc_matrix((np.ones(len(xd), np.float32), (xd, xt)), shape=(D, T))
+
+        ic = np.zeros(T, np.float32)
+        for n in store.iter_nodes("Phenotype"):
+            ic[t_ix[n.id]] = n.props.get("ic", 0.0)
+        if not ic.any():  # a KG without precomputed IC: derive it from the profiles
+            ic = -np.log(np.clip(background, 1.0 / max(D, 1), 1.0)).astype(np.float32)
+
+        genes: dict[str, list[int]] = defaultdict(list)
+        symbols = {n.id: n.props.get("symbol") or n.name for n in store.iter_nodes("Gene")}
+        for e in store.iter_edges("ASSOCIATED_WITH"):
+            if e.dst in d_ix and symbols.get(e.src):
+                genes[symbols[e.src]].append(d_ix[e.dst])
+
+        return cls(terms, diseases, ic, background.astype(np.float32), ancestors.tocsc(), profile,
+                   annotations, excludes, names, dict(genes), dict(parents))
+
+    def ancestors_of(self, t: int) -> np.ndarray:
+        """Indices of ``t`` and its ancestors."""
+        a = self.ancestors
+        return a.indices[a.indptr[t]:a.indptr[t + 1]]
+
+    def rows_reaching(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """Diseases whose profile reaches term ``t``, and the frequency there."""
+        p = self.profile
+        lo, hi = p.indptr[t], p.indptr[t + 1]
+        return p.indices[lo:hi], p.data[lo:hi]

@@ -1,0 +1,129 @@
+"""Diagnoser on the tiny KG: training, ranking, explanations checked against the KG, safe drugs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from kg.errors import DataError
+from kg.memory_store import MemoryStore
+from kg.records import Edge
+from ingest.case import Finding, PatientCase
+from reasoning.checkpoint import load_checkpoint
+from reasoning.diagnoser import Diagnoser
+from reasoning.train import TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def dx(tiny_store, tiny_trained):
+    out, _ = tiny_trained
+    model, _ = load_checkpoint(out / "best.pt")
+    return Diagnoser(tiny_store, model)
+
+
+def covid_case(**kw) -> PatientCase:
+    return PatientCase("p1", observed=[Finding("HP:0025179"), Finding("HP:0001945"), Finding("HP:0012735")],
+                       excluded=[Finding("HP:0002202")], **kw)
+
+
+def test_training_writes_checkpoints_and_curves(tiny_trained):
+    out, summary = tiny_trained
+    assert (out / "best.pt").is_file() and (out / "last.pt").is_file()
+    assert (out / "learning_curves.png").stat().st_size > 1000
+    hist = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+    assert [h["step"] for h in hist] == [30, 60] and summary["best_val_top1"] > 0.5
+    _, info = load_checkpoint(out / "best.pt")
+    assert info["train_config"]["steps"] == 60
+
+
+def test_training_is_reproducible(tiny_store, tmp_path):
+    cfg = TrainConfig(steps=8, batch_size=4, eval_every=8, val_cases=8, warmup=2, seed=5)
+    train(tiny_store, cfg, tmp_path / "a", progress=False)
+    train(tiny_store, cfg, tmp_path / "b", progress=False)
+    a, _ = load_checkpoint(tmp_path / "a" / "last.pt")
+    b, _ = load_checkpoint(tmp_path / "b" / "last.pt")
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_resume(tiny_store, tmp_path):
+    cfg = TrainConfig(steps=8, batch_size=4, eval_every=4, val_cases=8, warmup=2)
+    train(tiny_store, cfg, tmp_path, progress=False)
+    cfg.steps = 12
+    s = train(tiny_store, cfg, tmp_path, resume=True, progress=False)
+    assert [h["step"] for h in s["history"]] == [4, 8, 12]
+
+
+def test_rank_every_disease(dx):
+    r = dx.rank(covid_case(), k=2)
+    assert r.top[0].id == "MONDO:0100096" and len(r.top) == 2 and r.scores.shape == (4,)
+    assert r.top[0].probability > r.top[1].probability
+    assert r.to_dict()["diseases"][0]["name"] == "COVID-19"
+
+
+def test_obsolete_and_unknown_ids(dx):
+    case = PatientCase("p2", observed=[Finding("HP:0006520"), Finding("HP:9999999")])  # alt id of Pneumonia
+    r = dx.rank(case)
+    assert 0 in [len(r.observed) - 1]
+    assert dx.index.terms[r.observed[0]] == "HP:0002090"
+    assert "HP:9999999" in r.case.unknown_ids and any("HP:9999999" in n for n in r.notes)
+    with pytest.raises(DataError, match="no finding the KG knows"):
+        dx.rank(PatientCase("p3", observed=[Finding("HP:9999998")]))
+
+
+def test_labs_add_findings(dx):
+    from ingest.case import LabResult
+
+    case = covid_case(labs=[LabResult("LOINC:1988-5", 80.0, "mg/L", 0.0, 5.0, "CRP")])
+    r = dx.rank(case)
+    assert "HP:0011227" in [dx.index.terms[t] for t in r.observed]
+    assert any("adds HP:0011227" in n for n in r.notes)
+
+
+def test_explanations_are_kg_paths(dx):
+    r = dx.rank(covid_case(), k=3)
+    e = dx.explain(r, top=2)
+    assert e.validity == 1.0
+    top = e.diseases[0]
+    assert top.supports, "the top disease has supporting evidence"
+    p = top.supports[0]
+    assert p.nodes[0].id in {"HP:0025179", "HP:0001945", "HP:0012735"} and p.nodes[-1].id == "MONDO:0100096"
+    assert p.edges[-1].type == "HAS_PHENOTYPE" and p.edges[-1].props["source"] == "kgdx test fixture"
+    assert p.cypher.startswith("MATCH p = (n0:`Phenotype`") and "<-[:`HAS_PHENOTYPE`]-" in p.cypher
+    assert all(store_has(dx.store, edge) for edge in e.cited_edges())
+    text = e.to_text(cypher=True)
+    assert "COVID-19 (MONDO:0100096)" in text and "MATCH p =" in text
+    assert "```cypher" in e.to_markdown() and e.to_dict()["validity"] == 1.0
+
+
+def store_has(store, edge) -> bool:
+    return any(nb.edge.dst == edge.dst for nb in store.neighbours(edge.src, rel_types=[edge.type], direction="out"))
+
+
+def test_drugs_respect_interactions(dx):
+    r = dx.rank(covid_case(drugs=["DRUGBANK:DB00682"]), k=4)  # on warfarin
+    removed = dx.suggest_drugs(r, safety="remove")
+    assert "DRUGBANK:DB15661" not in [s.drug for s in removed]  # nirmatrelvir interacts with warfarin
+    flagged = dx.suggest_drugs(r, safety="flag")
+    nirm = next(s for s in flagged if s.drug == "DRUGBANK:DB15661")
+    assert not nirm.safe and nirm.issues[0].kind == "interaction"
+    assert "Warfarin" in nirm.issues[0].text and "INTERACTS_WITH" in nirm.issues[0].cypher
+    assert nirm.treats[0]["disease"] == "MONDO:0100096"
+    safe = dx.suggest_drugs(dx.rank(covid_case(), k=4))
+    assert safe[0].drug == "DRUGBANK:DB15661" and safe[0].safe
+
+
+def test_drugs_respect_contraindications(tiny_store, dx):
+    store = MemoryStore(tiny_store.schema)
+    store.write([*tiny_store.iter_nodes(), *tiny_store.iter_edges(),
+                 Edge("CONTRAINDICATED_IN", "DRUGBANK:DB01211", "HP:0002086", {"source": "test", "severity": "relative"})])
+    d2 = Diagnoser(store, dx.model)
+    case = PatientCase("p4", observed=[Finding("HP:0002090"), Finding("HP:0001945")])  # pneumonia, fever
+    flagged = d2.suggest_drugs(d2.rank(case, k=4), safety="flag")
+    clar = next(s for s in flagged if s.drug == "DRUGBANK:DB01211")
+    assert clar.issues and clar.issues[0].kind == "contraindication"
+    assert "HP:0002086" in clar.issues[0].text  # via Pneumonia IS_A … respiratory abnormality
+    assert "DRUGBANK:DB01211" not in [s.drug for s in d2.suggest_drugs(d2.rank(case, k=4))]
+    with pytest.raises(ValueError, match="safety"):
+        d2.suggest_drugs(d2.rank(case), safety="maybe")
