@@ -1,0 +1,204 @@
+"""Build encoders by name (``create_encoder("ct-tiny")``), list them, save and load checkpoints.
+
+Names are the JSON files in ``encoders/model_configs/`` (``ct-tiny``, ``ct-small``, ``ct-base``,
+``text-minilm``, ``lab-tiny``, ``lab-base``); a path to a JSON file works too, which is how a user
+adds a size without touching the package.
+
+Checkpoints (``.pt``) carry the config they were trained with, so ``load_checkpoint`` needs
+nothing else. A checkpoint *name* is looked up as ``<name>.pt`` in ``$KGDX_HOME/checkpoints``
+(default ``~/.kgdx/checkpoints``) and then in ``encoders/checkpoints/``.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from kg.errors import ModelError
+from encoders.config import (
+    CTEncoderCfg,
+    EncoderCfg,
+    LabEncoderCfg,
+    TextEncoderCfg,
+    config_from_dict,
+    load_config_file,
+)
+
+__all__ = [
+    "list_models",
+    "get_model_config",
+    "create_encoder",
+    "save_checkpoint",
+    "load_checkpoint",
+    "checkpoint_search_dirs",
+    "CHECKPOINT_FORMAT",
+]
+
+#: Format tag of encoder checkpoints written by :func:`save_checkpoint`.
+CHECKPOINT_FORMAT = "kgdx-encoder/1"
+
+
+def _config_dir() -> Path:
+    return Path(str(resources.files("encoders") / "model_configs"))
+
+
+def list_models() -> list[str]:
+    """Names of the packaged model configs, sorted."""
+    return sorted(p.stem for p in _config_dir().glob("*.json"))
+
+
+def get_model_config(name_or_path: str | Path) -> EncoderCfg:
+    """The config for a packaged model name or a JSON file path.
+
+    Raises:
+        ModelError: naming the known models when ``name_or_path`` is neither.
+    """
+    p = Path(name_or_path)
+    if p.suffix == ".json" and p.is_file():
+        return load_config_file(p)
+    packaged = _config_dir() / f"{name_or_path}.json"
+    if packaged.is_file():
+        return load_config_file(packaged)
+    raise ModelError(f"unknown model {str(name_or_path)!r}; known: {list_models()} (or pass a .json path)")
+
+
+def _build(cfg: EncoderCfg, **kwargs: Any) -> nn.Module:
+    if isinstance(cfg, CTEncoderCfg):
+        from encoders.ct_encoder import CTEncoder
+
+        return CTEncoder(cfg, **kwargs)
+    if isinstance(cfg, TextEncoderCfg):
+        from encoders.text import TextEncoder
+
+        return TextEncoder(cfg, **kwargs)
+    if isinstance(cfg, LabEncoderCfg):
+        from encoders.labs import LabEncoder
+
+        return LabEncoder(cfg, **kwargs)
+    raise ModelError(f"cannot build an encoder from {type(cfg).__name__}")  # pragma: no cover
+
+
+def create_encoder(
+    name_or_path: str | Path | EncoderCfg,
+    *,
+    pretrained: str | Path | None = None,
+    device: str | torch.device | None = None,
+    **kwargs: Any,
+) -> nn.Module:
+    """Build an encoder from a model name, a config JSON path or a config object.
+
+    Args:
+        name_or_path: ``"ct-tiny"``, ``"text-minilm"``, ``"lab-base"`` ..., a ``.json`` path, or a
+            config dataclass.
+        pretrained: A checkpoint name or path whose weights to load (its config must match).
+        device: Where to put the model.
+        **kwargs: Passed to the model class, e.g. ``finding_head=False`` for a CT encoder.
+
+    Example:
+        >>> enc = create_encoder("ct-tiny")
+        >>> type(enc).__name__, enc.embed_dim
+        ('CTEncoder', 64)
+    """
+    cfg = name_or_path if isinstance(name_or_path, (CTEncoderCfg, TextEncoderCfg, LabEncoderCfg)) else get_model_config(name_or_path)
+    model = _build(cfg, **kwargs)
+    if pretrained is not None:
+        state = _read_checkpoint(pretrained)
+        _load_state(model, state, pretrained)
+    if device is not None:
+        model.to(device)
+    return model
+
+
+def checkpoint_search_dirs() -> list[Path]:
+    """Where checkpoint names are looked up, in order."""
+    home = Path(os.environ.get("KGDX_HOME", "~/.kgdx")).expanduser()
+    return [home / "checkpoints", Path(str(resources.files("encoders") / "checkpoints"))]
+
+
+def _resolve_checkpoint(name_or_path: str | Path) -> Path:
+    p = Path(name_or_path).expanduser()
+    if p.is_file():
+        return p
+    if p.suffix or os.sep in str(name_or_path):
+        raise ModelError("no such checkpoint file", file=p)
+    for d in checkpoint_search_dirs():
+        cand = d / f"{name_or_path}.pt"
+        if cand.is_file():
+            return cand
+    raise ModelError(
+        f"no checkpoint named {str(name_or_path)!r} in {[str(d) for d in checkpoint_search_dirs()]}; pass a path"
+    )
+
+
+def _read_checkpoint(name_or_path: str | Path) -> dict[str, Any]:
+    path = _resolve_checkpoint(name_or_path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # noqa: BLE001 - torch raises many kinds for a bad file
+        raise ModelError(f"cannot read the checkpoint (corrupt or truncated?): {type(e).__name__}: {e}", file=path) from None
+    if not isinstance(state, dict) or "model_config" not in state or "encoder" not in state:
+        raise ModelError("not a kgdx encoder checkpoint (no 'model_config'/'encoder' entries)", file=path)
+    state["_path"] = str(path)
+    return state
+
+
+def _load_state(model: nn.Module, state: dict[str, Any], where: str | Path) -> None:
+    weights = state["encoder"]
+    try:
+        missing, unexpected = model.load_state_dict(weights, strict=False)
+    except RuntimeError as e:  # shape mismatches: a checkpoint of another size
+        detail = " ".join(str(e).split())
+        raise ModelError(f"checkpoint does not fit the model: {detail[:400]}", file=state.get("_path", where)) from None
+    # A checkpoint from pretraining has no finding head; a model built with one keeps its init.
+    missing = [k for k in missing if not k.startswith("finding_head.")]
+    if missing or unexpected:
+        raise ModelError(
+            f"checkpoint does not fit the model: missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
+            f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}",
+            file=state.get("_path", where),
+        )
+
+
+def save_checkpoint(model: nn.Module, path: str | Path, *, meta: dict[str, Any] | None = None) -> Path:
+    """Save an encoder's weights with its config, loadable by :func:`load_checkpoint`."""
+    cfg = getattr(model, "cfg", None)
+    if cfg is None or not hasattr(cfg, "to_dict"):
+        raise ValueError(f"'model' must be a kgdx encoder with a config, got {type(model).__name__}")
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "model_config": cfg.to_dict(),
+        "encoder": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "meta": dict(meta or {}),
+    }
+    tmp = p.with_suffix(p.suffix + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, p)  # a crash mid-write never leaves a half checkpoint under the real name
+    return p
+
+
+def load_checkpoint(name_or_path: str | Path, *, device: str | torch.device | None = None, **kwargs: Any) -> nn.Module:
+    """Rebuild an encoder from a checkpoint name or path (see the module docstring).
+
+    Accepts both encoder checkpoints (:func:`save_checkpoint`) and pretraining checkpoints
+    (``encoders.pretrain``), which hold the online encoder under the same key.
+
+    Raises:
+        ModelError: naming the file when it is missing, unreadable or does not fit its config.
+    """
+    state = _read_checkpoint(name_or_path)
+    cfg = config_from_dict(state["model_config"], where=state["_path"])
+    if isinstance(cfg, CTEncoderCfg) and not any(k.startswith("finding_head.") for k in state["encoder"]):
+        kwargs.setdefault("finding_head", False)
+    model = _build(cfg, **kwargs)
+    _load_state(model, state, state["_path"])
+    model.eval()
+    if device is not None:
+        model.to(device)
+    return model

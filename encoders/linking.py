@@ -1,0 +1,603 @@
+"""Link mentions in reports and notes to KG concepts, with negation and uncertainty.
+
+Three matchers, tried in this order on each sentence:
+
+1. **label**: the node's ``name``, matched as a normalised word sequence (case, plural,
+   British/American spelling and punctuation do not matter), longest match first;
+2. **synonym**: the same for ``props["synonyms"]``; short all-capital synonyms (``COPD``) match
+   only in capitals, so "cold" never becomes COPD;
+3. **embedding**: remaining word spans (1–5 words, not starting or ending in a stop word) are
+   embedded with the text encoder and linked to the nearest label or synonym when the cosine
+   similarity reaches ``threshold`` and the term's head word appears in the span up to
+   inflection (see :func:`_heads_agree`); this catches "tremor at rest" for *Resting tremor*
+   and "pulmonary emboli" for *Pulmonary embolism*.
+
+Assertion status follows ConText/NegEx (Chapman et al.): trigger phrases look forward
+("no", "without", "negative for", "possible", "cannot exclude") or backward
+("is not seen", "has resolved", "cannot be excluded") within a clause; terminators ("but",
+"however", "which", ";") end a scope; pseudo-triggers ("no change", "not only") do nothing.
+A mention under a negation trigger is ``absent``, under an uncertainty trigger ``uncertain``,
+otherwise ``present``. When several triggers reach one mention, the nearest wins, except that a
+negation wins over an uncertainty trigger inside its own scope with no mention between them
+("no evidence to suggest pneumonia" is absent). A family trigger ("family history of",
+"mother has") sets ``experiencer="family"``.
+
+The vocabulary is any iterable of :class:`kg.records.Node`, so the KG feeds it; nothing here is
+specific to the chest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from kg.records import Node
+
+if TYPE_CHECKING:  # pragma: no cover
+    from encoders.text import TextEncoder
+    from ingest.reports import Report
+
+__all__ = ["ConceptLinker", "LinkedConcept", "Status", "TRIGGERS", "normalize_token"]
+
+Status = Literal["present", "absent", "uncertain"]
+Method = Literal["label", "synonym", "embedding"]
+
+
+@dataclass(frozen=True)
+class LinkedConcept:
+    """One linked mention.
+
+    Attributes:
+        concept_id: The KG node id, e.g. ``"HP:0002202"``.
+        label: The node's name.
+        node_type: The node's type (label in the KG), e.g. ``"Phenotype"``.
+        text: The mention as written.
+        span: ``(start, end)`` character offsets into the text given to the linker.
+        score: 1.0 for a label, 0.99 for a synonym, the cosine similarity for an embedding match.
+        status: ``present``, ``absent`` (negated) or ``uncertain``.
+        section: The report section the mention is in, if known.
+        method: ``label``, ``synonym`` or ``embedding``.
+        experiencer: ``patient``, or ``family`` for family history.
+        trigger: The assertion trigger that set the status, if any.
+    """
+
+    concept_id: str
+    label: str
+    node_type: str
+    text: str
+    span: tuple[int, int]
+    score: float
+    status: Status
+    section: str | None = None
+    method: Method = "label"
+    experiencer: Literal["patient", "family"] = "patient"
+    trigger: str | None = None
+
+
+# --------------------------------------------------------------------------- tokens
+
+_TOKEN = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?|[.,;:!?()\[\]/]")
+_PUNCT = set(".,;:!?()[]/")
+_CLAUSE_END = set(".;:!?")
+
+
+def _singular(w: str) -> str:
+    if len(w) <= 3 or w.endswith(("ss", "us", "is", "ys", "as", "os")):
+        return w
+    if w.endswith("ies") and len(w) > 4:
+        return w[:-3] + "y"
+    if w.endswith(("sses", "xes", "ches", "shes")):
+        return w[:-2]
+    if w.endswith("s"):
+        return w[:-1]
+    return w
+
+
+def normalize_token(word: str) -> str:
+    """Lower case, no possessive, American spelling (``ae``/``oe`` → ``e``, ``-our`` → ``-or``), singular.
+
+    Applied to text and vocabulary alike, so the rules need to be consistent, not linguistically
+    perfect.
+
+    Example:
+        >>> [normalize_token(w) for w in ["Effusions", "oedema", "Tumours", "opacities", "Parkinson's"]]
+        ['effusion', 'edema', 'tumor', 'opacity', 'parkinson']
+    """
+    w = word.lower().replace("’", "'")
+    if w.endswith("'s"):
+        w = w[:-2]
+    w = _singular(w.replace("'", ""))
+    if len(w) > 3:
+        w = w.replace("ae", "e").replace("oe", "e")
+        if len(w) > 5 and w.endswith("our"):
+            w = w[:-3] + "or"
+    return w
+
+
+@dataclass(frozen=True)
+class _Tok:
+    raw: str
+    norm: str
+    start: int
+    end: int
+
+    @property
+    def is_punct(self) -> bool:
+        return self.raw in _PUNCT
+
+
+def _tokenize(text: str, offset: int = 0) -> list[_Tok]:
+    return [_Tok(m.group(), m.group() if m.group() in _PUNCT else normalize_token(m.group()), m.start() + offset, m.end() + offset)
+            for m in _TOKEN.finditer(text)]
+
+
+def _sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans: split after . ! ? followed by white space, and at line breaks."""
+    spans, start = [], 0
+    for m in re.finditer(r"(?<=[.!?])\s+|\n\s*", text):
+        if m.start() > start:
+            spans.append((start, m.start()))
+        start = m.end()
+    if start < len(text):
+        spans.append((start, len(text)))
+    return spans
+
+
+# --------------------------------------------------------------------------- triggers
+
+#: ConText triggers as ``(phrase, kind, direction)``; kind is ``neg``, ``unc``, ``fam``,
+#: ``pseudo`` or ``term``; direction ``fwd`` (applies to what follows), ``bwd`` (to what
+#: precedes) or ``both``.
+TRIGGERS: tuple[tuple[str, str, str], ...] = (
+    # negation, forward
+    *((p, "neg", "fwd") for p in (
+        "no", "not", "without", "denies", "denied", "deny", "denying", "negative for", "free of", "absence of",
+        "no evidence of", "no evidence for", "no sign of", "no signs of", "no finding of", "no findings of",
+        "never", "nor", "neither", "resolution of", "resolved", "fails to reveal", "failed to reveal",
+        "no longer", "absent", "ruled out for", "no suspicious", "rather than", "instead of", "clear of",
+    )),
+    # negation, backward
+    *((p, "neg", "bwd") for p in (
+        "is absent", "are absent", "was absent", "absent", "not seen", "not identified", "not visualized",
+        "not present", "not appreciated", "not demonstrated", "not detected", "not noted", "not evident",
+        "has resolved", "have resolved", "resolved", "was excluded", "were excluded", "is excluded", "excluded",
+        "ruled out", "was ruled out", "has been ruled out", "have been ruled out", "unlikely", "negative",
+        "is not seen", "are not seen", "no longer seen", "no longer present", "has cleared", "have cleared",
+    )),
+    # uncertainty, forward
+    *((p, "unc", "fwd") for p in (
+        "possible", "possibly", "probable", "probably", "likely", "questionable", "question of", "suspicious for",
+        "suspected", "suspect", "suspicion of", "concerning for", "concern for", "worrisome for", "may represent",
+        "may be", "might represent", "might be", "could represent", "could be", "can not exclude", "cannot exclude",
+        "cannot rule out", "can not rule out", "can't exclude", "cannot be excluded", "rule out", "r / o",
+        "differential diagnosis includes", "differential includes", "differential diagnosis of", "consider",
+        "considered", "suggestive of", "suggest", "suggests", "suggesting", "equivocal", "equivocal for",
+        "evaluate for", "evaluation for", "assess for", "to exclude", "to rule out", "query", "?",
+        "versus", "vs", "or possibly", "presumed", "presumably", "may have", "perhaps", "can be seen in",
+        "can be seen with", "may be seen in", "may be seen with", "differential considerations include",
+    )),
+    # uncertainty, backward
+    *((p, "unc", "bwd") for p in (
+        "is possible", "are possible", "is suspected", "are suspected", "suspected", "not excluded",
+        "is not excluded", "cannot be excluded", "can not be excluded", "cannot be ruled out",
+        "can not be ruled out", "not ruled out", "is likely", "is questionable", "is probable", "versus",
+        "vs", "?", "is not entirely excluded", "remains a possibility", "is a possibility", "is considered",
+        "is favored", "is suspicious",
+    )),
+    # someone else's history
+    *((p, "fam", "fwd") for p in (
+        "family history of", "family history", "fh of", "mother has", "mother had", "father has", "father had",
+        "brother has", "brother had", "sister has", "sister had", "his mother", "her mother", "his father",
+        "her father", "maternal", "paternal", "sibling with",
+    )),
+    # pseudo-triggers: look like triggers, change nothing
+    *((p, "pseudo", "both") for p in (
+        "no increase", "no significant change", "no change", "no interval change", "no significant interval change",
+        "not only", "not necessarily", "without change", "without interval change", "gram negative",
+        "no further", "not certain whether", "no new change", "not significantly changed", "no definite change",
+        "not changed", "unchanged", "no decrease", "not increased", "not decreased",
+    )),
+    # terminators: end every scope
+    *((p, "term", "both") for p in (
+        "but", "however", "although", "though", "except", "apart from", "aside from", "which", "whereas",
+        "yet", "nevertheless", "otherwise", "there is", "there are", "there was", "there were", "there has been",
+        "with the exception of", "other than", "reports", "report", "complains of", "presents with",
+        "presented with", "endorses", "admits to", "notes", "noted", "has", "have", "while", "represents",
+        "demonstrates", "shows", "showed", "reveals", "revealed", "seen", "present",
+    )),
+)
+
+_FWD_WORDS = 10  # words a forward trigger reaches
+_BWD_WORDS = 5  # words a backward trigger reaches
+
+
+@dataclass(frozen=True)
+class _Trig:
+    kind: str
+    direction: str
+    start: int  # token index
+    end: int  # token index (exclusive)
+    phrase: str
+
+
+def _build_trigger_index() -> dict[tuple[str, ...], list[tuple[str, str]]]:
+    idx: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+    for phrase, kind, direction in TRIGGERS:
+        key = tuple(t.norm for t in _tokenize(phrase))
+        idx.setdefault(key, []).append((kind, direction))
+    return idx
+
+
+_TRIGGER_INDEX = _build_trigger_index()
+_TRIGGER_MAXLEN = max(len(k) for k in _TRIGGER_INDEX)
+
+
+def _find_triggers(toks: Sequence[_Tok]) -> list[_Trig]:
+    out, i = [], 0
+    while i < len(toks):
+        for n in range(min(_TRIGGER_MAXLEN, len(toks) - i), 0, -1):
+            key = tuple(t.norm for t in toks[i : i + n])
+            if key in _TRIGGER_INDEX:
+                phrase = " ".join(t.raw for t in toks[i : i + n])
+                for kind, direction in _TRIGGER_INDEX[key]:
+                    out.append(_Trig(kind, direction, i, i + n, phrase))
+                i += n
+                break
+        else:
+            if toks[i].raw in _CLAUSE_END:
+                out.append(_Trig("term", "both", i, i + 1, toks[i].raw))
+            i += 1
+    return out
+
+
+# --------------------------------------------------------------------------- vocabulary
+
+_STOP = frozenset(normalize_token(w) for w in (
+    "a an the of in on at to with and or is are was were be been being there this that these those for from by as "
+    "both his her their its it he she they we patient pt has have had does do did no not without any some very "
+    "left right bilateral bilaterally upper lower middle lobe lobes mild mildly moderate severe small large "
+    "new old stable again also within into onto over under about seen noted identified present mm cm "
+    "scattered multiple few several diffuse focal patchy minimal trace slight slightly likely possible "
+    "prior previous today now recent recently since last year years month months day days week weeks"
+).split())
+
+# Articles are skipped when matching, so "clubbing of the fingers" is "Clubbing of fingers".
+_ARTICLES = frozenset({"the", "a", "an"})
+_ABBREV = re.compile(r"^[A-Z][A-Z0-9]{2,5}$")
+
+
+@dataclass
+class _Entry:
+    node_id: str
+    node_type: str
+    label: str
+    method: Method
+    text: str
+
+
+def _heads_agree(a: str, b: str) -> bool:
+    """Whether two words share a stem: a common prefix of at least 5 letters and 3/4 of the shorter.
+
+    Why: embedding similarity alone links anatomy ("pulmonary arteries" to *Pulmonary arterial
+    hypertension*) and loose associations ("cold" to *Coldness*); requiring the term's head word
+    to appear, up to inflection, in the mention keeps reorderings ("tremor at rest" for *Resting
+    tremor*) and inflections ("pulmonary emboli" for *Pulmonary embolism*) while dropping those.
+    """
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n >= max(5, 0.75 * min(len(a), len(b)))
+
+
+class ConceptLinker:
+    """Link mentions in text to the nodes of a vocabulary (label, synonym, embedding).
+
+    Args:
+        nodes: The vocabulary: nodes with ``props["name"]`` and optional ``props["synonyms"]``
+            (a list, or a ``|``-separated string).
+        text_encoder: Encoder for embedding matches; ``None`` turns them off (dictionary only).
+        threshold: Cosine similarity an embedding match needs.
+        node_types: Keep only nodes of these types, e.g. ``{"Phenotype"}``.
+        cache_dir: Folder to keep the vocabulary embeddings in between runs (they take a minute
+            for all of HPO on a laptop CPU); ``None`` keeps them in memory only.
+        max_span_words: Longest word span tried for embedding matches.
+
+    Example:
+        >>> from kg.records import Node
+        >>> linker = ConceptLinker([Node("Phenotype", "HP:0002202", {"name": "Pleural effusion"})], text_encoder=None)
+        >>> [(c.concept_id, c.status) for c in linker.link("No pleural effusion.")]
+        [('HP:0002202', 'absent')]
+    """
+
+    def __init__(
+        self,
+        nodes: Iterable[Node],
+        *,
+        text_encoder: TextEncoder | None = None,
+        threshold: float = 0.85,
+        node_types: Iterable[str] | None = None,
+        cache_dir: str | Path | None = None,
+        max_span_words: int = 5,
+    ) -> None:
+        if not 0 < threshold <= 1:
+            raise ValueError(f"'threshold' must be in (0, 1], got {threshold}")
+        if max_span_words < 1:
+            raise ValueError(f"'max_span_words' must be >= 1, got {max_span_words}")
+        self.threshold = threshold
+        self.max_span_words = max_span_words
+        self.text_encoder = text_encoder
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        types = set(node_types) if node_types is not None else None
+        self._entries: list[_Entry] = []
+        self._heads: list[str] = []  # last word of each entry, for the embedding matcher's anchor
+        self._dict: dict[tuple[str, ...], list[int]] = {}
+        self._abbrev: dict[str, list[int]] = {}
+        n_nodes = 0
+        for node in nodes:
+            if not isinstance(node, Node):
+                raise TypeError(f"'nodes' must yield kg.records.Node, got {type(node).__name__}")
+            if types is not None and node.type not in types:
+                continue
+            name = str(node.props.get("name") or "").strip()
+            if not name:
+                continue
+            n_nodes += 1
+            syn = node.props.get("synonyms") or []
+            if isinstance(syn, str):
+                syn = [s for s in syn.split("|")]
+            self._add(_Entry(node.id, node.type, name, "label", name))
+            for s in syn:
+                s = str(s).strip()
+                if s and s.lower() != name.lower():
+                    self._add(_Entry(node.id, node.type, name, "synonym", s))
+        if n_nodes == 0:
+            raise ValueError("the vocabulary is empty: no node with a 'name' (after the node_types filter)")
+        self.num_nodes = n_nodes
+        self._max_len = max((len(k) for k in self._dict), default=1)
+        self._emb: np.ndarray | None = None
+
+    # ------------------------------------------------------------------ vocabulary
+
+    def _add(self, e: _Entry) -> None:
+        i = len(self._entries)
+        self._entries.append(e)
+        words = [t.norm for t in _tokenize(e.text) if not t.is_punct]
+        self._heads.append(words[-1] if words else "")
+        if _ABBREV.match(e.text):
+            self._abbrev.setdefault(e.text, []).append(i)
+            return
+        key = tuple(t.norm for t in _tokenize(e.text) if not t.is_punct and t.norm not in _ARTICLES)
+        if key and not all(k in _STOP for k in key):
+            self._dict.setdefault(key, []).append(i)
+
+    def __len__(self) -> int:
+        return self.num_nodes
+
+    def __repr__(self) -> str:
+        enc = type(self.text_encoder).__name__ if self.text_encoder is not None else None
+        return (
+            f"ConceptLinker(nodes={self.num_nodes}, strings={len(self._entries)}, encoder={enc}, "
+            f"threshold={self.threshold})"
+        )
+
+    def _best(self, ids: Sequence[int]) -> int:
+        # Prefer a label over a synonym, then the shortest name, then the smallest id: deterministic.
+        return min(ids, key=lambda i: (self._entries[i].method != "label", len(self._entries[i].label), self._entries[i].node_id))
+
+    def _vocab_embeddings(self) -> np.ndarray:
+        if self._emb is not None:
+            return self._emb
+        assert self.text_encoder is not None
+        texts = [e.text for e in self._entries]
+        key = hashlib.sha256(("\x1f".join(texts) + f"|{getattr(self.text_encoder, 'path', '')}").encode()).hexdigest()[:20]
+        cache = self.cache_dir / f"vocab-{key}.npy" if self.cache_dir is not None else None
+        if cache is not None and cache.is_file():
+            emb = np.load(cache)
+            if emb.shape[0] == len(texts):
+                self._emb = emb
+                return emb
+        emb = self.text_encoder.encode(texts, normalize=True, batch_size=256, progress=len(texts) > 5000)
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            np.save(cache, emb)
+        self._emb = emb.astype(np.float32)
+        return self._emb
+
+    # ------------------------------------------------------------------ linking
+
+    def link(self, text: str, *, section: str | None = None, offset: int = 0) -> list[LinkedConcept]:
+        """Link the mentions in ``text`` (spans are offsets into ``text`` plus ``offset``)."""
+        return self.link_many([text], sections=[section], offsets=[offset])[0]
+
+    def link_report(self, report: Report | str) -> list[LinkedConcept]:
+        """Link every section of a report; spans are offsets into the whole report text."""
+        from ingest.reports import parse_report
+
+        rep = parse_report(report) if isinstance(report, str) else report
+        secs = list(rep.sections)
+        found = self.link_many([s.text for s in secs], sections=[s.name for s in secs], offsets=[s.start for s in secs])
+        return [c for cs in found for c in cs]
+
+    def link_many(
+        self,
+        texts: Sequence[str],
+        *,
+        sections: Sequence[str | None] | None = None,
+        offsets: Sequence[int] | None = None,
+    ) -> list[list[LinkedConcept]]:
+        """Link many texts at once; the embedding matcher runs as one batch over all of them."""
+        if isinstance(texts, str):
+            raise TypeError("'texts' must be a sequence of str; use link() for one text")
+        sections = list(sections) if sections is not None else [None] * len(texts)
+        offsets = list(offsets) if offsets is not None else [0] * len(texts)
+        if not len(sections) == len(offsets) == len(texts):
+            raise ValueError(f"got {len(texts)} texts, {len(sections)} sections and {len(offsets)} offsets")
+        # Pass 1: dictionary matches and embedding candidates per sentence.
+        jobs = []  # (text index, text, tokens, triggers, matches, candidates)
+        all_cands: list[str] = []
+        for ti, text in enumerate(texts):
+            for s, e in _sentences(text):
+                toks = _tokenize(text[s:e], s)
+                if not toks:
+                    continue
+                trigs = _find_triggers(toks)
+                taken = np.zeros(len(toks), bool)
+                for tr in trigs:
+                    taken[tr.start : tr.end] = True
+                matches = self._dictionary(toks, taken)
+                for m in matches:
+                    taken[m[0] : m[1]] = True
+                cands = self._candidates(toks, taken) if self.text_encoder is not None else []
+                jobs.append((ti, text, toks, trigs, matches, cands, len(all_cands)))
+                all_cands += [" ".join(t.raw for t in toks[a:b]) for a, b in cands]
+        # Pass 2: embed all candidates at once.
+        sims = best = None
+        if all_cands:
+            vocab = self._vocab_embeddings()
+            q = self.text_encoder.encode(all_cands, normalize=True, batch_size=256)  # type: ignore[union-attr]
+            scores = q @ vocab.T  # (Q, V)
+            best = scores.argmax(1)
+            sims = scores[np.arange(len(all_cands)), best]
+        out: list[list[LinkedConcept]] = [[] for _ in texts]
+        for ti, text, toks, trigs, matches, cands, base in jobs:
+            found = [(a, b, i, self._entries[i].method, 1.0 if self._entries[i].method == "label" else 0.99)
+                     for a, b, i in matches]
+            if cands and sims is not None:
+                emb_hits = []
+                for k, (a, b) in enumerate(cands):
+                    sc = float(sims[base + k])
+                    i = int(best[base + k])
+                    if sc >= self.threshold and any(_heads_agree(t.norm, self._heads[i]) for t in toks[a:b]):
+                        emb_hits.append((sc, a, b, i))
+                taken = np.zeros(len(toks), bool)
+                for a, b, *_ in found:
+                    taken[a:b] = True
+                for sc, a, b, i in sorted(emb_hits, key=lambda h: (-h[0], h[1])):  # greedy, best first
+                    if not taken[a:b].any():
+                        taken[a:b] = True
+                        found.append((a, b, i, "embedding", sc))
+            found.sort()
+            mention_starts = [f[0] for f in found]
+            seen: set[tuple[str, str]] = set()
+            for a, b, i, method, score in found:
+                status, trig, fam = self._assert(a, b, trigs, mention_starts)
+                e = self._entries[i]
+                off = offsets[ti]
+                span = (toks[a].start + off, toks[b - 1].end + off)
+                key = (e.node_id, f"{span}")
+                if key in seen:
+                    continue
+                seen.add(key)
+                out[ti].append(
+                    LinkedConcept(
+                        concept_id=e.node_id,
+                        label=e.label,
+                        node_type=e.node_type,
+                        text=text[toks[a].start : toks[b - 1].end],
+                        span=span,
+                        score=round(float(score), 4),
+                        status=status,
+                        section=sections[ti],
+                        method=method,  # type: ignore[arg-type]
+                        experiencer="family" if fam else "patient",
+                        trigger=trig,
+                    )
+                )
+        return out
+
+    def _dictionary(self, toks: Sequence[_Tok], taken: np.ndarray) -> list[tuple[int, int, int]]:
+        """Leftmost-longest dictionary matches ``(start, end, entry)`` over word tokens."""
+        out, i = [], 0
+        while i < len(toks):
+            if taken[i] or toks[i].is_punct:
+                i += 1
+                continue
+            hit = None
+            for n in range(min(self._max_len, len(toks) - i), 0, -1):
+                span = toks[i : i + n]
+                if any(t.is_punct for t in span) or taken[i : i + n].any():
+                    continue
+                if span[0].norm in _ARTICLES or span[-1].norm in _ARTICLES:
+                    continue
+                key = tuple(t.norm for t in span if t.norm not in _ARTICLES)
+                ids = self._dict.get(key)
+                if ids:
+                    hit = (i, i + n, self._best(ids))
+                    break
+            if hit is None and toks[i].raw in self._abbrev:
+                hit = (i, i + 1, self._best(self._abbrev[toks[i].raw]))
+            if hit is not None:
+                out.append(hit)
+                i = hit[1]
+            else:
+                i += 1
+        return out
+
+    def _candidates(self, toks: Sequence[_Tok], taken: np.ndarray) -> list[tuple[int, int]]:
+        """Word spans to try by embedding: inside a clause, free, not bounded by stop words."""
+        out = []
+        n = len(toks)
+        for a in range(n):
+            if taken[a] or toks[a].is_punct or toks[a].norm in _STOP or toks[a].norm.isdigit():
+                continue
+            for b in range(a + 1, min(n, a + self.max_span_words) + 1):
+                last = toks[b - 1]
+                if taken[b - 1] or last.is_punct:
+                    break
+                if last.norm in _STOP or last.norm.isdigit() or len(last.norm) < 3:
+                    continue
+                out.append((a, b))
+        return out
+
+    @staticmethod
+    def _assert(a: int, b: int, trigs: Sequence[_Trig], mention_starts: Sequence[int]) -> tuple[Status, str | None, bool]:
+        """Status of the mention at tokens ``[a, b)`` from the sentence's triggers."""
+        terms = [t for t in trigs if t.kind == "term"]
+
+        def blocked(lo: int, hi: int) -> bool:
+            return any(lo <= t.start and t.end <= hi for t in terms)
+
+        def words_between(lo: int, hi: int) -> int:
+            return max(0, hi - lo)
+
+        def between_mention(lo: int, hi: int) -> bool:
+            return any(lo <= s < hi for s in mention_starts)
+
+        fwd = [t for t in trigs if t.kind in ("neg", "unc", "fam", "pseudo") and t.direction in ("fwd", "both")
+               and t.end <= a and not blocked(t.end, a) and words_between(t.end, a) <= _FWD_WORDS]
+        bwd = [t for t in trigs if t.kind in ("neg", "unc", "pseudo") and t.direction in ("bwd", "both")
+               and t.start >= b and not blocked(b, t.start) and words_between(b, t.start) <= _BWD_WORDS]
+        fam = any(t.kind == "fam" for t in fwd)
+        chosen: list[_Trig] = []
+        if fwd:
+            fwd.sort(key=lambda t: t.end)
+            nearest = fwd[-1]
+            chosen.append(nearest)
+            # A negation further back still governs when no mention separates it from the nearest.
+            for t in reversed(fwd[:-1]):
+                if between_mention(t.end, nearest.start):
+                    break
+                chosen.append(t)
+                nearest = t
+        if bwd:
+            bwd.sort(key=lambda t: t.start)
+            chosen.append(bwd[0])
+        # A pseudo-trigger shields only itself; the assertion comes from real triggers.
+        real = [t for t in chosen if t.kind in ("neg", "unc")]
+        if not real:
+            return "present", None, fam
+        pseudo_nearest = fwd and fwd[-1].kind == "pseudo" and not bwd
+        if pseudo_nearest:
+            return "present", None, fam
+        neg = [t for t in real if t.kind == "neg"]
+        if neg:
+            return "absent", neg[0].phrase, fam
+        return "uncertain", real[0].phrase, fam

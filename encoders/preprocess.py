@@ -1,0 +1,104 @@
+"""MedMPT preprocessing as a MONAI transform chain: :class:`~ingest.volume.Volume` → ``(S, 3, H, W)``.
+
+The chain, in order:
+
+1. optional physical resampling to ``target_spacing`` (SimpleITK, in :mod:`ingest.volume`);
+2. :class:`~encoders.transforms.UniformSliceSample` to ``num_slices`` axial slices;
+3. :class:`~encoders.transforms.PadToSquare` with air, then MONAI ``Resize`` to ``image_size``;
+4. :class:`~encoders.transforms.HUWindows`: lung (1500/−400), wide (2000/−500), mediastinal
+   (400/60), each clipped and scaled to [0, 1];
+5. pretraining only: MONAI ``RandScaleCrop`` + ``Resize`` (RandomResizedCrop, area 0.6–1),
+   ``RandFlip`` (left–right), ``RandAffine`` (±20°), ``RandGaussianSmooth``;
+6. MONAI ``NormalizeIntensity`` with mean 0.5, std 0.5, then reshape to ``(S, 3, H, W)``.
+
+Steps 2–3 do not depend on chance, so :meth:`CTPreprocessor.base` can be cached per volume and
+:meth:`CTPreprocessor.finish` applied per view.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from monai.transforms import (
+    Compose,
+    NormalizeIntensity,
+    RandAffine,
+    RandFlip,
+    RandGaussianSmooth,
+    RandScaleCrop,
+    Resize,
+)
+
+from encoders.config import AugmentCfg, PreprocessCfg
+from encoders.transforms import HUWindows, PadToSquare, ToSliceTensor, UniformSliceSample
+from ingest.volume import AIR_HU, Volume, resample_volume
+
+__all__ = ["CTPreprocessor", "preprocess_volume"]
+
+
+class CTPreprocessor:
+    """Turn volumes into encoder input, deterministically or with pretraining augmentation.
+
+    Args:
+        cfg: Slice count, size, windows and normalisation.
+        augment: Pretraining augmentations; ``None`` for inference.
+        seed: Seed of the random transforms (each process should pass its own).
+
+    Example:
+        >>> import numpy as np
+        >>> from ingest.volume import Volume
+        >>> pre = CTPreprocessor(PreprocessCfg(num_slices=4, image_size=32))
+        >>> pre(Volume(np.full((10, 40, 30), -1000, np.float32))).shape
+        torch.Size([4, 3, 32, 32])
+    """
+
+    def __init__(self, cfg: PreprocessCfg, augment: AugmentCfg | None = None, *, seed: int | None = None) -> None:
+        self.cfg = cfg
+        self.augment = augment
+        size = (cfg.image_size, cfg.image_size)
+        base = [UniformSliceSample(cfg.num_slices)]
+        if cfg.pad_to_square:
+            base.append(PadToSquare(AIR_HU))
+        base.append(Resize(size, mode="bilinear", anti_aliasing=True))
+        self.base_chain = Compose(base)
+        finish: list = [HUWindows(cfg.windows)]
+        if augment is not None:
+            side = math.sqrt(augment.crop_scale[0])  # per-axis scale whose product is the area fraction
+            finish += [
+                RandScaleCrop(roi_scale=side, max_roi_scale=math.sqrt(augment.crop_scale[1]), random_size=True),
+                Resize(size, mode="bilinear"),
+                RandFlip(prob=augment.hflip_prob, spatial_axis=1),  # axis 1 of (H, W) is x: left-right
+                RandAffine(prob=augment.affine_prob, rotate_range=(math.radians(augment.rotate_deg),),
+                           padding_mode="zeros"),
+                RandGaussianSmooth(sigma_x=augment.blur_sigma, sigma_y=augment.blur_sigma, prob=augment.blur_prob),
+            ]
+        finish += [
+            NormalizeIntensity(subtrahend=cfg.mean, divisor=cfg.std),
+            ToSliceTensor(len(cfg.windows)),
+        ]
+        self.finish_chain = Compose(finish)
+        if seed is not None:
+            self.finish_chain.set_random_state(seed=seed)
+
+    def base(self, volume: Volume) -> torch.Tensor:
+        """The deterministic part: ``(S, H, W)`` HU slices, resampled, selected, padded and resized."""
+        if self.cfg.target_spacing is not None:
+            volume = resample_volume(volume, self.cfg.target_spacing)
+        out = self.base_chain(torch.from_numpy(volume.array))
+        return torch.as_tensor(out).float().contiguous()  # (S, H, W)
+
+    def finish(self, base: torch.Tensor) -> torch.Tensor:
+        """Window, augment (if configured), normalise: ``(S, H, W)`` → ``(S, 3, H, W)``."""
+        return self.finish_chain(base)
+
+    def __call__(self, volume: Volume) -> torch.Tensor:
+        return self.finish(self.base(volume))
+
+    def __repr__(self) -> str:
+        return f"CTPreprocessor(base={self.base_chain.transforms}, finish={self.finish_chain.transforms})"
+
+
+def preprocess_volume(volume: Volume, cfg: PreprocessCfg | None = None) -> torch.Tensor:
+    """Deterministic MedMPT preprocessing of one volume: ``(S, 3, H, W)`` float32, about [−1, 1]."""
+    return CTPreprocessor(cfg or PreprocessCfg())(volume)

@@ -1,0 +1,100 @@
+"""The CT encoder: shapes, masking, the finding head, argument checks, repr and reset."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from encoders.config import FindingHeadCfg, SliceFusionCfg, SliceViTCfg
+from encoders.ct_encoder import CTEncoder
+from encoders.ct_findings import CT_FINDING_IDS
+from encoders.factory import create_encoder, get_model_config
+from encoders.finding_head import FindingHead
+from encoders.fusion import SliceFusion
+from encoders.vit import SliceViT
+from ingest.volume import Volume
+
+
+@pytest.fixture(scope="module")
+def enc() -> CTEncoder:
+    torch.manual_seed(0)
+    return create_encoder("ct-tiny").eval()
+
+
+def test_output_shapes(enc: CTEncoder) -> None:
+    x = torch.randn(2, 32, 3, 64, 64)  # (B, S, C, H, W)
+    out = enc(x)
+    assert out.scan_embedding.shape == (2, 64)
+    assert out.slice_tokens.shape == (2, 32, 64)
+    assert out.slice_cls.shape == (2, 32, 64)
+    assert out.finding_logits.shape == (2, len(CT_FINDING_IDS))
+    p = out.finding_probs
+    assert ((p > 0) & (p < 1)).all()
+
+
+def test_masking_hides_patches(enc: CTEncoder) -> None:
+    out = enc(torch.randn(1, 32, 3, 64, 64), mask_ratio=0.25)
+    assert out.vit.mask.shape == (32, 16) and out.vit.mask.sum(1).eq(4).all()
+    assert out.vit.tokens.shape == (32, 1 + 12, 64)
+    ids = out.vit.ids_restore
+    assert (ids.sort(1).values == torch.arange(16)).all()
+
+
+def test_chunked_inference_matches(enc: CTEncoder) -> None:
+    x = torch.randn(2, 32, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(enc(x, chunk=7).scan_embedding, enc(x).scan_embedding, atol=1e-5, rtol=1e-4)
+
+
+def test_bad_input_shapes_say_what_they_got(enc: CTEncoder) -> None:
+    with pytest.raises(ValueError, match=r"expected a batch of shape \(B, 32, 3, 64, 64\), got \(2, 16, 3, 64, 64\)"):
+        enc(torch.zeros(2, 16, 3, 64, 64))
+    with pytest.raises(ValueError, match=r"got \(32, 3, 64, 64\)"):
+        enc(torch.zeros(32, 3, 64, 64))
+    with pytest.raises(ValueError, match=r"'mask_ratio' must be in \[0, 1\), got 1.0"):
+        enc(torch.zeros(1, 32, 3, 64, 64), mask_ratio=1.0)
+    with pytest.raises(ValueError, match="in_dim' must be positive, got 0"):
+        SliceFusion(SliceFusionCfg(), in_dim=0)
+
+
+def test_reprs() -> None:
+    vit = SliceViT(SliceViTCfg(image_size=32, patch_size=16, width=32, depth=1, heads=4))
+    assert repr(vit).startswith("SliceViT(\n  image_size=32, patch_size=16, width=32, depth=1, heads=4\n")
+    fus = SliceFusion(SliceFusionCfg(num_slices=4, width=32, heads=8, ffn=64), in_dim=16)
+    assert repr(fus).startswith("SliceFusion(\n  num_slices=4, in_dim=16, width=32, depth=2, heads=8\n")
+    head = FindingHead(32, FindingHeadCfg())
+    assert repr(head).startswith("FindingHead(\n  in_dim=32, findings=16, hidden=0\n")
+
+
+def test_reset_parameters_redraws_weights(enc: CTEncoder) -> None:
+    e = create_encoder("ct-tiny")
+    before = e.fusion.pos_embed.detach().clone()
+    w = e.slice_encoder.blocks.layers[0].linear1.weight.detach().clone()
+    torch.manual_seed(123)
+    e.reset_parameters()
+    assert not torch.equal(before, e.fusion.pos_embed) and not torch.equal(w, e.slice_encoder.blocks.layers[0].linear1.weight)
+
+
+def test_finding_head_probabilities_by_hpo_id() -> None:
+    head = FindingHead(8, FindingHeadCfg(findings=("HP:0002202", "HP:0002107"), hidden=4))
+    probs = head.probabilities(torch.zeros(3, 8))
+    assert len(probs) == 3 and list(probs[0]) == ["HP:0002202", "HP:0002107"]
+    with pytest.raises(ValueError, match=r"shape \(B, 8\), got \(3, 9\)"):
+        head(torch.zeros(3, 9))
+
+
+def test_without_head_and_embed_volumes(phantom) -> None:
+    e = CTEncoder(get_model_config("ct-tiny"), finding_head=False)
+    assert e.finding_head is None and e.findings == ()
+    emb, probs = e.embed([Volume(phantom.array), Volume(phantom.array[:5])], batch_size=1)
+    assert emb.shape == (2, 64) and probs is None
+    emb2, probs2 = create_encoder("ct-tiny").embed(Volume(phantom.array))
+    assert emb2.shape == (1, 64) and set(probs2[0]) == set(CT_FINDING_IDS)
+
+
+def test_backward_reaches_every_parameter() -> None:
+    e = create_encoder("ct-tiny")
+    out = e(torch.randn(2, 32, 3, 64, 64), mask_ratio=0.2)
+    (out.scan_embedding.sum() + out.finding_logits.sum() + out.slice_tokens.mean()).backward()
+    missing = [n for n, p in e.named_parameters() if p.requires_grad and p.grad is None]
+    assert missing == []
