@@ -109,6 +109,12 @@ class MemoryStore(KGStore):
                 self._unindex(i, self._g.nodes[i]["props"])
                 self._g.remove_node(i)
 
+    def replace_properties(self, node_id: str, props: dict) -> None:
+        attrs = self._g.nodes[node_id]
+        self._unindex(node_id, attrs["props"])
+        attrs["props"] = _copy(props)
+        self._index(node_id, attrs["props"])
+
     def clear(self) -> None:
         self._g.clear()
         self._names.clear()

@@ -182,6 +182,11 @@ class Neo4jStore(KGStore):
         self._schema_ready = True
 
     def migrate(self, schema: Schema) -> None:
+        dropped = sorted(set(self._schema.node_types) - set(schema.node_types))
+        for label in dropped:
+            names = [r["name"] for r in self._read(Q.OWNED_INDEXES, label=label)]
+            for stmt in Q.drop_statements([label]) + [f"DROP INDEX {n} IF EXISTS" for n in names]:
+                self._autocommit(stmt)
         super().migrate(schema)
         self.ensure_schema()
 
@@ -239,6 +244,9 @@ class Neo4jStore(KGStore):
         ids = list(node_ids)
         for i in range(0, len(ids), self.batch_size):
             self._write_tx(Q.DELETE_NODES, ids=ids[i : i + self.batch_size])
+
+    def replace_properties(self, node_id: str, props: dict[str, Any]) -> None:
+        self._write_tx(Q.REPLACE_PROPERTIES, id=node_id, props=props)
 
     def clear(self) -> None:
         self._autocommit(Q.CLEAR)

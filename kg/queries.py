@@ -51,6 +51,24 @@ def schema_statements(schema: Schema) -> list[str]:
 
 AWAIT_INDEXES = "CALL db.awaitIndexes($seconds)"
 
+
+def drop_statements(labels: list[str]) -> list[str]:
+    """Drop the constraints and indexes :func:`schema_statements` made for node types now gone."""
+    out = []
+    for label in labels:
+        low = label.lower()
+        out.append(f"DROP CONSTRAINT kgdx_{low}_id IF EXISTS")
+        out.append(f"DROP INDEX kgdx_{low}_text IF EXISTS")
+    return out
+
+
+#: Names of kgdx's indexes on ``$label``, to drop them with the type.
+OWNED_INDEXES = ("SHOW INDEXES YIELD name, labelsOrTypes WHERE name STARTS WITH 'kgdx_' AND $label IN labelsOrTypes "
+                 "RETURN name")
+
+
+REPLACE_PROPERTIES = f"MATCH (n:{ident(NODE)} {{id: $id}}) SET n = $props SET n.id = $id"
+
 # -- writes -----------------------------------------------------------------------------------------
 
 

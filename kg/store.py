@@ -139,23 +139,25 @@ class KGStore(ABC):
 
     # -- writing -------------------------------------------------------------------------------
 
-    def prepare(self, records: Iterable[Node | Edge]) -> tuple[list[Node], list[Edge]]:
+    def prepare(self, records: Iterable[Node | Edge], schema: Schema | None = None) -> tuple[list[Node], list[Edge]]:
         """Validate every record, merge duplicates and check that every edge's ends exist.
 
         Nothing is written here, so a bad record anywhere in the input stops the whole load
-        before its first write.
+        before its first write. ``schema`` validates against an extended schema before the
+        store is migrated to it (a module being planned).
 
         Raises:
             RecordError: for the first record that breaks the schema, naming it, its file and
                 line; or for an edge whose end is neither in ``records`` nor in the store.
         """
+        schema = schema or self._schema
         nodes: list[Node] = []
         edges: list[Edge] = []
         for r in records:
             if isinstance(r, Node):
-                nodes.append(validate_node(r, self._schema))
+                nodes.append(validate_node(r, schema))
             elif isinstance(r, Edge):
-                edges.append(validate_edge(r, self._schema))
+                edges.append(validate_edge(r, schema))
             else:
                 raise RecordError(f"not a Node or Edge: {r!r}", record=r)
         merged_nodes = _merge_nodes(nodes)
@@ -193,11 +195,16 @@ class KGStore(ABC):
         """Delete edges by (src, type, dst) key, then nodes by id with their remaining edges."""
 
     @abstractmethod
+    def replace_properties(self, node_id: str, props: dict[str, Any]) -> None:
+        """Set a node's properties to exactly ``props`` (dropping any others)."""
+
+    @abstractmethod
     def clear(self) -> None:
         """Remove every node and edge (the schema stays)."""
 
     def migrate(self, schema: Schema) -> None:
-        """Switch to an extended schema (a module was applied); stores add what it needs."""
+        """Switch to another schema (a module was applied or removed); stores add or drop what
+        it implies (Neo4j: constraints and indexes)."""
         self._schema = schema
 
     # -- reading -------------------------------------------------------------------------------

@@ -25,6 +25,45 @@ __all__ = ["KGIndex", "DEFAULT_FREQUENCY"]
 DEFAULT_FREQUENCY = 0.5
 
 
+def phenotype_bridges(schema) -> dict[str, list[str]]:  # noqa: ANN001 - kg.schema.Schema
+    """Node types that stand for phenotypes: type → relationship types that map its nodes to
+    ``Phenotype`` nodes (e.g. a module's imaging findings, ``REPRESENTED_BY_PHENOTYPE``)."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for rel, rt in sorted(schema.relationship_types.items()):
+        if "Phenotype" in rt.target and not rt.hierarchy:
+            for src in rt.source:
+                if src not in ("Phenotype", "Disease", "Patient", "LabTest", "Drug"):
+                    out[src].append(rel)
+    return dict(out)
+
+
+def annotation_edges(store: KGStore) -> list[tuple[str, str, float | None]]:
+    """Every disease–phenotype annotation as (disease, phenotype, frequency).
+
+    ``HAS_PHENOTYPE`` edges, plus, found from the schema alone, those a module states through a
+    node type that stands for phenotypes: a ``Disease`` relationship with a ``frequency`` to such
+    a node, composed with that node's link to its phenotype. A module that adds such types is
+    read by the model without code changes.
+    """
+    out = [(e.src, e.dst, e.props.get("frequency")) for e in store.iter_edges("HAS_PHENOTYPE")]
+    schema = store.schema
+    bridges = phenotype_bridges(schema)
+    for rel, rt in sorted(schema.relationship_types.items()):
+        if rel == "HAS_PHENOTYPE" or "Disease" not in rt.source or "frequency" not in rt.properties:
+            continue
+        for target in rt.target:
+            if target not in bridges:
+                continue
+            to_phen: dict[str, list[str]] = defaultdict(list)
+            for bridge in bridges[target]:
+                for e in store.iter_edges(bridge):
+                    to_phen[e.src].append(e.dst)
+            for e in store.iter_edges(rel):
+                for phen in to_phen.get(e.dst, ()):
+                    out.append((e.src, phen, e.props.get("frequency")))
+    return out
+
+
 @dataclass
 class KGIndex:
     """Phenotype-reasoning view of a KG.
@@ -111,11 +150,10 @@ class KGIndex:
         ancestors = sp.csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=(T, T))
 
         ad, at, af = [], [], []
-        for e in store.iter_edges("HAS_PHENOTYPE"):
-            if e.src in d_ix and e.dst in t_ix:
-                f = e.props.get("frequency")
-                ad.append(d_ix[e.src])
-                at.append(t_ix[e.dst])
+        for src, phenotype, f in annotation_edges(store):
+            if src in d_ix and phenotype in t_ix:
+                ad.append(d_ix[src])
+                at.append(t_ix[phenotype])
                 af.append(DEFAULT_FREQUENCY if f is None else max(float(f), 1e-3))
         ad_, at_, af_ = np.array(ad, np.int64), np.array(at, np.int64), np.array(af, np.float32)
         annotations = sp.csr_matrix((af_, (ad_, at_)), shape=(D, T))

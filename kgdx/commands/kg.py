@@ -148,19 +148,40 @@ def cypher(
 
 class ExportFormat(str, Enum):
     pyg = "pyg"
+    rdf = "rdf"
+    networkx = "networkx"
+    neo4j_csv = "neo4j-csv"
     jsonl = "jsonl"
 
 
 @app.command()
 def export(
-    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="pyg: torch-saved (HeteroData, id maps); jsonl: one record per line.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output file or folder.")],
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help=(
+        "pyg: torch-saved {data: HeteroData, ids: id lists per type}; rdf: Turtle with CURIEs expanded; "
+        "networkx: node-link JSON; neo4j-csv: a folder of neo4j-admin import CSVs plus import.sh; "
+        "jsonl: one node or edge per line."))],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file (a folder for neo4j-csv).")],
     store: StoreOpt = None,
 ) -> None:
     """Export the KG from either store."""
     s = open_store(_kind(store))
     out.parent.mkdir(parents=True, exist_ok=True)
-    if fmt is ExportFormat.pyg:
+    if fmt is ExportFormat.rdf:
+        from kg.rdf import to_rdf
+
+        to_rdf(s, out)
+    elif fmt is ExportFormat.networkx:
+        import networkx as nx
+
+        from kg.nx_export import to_networkx
+
+        out.write_text(json.dumps(nx.node_link_data(to_networkx(s), edges="edges"), default=str))
+    elif fmt is ExportFormat.neo4j_csv:
+        from kg.neo4j_csv import to_neo4j_csv
+
+        result = to_neo4j_csv(s, out)
+        console.print(f"import with: {result.script or ' '.join(result.command)}")
+    elif fmt is ExportFormat.pyg:
         import torch
 
         from kg.pyg import to_hetero_data
@@ -236,3 +257,130 @@ def _print_counts(counts: dict, title: str) -> None:
         table.add_row("relationship", rel, f"{n:,}")
     table.add_row("", "total", f"{counts['total_nodes']:,} nodes, {counts['total_relationships']:,} relationships")
     console.print(table)
+
+
+class ModuleTarget(str, Enum):
+    memory = "memory"
+    neo4j = "neo4j"
+    both = "both"
+
+
+def _targets(target: ModuleTarget) -> list[str]:
+    return ["memory", "neo4j"] if target is ModuleTarget.both else [target.value]
+
+
+class _Snapshot:
+    """The embedded KG with its module registry; :meth:`save` writes both atomically."""
+
+    def __init__(self) -> None:
+        from kg.extend import SnapshotRegistry
+        from kg.snapshot import load_snapshot, read_manifest
+
+        self.path = ensure_snapshot()
+        self.manifest = read_manifest(self.path)
+        self.store = load_snapshot(self.path, validate=False)
+        self.registry = SnapshotRegistry(self.manifest)
+
+    def save(self) -> None:
+        from kg.snapshot import save_snapshot
+
+        keep = {k: v for k, v in self.manifest.items() if k not in ("counts", "schema")}
+        save_snapshot(self.store, self.path, {**keep, self.registry.KEY: self.registry.state})
+
+
+TargetOpt = Annotated[ModuleTarget, typer.Option("--store", "-s", help="Apply to the embedded KG, to Neo4j, or both.")]
+
+
+@app.command()
+def extend(
+    path: Annotated[Path, typer.Argument(help="A module folder (with module.yaml).")],
+    store: TargetOpt = ModuleTarget.memory,
+    dry_run: Annotated[bool, typer.Option(help="Validate only: report what would change and write nothing.")] = False,
+) -> None:
+    """Validate a disease module against the current schema and apply it: new types (constraints and
+    indexes in Neo4j) and data. A conflict is refused before anything is written; applying twice
+    changes nothing. See docs/writing-a-disease-module.md."""
+    from kg import extend as ext
+    from kg.module import load_module
+    from kgdx.stores import SCHEMA_META_KEY, open_neo4j
+
+    module = load_module(path)
+    for target in _targets(store):
+        if target == "memory":
+            snap = _Snapshot()
+            kg_store, registry = snap.store, snap.registry
+        else:
+            kg_store = open_neo4j()
+            registry = ext.MetaRegistry(kg_store)
+        if dry_run:
+            p = ext.plan(kg_store, module, registry)
+            console.print(f"{target}: {module.name} {module.version}: "
+                          + ("applied already; nothing would change" if p.already_applied else
+                             f"valid; would add {len(p.new_nodes)} nodes and {len(p.new_edges)} relationships, "
+                             f"change {len(p.previous_nodes)} nodes and {len(p.previous_edges)} relationships, "
+                             f"new types {sorted(p.additions.node_types) + sorted(p.additions.relationship_types) if p.additions else []}"))
+            continue
+        applied, p = ext.apply(kg_store, module, registry)
+        if applied is None:
+            console.print(f"{target}: {module.name} {module.version} is applied already; nothing changed")
+        else:
+            if target == "memory":
+                snap.save()
+            else:
+                kg_store.set_meta(SCHEMA_META_KEY, kg_store.schema.to_dict())
+            s = applied.summary()
+            console.print(f"{target}: applied {module.name} {module.version}: {s['nodes_added']} nodes and "
+                          f"{s['edges_added']} relationships added, {s['nodes_changed']} nodes and "
+                          f"{s['edges_changed']} relationships changed; new types {s['new_types']}")
+        if target == "neo4j":
+            kg_store.close()
+
+
+@app.command()
+def modules(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """List the modules in the KG: built into the default build, and applied with `kgdx kg extend`."""
+    from kg import extend as ext
+    from kg.snapshot import read_manifest
+    from kgdx.stores import open_neo4j
+
+    kind = _kind(store) or get_settings().store
+    if kind == "memory":
+        manifest = read_manifest(ensure_snapshot())
+        built_in = manifest.get("modules", [])
+        applied = ext.SnapshotRegistry(manifest).load()["modules"]
+    else:
+        with open_neo4j() as neo:
+            built_in = []
+            applied = ext.MetaRegistry(neo).load()["modules"]
+    rows = [{"name": m["name"], "version": m["version"], "how": "built in"} for m in built_in]
+    rows += [{**ext.AppliedModule(**m).summary(), "how": "applied"} for m in applied]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("module", "version", "how", "added", "new types", title=f"modules ({kind})")
+    for r in rows:
+        added = f"{r['nodes_added']} nodes, {r['edges_added']} rels" if r["how"] == "applied" else ""
+        table.add_row(r["name"], r["version"], r["how"], added, ", ".join(r.get("new_types", [])))
+    console.print(table)
+
+
+@app.command()
+def remove(
+    name: Annotated[str, typer.Argument(help="The name of an applied module.")],
+    store: TargetOpt = ModuleTarget.memory,
+) -> None:
+    """Remove an applied module: exactly what it added goes, what it changed is restored."""
+    from kg import extend as ext
+    from kgdx.stores import SCHEMA_META_KEY, open_neo4j
+
+    for target in _targets(store):
+        if target == "memory":
+            snap = _Snapshot()
+            gone = ext.remove(snap.store, name, snap.registry)
+            snap.save()
+        else:
+            with open_neo4j() as neo:
+                gone = ext.remove(neo, name, ext.MetaRegistry(neo))
+                neo.set_meta(SCHEMA_META_KEY, neo.schema.to_dict())
+        console.print(f"{target}: removed {gone.name} {gone.version}: {len(gone.nodes)} nodes and {len(gone.edges)} "
+                      f"relationships deleted, {len(gone.previous_nodes) + len(gone.previous_edges)} records restored")

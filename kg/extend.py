@@ -1,0 +1,209 @@
+"""Applying and removing disease modules on a store, exactly and idempotently.
+
+:func:`plan` validates a module against the store's current schema and data without writing:
+its schema additions must merge (a type redefined differently, a relationship to an unknown type
+or an id-prefix clash is refused, named), and every record must validate against the merged
+schema and point at nodes that exist. :func:`apply` then migrates the store (constraints and
+indexes for new types) and writes, recording in a registry exactly what the module added and the
+previous properties of anything it changed, so :func:`remove` can undo exactly that. Applying
+the same module twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+from kg.errors import SchemaError
+from kg.module import Module
+from kg.records import Edge, Node
+from kg.schema import Schema
+from kg.store import KGStore
+
+__all__ = ["AppliedModule", "ModulePlan", "Registry", "SnapshotRegistry", "MetaRegistry", "plan", "apply", "remove",
+           "module_digest"]
+
+
+@dataclass
+class AppliedModule:
+    """What one applied module added, and what it changed, in a store."""
+
+    name: str
+    version: str
+    digest: str
+    schema: dict[str, Any] | None
+    nodes: list[str] = field(default_factory=list)
+    edges: list[list[str]] = field(default_factory=list)
+    previous_nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    previous_edges: list[dict[str, Any]] = field(default_factory=list)
+    applied_at: str = ""
+
+    def summary(self) -> dict[str, Any]:
+        types = sorted((self.schema or {}).get("node_types", {})) + sorted((self.schema or {}).get("relationship_types", {}))
+        return {"name": self.name, "version": self.version, "digest": self.digest[:12], "new_types": types,
+                "nodes_added": len(self.nodes), "edges_added": len(self.edges),
+                "nodes_changed": len(self.previous_nodes), "edges_changed": len(self.previous_edges),
+                "applied_at": self.applied_at}
+
+
+class Registry(Protocol):
+    """Where a store keeps its applied modules and the schema they were applied to."""
+
+    def load(self) -> dict[str, Any]: ...
+
+    def save(self, state: dict[str, Any]) -> None: ...
+
+
+class SnapshotRegistry:
+    """The registry of an in-memory KG, kept in its snapshot's manifest.
+
+    :meth:`save` only updates :attr:`state`; the caller writes it with the snapshot
+    (``manifest["module_registry"]``), so KG and registry are replaced together, atomically.
+    """
+
+    KEY = "module_registry"
+
+    def __init__(self, manifest: dict[str, Any]) -> None:
+        self.state = manifest.get(self.KEY) or {"base_schema": None, "modules": []}
+
+    def load(self) -> dict[str, Any]:
+        return json.loads(json.dumps(self.state))
+
+    def save(self, state: dict[str, Any]) -> None:
+        self.state = state
+
+
+class MetaRegistry:
+    """A registry kept in the database itself (Neo4j ``KgdxMeta`` nodes)."""
+
+    KEY = "modules"
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def load(self) -> dict[str, Any]:
+        return self.store.get_meta(self.KEY) or {"base_schema": None, "modules": []}
+
+    def save(self, state: dict[str, Any]) -> None:
+        self.store.set_meta(self.KEY, state)
+
+
+def module_digest(module: Module) -> str:
+    """A hash of the module's manifest, schema and data files: same digest, same module."""
+    h = hashlib.sha256()
+    files = [module.root / "module.yaml"] + ([module.root / module.schema_file] if module.schema_file else [])
+    for f in files + module.data_files():
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+@dataclass
+class ModulePlan:
+    """A validated module, ready to apply: the merged schema and the records, with what is new."""
+
+    module: Module
+    digest: str
+    schema: Schema
+    additions: Schema | None
+    nodes: list[Node]
+    edges: list[Edge]
+    new_nodes: list[str]
+    new_edges: list[tuple[str, str, str]]
+    previous_nodes: dict[str, dict[str, Any]]
+    previous_edges: list[dict[str, Any]]
+    already_applied: bool = False
+
+
+def _existing_edge(store: KGStore, key: tuple[str, str, str]) -> Edge | None:
+    src, rel, dst = key
+    for nb in store.neighbours(src, rel_types=[rel], direction="out"):
+        if nb.edge.dst == dst:
+            return nb.edge
+    return None
+
+
+def plan(store: KGStore, module: Module, registry: Registry) -> ModulePlan:
+    """Validate ``module`` against ``store`` without writing anything.
+
+    Raises:
+        SchemaError: if its schema conflicts with the store's, or a different version of it is
+            applied already.
+        RecordError: if a record breaks the merged schema or points at a missing node.
+    """
+    digest = module_digest(module)
+    state = registry.load()
+    for m in state["modules"]:
+        if m["name"] == module.name:
+            if m["digest"] == digest:
+                return ModulePlan(module, digest, store.schema, None, [], [], [], [], {}, [], already_applied=True)
+            raise SchemaError(f"module {module.name!r} version {m['version']} is applied already with other content; "
+                              f"remove it first (kgdx kg remove {module.name})")
+    additions = module.schema_additions()
+    merged = store.schema.merge(additions) if additions is not None else store.schema
+    nodes, edges = store.prepare(module.records(), schema=merged)
+    existing = store.existing_ids({n.id for n in nodes} | {i for e in edges for i in (e.src, e.dst)})
+    previous_nodes = {n.id: store.node(n.id).props for n in nodes if n.id in existing}
+    new_edges, previous_edges = [], []
+    for e in edges:
+        # An edge can only be there already if both its ends were.
+        old = _existing_edge(store, e.key) if e.src in existing and e.dst in existing else None
+        if old is None:
+            new_edges.append(e.key)
+        else:
+            previous_edges.append({"key": list(e.key), "props": old.props})
+    return ModulePlan(module, digest, merged, additions, nodes, edges, [n.id for n in nodes if n.id not in existing],
+                      new_edges, previous_nodes, previous_edges)
+
+
+def apply(store: KGStore, module: Module, registry: Registry) -> tuple[AppliedModule | None, ModulePlan]:
+    """Validate, migrate and write ``module``; record it. Returns ``(None, plan)`` if it was applied already."""
+    p = plan(store, module, registry)
+    if p.already_applied:
+        return None, p
+    state = registry.load()
+    if state.get("base_schema") is None:
+        state["base_schema"] = store.schema.to_dict()
+    if p.additions is not None:
+        store.migrate(p.schema)
+    store.write([*p.nodes, *p.edges])
+    applied = AppliedModule(module.name, module.version, p.digest,
+                            p.additions.to_dict() if p.additions is not None else None,
+                            p.new_nodes, [list(k) for k in p.new_edges], p.previous_nodes, p.previous_edges,
+                            datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    state["modules"].append(asdict(applied))
+    registry.save(state)
+    return applied, p
+
+
+def remove(store: KGStore, name: str, registry: Registry) -> AppliedModule:
+    """Undo exactly what module ``name`` did: delete what it added, restore what it changed.
+
+    Raises:
+        SchemaError: if the module is not applied, or a module applied after it uses its types.
+    """
+    state = registry.load()
+    names = [m["name"] for m in state["modules"]]
+    if name not in names:
+        raise SchemaError(f"module {name!r} is not applied (applied: {names or 'none'})")
+    i = names.index(name)
+    gone = AppliedModule(**state["modules"][i])
+    later = [AppliedModule(**m) for m in state["modules"][i + 1:]]
+    schema = Schema.from_dict(state["base_schema"])
+    for m in [AppliedModule(**m) for m in state["modules"][:i]] + later:
+        if m.schema:
+            schema = schema.merge(Schema.from_dict(m.schema, partial=True))
+    store.delete(node_ids=gone.nodes, edge_keys=[tuple(k) for k in gone.edges])
+    # Records the module changed get exactly their old properties back.
+    for node_id, props in gone.previous_nodes.items():
+        store.replace_properties(node_id, props)
+    if gone.previous_edges:
+        store.delete(edge_keys=[tuple(e["key"]) for e in gone.previous_edges])
+        store.write([Edge(e["key"][1], e["key"][0], e["key"][2], e["props"]) for e in gone.previous_edges])
+    store.migrate(schema)
+    state["modules"].pop(i)
+    registry.save(state)
+    return gone
