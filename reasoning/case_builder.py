@@ -26,29 +26,45 @@ _LINKERS: dict[int, ConceptLinker] = {}
 UNCERTAIN_WEIGHT = 0.5
 
 
-def linker_for(dx: Diagnoser, *, embeddings: bool = True) -> ConceptLinker:
-    """A concept linker over the KG's phenotypes, built once per diagnoser.
+def linker_for(dx: Diagnoser, *, embeddings: bool = False) -> ConceptLinker:
+    """A concept linker over the KG's phenotypes (and phenotype-like module types), built once per
+    diagnoser.
 
-    With ``embeddings`` the MiniLM text encoder also matches paraphrases; the vocabulary's
-    embeddings are cached under ``KGDX_HOME/cache``.
+    Dictionary matching (labels and synonyms) by default; with ``embeddings`` the MiniLM text
+    encoder also matches paraphrases (the vocabulary's embeddings take minutes once, then are
+    cached under ``KGDX_HOME/cache``).
     """
     key = id(dx) * 2 + embeddings
     if key not in _LINKERS:
         from encoders.linking import ConceptLinker
         from kgdx.settings import get_settings
 
+        from reasoning.index import phenotype_like_relations
+
         encoder = None
         if embeddings:
             from encoders.text import TextEncoder
 
             encoder = TextEncoder()
-        _LINKERS[key] = ConceptLinker(dx.store.iter_nodes("Phenotype"), text_encoder=encoder,
-                                      cache_dir=get_settings().home_dir / "cache" / "linker")
+        types = ["Phenotype", *sorted({t for _, t in phenotype_like_relations(dx.store.schema)})]
+        nodes = [n for t in types for n in dx.store.iter_nodes(t)]
+        _LINKERS[key] = ConceptLinker(nodes, text_encoder=encoder, cache_dir=get_settings().home_dir / "cache" / "linker")
     return _LINKERS[key]
 
 
+def _as_phenotypes(dx: Diagnoser, concept_id: str, node_type: str) -> list[str]:
+    """The phenotype ids a linked concept stands for: itself, or (for a module type such as an
+    imaging finding) the phenotypes its bridge relationships point to."""
+    if node_type == "Phenotype":
+        return [concept_id]
+    from reasoning.index import phenotype_bridges
+
+    rels = phenotype_bridges(dx.store.schema).get(node_type, [])
+    return [nb.node.id for nb in dx.store.neighbours(concept_id, rel_types=rels, direction="out")]
+
+
 def add_text(dx: Diagnoser, case: PatientCase, text: str, *, kind: str = "note",
-             embeddings: bool = True) -> list[LinkedConcept]:
+             embeddings: bool = False) -> list[LinkedConcept]:
     """Link ``text`` (a ``note`` or a ``report``) into ``case``'s findings; returns the mentions."""
     if not text or not text.strip():
         raise DataError(f"the {kind} is empty", file=case.files.get(kind))
@@ -61,14 +77,17 @@ def add_text(dx: Diagnoser, case: PatientCase, text: str, *, kind: str = "note",
         mentions = linker.link(text)
     have = {f.id for f in case.observed} | {f.id for f in case.excluded}
     for m in mentions:
-        if m.node_type != "Phenotype" or m.experiencer != "patient" or m.concept_id in have:
+        if m.experiencer != "patient":
             continue
-        have.add(m.concept_id)
-        if m.status == "absent":
-            case.excluded.append(Finding(m.concept_id, m.label, 1.0, kind))
-        else:
-            weight = UNCERTAIN_WEIGHT if m.status == "uncertain" else 1.0
-            case.observed.append(Finding(m.concept_id, m.label, weight * min(1.0, m.score), kind))
+        for hp in _as_phenotypes(dx, m.concept_id, m.node_type):
+            if hp in have:
+                continue
+            have.add(hp)
+            if m.status == "absent":
+                case.excluded.append(Finding(hp, m.label, 1.0, kind))
+            else:
+                weight = UNCERTAIN_WEIGHT if m.status == "uncertain" else 1.0
+                case.observed.append(Finding(hp, m.label, weight * min(1.0, m.score), kind))
     case.texts[kind] = text
     return mentions
 

@@ -46,22 +46,26 @@ def annotation_edges(store: KGStore) -> list[tuple[str, str, float | None]]:
     read by the model without code changes.
     """
     out = [(e.src, e.dst, e.props.get("frequency")) for e in store.iter_edges("HAS_PHENOTYPE")]
-    schema = store.schema
-    bridges = phenotype_bridges(schema)
-    for rel, rt in sorted(schema.relationship_types.items()):
-        if rel == "HAS_PHENOTYPE" or "Disease" not in rt.source or "frequency" not in rt.properties:
-            continue
-        for target in rt.target:
-            if target not in bridges:
-                continue
-            to_phen: dict[str, list[str]] = defaultdict(list)
-            for bridge in bridges[target]:
-                for e in store.iter_edges(bridge):
-                    to_phen[e.src].append(e.dst)
-            for e in store.iter_edges(rel):
-                for phen in to_phen.get(e.dst, ()):
-                    out.append((e.src, phen, e.props.get("frequency")))
+    bridges = phenotype_bridges(store.schema)
+    for rel, target in phenotype_like_relations(store.schema):
+        to_phen: dict[str, list[str]] = defaultdict(list)
+        for bridge in bridges[target]:
+            for e in store.iter_edges(bridge):
+                to_phen[e.src].append(e.dst)
+        for e in store.iter_edges(rel):
+            for phen in to_phen.get(e.dst, ()):
+                out.append((e.src, phen, e.props.get("frequency")))
     return out
+
+
+def phenotype_like_relations(schema) -> list[tuple[str, str]]:  # noqa: ANN001 - kg.schema.Schema
+    """(relationship, node type) pairs through which diseases have phenotype-like features with a
+    frequency, e.g. ``(HAS_NEUROIMAGING_FINDING, NeuroimagingFinding)``; such node types can be
+    observed in a patient like phenotypes."""
+    bridges = phenotype_bridges(schema)
+    return [(rel, t) for rel, rt in sorted(schema.relationship_types.items())
+            if rel != "HAS_PHENOTYPE" and "Disease" in rt.source and "frequency" in rt.properties
+            for t in rt.target if t in bridges]
 
 
 @dataclass
