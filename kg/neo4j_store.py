@@ -9,12 +9,13 @@ run again ends with exact counts and no duplicates. User Cypher runs on a separa
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import neo4j
-from neo4j.exceptions import AuthError, ClientError, Neo4jError, ServiceUnavailable
+from neo4j.exceptions import AuthError, ClientError, Neo4jError, ServiceUnavailable, TransientError
 from neo4j.graph import Node as GraphNode
 from neo4j.graph import Path as GraphPath
 from neo4j.graph import Relationship as GraphRelationship
@@ -155,11 +156,19 @@ class Neo4jStore(KGStore):
             raise StoreError(f"Neo4j write failed: {e.message}") from e
 
     def _autocommit(self, query: str, **params: Any) -> None:
-        try:
-            with self._driver.session(database=self.database) as s:
-                s.run(query, params).consume()
-        except Neo4jError as e:
-            raise StoreError(f"Neo4j statement failed: {e.message}") from e
+        # Auto-commit statements (schema commands, CALL … IN TRANSACTIONS) get no driver retry,
+        # so transient errors such as deadlocks with another client are retried here.
+        for attempt in range(6):
+            try:
+                with self._driver.session(database=self.database) as s:
+                    s.run(query, params).consume()
+                return
+            except TransientError as e:
+                if attempt == 5:
+                    raise StoreError(f"Neo4j statement failed after retries: {e.message}") from e
+                time.sleep(0.2 * 2**attempt)
+            except Neo4jError as e:
+                raise StoreError(f"Neo4j statement failed: {e.message}") from e
 
     def _label(self, labels: Sequence[str]) -> str:
         for label in labels:

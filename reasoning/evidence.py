@@ -32,7 +32,8 @@ __all__ = ["CaseEvidence", "EvidenceExtractor", "OBS_FEATURES", "EXC_FEATURES", 
 
 OBS_FEATURES = ("match_ic_ratio", "match_ic", "match_frequency", "has_term_frequency", "has_term",
                 "contradicted", "term_ic", "term_background")
-EXC_FEATURES = ("has_term_frequency", "has_term", "known_absent", "term_ic", "term_background")
+EXC_FEATURES = ("match_ic_ratio", "match_ic", "match_frequency", "has_term_frequency", "has_term", "known_absent",
+                "term_ic", "term_background")
 DISEASE_FEATURES = ("log_annotations", "observed_coverage", "excluded_coverage", "gene_match")
 
 
@@ -102,6 +103,21 @@ class EvidenceExtractor:
     def __repr__(self) -> str:
         return f"EvidenceExtractor(terms={self.index.num_terms}, diseases={self.index.num_diseases}, ic_floor={self.ic_floor})"
 
+    def _best_match(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per disease, the IC of the most specific term it shares with ``t`` (at least
+        ``ic_floor``) and the annotation frequency there: walk ``t``'s ancestors from general to
+        specific and let the more informative overwrite."""
+        ix = self.index
+        anc = ix.ancestors_of(t)
+        anc = anc[ix.ic[anc] >= self.ic_floor]
+        best_ic = np.zeros(ix.num_diseases, np.float32)
+        best_f = np.zeros(ix.num_diseases, np.float32)
+        for a in anc[np.argsort(ix.ic[anc], kind="stable")]:
+            rows, freq = ix.rows_reaching(a)
+            best_ic[rows] = ix.ic[a]
+            best_f[rows] = freq
+        return best_ic, best_f
+
     def __call__(
         self,
         observed: list[int],
@@ -124,16 +140,7 @@ class EvidenceExtractor:
 
         od, oc, of = [], [], []
         for j, t in enumerate(observed):
-            # Most specific shared term per disease: walk the ancestors from general to specific
-            # and let later (more informative) ones overwrite.
-            anc = ix.ancestors_of(t)
-            anc = anc[ic[anc] >= self.ic_floor]
-            best_ic = np.zeros(D, np.float32)
-            best_f = np.zeros(D, np.float32)
-            for a in anc[np.argsort(ic[anc], kind="stable")]:
-                rows, freq = ix.rows_reaching(a)
-                best_ic[rows] = ic[a]
-                best_f[rows] = freq
+            best_ic, best_f = self._best_match(t)
             has_f = np.zeros(D, np.float32)
             rows, freq = ix.rows_reaching(t)
             has_f[rows] = freq
@@ -152,17 +159,20 @@ class EvidenceExtractor:
 
         xd, xc, xf = [], [], []
         for k, t in enumerate(excluded):
+            best_ic, best_f = self._best_match(t)
             has_f = np.zeros(D, np.float32)
             rows, freq = ix.rows_reaching(t)
             has_f[rows] = freq
             absent = np.zeros(D, np.float32)
             lo, hi = exc_csc.indptr[t], exc_csc.indptr[t + 1]
             absent[exc_csc.indices[lo:hi]] = 1.0
-            d = np.flatnonzero((has_f > 0) | (absent > 0))
+            d = np.flatnonzero((best_ic > 0) | (absent > 0))
+            t_ic = max(float(ic[t]), 1e-3)
             xd.append(d)
             xc.append(np.full(len(d), k))
-            xf.append(np.stack([has_f[d], (has_f[d] > 0), absent[d], np.full(len(d), ic[t]), np.full(len(d), bg[t])], 1))
-        exc_none = np.array([[0, 0, 0, ic[t], bg[t]] for t in excluded], np.float32).reshape(-1, len(EXC_FEATURES))
+            xf.append(np.stack([best_ic[d] / t_ic, best_ic[d], best_f[d], has_f[d], (has_f[d] > 0), absent[d],
+                                np.full(len(d), ic[t]), np.full(len(d), bg[t])], 1))
+        exc_none = np.array([[0, 0, 0, 0, 0, 0, ic[t], bg[t]] for t in excluded], np.float32).reshape(-1, len(EXC_FEATURES))
 
         reached = np.zeros(ix.num_terms, np.float32)
         if observed:

@@ -44,6 +44,9 @@ class TrainConfig:
     seed: int = 0
     eval_every: int = 250
     val_cases: int = 400
+    init: str | None = None  # a checkpoint to start from (fine-tuning)
+    focus: tuple[str, ...] = ()  # disease ids to sample more often (e.g. a new module's)
+    focus_rate: float = 0.5  # share of cases drawn from `focus`
     model: EvidenceGNNConfig = field(default_factory=EvidenceGNNConfig)
     simulation: SimulationConfig = field(default_factory=SimulationConfig)
 
@@ -53,6 +56,7 @@ class TrainConfig:
         model = EvidenceGNNConfig(**d.pop("model", {}))
         sim = d.pop("simulation", {})
         sim = SimulationConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in sim.items()})
+        d["focus"] = tuple(d.get("focus", ()))
         return cls(**d, model=model, simulation=sim)
 
 
@@ -111,17 +115,32 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     _seed(c.seed)
     index = KGIndex.from_store(store)
+    if c.init:
+        from reasoning.checkpoint import load_checkpoint
+
+        model, _ = load_checkpoint(c.init)
+        model.train()
+        c.model = model.config
+    else:
+        model = EvidenceGNN(c.model)
     extractor = EvidenceExtractor(index, ic_floor=c.model.ic_floor)
     sim = CaseSimulator(index, c.simulation, seed=c.seed)
     val_sim = CaseSimulator(index, c.simulation, seed=c.seed + 10_000)
-    val_cases = [val_sim.sample() for _ in range(c.val_cases)]
+    focus = [index.disease_index[d] for d in c.focus if d in index.disease_index]
+    focus = [d for d in focus if d in set(sim.diseases.tolist())]
+    rng = np.random.default_rng(c.seed + 1)
+
+    def draw(s: CaseSimulator, r: np.random.Generator):  # noqa: ANN202
+        return s.sample(int(r.choice(focus)) if focus and r.random() < c.focus_rate else None)
+
+    val_rng = np.random.default_rng(c.seed + 10_001)
+    val_cases = [draw(val_sim, val_rng) for _ in range(c.val_cases)]
     val = [(CaseEvidence.batch([extractor(v.observed, v.excluded, None, v.gene_diseases) for v in val_cases[i:i + 64]]),
             [v.disease for v in val_cases[i:i + 64]]) for i in range(0, len(val_cases), 64)]
     dev = None
     if dev_cases:
         dev = [(extractor(o, x), g) for o, x, g in dev_cases]
 
-    model = EvidenceGNN(c.model)
     opt = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
     start, history, best = 0, [], -1.0
     if resume and (out / "last.pt").is_file():
@@ -136,7 +155,7 @@ def train(
         for step in range(start, c.steps):
             for g in opt.param_groups:
                 g["lr"] = _lr(step, c)
-            cases = [sim.sample() for _ in range(c.batch_size)]
+            cases = [draw(sim, rng) for _ in range(c.batch_size)]
             ev = CaseEvidence.batch([extractor(s.observed, s.excluded, None, s.gene_diseases) for s in cases])
             loss = torch.nn.functional.cross_entropy(model(ev), torch.tensor([s.disease for s in cases]))
             opt.zero_grad()
