@@ -1,0 +1,90 @@
+"""The CLI: help everywhere, one-line user errors with exit status 1, the main commands."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from kgdx.cli import app
+
+runner = CliRunner()
+
+COMMANDS = [[], ["kg"], ["kg", "build"], ["kg", "load"], ["kg", "stats"], ["kg", "cypher"], ["kg", "export"],
+            ["kg", "schema"], ["kg", "lookup"], ["kg", "extend"], ["kg", "modules"], ["kg", "remove"],
+            ["neo4j", "start"], ["neo4j", "stop"], ["neo4j", "status"], ["diagnose"], ["train"],
+            ["evaluate", "phenopackets"], ["synth"], ["pretrain"], ["encode"]]
+
+
+@pytest.mark.parametrize("cmd", COMMANDS, ids=lambda c: " ".join(c) or "kgdx")
+def test_help_everywhere(cmd):
+    r = runner.invoke(app, [*cmd, "--help"])
+    assert r.exit_code == 0, r.output
+    assert "Usage" in r.output
+
+
+def kgdx(*args: str, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kgdx", *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_user_error_is_one_line_and_status_1(env, tmp_path):
+    import os
+
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    r = kgdx("diagnose", str(bad), "--model", str(env / "run" / "best.pt"), env={**os.environ, "KGDX_HOME": str(env)})
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines()[-1].startswith("kgdx: error: ") and "bad.json:1" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_stats_lookup_schema(env):
+    r = runner.invoke(app, ["kg", "stats", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["total_relationships"] == 34
+    r = runner.invoke(app, ["kg", "lookup", "shortness of breath", "--json"])
+    assert json.loads(r.output)[0]["id"] == "HP:0002094"
+    r = runner.invoke(app, ["kg", "schema", "--json"])
+    assert "Disease" in json.loads(r.output)["node_types"]
+
+
+def test_diagnose_json(env, tmp_path):
+    case = tmp_path / "case.json"
+    case.write_text(json.dumps({
+        "id": "c1", "subject": {"id": "s", "sex": "FEMALE"},
+        "phenotypicFeatures": [{"type": {"id": "HP:0025179"}}, {"type": {"id": "HP:0001945"}},
+                               {"type": {"id": "HP:0002105"}, "excluded": True}],
+        "medicalActions": [{"treatment": {"agent": {"id": "DRUGBANK:DB00682", "label": "warfarin"}}}],
+        "metaData": {"created": "2026-01-01T00:00:00Z", "createdBy": "test", "phenopacketSchemaVersion": "2.0"},
+    }))
+    r = runner.invoke(app, ["diagnose", str(case), "--model", str(env / "run" / "best.pt"), "--json", "-k", "3"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert len(doc["diseases"]) == 3 and doc["explanation"]["validity"] == 1.0
+    assert all(d["safe"] for d in doc["drugs"])  # removed: nothing unsafe is suggested
+    r = runner.invoke(app, ["diagnose", str(case), "--model", str(env / "run" / "best.pt"), "--format", "markdown"])
+    assert r.exit_code == 0 and "```cypher" in r.output
+
+
+def test_evaluate_phenopackets(env, tmp_path):
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    for i, (gold, terms) in enumerate([("MONDO:0100096", ["HP:0025179", "HP:0001945"]),
+                                       ("OMIM:219700", ["HP:0012735", "HP:0002090"]),
+                                       ("OMIM:999999", ["HP:0012735"])]):
+        (folder / f"c{i}.json").write_text(json.dumps({
+            "id": f"c{i}", "subject": {"id": "s"},
+            "phenotypicFeatures": [{"type": {"id": t}} for t in terms],
+            "interpretations": [{"id": "i", "progressStatus": "SOLVED", "diagnosis": {"disease": {"id": gold}}}],
+            "metaData": {"created": "2026-01-01T00:00:00Z", "createdBy": "t", "phenopacketSchemaVersion": "2.0"}}))
+    per_case = tmp_path / "per_case.jsonl"
+    r = runner.invoke(app, ["evaluate", "phenopackets", str(folder), "--model", str(env / "run" / "best.pt"),
+                            "--json", "--per-case", str(per_case)])
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.output)
+    assert (s["cases"], s["cases_not_in_kg"]) == (3, 1)
+    rows = [json.loads(line) for line in per_case.read_text().splitlines()]
+    assert rows[2]["in_kg"] is False and rows[0]["rank"] >= 1 and len(rows[0]["top10"]) == 4
