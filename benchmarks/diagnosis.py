@@ -5,9 +5,10 @@ only (the case's genes unused):
 
 - the model (EvidenceGNN over the default KG) against two non-learned baselines run here on the
   same cases and KG: information-content overlap over ancestors and Resnik best-match-average;
-- ablations: the model without the excluded findings as input, and a non-learned reference that
-  adds the IC of excluded findings a disease has (to show how much the pertinent negatives alone
-  carry);
+- ablations and references: the model's learned terms without its fixed closure-overlap prior,
+  the model without the excluded findings as input, and the prior alone (non-learned: the IC the
+  closure of the observed and of the excluded findings shares with each disease), to show what
+  each part and the pertinent negatives carry;
 - the gene-aware mode (the case's causal gene used), reported separately;
 - top-1/3/10 and MRR overall and on the cases whose disease is in the KG, ties counted fairly.
 
@@ -58,14 +59,21 @@ def real_cases(dx: Diagnoser, folder: Path, limit: int | None, per_case: str | N
     def obs(c: PatientCase) -> list[int]:
         return ix.term_ids(c.observed_ids)
 
-    def ic_plus_negatives(c: PatientCase) -> np.ndarray:
-        x = ix.term_ids(c.excluded_ids)
-        v = np.zeros(ix.num_terms)
-        v[x] = ix.ic[x]
-        return ic.scores(obs(c)) + 0.5 * (ic._reach @ v)
+    cfg = dx.model.config
+
+    def prior_alone(c: PatientCase) -> np.ndarray:
+        overlap = dx.evidence(c)[0].overlap.numpy()
+        return overlap[:, 0] + cfg.prior_excluded * overlap[:, 1]
 
     def model(c: PatientCase, genes: bool = False) -> np.ndarray:
         return dx.rank(c, k=1, use_genes=genes).scores
+
+    def learned_only(c: PatientCase) -> np.ndarray:
+        weight, cfg.prior_weight = cfg.prior_weight, 0.0
+        try:
+            return model(c)
+        finally:
+            cfg.prior_weight = weight
 
     def model_no_excluded(c: PatientCase) -> np.ndarray:
         return dx.rank(PatientCase(c.id, observed=c.observed, sex=c.sex), k=1).scores
@@ -73,7 +81,8 @@ def real_cases(dx: Diagnoser, folder: Path, limit: int | None, per_case: str | N
     methods = {
         "baseline: IC overlap over ancestors": lambda c: ic.scores(obs(c)),
         "baseline: Resnik BMA (symmetric)": lambda c: resnik.scores(obs(c)),
-        "reference: IC overlap + excluded findings": ic_plus_negatives,
+        "reference: the closure-overlap prior alone": prior_alone,
+        "ablation: learned terms only (no prior)": learned_only,
         "ablation: EvidenceGNN without excluded findings": model_no_excluded,
         "EvidenceGNN (phenotype only)": model,
         "EvidenceGNN gene-aware (uses the causal gene)": lambda c: model(c, True),

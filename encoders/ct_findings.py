@@ -19,30 +19,32 @@ __all__ = ["CTFinding", "CT_FINDINGS", "CT_FINDING_IDS", "finding_index"]
 
 
 class CTFinding(NamedTuple):
-    """An HPO term the CT finding head scores."""
+    """An HPO term the CT finding head scores, with the short forms radiology reports use for it
+    (Fleischner Society glossary usage), which HPO's labels and synonyms lack."""
 
     hpo_id: str
     name: str
+    shorthand: tuple[str, ...] = ()
 
 
 #: The CT finding terms, in the order of the finding head's outputs.
 CT_FINDINGS: tuple[CTFinding, ...] = (
-    CTFinding("HP:0025179", "Ground-glass opacification"),
-    CTFinding("HP:0032177", "Parenchymal consolidation"),
-    CTFinding("HP:0033608", "Pulmonary nodule"),
-    CTFinding("HP:0033821", "Pulmonary mass"),
-    CTFinding("HP:0002097", "Emphysema"),
-    CTFinding("HP:0025175", "Honeycomb lung"),
-    CTFinding("HP:0025390", "Reticular pattern on pulmonary HRCT"),
-    CTFinding("HP:0032174", "Tree-in-bud pattern"),
-    CTFinding("HP:0033655", "Pulmonary cavity"),
-    CTFinding("HP:0002202", "Pleural effusion"),
-    CTFinding("HP:0100721", "Mediastinal lymphadenopathy"),
-    CTFinding("HP:0002110", "Bronchiectasis"),
-    CTFinding("HP:0002107", "Pneumothorax"),
-    CTFinding("HP:6000317", "Mosaic attenuation pattern in lung"),
-    CTFinding("HP:0033662", "Air bronchogram"),
-    CTFinding("HP:0030879", "Interlobular septal thickening"),
+    CTFinding("HP:0025179", "Ground-glass opacification", ("ground-glass opacity", "ground glass opacity", "GGO")),
+    CTFinding("HP:0032177", "Parenchymal consolidation", ("consolidation", "airspace consolidation")),
+    CTFinding("HP:0033608", "Pulmonary nodule", ("nodule", "lung nodule", "solid nodule", "part-solid nodule")),
+    CTFinding("HP:0033821", "Pulmonary mass", ("mass", "lung mass")),
+    CTFinding("HP:0002097", "Emphysema", ("centrilobular emphysema", "paraseptal emphysema")),
+    CTFinding("HP:0025175", "Honeycomb lung", ("honeycombing",)),
+    CTFinding("HP:0025390", "Reticular pattern on pulmonary HRCT", ("reticulation", "reticular opacity")),
+    CTFinding("HP:0032174", "Tree-in-bud pattern", ("tree-in-bud", "tree-in-bud opacity", "tree-in-bud nodularity")),
+    CTFinding("HP:0033655", "Pulmonary cavity", ("cavity", "cavitation", "cavitary lesion")),
+    CTFinding("HP:0002202", "Pleural effusion", ("effusion", "pleural fluid")),
+    CTFinding("HP:0100721", "Mediastinal lymphadenopathy", ("mediastinal adenopathy", "enlarged mediastinal lymph node")),
+    CTFinding("HP:0002110", "Bronchiectasis", ()),
+    CTFinding("HP:0002107", "Pneumothorax", ()),
+    CTFinding("HP:6000317", "Mosaic attenuation pattern in lung", ("mosaic attenuation", "mosaic perfusion")),
+    CTFinding("HP:0033662", "Air bronchogram", ()),
+    CTFinding("HP:0030879", "Interlobular septal thickening", ("septal thickening",)),
 )
 
 #: Just the ids, in head order.

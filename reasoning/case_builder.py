@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["build_case", "add_text", "add_ct", "linker_for"]
 
 _LINKERS: dict[int, ConceptLinker] = {}
+ROOT_PHENOTYPE = "HP:0000118"
 UNCERTAIN_WEIGHT = 0.5
 
 
@@ -46,8 +47,23 @@ def linker_for(dx: Diagnoser, *, embeddings: bool = False) -> ConceptLinker:
             from encoders.text import TextEncoder
 
             encoder = TextEncoder()
-        types = ["Phenotype", *sorted({t for _, t in phenotype_like_relations(dx.store.schema)})]
-        nodes = [n for t in types for n in dx.store.iter_nodes(t)]
+        # Phenotypic abnormalities only: HPO's modifier, course and inheritance terms ("Acute",
+        # "Apical", "Mild") are not findings, and linked alone they would be noise.
+        ix = dx.index
+        root = ix.term_index.get(ROOT_PHENOTYPE)
+        desc = dx.extractor._descendants
+        keep = None if root is None else {ix.terms[t] for t in desc.indices[desc.indptr[root]:desc.indptr[root + 1]]}
+        types = sorted({t for _, t in phenotype_like_relations(dx.store.schema)})
+        from encoders.ct_findings import CT_FINDINGS
+
+        shorthand = {f.hpo_id: f.shorthand for f in CT_FINDINGS}
+        nodes = []
+        for n in dx.store.iter_nodes("Phenotype"):
+            if keep is None or n.id in keep:
+                if shorthand.get(n.id):
+                    n.props["synonyms"] = [*n.props.get("synonyms", []), *shorthand[n.id]]
+                nodes.append(n)
+        nodes += [n for t in types for n in dx.store.iter_nodes(t)]
         _LINKERS[key] = ConceptLinker(nodes, text_encoder=encoder, cache_dir=get_settings().home_dir / "cache" / "linker")
     return _LINKERS[key]
 

@@ -12,7 +12,8 @@ round of propagation per relation then carries each finding's signal to the dise
   per excluded finding, its frequency in the disease and whether the disease is known to lack it.
 * Per disease, pooled over its own annotations: the share of its (frequency × IC) profile the
   patient's observed findings reach (in either direction of the hierarchy), the share the
-  excluded findings reach, its number of annotations, and a gene match in gene-aware mode.
+  excluded findings reach, the summed IC of the terms it shares with the closure of the observed
+  (and of the excluded) findings, its number of annotations, and a gene match in gene-aware mode.
 
 Only (disease, finding) pairs that actually share something become edges, so a case costs
 milliseconds over all diseases. :class:`~reasoning.model.EvidenceGNN` reads these messages out.
@@ -32,9 +33,9 @@ __all__ = ["CaseEvidence", "EvidenceExtractor", "OBS_FEATURES", "EXC_FEATURES", 
 
 OBS_FEATURES = ("match_ic_ratio", "match_ic", "match_frequency", "has_term_frequency", "has_term",
                 "contradicted", "term_ic", "term_background")
-EXC_FEATURES = ("match_ic_ratio", "match_ic", "match_frequency", "has_term_frequency", "has_term", "known_absent",
-                "term_ic", "term_background")
-DISEASE_FEATURES = ("log_annotations", "observed_coverage", "excluded_coverage", "gene_match")
+EXC_FEATURES = ("has_term_frequency", "has_term", "known_absent", "term_ic", "term_background")
+DISEASE_FEATURES = ("log_annotations", "observed_coverage", "excluded_coverage", "observed_overlap",
+                    "log_observed_overlap", "excluded_overlap", "log_excluded_overlap", "gene_match")
 
 
 @dataclass
@@ -44,7 +45,9 @@ class CaseEvidence:
     Observed-finding edges ``(obs_disease[e], obs_channel[e])`` carry ``obs_feat[e]``; each channel
     (finding) also has ``obs_none[c]``, the message a disease sharing nothing with it would get,
     and a weight (the finding's probability). The same holds for excluded findings (``exc_*``).
-    ``disease_feat`` is ``(num_diseases, len(DISEASE_FEATURES))``.
+    ``disease_feat`` is ``(num_diseases, len(DISEASE_FEATURES))``; ``overlap`` is
+    ``(num_diseases, 2)``: the summed IC of the terms the observed (excluded) findings' closure
+    shares with each disease's profile.
     """
 
     obs_disease: torch.Tensor
@@ -57,6 +60,7 @@ class CaseEvidence:
     exc_feat: torch.Tensor
     exc_none: torch.Tensor
     disease_feat: torch.Tensor
+    overlap: torch.Tensor
     num_diseases: int
     num_cases: int = 1
 
@@ -71,7 +75,7 @@ class CaseEvidence:
             parts["obs_channel"].append(it.obs_channel + oo)
             parts["exc_disease"].append(it.exc_disease + b * D)
             parts["exc_channel"].append(it.exc_channel + eo)
-            for k in ("obs_feat", "obs_none", "obs_weight", "exc_feat", "exc_none", "disease_feat"):
+            for k in ("obs_feat", "obs_none", "obs_weight", "exc_feat", "exc_none", "disease_feat", "overlap"):
                 parts[k].append(getattr(it, k))
             oo += len(it.obs_none)
             eo += len(it.exc_none)
@@ -95,6 +99,14 @@ class EvidenceExtractor:
         weighted = ann.multiply(index.ic[None, :]).tocsr()
         self._weighted = weighted
         self._weighted_total = np.asarray(weighted.sum(1)).ravel() + 1e-6
+        self._reach = index.profile.tocsr(copy=True)
+        self._reach.data[:] = 1.0
+
+    def _closure(self, terms: list[int]) -> np.ndarray:
+        """The terms and all their ancestors."""
+        if not len(terms):
+            return np.zeros(0, np.int64)
+        return np.unique(np.concatenate([self.index.ancestors_of(t) for t in terms]))
 
     @cached_property
     def _descendants(self):  # noqa: ANN202 - CSR: row a lists a and its descendants
@@ -159,20 +171,29 @@ class EvidenceExtractor:
 
         xd, xc, xf = [], [], []
         for k, t in enumerate(excluded):
-            best_ic, best_f = self._best_match(t)
             has_f = np.zeros(D, np.float32)
             rows, freq = ix.rows_reaching(t)
             has_f[rows] = freq
             absent = np.zeros(D, np.float32)
             lo, hi = exc_csc.indptr[t], exc_csc.indptr[t + 1]
             absent[exc_csc.indices[lo:hi]] = 1.0
-            d = np.flatnonzero((best_ic > 0) | (absent > 0))
-            t_ic = max(float(ic[t]), 1e-3)
+            d = np.flatnonzero((has_f > 0) | (absent > 0))
             xd.append(d)
             xc.append(np.full(len(d), k))
-            xf.append(np.stack([best_ic[d] / t_ic, best_ic[d], best_f[d], has_f[d], (has_f[d] > 0), absent[d],
-                                np.full(len(d), ic[t]), np.full(len(d), bg[t])], 1))
-        exc_none = np.array([[0, 0, 0, 0, 0, 0, ic[t], bg[t]] for t in excluded], np.float32).reshape(-1, len(EXC_FEATURES))
+            xf.append(np.stack([has_f[d], (has_f[d] > 0), absent[d], np.full(len(d), ic[t]), np.full(len(d), bg[t])], 1))
+        exc_none = np.array([[0, 0, 0, ic[t], bg[t]] for t in excluded], np.float32).reshape(-1, len(EXC_FEATURES))
+
+        # Shared-closure overlap: the IC of every term both the patient's findings (with their
+        # ancestors) and the disease's profile reach, for observed and for excluded findings.
+        obs_closure = self._closure(observed)
+        exc_closure = np.setdiff1d(self._closure(excluded), obs_closure)
+        obs_total, exc_total = float(ic[obs_closure].sum()) or 1.0, float(ic[exc_closure].sum()) or 1.0
+        v = np.zeros(ix.num_terms, np.float32)
+        v[obs_closure] = ic[obs_closure]
+        obs_overlap = self._reach @ v
+        v[:] = 0
+        v[exc_closure] = ic[exc_closure]
+        exc_overlap = self._reach @ v
 
         reached = np.zeros(ix.num_terms, np.float32)
         if observed:
@@ -188,7 +209,8 @@ class EvidenceExtractor:
         if gene_diseases:
             gene[list(gene_diseases)] = 1.0
         disease = np.stack([np.log1p(self._n_ann), (self._weighted @ reached) / self._weighted_total,
-                            (self._weighted @ xmark) / self._weighted_total, gene], 1)
+                            (self._weighted @ xmark) / self._weighted_total, obs_overlap / obs_total,
+                            np.log1p(obs_overlap), exc_overlap / exc_total, np.log1p(exc_overlap), gene], 1)
 
         def cat(parts: list[np.ndarray], dtype: torch.dtype, width: int | None = None) -> torch.Tensor:
             if not parts:
@@ -202,5 +224,6 @@ class EvidenceExtractor:
             obs_weight=torch.from_numpy(w),
             exc_disease=cat(xd, torch.long), exc_channel=cat(xc, torch.long),
             exc_feat=cat(xf, torch.float, len(EXC_FEATURES)), exc_none=torch.from_numpy(exc_none),
-            disease_feat=torch.from_numpy(disease.astype(np.float32)), num_diseases=D,
+            disease_feat=torch.from_numpy(disease.astype(np.float32)),
+            overlap=torch.from_numpy(np.stack([obs_overlap, exc_overlap], 1).astype(np.float32)), num_diseases=D,
         )

@@ -28,6 +28,7 @@ class SimulationConfig:
     completeness: tuple[float, float] = (0.4, 1.0)  # frequency scale per case, uniform in range
     imprecision: float = 0.25  # chance a present term is reported as a parent term
     min_parent_ic: float = 2.0  # never generalise to a parent less informative than this
+    specificity: float = 0.0  # chance a present term is reported as a more specific child term
     noise_terms: float = 1.0  # Poisson mean of unrelated observed terms
     negatives_rate: tuple[float, float] = (0.0, 0.8)  # chance an absent disease term is recorded as excluded
     differential_negatives: float = 0.5  # chance the case also excludes terms of a related disease
@@ -75,6 +76,10 @@ class CaseSimulator:
         p = index.background * mask
         self._noise_cdf = np.cumsum(p / p.sum()) if p.sum() > 0 else None
         self._term_diseases = index.profile  # CSC: column t lists diseases with t in their profile
+        self._children: dict[int, list[int]] = {}
+        for child, parents in index.parents.items():
+            for p in parents:
+                self._children.setdefault(p, []).append(child)
         self._genes_of: dict[int, list[str]] = {}
         for gene, ds in sorted(index.disease_genes.items()):
             for d in ds:
@@ -100,10 +105,13 @@ class CaseSimulator:
         observed: list[int] = []
         for t in terms[present].tolist():
             parents = ix.parents.get(t)
-            if parents and rng.random() < c.imprecision:
+            roll = rng.random()
+            if parents and roll < c.imprecision:
                 p = int(rng.choice(parents))
                 if ix.ic[p] >= c.min_parent_ic:
                     t = p
+            elif roll < c.imprecision + c.specificity and self._children.get(t):
+                t = int(rng.choice(self._children[t]))
             observed.append(t)
         observed += self._noise(rng.poisson(c.noise_terms))
         observed = list(dict.fromkeys(observed))[: c.max_observed]

@@ -36,7 +36,7 @@ __all__ = ["TrainConfig", "train"]
 class TrainConfig:
     """Everything ``kgdx train`` varies; saved in the checkpoint."""
 
-    steps: int = 3000
+    steps: int = 500
     batch_size: int = 32
     lr: float = 3e-3
     weight_decay: float = 1e-4

@@ -57,10 +57,10 @@ def render_montage(ct: np.ndarray, mask: np.ndarray, spacing: tuple[float, float
     Raises:
         ValueError: when the shapes differ or the volume is not 3-D.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    # A bare Figure with the Agg canvas: no pyplot state, so the caller's backend (a notebook's
+    # inline one, say) stays as it is.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
     ct = np.asarray(ct)
@@ -81,7 +81,9 @@ def render_montage(ct: np.ndarray, mask: np.ndarray, spacing: tuple[float, float
         slices = sorted(set(spread[:: 2].tolist()) | set(pick.tolist()))[:n_axial]
     cols = 4
     rows = int(np.ceil(len(slices) / cols)) + 1
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 3.2, rows * 3.2))
+    fig = Figure(figsize=(cols * 3.2, rows * 3.2))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows, cols)
     axes = np.atleast_2d(axes)
     for ax in axes.flat:
         ax.axis("off")
@@ -116,7 +118,6 @@ def render_montage(ct: np.ndarray, mask: np.ndarray, spacing: tuple[float, float
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=dpi)
-    plt.close(fig)
     return out
 
 

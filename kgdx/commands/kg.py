@@ -88,8 +88,13 @@ def load(
             neo.clear()
         neo.ensure_schema()
         report = neo.write([*mem.iter_nodes(), *mem.iter_edges()], progress=True)
+        manifest = read_manifest(path)
         neo.set_meta(SCHEMA_META_KEY, mem.schema.to_dict())
-        neo.set_meta("snapshot", {"path": str(path), "built_at": read_manifest(path).get("built_at")})
+        neo.set_meta("snapshot", {"path": str(path), "built_at": manifest.get("built_at")})
+        # The database now holds exactly the snapshot, so it also holds the snapshot's modules.
+        from kg.extend import MetaRegistry, SnapshotRegistry
+
+        neo.set_meta(MetaRegistry.KEY, SnapshotRegistry(manifest).state)
         counts = neo.counts().to_dict()
     console.print(f"loaded {report.nodes:,} nodes and {report.edges:,} relationships in {report.seconds:.1f} s "
                   f"({report.edges_per_second:,.0f} relationships/s) into {settings.neo4j_uri}")

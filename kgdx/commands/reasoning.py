@@ -115,7 +115,7 @@ def evaluate_phenopackets(
 
 def train(
     out: Annotated[Path, typer.Option(help="Folder for checkpoints, history.jsonl and learning_curves.png.")] = Path("runs/phenotype"),
-    steps: Annotated[int, typer.Option(min=1, help="Training steps.")] = 3000,
+    steps: Annotated[int, typer.Option(min=1, help="Training steps.")] = 500,
     batch_size: Annotated[int, typer.Option(min=1, help="Simulated cases per step.")] = 32,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed and KG give the same checkpoint.")] = 0,
     config: Annotated[Optional[Path], typer.Option(help="A JSON training config (see reasoning.train.TrainConfig); flags override it.")] = None,
