@@ -60,6 +60,7 @@ class Ranking:
     excluded: list[int] = field(repr=False, default_factory=list)
     attribution: Attribution | None = field(repr=False, default=None)
     notes: list[str] = field(default_factory=list)
+    use_genes: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {"case": self.case.id, "diseases": [d.to_dict() for d in self.top], "notes": self.notes,
@@ -173,7 +174,7 @@ class Diagnoser:
         probs = torch.softmax(torch.from_numpy(scores), 0).numpy()
         top = [RankedDisease(r + 1, self.index.diseases[i], self.index.disease_names[i], float(scores[i]), float(probs[i]))
                for r, i in enumerate(order)]
-        return Ranking(case, top, scores, observed, excluded, att, notes)
+        return Ranking(case, top, scores, observed, excluded, att, notes, use_genes)
 
     @torch.no_grad()
     def scores(self, cases: list[PatientCase], *, use_genes: bool = False, batch_size: int = 16) -> np.ndarray:

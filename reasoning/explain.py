@@ -33,7 +33,7 @@ class EvidencePath:
     """
 
     claim: str  # "supports" | "against"
-    kind: str  # "observed" | "excluded" | "contradicted" | "expected-absent"
+    kind: str  # "observed" | "excluded" | "contradicted" | "expected-absent" | "gene"
     contribution: float | None
     nodes: list[Node]
     edges: list[Edge]
@@ -55,7 +55,7 @@ class EvidencePath:
             arrow = f" –{label}→ " if fwd else f" ←{label}– "
             parts.append(f"{arrow}{node.name} ({node.id})")
         lead = {"observed": "patient has", "excluded": "patient lacks", "contradicted": "patient has",
-                "expected-absent": "not reported in the patient:"}[self.kind]
+                "expected-absent": "not reported in the patient:", "gene": "patient's gene"}[self.kind]
         return f"{lead} " + "".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -234,7 +234,8 @@ def _excluded_path(pb: _PathBuilder, x: int, d: int, contribution: float) -> Evi
     return pb.build(claim, "excluded", contribution, hops, ix.terms[x])
 
 
-def explain(dx: Diagnoser, result: Ranking, top: int = 3, per_disease: int = 5, expected: int = 2) -> Explanation:
+def explain(dx: Diagnoser, result: Ranking, top: int = 3, per_disease: int = 5, expected: int = 2,
+            use_genes: bool | None = None) -> Explanation:
     """Evidence paths for the ``top`` diseases of ``result``.
 
     Args:
@@ -245,6 +246,7 @@ def explain(dx: Diagnoser, result: Ranking, top: int = 3, per_disease: int = 5, 
         expected: Frequent features of the disease that the patient does not report, shown against.
     """
     ix, att = dx.index, result.attribution
+    use_genes = result.use_genes if use_genes is None else use_genes
     pb = _PathBuilder(dx)
     reached = set()
     for t in result.observed:
@@ -266,6 +268,10 @@ def explain(dx: Diagnoser, result: Ranking, top: int = 3, per_disease: int = 5, 
             p = _observed_path(pb, t, d, value) if kind == "o" else _excluded_path(pb, t, d, value)
             if p is not None:
                 paths.append(p)
+        if use_genes:
+            for nb in dx.store.neighbours(r.id, rel_types=["ASSOCIATED_WITH"], direction="in", node_types=["Gene"]):
+                if nb.node.props.get("symbol", nb.node.name) in result.case.genes:
+                    paths.append(pb.build("supports", "gene", None, [(nb.node.id, "ASSOCIATED_WITH", r.id, True)], nb.node.id))
         ann = ix.annotations
         lo, hi = ann.indptr[d], ann.indptr[d + 1]
         missing = [(float(f) * float(ix.ic[b]), int(b)) for b, f in zip(ann.indices[lo:hi], ann.data[lo:hi])

@@ -27,6 +27,8 @@ from reasoning.evidence import DISEASE_FEATURES, EXC_FEATURES, OBS_FEATURES, Cas
 
 __all__ = ["EvidenceGNN", "EvidenceGNNConfig", "Attribution"]
 
+_GENE = DISEASE_FEATURES.index("gene_match")
+
 
 @dataclass
 class EvidenceGNNConfig:
@@ -42,6 +44,10 @@ class EvidenceGNNConfig:
     # (docs/reasoning.md); training fits the learned terms alone.
     prior_weight: float = 0.3
     prior_excluded: float = 1.0
+    # Gene-aware mode: a disease the KG associates with one of the case's genes gains this much
+    # (enough to rank such diseases first, ordered by phenotype). Simulated training cases carry
+    # no genes, so the readout ψ never sees the gene column; this fixed term is its only use.
+    gene_weight: float = 100.0
 
 
 def _mlp(d_in: int, hidden: int, layers: int) -> nn.Sequential:
@@ -113,14 +119,20 @@ class EvidenceGNN(nn.Module):
 
     def _prior(self, ev: CaseEvidence) -> torch.Tensor:
         c = self.config
+        gene = ev.disease_feat[:, _GENE] * c.gene_weight
         if self.training or not c.prior_weight:
-            return torch.zeros(len(ev.overlap))
-        return c.prior_weight * (ev.overlap[:, 0] + c.prior_excluded * ev.overlap[:, 1])
+            return gene
+        return gene + c.prior_weight * (ev.overlap[:, 0] + c.prior_excluded * ev.overlap[:, 1])
+
+    def _psi(self, ev: CaseEvidence) -> torch.Tensor:
+        x = ev.disease_feat.clone()
+        x[:, _GENE] = 0.0  # see EvidenceGNNConfig.gene_weight
+        return self.psi(x).squeeze(-1)
 
     def forward(self, ev: CaseEvidence) -> torch.Tensor:
         """Scores, ``(num_cases, num_diseases)``."""
         n = ev.num_cases * ev.num_diseases
-        out = self.psi(ev.disease_feat).squeeze(-1) if self.config.use_disease_features else torch.zeros(n)
+        out = self._psi(ev) if self.config.use_disease_features else torch.zeros(n)
         out = out + self._prior(ev)
         if len(ev.obs_disease):
             out = out + scatter(self._observed(ev), ev.obs_disease, dim=0, dim_size=n, reduce="sum")
@@ -134,7 +146,7 @@ class EvidenceGNN(nn.Module):
         if ev.num_cases != 1:
             raise ValueError(f"attribute() takes one case (got a batch of {ev.num_cases})")
         D = ev.num_diseases
-        prior = self.psi(ev.disease_feat).squeeze(-1) if self.config.use_disease_features else torch.zeros(D)
+        prior = self._psi(ev) if self.config.use_disease_features else torch.zeros(D)
         prior = prior + self._prior(ev)
         obs = torch.zeros(len(ev.obs_none), D)
         if len(ev.obs_disease):

@@ -11,7 +11,8 @@ What each modality becomes:
   phenotypes: affirmed mentions are observed, negated ones excluded, hedged ones observed at half
   weight. Of a report only the radiologist's own sections are linked (``findings`` and
   ``impression``; the indication says why the scan was asked for, not what it showed), and only
-  *Phenotypic abnormality* terms are kept (the linker also finds HPO modifiers such as *Axial*).
+  *Phenotypic abnormality* terms are kept (the linker's vocabulary already is; the check also
+  covers a linker built otherwise).
 * **Labs** stay on the case as :class:`~ingest.case.LabResult`; the Diagnoser maps abnormal ones
   to phenotypes through the KG's ``INDICATES`` edges when it ranks (``origin="labs"``).
 
@@ -219,14 +220,15 @@ class MultimodalCaseBuilder:
         dx: The diagnoser whose KG the findings must belong to.
         ct_model: A CT encoder checkpoint with a trained finding head (name or path), or a loaded
             :class:`~encoders.ct_encoder.CTEncoder`; default ``KGDX_CT_MODEL``.
-        link_embeddings: Let the concept linker match paraphrases with MiniLM too.
+        link_embeddings: Let the concept linker match paraphrases with MiniLM too (as
+            :func:`reasoning.case_builder.add_text`, off by default: dictionary matching).
         ct_threshold: Head probability from which a CT finding is observed.
         ct_exclude_below: Head probability under which a CT finding is excluded (default: never).
         report_sections: Report sections to link (``None``: all).
         embed: Compute :class:`PatientEmbedding` (needs the text encoder for reports).
     """
 
-    def __init__(self, dx: Diagnoser, *, ct_model: str | Path | CTEncoder | None = None, link_embeddings: bool = True,
+    def __init__(self, dx: Diagnoser, *, ct_model: str | Path | CTEncoder | None = None, link_embeddings: bool = False,
                  ct_threshold: float = 0.5, ct_exclude_below: float | None = None,
                  report_sections: Sequence[str] | None = REPORT_SECTIONS, embed: bool = True) -> None:
         if not 0.0 <= ct_threshold <= 1.0:

@@ -127,3 +127,13 @@ def test_drugs_respect_contraindications(tiny_store, dx):
     assert "DRUGBANK:DB01211" not in [s.drug for s in d2.suggest_drugs(d2.rank(case, k=4))]
     with pytest.raises(ValueError, match="safety"):
         d2.suggest_drugs(d2.rank(case), safety="maybe")
+
+
+def test_gene_aware_mode(dx):
+    case = PatientCase("p5", observed=[Finding("HP:0012735")], genes=["CFTR"])  # cough only: ambiguous
+    plain = dx.rank(case, k=4)
+    aware = dx.rank(case, k=4, use_genes=True)
+    assert aware.top[0].id == "OMIM:219700"
+    assert aware.scores[dx.index.disease_index["OMIM:219700"]] > plain.scores[dx.index.disease_index["OMIM:219700"]]
+    gene_paths = [p for p in dx.explain(aware, top=1).diseases[0].supports if p.kind == "gene"]
+    assert gene_paths and gene_paths[0].verified and gene_paths[0].edges[0].type == "ASSOCIATED_WITH"
