@@ -30,11 +30,14 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+# The repository root goes first on sys.path and this folder off it: Python puts a script's
+# folder first, where benchmarks/encoders.py would shadow the encoders package.
+_ROOT = Path(__file__).resolve().parents[1]
+sys.path[:] = [str(_ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != _ROOT / "benchmarks"]
 
 import numpy as np  # noqa: E402
 
-from _common import latencies_ms, peak_rss_mb, write_results  # noqa: E402
+from benchmarks._common import latencies_ms, peak_rss_mb, write_results  # noqa: E402
 
 from ingest.case import PatientCase  # noqa: E402
 from ingest.phenopackets import iter_phenopackets  # noqa: E402

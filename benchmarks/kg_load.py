@@ -24,9 +24,12 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+# The repository root goes first on sys.path and this folder off it: Python puts a script's
+# folder first, where benchmarks/encoders.py would shadow the encoders package.
+_ROOT = Path(__file__).resolve().parents[1]
+sys.path[:] = [str(_ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != _ROOT / "benchmarks"]
 
-from _common import latencies_ms, peak_rss_mb, rss_mb, write_results  # noqa: E402
+from benchmarks._common import latencies_ms, peak_rss_mb, rss_mb, write_results  # noqa: E402
 
 from kg.memory_store import MemoryStore  # noqa: E402
 from kg.neo4j_store import Neo4jStore  # noqa: E402

@@ -10,6 +10,7 @@ probabilities become weighted findings; that needs a checkpoint trained with a f
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 
 __all__ = ["build_case", "add_text", "add_ct", "linker_for"]
 
-_LINKERS: dict[int, ConceptLinker] = {}
 ROOT_PHENOTYPE = "HP:0000118"
 UNCERTAIN_WEIGHT = 0.5
 
@@ -35,8 +35,8 @@ def linker_for(dx: Diagnoser, *, embeddings: bool = False) -> ConceptLinker:
     encoder also matches paraphrases (the vocabulary's embeddings take minutes once, then are
     cached under ``KGDX_HOME/cache``).
     """
-    key = id(dx) * 2 + embeddings
-    if key not in _LINKERS:
+    linkers = dx._linkers
+    if embeddings not in linkers:
         from encoders.linking import ConceptLinker
         from kgdx.settings import get_settings
 
@@ -64,8 +64,8 @@ def linker_for(dx: Diagnoser, *, embeddings: bool = False) -> ConceptLinker:
                     n.props["synonyms"] = [*n.props.get("synonyms", []), *shorthand[n.id]]
                 nodes.append(n)
         nodes += [n for t in types for n in dx.store.iter_nodes(t)]
-        _LINKERS[key] = ConceptLinker(nodes, text_encoder=encoder, cache_dir=get_settings().home_dir / "cache" / "linker")
-    return _LINKERS[key]
+        linkers[embeddings] = ConceptLinker(nodes, text_encoder=encoder, cache_dir=get_settings().home_dir / "cache" / "linker")
+    return linkers[embeddings]
 
 
 def _as_phenotypes(dx: Diagnoser, concept_id: str, node_type: str) -> list[str]:
@@ -79,16 +79,22 @@ def _as_phenotypes(dx: Diagnoser, concept_id: str, node_type: str) -> list[str]:
     return [nb.node.id for nb in dx.store.neighbours(concept_id, rel_types=rels, direction="out")]
 
 
-def add_text(dx: Diagnoser, case: PatientCase, text: str, *, kind: str = "note",
-             embeddings: bool = False) -> list[LinkedConcept]:
-    """Link ``text`` (a ``note`` or a ``report``) into ``case``'s findings; returns the mentions."""
+def add_text(dx: Diagnoser, case: PatientCase, text: str, *, kind: str = "note", embeddings: bool = False,
+             report_sections: Sequence[str] | None = ("findings", "impression")) -> list[LinkedConcept]:
+    """Link ``text`` (a ``note`` or a ``report``) into ``case``'s findings; returns the mentions.
+
+    For a report only ``report_sections`` are linked (``None``: all of it): an indication says why
+    the scan was done, not what it shows.
+    """
     if not text or not text.strip():
         raise DataError(f"the {kind} is empty", file=case.files.get(kind))
     linker = linker_for(dx, embeddings=embeddings)
     if kind == "report":
         from ingest.reports import parse_report
+        from reasoning.multimodal import report_for_linking
 
-        mentions = linker.link_report(parse_report(text, source=case.files.get(kind)))
+        text_to_link = report_for_linking(text, report_sections)
+        mentions = linker.link_report(parse_report(text_to_link, source=case.files.get(kind)))
     else:
         mentions = linker.link(text)
     have = {f.id for f in case.observed} | {f.id for f in case.excluded}
@@ -121,16 +127,16 @@ def add_ct(dx: Diagnoser, case: PatientCase, path: str | Path, *, model: str | N
                           "(see docs/encoders.md); an untrained head's probabilities would mean nothing")
     from encoders.factory import load_checkpoint
     from ingest.volume import read_volume
+    from reasoning.multimodal import add_ct_findings
 
-    encoder = load_checkpoint(model)
-    if getattr(encoder, "finding_head", None) is None:
-        raise ConfigError(f"the CT checkpoint {model!r} has no finding head")
-    _, probs_list = encoder.embed(read_volume(path))
+    if model not in dx._ct_models:
+        encoder = load_checkpoint(model)
+        if getattr(encoder, "finding_head", None) is None:
+            raise ConfigError(f"the CT checkpoint {model!r} has no finding head")
+        dx._ct_models[model] = encoder
+    _, probs_list = dx._ct_models[model].embed(read_volume(path))
     probs = probs_list[0]
-    have = {f.id for f in case.observed}
-    for hp, p in probs.items():
-        if p >= threshold and hp not in have:
-            case.observed.append(Finding(hp, None, float(p), "ct"))
+    add_ct_findings(case, probs, threshold=threshold)
     case.files["ct"] = str(path)
     return probs
 

@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,8 @@ class Diagnoser:
         self.index = index or KGIndex.from_store(store)
         self.extractor = EvidenceExtractor(self.index, ic_floor=model.config.ic_floor)
         self._indicates = self._lab_map()
+        self._linkers: dict[bool, Any] = {}  # concept linkers by embeddings on/off (case_builder)
+        self._ct_models: dict[str, Any] = {}  # CT encoders with finding heads, by checkpoint
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path = "default", *, store: KGStore | None = None) -> Diagnoser:
@@ -166,7 +169,9 @@ class Diagnoser:
         """
         if k < 1:
             raise ValueError(f"'k' must be at least 1 (got {k})")
-        case = self.load_case(case)
+        # The ranking's case gets the lab findings and id notes; the caller's case stays as it was.
+        case = copy.copy(self.load_case(case))
+        case.observed, case.excluded, case.unknown_ids = list(case.observed), list(case.excluded), dict(case.unknown_ids)
         ev, observed, excluded, notes = self.evidence(case, use_genes=use_genes)
         att = self.model.attribute(ev)
         scores = att.score.numpy()

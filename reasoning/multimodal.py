@@ -352,7 +352,7 @@ class MultimodalCaseBuilder:
 
         n_obs, n_exc = len(case.observed), len(case.excluded)
         linked = report_for_linking(text, self.report_sections) if kind == "report" else text
-        mentions = add_text(self.dx, case, linked, kind=kind, embeddings=self.link_embeddings)
+        mentions = add_text(self.dx, case, linked, kind=kind, embeddings=self.link_embeddings, report_sections=None)
         self._keep_findings(case, n_obs, n_exc)
         case.texts[kind] = text
         return mentions

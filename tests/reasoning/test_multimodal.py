@@ -1,0 +1,285 @@
+"""Cases built through the encoders: CT-head findings, report and note linking, labs, embeddings;
+the CT finding head trained on a tiny cohort and read back through KGDX_CT_MODEL and
+``kgdx diagnose --ct``."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("nibabel")
+
+from encoders.ct_findings import CT_FINDING_IDS
+from ingest.case import Finding, LabResult, PatientCase
+from ingest.volume import Volume
+from kg.errors import ConfigError, DataError
+from reasoning.checkpoint import load_checkpoint
+from reasoning.diagnoser import Diagnoser
+from reasoning.multimodal import (
+    MultimodalCaseBuilder,
+    add_ct_findings,
+    add_labs,
+    lab_vector,
+    report_for_linking,
+    select_modalities,
+)
+
+GGO, EFFUSION, PNEUMONIA, COUGH, FEVER, HEMOPTYSIS, CRP_HIGH = (
+    "HP:0025179", "HP:0002202", "HP:0002090", "HP:0012735", "HP:0001945", "HP:0002105", "HP:0011227")
+REPORT = ("CLINICAL INDICATION: Fever.\n\nFINDINGS: Ground glass opacity in both lungs. No hemoptysis.\n\n"
+          "IMPRESSION: Possible pneumonia.")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models run faster on one thread, above all on a CPU shared with other jobs."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def dx(tiny_store, tiny_trained):
+    model, _ = load_checkpoint(tiny_trained[0] / "best.pt")
+    return Diagnoser(tiny_store, model)
+
+
+@pytest.fixture(scope="module")
+def biased_ct(tmp_path_factory):
+    """A ct-tiny checkpoint whose head ignores the image: GGO 0.9, pleural effusion 0.7, the rest ~0."""
+    from encoders import create_encoder, save_checkpoint
+
+    enc = create_encoder("ct-tiny")
+    last = enc.finding_head.net[-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.fill_(-6.0)
+        last.bias[CT_FINDING_IDS.index(GGO)] = math.log(0.9 / 0.1)
+        last.bias[CT_FINDING_IDS.index(EFFUSION)] = math.log(0.7 / 0.3)
+    return save_checkpoint(enc, tmp_path_factory.mktemp("ct") / "biased.pt")
+
+
+def air(z: int = 8) -> Volume:
+    return Volume(np.full((z, 32, 32), -1000, np.float32), spacing=(5.0, 5.0, 5.0))
+
+
+def crp_case() -> PatientCase:
+    return PatientCase("p", observed=[Finding(COUGH)], labs=[LabResult("LOINC:1988-5", 80.0, "mg/L", 0.0, 5.0, "CRP")])
+
+
+def test_builder_fills_findings_with_origins_and_probabilities(dx, biased_ct):
+    mm = MultimodalCaseBuilder(dx, ct_model=biased_ct, embed=False)
+    built = mm.build(crp_case(), ct=air(), report=REPORT)
+    obs = {(f.id, f.origin): f.probability for f in built.case.observed}
+    assert obs[(COUGH, "phenopacket")] == 1.0
+    assert obs[(GGO, "report")] == 0.99 and (GGO, "ct") not in obs  # a synonym match; the CT does not duplicate it
+    assert obs[(PNEUMONIA, "report")] == 0.5  # hedged: half weight
+    assert obs[(EFFUSION, "ct")] == pytest.approx(0.7, abs=1e-4)  # the head's output is the edge weight
+    assert FEVER not in {f.id for f in built.case.observed}  # the indication is not a finding
+    assert [(f.id, f.origin) for f in built.case.excluded] == [(HEMOPTYSIS, "report")]
+    assert built.ct_probabilities[GGO] == pytest.approx(0.9, abs=1e-4) and len(built.ct_probabilities) == 16
+    assert built.case.extra["ct_probabilities"][EFFUSION] == pytest.approx(0.7, abs=1e-4)
+    assert built.case.texts["report"] == REPORT
+    assert {m.concept_id for m in built.mentions} >= {GGO, PNEUMONIA, HEMOPTYSIS}
+    # Labs: the Diagnoser maps the high CRP through INDICATES when it ranks.
+    r = dx.rank(built.case, k=2)
+    labs = [f for f in r.case.observed if f.origin == "labs"]
+    assert [(f.id, f.probability) for f in labs] == [(CRP_HIGH, 0.9)]
+    assert r.top[0].id in dx.index.diseases
+
+
+def test_all_report_sections_and_notes(dx, biased_ct):
+    mm = MultimodalCaseBuilder(dx, ct_model=biased_ct, embed=False, report_sections=None)
+    built = mm.build(PatientCase("q"), report=REPORT, notes=["Three days of fever and shortness of breath."])
+    obs = {(f.id, f.origin) for f in built.case.observed}
+    assert (FEVER, "report") in obs and ("HP:0002094", "note") in obs
+    assert built.ct_probabilities == {} and built.case.texts["note"].startswith("Three days")
+
+
+def test_modifiers_are_not_findings(tiny_store, tiny_trained, monkeypatch):
+    """HPO modifiers ("Axial") are not phenotypic abnormalities: they never become findings."""
+    from encoders.linking import ConceptLinker
+    from kg.memory_store import MemoryStore
+    from kg.records import Edge, Node
+    from kg.testing import tiny_kg_records
+    from reasoning import case_builder
+
+    store = MemoryStore(tiny_store.schema)
+    store.write([*tiny_kg_records(), Node("Phenotype", "HP:0012823", {"name": "Clinical modifier"}),
+                 Node("Phenotype", "HP:0025287", {"name": "Axial"}),
+                 Edge("IS_A", "HP:0025287", "HP:0012823", {"source": "test"})])
+    model, _ = load_checkpoint(tiny_trained[0] / "best.pt")
+    dx = Diagnoser(store, model)
+    text = "FINDINGS: Axial ground glass opacity."
+    assert [f.id for f in MultimodalCaseBuilder(dx, embed=False).build(report=text).case.observed] == [GGO]
+    # Even with a linker whose vocabulary holds every phenotype, the builder keeps findings only.
+    everything = ConceptLinker(store.iter_nodes("Phenotype"))
+    assert "HP:0025287" in {m.concept_id for m in everything.link(text)}
+    monkeypatch.setattr(case_builder, "linker_for", lambda dx, embeddings=False: everything)
+    assert [f.id for f in MultimodalCaseBuilder(dx, embed=False).build(report=text).case.observed] == [GGO]
+
+
+def test_patient_embedding(dx, biased_ct):
+    mm = MultimodalCaseBuilder(dx, ct_model=biased_ct)
+    a, b = mm.build_many([crp_case(), PatientCase("empty")], cts=[air(), None], reports=[REPORT, None])
+    e = a.embedding
+    assert e.ct.shape == (64,) and e.ct_findings.shape == (16,) and e.report.shape == (384,)
+    assert np.linalg.norm(e.report) == pytest.approx(1.0, abs=1e-5)
+    assert mm.lab_tests == ("LOINC:1988-5",)
+    assert e.labs.tolist() == [10.0] and e.labs_present.tolist() == [True]  # scaled, clipped at 10
+    assert b.embedding.ct is None and b.embedding.report is None and b.embedding.labs_present.tolist() == [False]
+
+
+def test_helpers(tmp_path):
+    case = PatientCase("c", observed=[Finding(GGO, origin="report")])
+    added = add_ct_findings(case, {GGO: 0.95, EFFUSION: 0.6, PNEUMONIA: 0.01, COUGH: 0.3}, exclude_below=0.05)
+    assert [(f.id, f.origin) for f in added] == [(EFFUSION, "ct"), (PNEUMONIA, "ct")]
+    assert [(f.id, round(f.probability, 2)) for f in case.excluded] == [(PNEUMONIA, 0.99)]
+    with pytest.raises(ValueError, match="'exclude_below' must be in"):
+        add_ct_findings(case, {}, threshold=0.5, exclude_below=0.6)
+
+    table = tmp_path / "labs.csv"
+    table.write_text("loinc,value,unit,ref_low,ref_high\n1988-5,12,mg/L,0,5\n2345-7,,mg/dL,70,99\n")
+    added = add_labs(case, table)
+    assert [(x.loinc, x.value) for x in added] == [("LOINC:1988-5", 12.0)]
+
+    labs = [LabResult("LOINC:1988-5", 2.5, "mg/L", 0.0, 5.0), LabResult("LOINC:11477-7", 1.0, "{presence}", 0.0, 0.0),
+            LabResult("LOINC:2345-7", 120.0, "mg/dL")]
+    values, present = lab_vector(labs, ["LOINC:1988-5", "LOINC:11477-7", "LOINC:2345-7", "LOINC:718-7"],
+                                 ranges={"LOINC:2345-7": (70.0, 99.0)})
+    assert values.tolist() == pytest.approx([0.0, 2.0, 2 * (120 - 70) / 29 - 1, 0.0])
+    assert present.tolist() == [True, True, True, False]
+
+    assert report_for_linking(REPORT) == "FINDINGS:\nGround glass opacity in both lungs. No hemoptysis.\n\n" \
+                                         "IMPRESSION:\nPossible pneumonia."
+    assert report_for_linking("No headings here.") == "No headings here."
+    assert report_for_linking(REPORT, None) == REPORT
+
+    full = PatientCase("f", observed=[Finding(GGO, origin="report"), Finding(COUGH), Finding(EFFUSION, origin="ct")],
+                       excluded=[Finding(HEMOPTYSIS, origin="report")], labs=labs)
+    only = select_modalities(full, {"phenopacket", "ct"}, labs=False)
+    assert [f.id for f in only.observed] == [COUGH, EFFUSION] and only.excluded == [] and only.labs == []
+    assert len(full.observed) == 3 and len(full.labs) == 3  # the original is untouched
+
+
+def test_errors(dx, monkeypatch, tmp_path):
+    monkeypatch.delenv("KGDX_CT_MODEL", raising=False)
+    with pytest.raises(ConfigError, match="KGDX_CT_MODEL"):
+        MultimodalCaseBuilder(dx, embed=False).build(ct=air())
+    from encoders import create_encoder, save_checkpoint
+
+    no_head = save_checkpoint(create_encoder("ct-tiny", finding_head=False), tmp_path / "nohead.pt")
+    with pytest.raises(ConfigError, match="no finding head"):
+        MultimodalCaseBuilder(dx, ct_model=no_head, embed=False).build(ct=air())
+    with pytest.raises(DataError, match="no such report file"):
+        MultimodalCaseBuilder(dx, embed=False).build(report=str(tmp_path / "missing.txt"))
+    with pytest.raises(ValueError, match="'ct_threshold'"):
+        MultimodalCaseBuilder(dx, ct_threshold=1.5)
+    with pytest.raises(ValueError, match="'cts' has 1 entries for 2 cases"):
+        MultimodalCaseBuilder(dx, embed=False).build_many([None, None], cts=[air()])
+
+
+# -- the CT finding head, trained on a tiny cohort ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_cohort(tmp_path_factory):
+    from ingest.synth import SynthConfig, generate_cohort, read_cohort
+
+    out = tmp_path_factory.mktemp("cohort") / "c"
+    cfg = SynthConfig.parse({"volume": {"shape": [16, 32, 32]},
+                             "splits": {"train": 0.5, "validation": 0.25, "test": 0.25, "held_out_diseases": []}})
+    generate_cohort(out, 6, seed=3, cfg=cfg, workers=1)  # seed 3: two cases in each split
+    return read_cohort(out)
+
+
+@pytest.fixture(scope="module")
+def ct_head(tiny_cohort, tmp_path_factory):
+    from reasoning.train_ct_head import CTHeadConfig, train_ct_head
+
+    torch.manual_seed(0)
+    cfg = CTHeadConfig(epochs=1, head_epochs=2, batch_size=2, patience=2)
+    return train_ct_head(tiny_cohort, tmp_path_factory.mktemp("head") / "ct-head.pt", cfg, progress=False)
+
+
+def test_ct_head_training_writes_a_loadable_checkpoint(tiny_cohort, ct_head):
+    from encoders.factory import load_checkpoint as load_encoder
+    from reasoning.train_ct_head import finding_targets, predict, preprocess_cohort
+
+    assert [h["stage"] for h in ct_head["history"]] == [1, 2, 2] and ct_head["dense"] is True
+    assert ct_head["train_cases"] == 2 and set(ct_head["validation"]["per_finding"]) == set(CT_FINDING_IDS)
+    assert "test" in ct_head and len(ct_head["calibration"]["scale"]) == 16
+    loaded = load_encoder(ct_head["path"])
+    assert loaded.findings == CT_FINDING_IDS
+    x = preprocess_cohort(tiny_cohort, tiny_cohort.ids("test"), loaded.cfg.preprocess)
+    np.testing.assert_allclose(predict(loaded, x)[1], predict(ct_head["encoder"], x)[1], atol=1e-6)
+    meta = torch.load(ct_head["path"], weights_only=False)["meta"]
+    assert meta["cohort_seed"] == 3 and "train split only" in meta["labels"]
+    rec = tiny_cohort.labels[tiny_cohort.ids("train")[0]]
+    shown = {f["id"] for f in rec["ct_findings"] if f["present"] and f["drawn"]}
+    assert {h for h, v in zip(CT_FINDING_IDS, finding_targets(rec, CT_FINDING_IDS)) if v} == shown
+
+
+def test_ct_head_through_kgdx_ct_model(dx, tiny_cohort, ct_head, monkeypatch):
+    """KGDX_CT_MODEL reaches the same probabilities through case_builder.add_ct (what
+    ``kgdx diagnose --ct`` calls) and through the multimodal builder."""
+    from reasoning.case_builder import add_ct
+    from reasoning.train_ct_head import predict, preprocess_cohort
+
+    cid = tiny_cohort.ids("test")[0]
+    path = tiny_cohort.path(cid, "ct")
+    expected = predict(ct_head["encoder"], preprocess_cohort(tiny_cohort, [cid], ct_head["encoder"].cfg.preprocess))[1][0]
+    monkeypatch.setenv("KGDX_CT_MODEL", ct_head["path"])
+    probs = add_ct(dx, PatientCase("x"), path)
+    np.testing.assert_allclose([probs[h] for h in CT_FINDING_IDS], expected, atol=1e-5)
+    built = MultimodalCaseBuilder(dx, embed=False).build(ct=path)
+    np.testing.assert_allclose([built.ct_probabilities[h] for h in CT_FINDING_IDS], expected, atol=1e-5)
+    assert built.case.files["ct"] == str(path)
+
+
+@pytest.fixture
+def tiny_home(tiny_store, tmp_path, monkeypatch):
+    from kg.snapshot import save_snapshot
+    from kgdx.settings import get_settings
+
+    save_snapshot(tiny_store, tmp_path / "kg" / "default", {"sources": [{"name": "tiny test KG"}], "modules": []})
+    monkeypatch.setenv("KGDX_HOME", str(tmp_path))
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def test_kgdx_diagnose_with_ct(tiny_home, tiny_trained, tiny_cohort, ct_head, biased_ct, monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from kgdx.cli import app
+
+    runner = CliRunner()
+    model = str(tiny_trained[0] / "best.pt")
+    volume = str(tiny_cohort.path(tiny_cohort.ids("test")[0], "ct"))
+    packet = tmp_path / "case.json"
+    packet.write_text(json.dumps({
+        "id": "c1", "subject": {"id": "s", "sex": "FEMALE"},
+        "phenotypicFeatures": [{"type": {"id": COUGH, "label": "Cough"}}, {"type": {"id": FEVER, "label": "Fever"}}],
+        "metaData": {"created": "2025-01-01T00:00:00Z", "phenopacketSchemaVersion": "2.0"}}))
+
+    monkeypatch.setenv("KGDX_CT_MODEL", ct_head["path"])  # the trained head
+    r = runner.invoke(app, ["diagnose", str(packet), "--ct", volume, "--model", model, "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["case"] == "c1"
+
+    monkeypatch.setenv("KGDX_CT_MODEL", str(biased_ct))  # a CT-only case: the head's findings are the case
+    r = runner.invoke(app, ["diagnose", "--ct", volume, "--model", model, "--json", "--explain", "1", "--no-drugs"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    cited = {n["id"] for d in doc["explanation"]["diseases"] for p in d["supports"] for n in p["nodes"]}
+    assert cited & {GGO, EFFUSION}
+
+    monkeypatch.delenv("KGDX_CT_MODEL")
+    r = runner.invoke(app, ["diagnose", str(packet), "--ct", volume, "--model", model])
+    assert r.exit_code != 0 and isinstance(r.exception, ConfigError)
