@@ -179,6 +179,23 @@ class _PathBuilder:
             nodes.append(self.node(dst if forward else src))
         return EvidencePath(claim, kind, contribution, nodes, edges, fwd, ok)
 
+    def annotation_hops(self, disease: str, phenotype: str) -> list[tuple[str, str, str, bool]]:
+        """The edges by which ``disease`` has ``phenotype``, walked from the phenotype: its
+        ``HAS_PHENOTYPE`` edge, or a module's phenotype-like node in between (e.g. an imaging
+        finding ``REPRESENTED_BY_PHENOTYPE`` the phenotype)."""
+        if self.edge(disease, "HAS_PHENOTYPE", phenotype) is not None:
+            return [(disease, "HAS_PHENOTYPE", phenotype, False)]
+        from reasoning.index import phenotype_bridges, phenotype_like_relations
+
+        schema = self.dx.store.schema
+        bridges = phenotype_bridges(schema)
+        for rel, node_type in phenotype_like_relations(schema):
+            for nb in self.dx.store.neighbours(disease, rel_types=[rel], direction="out", node_types=[node_type]):
+                for bridge in bridges[node_type]:
+                    if self.edge(nb.node.id, bridge, phenotype) is not None:
+                        return [(nb.node.id, bridge, phenotype, False), (disease, rel, nb.node.id, False)]
+        return [(disease, "HAS_PHENOTYPE", phenotype, False)]  # fails verification, visibly
+
     def is_a_hops(self, chain: list[int], upward: bool) -> list[tuple[str, str, str, bool]]:
         ids = [self.ix.terms[t] for t in chain]
         hops = [(a, "IS_A", b, True) for a, b in zip(ids, ids[1:])]
@@ -216,7 +233,7 @@ def _observed_path(pb: _PathBuilder, t: int, d: int, contribution: float) -> Evi
     if b is None:
         return None
     hops = pb.is_a_hops(pb.up_chain(t, a), upward=True) + pb.is_a_hops(pb.up_chain(b, a), upward=False)
-    hops.append((disease, "HAS_PHENOTYPE", ix.terms[b], False))
+    hops += pb.annotation_hops(disease, ix.terms[b])
     return pb.build("supports" if contribution >= 0 else "against", "observed", contribution, hops, ix.terms[t])
 
 
@@ -230,7 +247,7 @@ def _excluded_path(pb: _PathBuilder, x: int, d: int, contribution: float) -> Evi
     b = _best_annotation(ix, d, x)
     if b is None:
         return None
-    hops = pb.is_a_hops(pb.up_chain(b, x), upward=False) + [(disease, "HAS_PHENOTYPE", ix.terms[b], False)]
+    hops = pb.is_a_hops(pb.up_chain(b, x), upward=False) + pb.annotation_hops(disease, ix.terms[b])
     return pb.build(claim, "excluded", contribution, hops, ix.terms[x])
 
 
@@ -277,8 +294,9 @@ def explain(dx: Diagnoser, result: Ranking, top: int = 3, per_disease: int = 5, 
         missing = [(float(f) * float(ix.ic[b]), int(b)) for b, f in zip(ann.indices[lo:hi], ann.data[lo:hi])
                    if f >= 0.5 and int(b) not in reached and int(b) not in excluded]
         for _, b in sorted(missing, reverse=True)[:expected]:
-            paths.append(pb.build("against", "expected-absent", None,
-                                  [(r.id, "HAS_PHENOTYPE", ix.terms[b], True)], r.id))
+            # The same edges as from the phenotype, walked the other way: from the disease.
+            hops = [(src, rel, dst, True) for src, rel, dst, _ in reversed(pb.annotation_hops(r.id, ix.terms[b]))]
+            paths.append(pb.build("against", "expected-absent", None, hops, r.id))
         out.append(DiseaseExplanation(r, [p for p in paths if p.claim == "supports"],
                                       [p for p in paths if p.claim == "against"]))
     return Explanation(result.case.id, out, list(result.notes))
