@@ -7,6 +7,7 @@ anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import sys
+import warnings
 
 import typer
 
@@ -16,6 +17,10 @@ from kgdx.commands import kg as kg_commands
 from kgdx.commands import neo4j as neo4j_commands
 from kgdx.commands import reasoning as reasoning_commands
 from kgdx.commands import synth as synth_commands
+
+# PyG's import calls torch.jit.script, which newer torch marks deprecated; that is for PyG to
+# change, and a command's user cannot act on it.
+warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
 
 app = typer.Typer(
     name="kgdx",
