@@ -295,7 +295,16 @@ class Neo4jStore(KGStore):
         return min((self._node(r["labels"], r["props"]) for r in rows), key=lambda n: n.id)
 
     def lookup(self, text: str, *, types: Collection[str] | None = None, limit: int = 20) -> list[Node]:
-        found = [self._node(r["labels"], r["props"]) for r in self._read(Q.LOOKUP, text=text, norm=normalise(text))]
+        phrase = Q.lucene_phrase(text)
+        params = {"text": text, "norm": normalise(text), "phrase": phrase}
+        try:
+            rows = self._read(Q.LOOKUP if phrase is not None else Q.LOOKUP_SCAN, **params)
+        except StoreError as e:
+            # A database kgdx has not written to yet has no lookup index: scan instead.
+            if Q.LOOKUP_INDEX not in str(e):
+                raise
+            rows = self._read(Q.LOOKUP_SCAN, **params)
+        found = [self._node(r["labels"], r["props"]) for r in rows]
         if types is not None:
             found = [n for n in found if n.type in types]
         return sorted(found, key=lambda n: (n.type, n.id))[:limit]

@@ -36,6 +36,8 @@ def ident(name: str) -> str:
 def schema_statements(schema: Schema) -> list[str]:
     """Constraints and indexes derived from the schema; each is idempotent (``IF NOT EXISTS``)."""
     out = [f"CREATE INDEX kgdx_node_id IF NOT EXISTS FOR (n:{ident(NODE)}) ON (n.id)"]
+    out.append(f"CREATE FULLTEXT INDEX {LOOKUP_INDEX} IF NOT EXISTS FOR (n:{ident(NODE)}) "
+               "ON EACH [n.id, n.alt_ids, n.name, n.synonyms]")
     out.append(f"CREATE CONSTRAINT kgdx_meta_key IF NOT EXISTS FOR (n:{ident(META)}) REQUIRE n.key IS UNIQUE")
     for label, nt in sorted(schema.node_types.items()):
         q = ident(label)
@@ -143,13 +145,28 @@ def node_by_alt_id(labels: list[str]) -> str:
     return " UNION ".join(parts)
 
 
-LOOKUP = (
-    f"MATCH (n:{ident(NODE)}) "
+LOOKUP_INDEX = "kgdx_node_lookup"
+_LOOKUP_WHERE = (
     "WHERE n.id = $text OR $text IN coalesce(n.alt_ids, []) "
     "OR toLower(trim(n.name)) = $norm "
     "OR any(s IN coalesce(n.synonyms, []) WHERE toLower(trim(s)) = $norm) "
-    f"{_RET_NODE}"
 )
+#: Exact lookup by id, alternative id, name or synonym: the full-text index narrows the nodes to
+#: those holding the words of ``$phrase`` (see :func:`lucene_phrase`), the WHERE keeps exact matches.
+LOOKUP = (
+    f"CALL db.index.fulltext.queryNodes('{LOOKUP_INDEX}', $phrase) YIELD node AS n "
+    f"{_LOOKUP_WHERE}{_RET_NODE}"
+)
+#: The same without the index (a scan of every node), for text with no word to search for.
+LOOKUP_SCAN = f"MATCH (n:{ident(NODE)}) {_LOOKUP_WHERE}{_RET_NODE}"
+
+
+def lucene_phrase(text: str) -> str | None:
+    """``text`` as a quoted Lucene phrase query, or ``None`` if it has no letter or digit (the
+    analyzer would leave no word to look up)."""
+    if not any(ch.isalnum() for ch in text):
+        return None
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 _ARROWS = {"out": ("-", "->"), "in": ("<-", "-"), "both": ("-", "-")}
 

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+import kg.queries as Q
 from kg.errors import ReadOnlyQueryError, StoreError
 from kg.records import Edge, Node
 from kg.schema import Schema, core_schema
@@ -94,7 +95,7 @@ def test_constraints_and_indexes_follow_the_schema(neo4j_store):
     names = {r["name"] for r in neo4j_store._read("SHOW CONSTRAINTS YIELD name RETURN name")}
     assert {f"kgdx_{label.lower()}_id" for label in core_schema().node_types} <= names
     indexes = {r["name"] for r in neo4j_store._read("SHOW INDEXES YIELD name RETURN name")}
-    assert {"kgdx_node_id", "kgdx_phenotype_text", "kgdx_disease_name"} <= indexes
+    assert {"kgdx_node_id", "kgdx_node_lookup", "kgdx_phenotype_text", "kgdx_disease_name"} <= indexes
     hits = neo4j_store._read("CALL db.index.fulltext.queryNodes('kgdx_phenotype_text', 'glass') YIELD node RETURN node.id AS id")
     assert [h["id"] for h in hits] == ["HP:0025179"]
 
@@ -114,6 +115,17 @@ def test_migration_adds_constraints_for_new_types(neo4j_store):
     assert neo4j_store.counts().relationships["ASSESSED_BY"] == 1
     neo4j_store.clear()
     neo4j_store._autocommit("DROP CONSTRAINT kgdx_assessment_id IF EXISTS")
+
+
+def test_lookup_uses_the_index_and_scans_without_it(neo4j_store):
+    rows = neo4j_store._read(Q.LOOKUP, text="Cough", norm="cough", phrase=Q.lucene_phrase("Cough"))
+    assert [r["props"]["id"] for r in rows] == ["HP:0012735"]
+    neo4j_store._autocommit(f"DROP INDEX {Q.LOOKUP_INDEX}")
+    try:
+        assert [n.id for n in neo4j_store.lookup("Cough")] == ["HP:0012735"]
+    finally:
+        neo4j_store.ensure_schema()
+    assert [n.id for n in neo4j_store.lookup("cough")] == ["HP:0012735"]
 
 
 def _generated(n_nodes: int, n_edges: int) -> list:

@@ -70,6 +70,9 @@ def test_lookup(store):
     assert [n.id for n in store.lookup("pneumonia", types=["Phenotype"])] == ["HP:0002090"]
     assert [n.id for n in store.lookup("HP:0006520")] == ["HP:0002090"]
     assert store.lookup("no such thing") == []
+    # Lucene syntax and punctuation are plain text here, in both stores.
+    for text in ('"', "!!!", "cough OR pneumonia", "pneumon*", "(cough)", 'cough"', "\\"):
+        assert store.lookup(text) == [], text
 
 
 def test_neighbours(store):
