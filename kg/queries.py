@@ -168,6 +168,7 @@ def lucene_phrase(text: str) -> str | None:
         return None
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
+
 _ARROWS = {"out": ("-", "->"), "in": ("<-", "-"), "both": ("-", "-")}
 
 
