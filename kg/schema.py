@@ -212,7 +212,7 @@ class RelationshipType(_Frozen):
             raise ValueError("a hierarchy or symmetric type needs the same source and target types")
         return self
 
-    @property
+    @cached_property  # read once per edge on every load
     def pairs(self) -> tuple[tuple[str, str], ...]:
         """The (source type, target type) pairs this relationship may join."""
         if self.hierarchy or self.symmetric:
