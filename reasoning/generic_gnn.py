@@ -43,7 +43,6 @@ information content, except as far as the text embeddings carry specificity.
 from __future__ import annotations
 
 import hashlib
-import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -55,6 +54,7 @@ import torch
 from torch import nn
 from torch_geometric.utils import scatter
 
+from encoders.schedule import cosine_warmup
 from reasoning.index import KGIndex
 
 __all__ = [
@@ -515,10 +515,7 @@ class GenericTrainConfig:
 
 
 def _lr(step: int, c: GenericTrainConfig) -> float:
-    if step < c.warmup:
-        return c.lr * (step + 1) / c.warmup
-    progress = (step - c.warmup) / max(1, c.steps - c.warmup)
-    return c.lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    return cosine_warmup(step, c.warmup, c.steps, peak=c.lr)
 
 
 def train_generic(

@@ -11,7 +11,6 @@ curves.
 from __future__ import annotations
 
 import json
-import math
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 
 from kg.store import KGStore
+from encoders.schedule import cosine_warmup
 from reasoning.checkpoint import save_checkpoint
 from reasoning.evidence import CaseEvidence, EvidenceExtractor
 from reasoning.index import KGIndex
@@ -67,10 +67,7 @@ def _seed(seed: int) -> None:
 
 
 def _lr(step: int, c: TrainConfig) -> float:
-    if step < c.warmup:
-        return c.lr * (step + 1) / c.warmup
-    progress = (step - c.warmup) / max(1, c.steps - c.warmup)
-    return c.lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    return cosine_warmup(step, c.warmup, c.steps, peak=c.lr)
 
 
 @torch.no_grad()

@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from kg.errors import ConfigError, DataError
+from encoders.schedule import cosine_warmup
 
 __all__ = ["CTHeadConfig", "finding_targets", "mask_targets", "preprocess_cohort", "train_ct_head", "calibrate_head",
            "finding_auroc", "predict", "main"]
@@ -131,12 +132,6 @@ def predict(encoder, x: torch.Tensor, batch_size: int = 32) -> tuple[np.ndarray,
     finally:
         encoder.train(was)
     return np.concatenate(embs), np.concatenate(probs)
-
-
-def _lr(step: int, total: int, warmup: int, peak: float) -> float:
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    return peak * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
 
 
 def mask_targets(cohort, ids: list[str], cfg, findings: tuple[str, ...], patch_size: int) -> torch.Tensor:  # noqa: ANN001
@@ -306,7 +301,7 @@ def train_ct_head(
                     flip = torch.from_numpy(rng.random(len(idx)) < 0.5) if c.flip else torch.zeros(len(idx), dtype=torch.bool)
                     x[flip] = x[flip].flip(-1)
                     for g in opt.param_groups:
-                        g["lr"] = _lr(step, total, steps_per_epoch, c.lr)
+                        g["lr"] = cosine_warmup(step, steps_per_epoch, total, peak=c.lr)
                     out_ = encoder(x)
                     loss = bce(out_.finding_logits, y["train"][idx], pos_weight=pw)
                     if dense:

@@ -16,7 +16,6 @@ Resuming restores the step and all state; the data order of the interrupted epoc
 from __future__ import annotations
 
 import inspect
-import math
 import os
 import random
 import time
@@ -38,6 +37,7 @@ from encoders.pretrain.dataset import CTReportDataset, collate_pairs, worker_ini
 from encoders.pretrain.distributed import DistInfo, all_reduce_mean, cleanup_distributed, setup_distributed
 from encoders.pretrain.model import PretrainModel
 from encoders.pretrain.monitor import LossLog, plot_losses
+from encoders.schedule import cosine_warmup
 
 __all__ = ["pretrain", "PretrainResult", "resolve_precision", "cosine_warmup"]
 
@@ -73,14 +73,6 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
     if precision == "auto":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.bfloat16 if precision == "bf16" else torch.float16
-
-
-def cosine_warmup(step: int, warmup: int, total: int, min_ratio: float) -> float:
-    """LR multiplier: linear warmup to 1, then cosine down to ``min_ratio`` at ``total``."""
-    if warmup > 0 and step < warmup:
-        return (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
