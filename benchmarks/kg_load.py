@@ -139,7 +139,7 @@ def main() -> None:
     neo.clear()
 
     t = time.perf_counter()
-    bulk = neo.write([*nodes, *edges], progress=True)
+    neo.write([*nodes, *edges], progress=True)
     bulk_s = time.perf_counter() - t
     bulk_rate = len(edges) / bulk_s
     counts = neo.counts()

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from kg.errors import SchemaError
 from kg.schema import PROVENANCE, Schema
 
-__all__ = ["NodeRule", "RelationRule", "load_mapping", "bundled_mapping", "check_rules"]
+__all__ = ["NodeRule", "RelationRule", "SourceMapping", "load_mapping", "bundled_mapping", "check_rules"]
 
 
 class _Frozen(BaseModel):
@@ -103,6 +103,14 @@ class RelationRule(_Frozen):
         if PROVENANCE in self.props:
             raise ValueError(f"'{PROVENANCE}' is set by the adapter, not the mapping")
         return self
+
+
+class SourceMapping(_Frozen):
+    """A mapping file: node rules and relation rules, each keyed the way its source names types."""
+
+    name: str
+    nodes: dict[str, NodeRule] = Field(default_factory=dict)
+    relations: dict[str, RelationRule] = Field(default_factory=dict)
 
 
 M = TypeVar("M", bound=BaseModel)

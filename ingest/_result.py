@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from kg.records import Edge, Node
@@ -24,6 +24,16 @@ class SourceRecords:
     report: SourceReport
     #: Ids that are not nodes but map to one (obsolete → replaced_by, alt_id → term).
     aliases: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def collect(cls, nodes: Iterable[Node], edges: Iterable[Edge], report: SourceReport) -> SourceRecords:
+        """Nodes sorted by id and edges by (type, src, dst), so a source always yields the same
+        order, with each type counted into ``report.records``."""
+        node_list = sorted(nodes, key=lambda n: n.id)
+        edge_list = sorted(edges, key=lambda e: (e.type, e.src, e.dst))
+        for r in (*node_list, *edge_list):
+            report.records[r.type] += 1
+        return cls(node_list, edge_list, report)
 
     def records(self) -> Iterator[Node | Edge]:
         yield from self.nodes

@@ -30,13 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
 
 from kg.errors import DataError
 from kg.records import Edge, Node, Origin, edge_key
 from kg.schema import Schema, core_schema
 from ingest._jsondoc import JsonDoc, JsonPath
-from ingest._mapping import NodeRule, RelationRule, bundled_mapping, check_rules, load_mapping
+from ingest._mapping import SourceMapping, bundled_mapping, check_rules, load_mapping
 from ingest._result import SourceRecords
 from ingest.report import SourceReport
 
@@ -45,14 +44,10 @@ __all__ = ["HetionetMapping", "read_hetionet", "load_hetionet_mapping"]
 _VERSION = re.compile(r"v(\d+(?:\.\d+)*)")
 
 
-class HetionetMapping(BaseModel):
+class HetionetMapping(SourceMapping):
     """A Hetionet mapping file: node rules keyed by node ``kind``, relation rules by edge ``kind``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     name: str = "Hetionet"
-    nodes: dict[str, NodeRule] = Field(default_factory=dict)
-    relations: dict[str, RelationRule] = Field(default_factory=dict)
 
 
 def load_hetionet_mapping(path: str | Path | None = None, schema: Schema | None = None) -> HetionetMapping:
@@ -189,13 +184,7 @@ def read_hetionet(
         provenance = f"{label} {edge['kind']}" + (f" ({', '.join(sources)})" if sources else "")
         edges[k] = Edge(rel.to, k[0], k[2], {**rel.props, "source": provenance}, Origin(str(path), line))
 
-    node_list = sorted(ctx.nodes.values(), key=lambda n: n.id)
-    edge_list = sorted(edges.values(), key=lambda e: (e.type, e.src, e.dst))
-    for n in node_list:
-        report.records[n.type] += 1
-    for e in edge_list:
-        report.records[e.type] += 1
-    return SourceRecords(node_list, edge_list, report)
+    return SourceRecords.collect(ctx.nodes.values(), edges.values(), report)
 
 
 def _node(value: Any, line: int, ctx: _Context) -> None:

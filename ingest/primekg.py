@@ -26,12 +26,11 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
 
 from kg.errors import DataError, SchemaError
 from kg.records import Edge, Node, Origin, edge_key
 from kg.schema import Schema, core_schema
-from ingest._mapping import NodeRule, RelationRule, bundled_mapping, check_rules, load_mapping
+from ingest._mapping import NodeRule, SourceMapping, bundled_mapping, check_rules, load_mapping
 from ingest._result import SourceRecords
 from ingest.report import SourceReport
 
@@ -46,15 +45,11 @@ _SIDES = ((1, 2, 3, 4, "x_id"), (5, 6, 7, 8, "y_id"))
 _UNSEEN = object()
 
 
-class PrimeKGMapping(BaseModel):
+class PrimeKGMapping(SourceMapping):
     """A PrimeKG mapping file: node rules keyed ``"<x_type>|<x_source>"``, relation rules keyed
     by ``relation``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     name: str = "PrimeKG"
-    nodes: dict[str, NodeRule] = Field(default_factory=dict)
-    relations: dict[str, RelationRule] = Field(default_factory=dict)
 
 
 def load_primekg_mapping(path: str | Path | None = None, schema: Schema | None = None) -> PrimeKGMapping:
@@ -219,13 +214,7 @@ def read_primekg(
             continue
         edges[(child, rel_type, parent)] = Edge(rel_type, child, parent, props, Origin(str(path), start))
 
-    node_list = sorted(nodes.values(), key=lambda n: n.id)
-    edge_list = sorted(edges.values(), key=lambda e: (e.type, e.src, e.dst))
-    for n in node_list:
-        report.records[n.type] += 1
-    for e in edge_list:
-        report.records[e.type] += 1
-    return SourceRecords(node_list, edge_list, report)
+    return SourceRecords.collect(nodes.values(), edges.values(), report)
 
 
 def _node(rule: NodeRule, curie: str, name: str, origin: Origin) -> Node:

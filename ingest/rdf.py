@@ -241,10 +241,4 @@ def read_rdf(path: str | Path, schema: Schema, *, format: str | None = None, str
         merged = {**prev.props, **props} if prev is not None else props
         edges[key] = Edge(rel, key[0], key[2], merged, origin)
 
-    node_list = sorted(nodes.values(), key=lambda n: n.id)
-    edge_list = sorted(edges.values(), key=lambda e: (e.type, e.src, e.dst))
-    for n in node_list:
-        report.records[n.type] += 1
-    for e in edge_list:
-        report.records[e.type] += 1
-    return SourceRecords(node_list, edge_list, report)
+    return SourceRecords.collect(nodes.values(), edges.values(), report)

@@ -13,7 +13,6 @@ from reasoning.generic_gnn import (
     CaseGraph,
     GenericGNNConfig,
     GenericHeteroGNN,
-    GenericRanker,
     GenericTrainConfig,
     SubgraphBuilder,
     node_text_features,
