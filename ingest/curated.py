@@ -24,6 +24,7 @@ import yaml
 
 from kg.errors import DataError
 from kg.records import Edge, Node, Origin
+from ingest.files import read_text
 
 __all__ = ["read_curated", "load_yaml_with_lines"]
 
@@ -46,10 +47,7 @@ def load_yaml_with_lines(path: str | Path) -> Any:
         DataError: if the file is missing or is not valid YAML, naming the line.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise DataError(f"cannot read: {e.strerror or e}", file=path) from None
+    text = read_text(path)
     try:
         return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as e:

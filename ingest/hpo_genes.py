@@ -15,6 +15,7 @@ from pathlib import Path
 
 from kg.errors import DataError
 from kg.records import Edge, Node, Origin
+from ingest.files import open_text
 from ingest.report import SourceReport
 
 __all__ = ["read_hpo_genes", "HpoGenes"]
@@ -44,10 +45,7 @@ def read_hpo_genes(path: str | Path, *, release: str | None = None, strict: bool
     report = SourceReport(f"HPO genes ({path.name})", version=release, release_date=release)
     report.add_file(path)
     source = f"HPO {path.name}" + (f" {release}" if release else "")
-    try:
-        f = path.open(encoding="utf-8")
-    except OSError as e:
-        raise DataError(f"cannot read: {e.strerror or e}", file=path) from None
+    f = open_text(path)
     genes: dict[str, tuple[str, int]] = {}
     links: dict[tuple[str, str], tuple[str, int]] = {}
     with f:

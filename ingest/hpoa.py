@@ -18,6 +18,7 @@ from pathlib import Path
 
 from kg.errors import DataError
 from kg.records import Edge, Node, Origin
+from ingest.files import open_text
 from ingest.hpo import HpoIdMap
 from ingest.report import SourceReport
 
@@ -104,11 +105,7 @@ class HpoaAnnotations:
 
 def _header(path: Path) -> tuple[dict[str, str], int]:
     meta: dict[str, str] = {}
-    try:
-        f = path.open(encoding="utf-8")
-    except OSError as e:
-        raise DataError(f"cannot read: {e.strerror or e}", file=path) from None
-    with f:
+    with open_text(path) as f:
         for lineno, line in enumerate(f, 1):
             if line.startswith("#"):
                 if ":" in line:

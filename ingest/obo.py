@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kg.errors import DataError
+from ingest.files import open_text
 
 __all__ = ["OboTerm", "read_obo_terms", "read_obo_header"]
 
@@ -63,7 +64,7 @@ def read_obo_header(path: str | Path) -> dict[str, str]:
     """The header tags of an OBO file (``format-version``, ``data-version``, ``date`` …)."""
     path = Path(path)
     out: dict[str, str] = {}
-    with _open(path) as f:
+    with open_text(path) as f:
         for raw in f:
             s = raw.strip()
             if s.startswith("["):
@@ -72,13 +73,6 @@ def read_obo_header(path: str | Path) -> dict[str, str]:
                 k, v = s.split(":", 1)
                 out.setdefault(k.strip(), v.strip())
     return out
-
-
-def _open(path: Path):  # noqa: ANN202 - a text file handle
-    try:
-        return path.open(encoding="utf-8")
-    except OSError as e:
-        raise DataError(f"cannot read: {e.strerror or e}", file=path) from None
 
 
 def read_obo_terms(path: str | Path) -> Iterator[OboTerm]:
@@ -91,7 +85,7 @@ def read_obo_terms(path: str | Path) -> Iterator[OboTerm]:
     stanza: str | None = None
     tags: list[tuple[int, str, str]] = []
     start = 0
-    with _open(path) as f:
+    with open_text(path) as f:
         for lineno, raw in enumerate(f, 1):
             s = raw.strip()
             if not s or s.startswith("!"):

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kg.errors import DataError
+from ingest.files import read_text
 from ingest.case import Finding, LabResult, PatientCase
 
 __all__ = ["read_phenopacket", "iter_phenopackets", "parse_iso_age"]
@@ -71,10 +72,7 @@ def read_phenopacket(path: str | Path, resolve: Resolver | None = None, *, valid
             or a feature without an id.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise DataError(f"cannot read: {e.strerror or e}", file=path) from None
+    text = read_text(path)
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as e:

@@ -30,6 +30,7 @@ from pathlib import Path
 from kg.errors import DataError, SchemaError
 from kg.records import Edge, Node, Origin, edge_key
 from kg.schema import Schema, core_schema
+from ingest.files import open_text
 from ingest._mapping import NodeRule, SourceMapping, bundled_mapping, check_rules, load_mapping
 from ingest._result import SourceRecords
 from ingest.report import SourceReport
@@ -105,10 +106,7 @@ def read_primekg(
     nodes: dict[str, Node] = {}
     edges: dict[tuple[str, str, str], Edge] = {}
     hierarchy: dict[tuple[str, str], tuple[str, dict, int]] = {}  # (child, parent) -> (our type, props, line)
-    try:
-        f = path.open(encoding="utf-8", newline="")
-    except OSError as e:
-        raise DataError(f"cannot read: {e.strerror or e}", file=path) from None
+    f = open_text(path, newline="")
     report.add_file(path)
     with f:
         reader = csv.reader(f)

@@ -134,7 +134,7 @@ def scan_edges(rel_type: str) -> str:
 # -- named queries ----------------------------------------------------------------------------------
 
 _NODE_MAP = "{labels: labels(n), props: properties(n)}"
-_RET_NODE = f"RETURN labels(n) AS labels, properties(n) AS props"
+_RET_NODE = "RETURN labels(n) AS labels, properties(n) AS props"
 
 NODE_BY_ID = f"MATCH (n:{ident(NODE)} {{id: $id}}) {_RET_NODE}"
 

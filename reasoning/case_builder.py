@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kg.errors import ConfigError, DataError
+from ingest.files import read_text
 from ingest.case import Finding, PatientCase
 
 if TYPE_CHECKING:
@@ -151,13 +152,8 @@ def build_case(dx: Diagnoser, phenopacket: str | Path | None = None, *, ct: str 
         case = PatientCase(id=first.stem, source=str(first))
     for kind, path in (("report", report), ("note", note)):
         if path is not None:
-            p = Path(path)
-            try:
-                text = p.read_text(encoding="utf-8")
-            except OSError as e:
-                raise DataError(f"cannot read the {kind}: {e.strerror or e}", file=p) from None
-            case.files[kind] = str(p)
-            add_text(dx, case, text, kind=kind)
+            case.files[kind] = str(path)
+            add_text(dx, case, read_text(path, what=kind), kind=kind)
     if ct is not None:
         add_ct(dx, case, ct)
     return case

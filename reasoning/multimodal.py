@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 
 from kg.errors import ConfigError, DataError
+from ingest.files import read_text
 from ingest.case import Finding, LabResult, PatientCase
 
 if TYPE_CHECKING:
@@ -452,11 +453,7 @@ def _text(value: str | Path, kind: str, case: PatientCase) -> str:
             raise DataError(f"no such {kind} file", file=value)
         looks_like_path = False
     if looks_like_path:
-        p = Path(value)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except OSError as e:
-            raise DataError(f"cannot read the {kind}: {e.strerror or e}", file=p) from None
-        case.files[kind] = str(p)
+        text = read_text(value, what=kind)
+        case.files[kind] = str(value)
         return text
     return value

@@ -19,6 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from kg.errors import ConfigError
+from ingest.files import read_text
 
 __all__ = ["VolumeConfig", "DifficultyConfig", "SplitConfig", "SynthConfig", "parse_size", "DEFAULT_HELD_OUT"]
 
@@ -199,10 +200,7 @@ class SynthConfig(_Frozen):
             ConfigError: naming the file and the first bad key.
         """
         p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except OSError as e:
-            raise ConfigError(f"cannot read the config: {e.strerror or e}", file=p) from None
+        text = read_text(p, what="config", error=ConfigError)
         try:
             if p.suffix.lower() == ".json":
                 doc = json.loads(text)
