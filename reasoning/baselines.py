@@ -31,7 +31,7 @@ class ICOverlap:
         self._reach.data[:] = 1.0
 
     def scores(self, observed: list[int]) -> np.ndarray:
-        closure = np.unique(np.concatenate([self.index.ancestors_of(t) for t in observed])) if observed else []
+        closure = self.index.closure(observed)
         v = np.zeros(self.index.num_terms, np.float64)
         v[closure] = self.index.ic[closure]
         return self._reach @ v
@@ -66,7 +66,7 @@ class ResnikBMA:
 
     def _disease_to_patient(self, observed: list[int]) -> np.ndarray:
         ix = self.index
-        closure = np.unique(np.concatenate([ix.ancestors_of(t) for t in observed]))
+        closure = ix.closure(observed)
         val = np.zeros(ix.num_terms)
         val[closure] = ix.ic[closure]
         # For every term: the best IC among its ancestors that the patient also reaches.

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
 __all__ = ["build_case", "add_text", "add_ct", "linker_for"]
 
-ROOT_PHENOTYPE = "HP:0000118"
 UNCERTAIN_WEIGHT = 0.5
 
 
@@ -51,9 +50,8 @@ def linker_for(dx: Diagnoser, *, embeddings: bool = False) -> ConceptLinker:
         # Phenotypic abnormalities only: HPO's modifier, course and inheritance terms ("Acute",
         # "Apical", "Mild") are not findings, and linked alone they would be noise.
         ix = dx.index
-        root = ix.term_index.get(ROOT_PHENOTYPE)
-        desc = dx.extractor._descendants
-        keep = None if root is None else {ix.terms[t] for t in desc.indices[desc.indptr[root]:desc.indptr[root + 1]]}
+        findings = ix.phenotypic_abnormalities()
+        keep = None if findings is None else {ix.terms[t] for t in findings}
         types = sorted({t for _, t in phenotype_like_relations(dx.store.schema)})
         from encoders.ct_findings import CT_FINDINGS
 

@@ -22,7 +22,6 @@ milliseconds over all diseases. :class:`~reasoning.model.EvidenceGNN` reads thes
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 import torch
@@ -102,16 +101,6 @@ class EvidenceExtractor:
         self._reach = index.profile.tocsr(copy=True)
         self._reach.data[:] = 1.0
 
-    def _closure(self, terms: list[int]) -> np.ndarray:
-        """The terms and all their ancestors."""
-        if not len(terms):
-            return np.zeros(0, np.int64)
-        return np.unique(np.concatenate([self.index.ancestors_of(t) for t in terms]))
-
-    @cached_property
-    def _descendants(self):  # noqa: ANN202 - CSR: row a lists a and its descendants
-        return self.index.ancestors.tocsr()
-
     def __repr__(self) -> str:
         return f"EvidenceExtractor(terms={self.index.num_terms}, diseases={self.index.num_diseases}, ic_floor={self.ic_floor})"
 
@@ -185,8 +174,8 @@ class EvidenceExtractor:
 
         # Shared-closure overlap: the IC of every term both the patient's findings (with their
         # ancestors) and the disease's profile reach, for observed and for excluded findings.
-        obs_closure = self._closure(observed)
-        exc_closure = np.setdiff1d(self._closure(excluded), obs_closure)
+        obs_closure = ix.closure(observed)
+        exc_closure = np.setdiff1d(ix.closure(excluded), obs_closure)
         obs_total, exc_total = float(ic[obs_closure].sum()) or 1.0, float(ic[exc_closure].sum()) or 1.0
         v = np.zeros(ix.num_terms, np.float32)
         v[obs_closure] = ic[obs_closure]
@@ -196,12 +185,9 @@ class EvidenceExtractor:
         exc_overlap = self._reach @ v
 
         reached = np.zeros(ix.num_terms, np.float32)
-        if observed:
-            up = np.unique(np.concatenate([ix.ancestors_of(t) for t in observed]))
-            desc = self._descendants
-            down = np.unique(np.concatenate([desc.indices[desc.indptr[t]:desc.indptr[t + 1]] for t in observed]))
-            reached[up] = 1.0
-            reached[down] = 1.0
+        reached[obs_closure] = 1.0
+        for t in observed:
+            reached[ix.descendants_of(t)] = 1.0
         xmark = np.zeros(ix.num_terms, np.float32)
         if len(excluded):
             xmark[list(excluded)] = 1.0

@@ -265,12 +265,9 @@ def explain(dx: Diagnoser, result: Ranking, top: int = 3, per_disease: int = 5, 
     ix, att = dx.index, result.attribution
     use_genes = result.use_genes if use_genes is None else use_genes
     pb = _PathBuilder(dx)
-    reached = set()
+    reached = set(ix.closure(result.observed).tolist())
     for t in result.observed:
-        reached.update(int(a) for a in ix.ancestors_of(t))
-    desc = dx.extractor._descendants
-    for t in result.observed:
-        reached.update(int(a) for a in desc.indices[desc.indptr[t]:desc.indptr[t + 1]])
+        reached.update(ix.descendants_of(t).tolist())
     excluded = set(result.excluded)
     out = []
     for r in result.top[:top]:

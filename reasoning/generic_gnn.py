@@ -253,7 +253,7 @@ class SubgraphBuilder:
         if not len(findings):
             return np.zeros(0, np.int64)
         if self.ancestor_hops is None:
-            return np.unique(np.concatenate([self.index.ancestors_of(int(t)) for t in findings]))
+            return self.index.closure(findings)
         seen = set(int(t) for t in findings)
         frontier = list(seen)
         for _ in range(self.ancestor_hops):

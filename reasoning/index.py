@@ -12,17 +12,21 @@ copies where columns are read), since the propagation reads columns of single te
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
 
 from kg.store import KGStore
 
-__all__ = ["KGIndex", "DEFAULT_FREQUENCY"]
+__all__ = ["KGIndex", "DEFAULT_FREQUENCY", "PHENOTYPIC_ABNORMALITY"]
 
 #: Frequency assumed for an annotation whose source gives none (HPO's "frequent" midpoint range).
 DEFAULT_FREQUENCY = 0.5
+#: HPO's root of findings; its siblings (modifiers, onset, inheritance) are not findings.
+PHENOTYPIC_ABNORMALITY = "HP:0000118"
 
 
 def phenotype_bridges(schema) -> dict[str, list[str]]:  # noqa: ANN001 - kg.schema.Schema
@@ -202,6 +206,27 @@ class KGIndex:
         """Indices of ``t`` and its ancestors."""
         a = self.ancestors
         return a.indices[a.indptr[t]:a.indptr[t + 1]]
+
+    @cached_property
+    def _descendants(self) -> sp.csr_matrix:  # row t lists t and its descendants
+        return self.ancestors.tocsr()
+
+    def descendants_of(self, t: int) -> np.ndarray:
+        """Indices of ``t`` and its descendants."""
+        d = self._descendants
+        return d.indices[d.indptr[t]:d.indptr[t + 1]]
+
+    def closure(self, terms: Sequence[int]) -> np.ndarray:
+        """``terms`` and all their ancestors, sorted and unique."""
+        if not len(terms):
+            return np.zeros(0, np.int64)
+        return np.unique(np.concatenate([self.ancestors_of(int(t)) for t in terms]))
+
+    def phenotypic_abnormalities(self) -> np.ndarray | None:
+        """The terms under HPO's *Phenotypic abnormality* (itself included), or ``None`` for a KG
+        without that root."""
+        root = self.term_index.get(PHENOTYPIC_ABNORMALITY)
+        return None if root is None else self.descendants_of(root)
 
     def rows_reaching(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """Diseases whose profile reaches term ``t``, and the frequency there."""

@@ -42,6 +42,7 @@ import numpy as np
 from kg.errors import ConfigError, DataError
 from ingest.files import read_text
 from ingest.case import Finding, LabResult, PatientCase
+from reasoning.index import PHENOTYPIC_ABNORMALITY
 
 if TYPE_CHECKING:
     import torch
@@ -66,7 +67,6 @@ __all__ = [
 ]
 
 #: Root of the HPO terms that are findings (not modifiers, modes of inheritance, ...).
-PHENOTYPIC_ABNORMALITY = "HP:0000118"
 #: Report sections that state what the scan showed.
 REPORT_SECTIONS = ("findings", "impression")
 
@@ -245,12 +245,8 @@ class MultimodalCaseBuilder:
         labs = sorted(dx.store.iter_nodes("LabTest"), key=lambda n: n.id)
         self.lab_tests: tuple[str, ...] = tuple(n.id for n in labs)
         self.lab_ranges = {n.id: (n.props.get("ref_low"), n.props.get("ref_high")) for n in labs}
-        root = dx.index.term_index.get(PHENOTYPIC_ABNORMALITY)
-        if root is None:
-            self._findings = None  # a KG without the HPO root: keep every phenotype
-        else:
-            desc = dx.index.ancestors.tocsr()
-            self._findings = set(desc.indices[desc.indptr[root]:desc.indptr[root + 1]].tolist())
+        findings = dx.index.phenotypic_abnormalities()  # None: a KG without the HPO root keeps every phenotype
+        self._findings = None if findings is None else set(findings.tolist())
 
     def __repr__(self) -> str:
         ct = self._ct_model if not hasattr(self._ct_model, "cfg") else type(self._ct_model).__name__

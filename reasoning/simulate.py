@@ -18,8 +18,6 @@ from reasoning.index import KGIndex
 
 __all__ = ["SimulationConfig", "SimulatedCase", "CaseSimulator"]
 
-ROOT_PHENOTYPE = "HP:0000118"
-
 
 @dataclass
 class SimulationConfig:
@@ -66,13 +64,9 @@ class CaseSimulator:
         if len(self.diseases) == 0:
             raise ValueError("no disease with phenotype annotations to simulate from")
         self.rng = np.random.default_rng(seed)
-        root = index.term_index.get(ROOT_PHENOTYPE)
-        desc = index.ancestors.tocsr()
+        findings = index.phenotypic_abnormalities()
         mask = np.zeros(index.num_terms, bool)
-        if root is not None:
-            mask[desc.indices[desc.indptr[root]:desc.indptr[root + 1]]] = True
-        else:
-            mask[:] = True
+        mask[findings if findings is not None else slice(None)] = True
         p = index.background * mask
         self._noise_cdf = np.cumsum(p / p.sum()) if p.sum() > 0 else None
         self._term_diseases = index.profile  # CSC: column t lists diseases with t in their profile
