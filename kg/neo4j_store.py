@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import neo4j
@@ -48,7 +48,6 @@ class CypherResult:
     columns: list[str]
     rows: list[list[Any]]
     truncated: bool = False
-    notifications: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"columns": self.columns, "rows": self.rows, "truncated": self.truncated}

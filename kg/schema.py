@@ -296,10 +296,6 @@ class Schema(_Frozen):
         """PyG-style metadata: node types and edge triples, in a stable order."""
         return sorted(self.node_types), list(self.edge_triples)
 
-    @property
-    def hierarchies(self) -> tuple[str, ...]:
-        return tuple(k for k, rt in self.relationship_types.items() if rt.hierarchy)
-
     # -- composition -----------------------------------------------------------------------
 
     def merge(self, module: Schema) -> Schema:

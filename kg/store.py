@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from kg.errors import RecordError, StoreError
-from kg.records import Edge, Node, validate_edge, validate_node
+from kg.records import Edge, Node, validate_records
 from kg.schema import Schema
 
 __all__ = ["KGStore", "Neighbour", "Path", "Counts", "WriteReport", "Direction", "normalise"]
@@ -153,13 +153,8 @@ class KGStore(ABC):
         schema = schema or self._schema
         nodes: list[Node] = []
         edges: list[Edge] = []
-        for r in records:
-            if isinstance(r, Node):
-                nodes.append(validate_node(r, schema))
-            elif isinstance(r, Edge):
-                edges.append(validate_edge(r, schema))
-            else:
-                raise RecordError(f"not a Node or Edge: {r!r}", record=r)
+        for r in validate_records(records, schema):
+            (nodes if isinstance(r, Node) else edges).append(r)
         merged_nodes = _merge_nodes(nodes)
         merged_edges = _merge_edges(edges)
         ends = {i for e in merged_edges.values() for i in (e.src, e.dst)} - merged_nodes.keys()

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from kg.errors import ConfigError
-from kg.memory_store import MemoryStore
-from kg.schema import Schema, core_schema
-from kg.store import KGStore
-from kgdx.settings import Settings, get_settings
+from kgdx.settings import get_settings
+
+if TYPE_CHECKING:  # the store modules load on use, so `kgdx --help` stays fast
+    from kg.memory_store import MemoryStore
+    from kg.schema import Schema
+    from kg.store import KGStore
+    from kgdx.settings import Settings
 
 __all__ = ["open_store", "open_memory", "open_neo4j", "ensure_snapshot"]
 
@@ -47,6 +50,7 @@ def open_memory(path: Path | None = None, *, settings: Settings | None = None, q
 def open_neo4j(schema: Schema | None = None, *, settings: Settings | None = None):  # noqa: ANN201 - Neo4jStore
     """A store on the configured Neo4j; its schema is the one recorded at load time, else the core."""
     from kg.neo4j_store import Neo4jStore
+    from kg.schema import Schema, core_schema
 
     settings = settings or get_settings()
     store = Neo4jStore.from_settings(schema or core_schema(), settings)

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from kg.errors import ConfigError
 from kgdx.settings import get_settings
-from kgdx.stores import ensure_snapshot, open_store
+from kgdx.stores import SCHEMA_META_KEY, ensure_snapshot, open_neo4j, open_store
 
 app = typer.Typer(help="Build, load, query and export the knowledge graph.", no_args_is_help=True)
 console = Console()
@@ -75,8 +75,6 @@ def load(
     """
     from kg.neo4j_store import Neo4jStore
     from kg.snapshot import load_snapshot, read_manifest
-    from kgdx.stores import SCHEMA_META_KEY
-
     settings = get_settings()
     path = ensure_snapshot(snapshot)
     mem = load_snapshot(path, validate=False)
@@ -125,8 +123,6 @@ def cypher(
 
     Example: kgdx kg cypher "MATCH (d:Disease)-[:HAS_PHENOTYPE]->(p {id: $p}) RETURN d.id, d.name LIMIT 5" -p p=HP:0002090
     """
-    from kgdx.stores import open_neo4j
-
     settings = get_settings()
     params = {}
     for item in param or []:
@@ -307,8 +303,6 @@ def extend(
     changes nothing. See docs/writing-a-disease-module.md."""
     from kg import extend as ext
     from kg.module import load_module
-    from kgdx.stores import SCHEMA_META_KEY, open_neo4j
-
     module = load_module(path)
     for target in _targets(store):
         if target == "memory":
@@ -346,7 +340,6 @@ def modules(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """List the modules in the KG: built into the default build, and applied with `kgdx kg extend`."""
     from kg import extend as ext
     from kg.snapshot import read_manifest
-    from kgdx.stores import open_neo4j
 
     kind = _kind(store) or get_settings().store
     if kind == "memory":
@@ -376,8 +369,6 @@ def remove(
 ) -> None:
     """Remove an applied module: exactly what it added goes, what it changed is restored."""
     from kg import extend as ext
-    from kgdx.stores import SCHEMA_META_KEY, open_neo4j
-
     for target in _targets(store):
         if target == "memory":
             snap = _Snapshot()
