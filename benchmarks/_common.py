@@ -60,3 +60,17 @@ def write_results(name: str, results: dict[str, Any], out: str | Path | None = N
     doc = {"benchmark": name, "command": " ".join(["python", *sys.argv]), "machine": machine(), **results}
     path.write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n")
     return path
+
+
+def learned_only(dx: Any) -> Callable[[Any], Any]:  # noqa: ANN401 - a Diagnoser and a PatientCase
+    """A scorer that ranks with ``dx``'s learned terms only: its fixed overlap prior switched off."""
+    cfg = dx.model.config
+
+    def scores(case: Any) -> Any:  # noqa: ANN401
+        weight, cfg.prior_weight = cfg.prior_weight, 0.0
+        try:
+            return dx.rank(case, k=1).scores
+        finally:
+            cfg.prior_weight = weight
+
+    return scores

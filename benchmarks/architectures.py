@@ -35,11 +35,12 @@ sys.path[:] = [str(_ROOT)] + [p for p in sys.path if Path(p or ".").resolve() !=
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from benchmarks._common import latencies_ms, peak_rss_mb, write_results  # noqa: E402
+from benchmarks._common import latencies_ms, learned_only, peak_rss_mb, write_results  # noqa: E402
 
 from ingest.case import PatientCase  # noqa: E402
 from ingest.phenopackets import iter_phenopackets  # noqa: E402
 from reasoning.baselines import ICOverlap  # noqa: E402
+from reasoning.checkpoint import load_checkpoint  # noqa: E402
 from reasoning.diagnoser import Diagnoser  # noqa: E402
 from reasoning.evaluate import evaluate_scores  # noqa: E402
 from reasoning.generic_gnn import GenericGNNConfig, GenericTrainConfig, node_text_features, train_generic  # noqa: E402
@@ -90,22 +91,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         summary = train(dx.store, TrainConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed,
-                                              warmup=min(100, args.steps // 5), eval_every=args.steps), tmp, progress=False)
+                                              warmup=min(100, args.steps // 5), eval_every=args.steps), tmp, progress=False, index=ix)
         training["EvidenceGNN"] = {"seconds": round(time.perf_counter() - t, 1),
                                    **{k: v for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}}
-        ev = Diagnoser.from_pretrained(Path(tmp) / "last.pt", store=dx.store)
+        ev = Diagnoser(dx.store, load_checkpoint(Path(tmp) / "last.pt")[0], ix)
     cfg = ev.model.config
     cfg.prior_weight, cfg.prior_excluded = dx.model.config.prior_weight, dx.model.config.prior_excluded
     scorers["EvidenceGNN (this budget)"] = lambda c: ev.rank(c, k=1).scores
-
-    def learned_only(c: PatientCase) -> np.ndarray:
-        weight, cfg.prior_weight = cfg.prior_weight, 0.0
-        try:
-            return ev.rank(c, k=1).scores
-        finally:
-            cfg.prior_weight = weight
-
-    scorers["EvidenceGNN (this budget), learned part only"] = learned_only
+    scorers["EvidenceGNN (this budget), learned part only"] = learned_only(ev)
 
     for arch in ("rgcn", "hgt"):
         conf = GenericTrainConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed,

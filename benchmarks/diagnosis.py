@@ -37,7 +37,7 @@ sys.path[:] = [str(_ROOT)] + [p for p in sys.path if Path(p or ".").resolve() !=
 
 import numpy as np  # noqa: E402
 
-from benchmarks._common import latencies_ms, peak_rss_mb, write_results  # noqa: E402
+from benchmarks._common import latencies_ms, learned_only, peak_rss_mb, write_results  # noqa: E402
 
 from ingest.case import PatientCase  # noqa: E402
 from ingest.phenopackets import iter_phenopackets  # noqa: E402
@@ -71,13 +71,6 @@ def real_cases(dx: Diagnoser, folder: Path, limit: int | None, per_case: str | N
     def model(c: PatientCase, genes: bool = False) -> np.ndarray:
         return dx.rank(c, k=1, use_genes=genes).scores
 
-    def learned_only(c: PatientCase) -> np.ndarray:
-        weight, cfg.prior_weight = cfg.prior_weight, 0.0
-        try:
-            return model(c)
-        finally:
-            cfg.prior_weight = weight
-
     def model_no_excluded(c: PatientCase) -> np.ndarray:
         return dx.rank(PatientCase(c.id, observed=c.observed, sex=c.sex), k=1).scores
 
@@ -86,7 +79,7 @@ def real_cases(dx: Diagnoser, folder: Path, limit: int | None, per_case: str | N
         "baseline: Resnik BMA (symmetric)": lambda c: resnik.scores(obs(c)),
         "baseline: Resnik BMA (patient → disease)": lambda c: resnik_pd.scores(obs(c)),
         "reference: the closure-overlap prior alone": prior_alone,
-        "ablation: learned terms only (no prior)": learned_only,
+        "ablation: learned terms only (no prior)": learned_only(dx),
         "ablation: EvidenceGNN without excluded findings": model_no_excluded,
         "EvidenceGNN (phenotype only)": model,
         "EvidenceGNN gene-aware (uses the causal gene)": lambda c: model(c, True),

@@ -142,7 +142,7 @@ def main() -> None:
             cfg = TrainConfig(steps=args.finetune_steps, lr=5e-4, warmup=20, eval_every=args.finetune_steps,
                               val_cases=200, init=str(checkpoint_path(args.model)),
                               focus=tuple(new_diseases), focus_rate=0.5)
-            train(after, cfg, tmp, progress=True)
+            train(after, cfg, tmp, progress=True, index=dx_after.index)
             tuned, _ = load_checkpoint(Path(tmp) / "last.pt")
         dx_tuned = Diagnoser(after, tuned, dx_after.index)
         ft, ft_rows = notes_eval(dx_tuned, labels, oracle=False)

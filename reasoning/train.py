@@ -90,6 +90,7 @@ def train(
     dev_cases: list[tuple[list[int], list[int], int | None]] | None = None,
     resume: bool = False,
     progress: bool = True,
+    index: KGIndex | None = None,
 ) -> dict[str, Any]:
     """Train an :class:`EvidenceGNN` on ``store``'s KG and write checkpoints to ``out_dir``.
 
@@ -101,6 +102,7 @@ def train(
             disease index or None), measured at each evaluation and never trained on.
         resume: Continue from ``out_dir/last.pt``.
         progress: Draw a progress bar.
+        index: ``store``'s :class:`KGIndex`, when the caller already has it (built otherwise).
 
     Returns:
         A summary: best validation figures, steps, seconds and the checkpoint paths.
@@ -111,7 +113,7 @@ def train(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     _seed(c.seed)
-    index = KGIndex.from_store(store)
+    index = index or KGIndex.from_store(store)
     if c.init:
         from reasoning.checkpoint import load_checkpoint
 

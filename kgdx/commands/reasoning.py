@@ -135,14 +135,14 @@ def train(
     cfg = TrainConfig.from_dict(json.loads(config.read_text())) if config else TrainConfig()
     cfg.steps, cfg.batch_size, cfg.seed = steps, batch_size, seed
     store = open_store("memory")
-    dev_cases = None
+    dev_cases, ix = None, None
     if dev is not None:
         ix = KGIndex.from_store(store)
         resolve = lambda i: (n.id if (n := store.node(i)) else None)  # noqa: E731
         dev_cases = [(ix.term_ids(c.observed_ids), ix.term_ids(c.excluded_ids),
                       next((ix.disease_index[d] for d in c.diagnoses if d in ix.disease_index), None))
                      for c in iter_phenopackets(dev, resolve)]
-    summary = run(store, cfg, out, dev_cases=dev_cases, resume=resume)
+    summary = run(store, cfg, out, dev_cases=dev_cases, resume=resume, index=ix)
     last = summary["history"][-1]
     console.print(f"trained {summary['steps']} steps in {summary['seconds']:.0f} s; simulated val top-1 "
                   f"{last['val']['top1']:.3f} (best {summary['best_val_top1']:.3f})"
