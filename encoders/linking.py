@@ -374,7 +374,7 @@ class ConceptLinker:
         if _ABBREV.match(e.text):
             self._abbrev.setdefault(e.text, []).append(i)
             return
-        key = tuple(t.norm for t in _tokenize(e.text) if not t.is_punct and t.norm not in _ARTICLES)
+        key = tuple(w for w in words if w not in _ARTICLES)
         if key and not all(k in _STOP for k in key):
             self._dict.setdefault(key, []).append(i)
 

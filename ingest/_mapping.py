@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from kg.errors import SchemaError
+from kg.records import Node, Origin
 from kg.schema import PROVENANCE, Schema
 
 __all__ = ["NodeRule", "RelationRule", "SourceMapping", "load_mapping", "bundled_mapping", "check_rules"]
@@ -55,6 +56,13 @@ class NodeRule(_Frozen):
     @property
     def emits(self) -> bool:
         return (not self.lookup) if self.emit is None else self.emit
+
+    def node(self, curie: str, name: str, origin: Origin) -> Node:
+        """Our node for a source node; PrimeKG and Hetionet name genes by their symbol."""
+        props = {"name": name}
+        if self.to == "Gene":
+            props["symbol"] = name
+        return Node(self.to, curie, props, origin)
 
     def convert(self, raw: str, schema: Schema, table: dict[str, str] | None = None) -> str | None:
         """Our CURIE for a source id, or ``None`` if it cannot be formed or breaks the pattern."""

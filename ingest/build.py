@@ -39,8 +39,6 @@ from ingest.report import SourceReport
 
 __all__ = ["build_default_kg", "BuildResult", "information_content"]
 
-ROOT_PHENOTYPE = "HP:0000118"
-
 
 @dataclass
 class BuildResult:

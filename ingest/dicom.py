@@ -224,7 +224,7 @@ def read_dicom_series(
         path: A folder holding the series (sub-folders are searched), or one file of it (its
             folder is read).
         series_uid: Which SeriesInstanceUID to read when the folder holds several.
-        deidentify: De-identify each header before anything is kept (see :mod:`ingest.deid`).
+        deidentify: De-identify the header before it is kept (see :mod:`ingest.deid`).
         spacing_rel_tol: How far (relative) one slice gap may differ from the median gap.
 
     Raises:
@@ -273,9 +273,8 @@ def read_dicom_series(
     row, col = ordered[0].orientation[:3], ordered[0].orientation[3:]
     direction = np.column_stack([row, col, np.cross(row, col)])  # ITK: columns are x, y, z axes
     header = ordered[0].ds
-    if deidentify:
-        for s in ordered:
-            _deid(s.ds)
+    if deidentify:  # only this header is kept; the others are dropped below
+        _deid(header)
     meta = {"format": "DICOM", "num_files": len(ordered), **_header_summary(header)}
     for s in ordered:  # drop pixel buffers now that the array is built
         s.ds = None

@@ -217,10 +217,7 @@ def _node(value: Any, line: int, ctx: _Context) -> None:
         return
     ctx.known[ref] = curie
     if rule.emits and curie not in ctx.nodes:
-        props = {"name": name}
-        if rule.to == "Gene":
-            props["symbol"] = name  # Hetionet names genes by their symbol
-        ctx.nodes[curie] = Node(rule.to, curie, props, Origin(str(ctx.path), line))
+        ctx.nodes[curie] = rule.node(curie, name, Origin(str(ctx.path), line))
 
 
 def _edge_shape(value: Any, line: int, bad: Callable[..., None]) -> dict | None:

@@ -31,7 +31,7 @@ from kg.errors import DataError, SchemaError
 from kg.records import Edge, Node, Origin, edge_key
 from kg.schema import Schema, core_schema
 from ingest.files import open_text
-from ingest._mapping import NodeRule, SourceMapping, bundled_mapping, check_rules, load_mapping
+from ingest._mapping import SourceMapping, bundled_mapping, check_rules, load_mapping
 from ingest._result import SourceRecords
 from ingest.report import SourceReport
 
@@ -152,7 +152,7 @@ def read_primekg(
                             break
                         end = (curie, key[0], key[1])
                         if rule.emits and curie not in nodes:
-                            nodes[curie] = _node(rule, curie, cell[i_name], Origin(str(path), start))
+                            nodes[curie] = rule.node(curie, cell[i_name], Origin(str(path), start))
                     resolved[key] = end
                 if end is None:
                     report.skipped[f"node type not mapped: {key[0]}|{key[1]}"] += 1
@@ -213,10 +213,3 @@ def read_primekg(
         edges[(child, rel_type, parent)] = Edge(rel_type, child, parent, props, Origin(str(path), start))
 
     return SourceRecords.collect(nodes.values(), edges.values(), report)
-
-
-def _node(rule: NodeRule, curie: str, name: str, origin: Origin) -> Node:
-    props = {"name": name}
-    if rule.to == "Gene":
-        props["symbol"] = name  # PrimeKG names genes by their symbol
-    return Node(rule.to, curie, props, origin)

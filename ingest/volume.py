@@ -20,7 +20,7 @@ stays importable on a machine without the ``ml`` extra.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +37,6 @@ __all__ = [
     "orient_lps",
     "resample_volume",
     "check_voxels",
-    "with_metadata",
     "IMAGE_SUFFIXES",
     "DICOM_SUFFIXES",
 ]
@@ -244,8 +243,3 @@ def read_volume(
             file=p,
         )
     return orient_lps(vol) if orient else vol
-
-
-def with_metadata(volume: Volume, **extra: Any) -> Volume:
-    """A copy of ``volume`` with ``extra`` merged into its metadata."""
-    return replace(volume, metadata={**volume.metadata, **extra})

@@ -213,9 +213,6 @@ class CaseGraph:
     def num_nodes(self) -> dict[str, int]:
         return {"Patient": self.num_cases, "Phenotype": len(self.terms), "Disease": len(self.diseases)}
 
-    def num_edges(self) -> int:
-        return sum(int(e.shape[1]) for e in self.edges.values())
-
 
 def _locate(sorted_values: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Positions of ``values`` in ``sorted_values`` and whether each is there."""

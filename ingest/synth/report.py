@@ -34,7 +34,7 @@ import numpy as np
 
 from ingest.synth.acquisition import Acquisition
 from ingest.synth.config import DifficultyConfig
-from ingest.synth.findings import CT_CATALOGUE, CTFindingSpec, spec
+from ingest.synth.findings import CTFindingSpec, spec
 from ingest.synth.lesions import LesionInfo
 
 __all__ = ["Mention", "SynthReport", "write_report"]
@@ -378,8 +378,3 @@ def _write_zh(w: _Writer, plan, infos, acq: Acquisition, rng: np.random.Generato
         tpl = "{loc}{p}可能。" if status == "uncertain" else "{loc}{p}。"
         w.sentence(tpl, s.zh, _loc_zh(info, s), m)
         w.raw("\n")
-
-
-def all_phrases() -> dict[str, tuple[str, ...]]:
-    """HP id → every English phrase a report may use for it (for tests and linkers)."""
-    return {s.hpo_id: s.phrases for s in CT_CATALOGUE}
