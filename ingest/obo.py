@@ -28,7 +28,8 @@ _SYN_SCOPE = re.compile(r"^(EXACT|BROAD|NARROW|RELATED)\b")
 
 @dataclass
 class OboTerm:
-    """One ``[Term]`` stanza, with the tags kgdx uses parsed and the rest kept raw."""
+    """One ``[Term]`` stanza, with the tags kgdx uses parsed and the rest kept raw in ``tags``;
+    ``tags["xref"]`` also keeps each xref raw, with its qualifiers (``{source="…"}``)."""
 
     id: str
     line: int
@@ -132,6 +133,7 @@ def _term(tags: list[tuple[int, str, str]], path: Path, start: int) -> OboTerm:
             term.alt_ids.append(_strip_comment(value))
         elif tag == "xref":
             term.xrefs.append(_strip_comment(value).split(" ", 1)[0].strip('"'))
+            term.tags.setdefault("xref", []).append(value)
         elif tag == "replaced_by":
             term.replaced_by.append(_strip_comment(value))
         elif tag == "consider":

@@ -155,21 +155,13 @@ def _version(header: dict[str, str]) -> str | None:
 # -- reading --------------------------------------------------------------------------------------
 
 
-def _equivalent_xrefs_obo(path: Path) -> dict[str, set[str]]:
-    """Term id → xrefs qualified ``{source="MONDO:equivalentTo"}`` in an OBO file.
-
-    ``ingest.obo`` keeps only the xref's id, so this one pass reads the qualifier it drops.
-    """
-    out: dict[str, set[str]] = defaultdict(set)
-    term_id = None
-    with path.open(encoding="utf-8") as f:
-        for raw in f:
-            if raw.startswith("["):
-                term_id = None
-            elif raw.startswith("id:"):
-                term_id = raw[3:].split("!", 1)[0].strip()
-            elif raw.startswith("xref:") and term_id and _EQUIVALENT.search(raw):
-                out[term_id].add(raw[5:].strip().split(" ", 1)[0].strip('"'))
+def _equivalent_xrefs(terms: list[OboTerm]) -> dict[str, set[str]]:
+    """Term id → xrefs qualified ``{source="MONDO:equivalentTo"}`` (raw in ``tags["xref"]``)."""
+    out: dict[str, set[str]] = {}
+    for t in terms:
+        found = {x.split(" ", 1)[0].strip('"') for x in t.tags.get("xref", ()) if _EQUIVALENT.search(x)}
+        if found:
+            out[t.id] = found
     return out
 
 
@@ -250,7 +242,7 @@ def ontology_records(
             report.skip(f"id does not match the {onto.node_type} pattern", f"{path}:{t.line}")
     live = {t.id: t for t in valid if not t.obsolete}
 
-    equivalent = _equivalent_xrefs_obo(path) if onto.qualified_xrefs and path.suffix == ".obo" else {}
+    equivalent = _equivalent_xrefs(valid) if onto.qualified_xrefs and path.suffix == ".obo" else {}
     exact = {t.id: _exact_matches(t) for t in live.values()}
     # MONDO says which xrefs are exact; then the others (broader, narrower, related) are left out.
     only_exact = onto.qualified_xrefs and (bool(equivalent) or any(exact.values()))
