@@ -21,7 +21,7 @@ from kg.errors import DataError
 from ingest.files import read_text
 from ingest.case import Finding, LabResult, PatientCase
 
-__all__ = ["read_phenopacket", "iter_phenopackets", "parse_iso_age"]
+__all__ = ["read_phenopacket", "iter_phenopackets", "parse_iso_age", "validate_phenopacket"]
 
 _HP = re.compile(r"^HP:\d{7}$")
 _AGE = re.compile(r"^P(?:(\d+(?:\.\d+)?)Y)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?(?:T.*)?$")
@@ -38,16 +38,27 @@ def parse_iso_age(text: str) -> float | None:
     return round(y + mo / 12 + w / 52.18 + d / 365.25, 3)
 
 
-def _validate_schema(doc: dict, path: Path) -> None:
-    try:
-        from google.protobuf import json_format
-        from phenopackets.schema.v2.phenopackets_pb2 import Phenopacket
-    except ImportError:  # the schema package is optional; the reader below still checks fields
-        return
+def validate_phenopacket(doc: dict[str, Any], where: str | Path | None = None) -> None:
+    """Check ``doc`` against the GA4GH Phenopacket v2 schema (``phenopackets`` package).
+
+    Raises:
+        DataError: naming the problem (and ``where``) when the schema refuses it.
+        ImportError: when the ``phenopackets`` package is not installed.
+    """
+    from google.protobuf import json_format
+    from phenopackets.schema.v2.phenopackets_pb2 import Phenopacket
+
     try:
         json_format.ParseDict(doc, Phenopacket(), ignore_unknown_fields=False)
     except json_format.ParseError as e:
-        raise DataError(f"not a valid GA4GH Phenopacket v2: {e}", file=path) from None
+        raise DataError(f"not a valid GA4GH Phenopacket v2: {e}", file=where) from None
+
+
+def _validate_schema(doc: dict, path: Path) -> None:
+    try:
+        validate_phenopacket(doc, path)
+    except ImportError:  # the schema package is optional; the reader below still checks fields
+        return
 
 
 def _get(d: Any, *keys: str) -> Any:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kg.errors import DataError
+from ingest.phenopackets import validate_phenopacket
 from ingest.synth.kg_source import KgSource
 
 __all__ = ["build_phenopacket", "validate_phenopacket", "RESOURCES"]
@@ -94,19 +94,3 @@ def build_phenopacket(patient: Any, kg: KgSource, files: dict[str, str], *, crea
         "metaData": {"created": created, "createdBy": "kgdx synth", "resources": list(RESOURCES),
                      "phenopacketSchemaVersion": "2.0"},
     }
-
-
-def validate_phenopacket(doc: dict[str, Any], where: str | None = None) -> None:
-    """Check ``doc`` against the GA4GH Phenopacket v2 schema (``phenopackets`` package).
-
-    Raises:
-        DataError: naming the problem when the schema refuses it.
-        ImportError: when the ``phenopackets`` package is not installed.
-    """
-    from google.protobuf import json_format
-    from phenopackets.schema.v2.phenopackets_pb2 import Phenopacket
-
-    try:
-        json_format.ParseDict(doc, Phenopacket(), ignore_unknown_fields=False)
-    except json_format.ParseError as e:
-        raise DataError(f"not a valid GA4GH Phenopacket v2: {e}", file=where) from None
