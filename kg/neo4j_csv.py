@@ -42,8 +42,9 @@ from typing import Any
 
 from kg.errors import ConfigError, DataError
 from kg.queries import NODE, schema_statements
-from kg.schema import PropertySpec
-from kg.store import KGStore
+from kg.records import Edge, Node
+from kg.schema import PropertySpec, Schema
+from kg.store import KGStore, group_by_type
 
 __all__ = ["Neo4jImport", "to_neo4j_csv", "CSV_TYPES", "DELIMITERS"]
 
@@ -102,9 +103,9 @@ def _quote(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def _choose_delimiter(store: KGStore, requested: str | None) -> tuple[str, bool]:
+def _choose_delimiter(schema: Schema, nodes: Iterable[Node], edges: Iterable[Edge],
+                      requested: str | None) -> tuple[str, bool]:
     """The array delimiter to use, and whether any string holds a newline."""
-    schema = store.schema
     used: set[str] = set()
     multiline = False
 
@@ -121,9 +122,9 @@ def _choose_delimiter(store: KGStore, requested: str | None) -> tuple[str, bool]
                 if spec.type == "str_list":
                     used.update(ch for ch in DELIMITERS + ((requested,) if requested else ()) if ch in s)
 
-    for n in store.iter_nodes():
+    for n in nodes:
         scan(n.props, schema.node_types[n.type].properties)
-    for e in store.iter_edges():
+    for e in edges:
         scan(e.props, schema.relationship_types[e.type].properties)
     if requested is not None:
         if len(requested) != 1:
@@ -177,14 +178,16 @@ def to_neo4j_csv(
     if not _DATABASE.match(database):
         raise ConfigError(f"'database' must be a Neo4j database name (got {database!r})")
     schema = store.schema
-    delim, multiline = _choose_delimiter(store, array_delimiter)
+    by_label, by_rel = group_by_type(store.iter_nodes()), group_by_type(store.iter_edges())  # one pass each
+    delim, multiline = _choose_delimiter(schema, (n for g in by_label.values() for n in g),
+                                         (e for g in by_rel.values() for e in g), array_delimiter)
     out = Path(directory)
     (out / "nodes").mkdir(parents=True, exist_ok=True)
     (out / "relationships").mkdir(parents=True, exist_ok=True)
     result = Neo4jImport(out, array_delimiter=delim, multiline=multiline)
 
     for label, nt in sorted(schema.node_types.items()):
-        nodes = sorted(store.iter_nodes(label), key=lambda n: n.id)
+        nodes = sorted(by_label.get(label, ()), key=lambda n: n.id)
         path = out / "nodes" / f"{label}.csv"
         path.unlink(missing_ok=True)
         if not nodes:
@@ -197,7 +200,7 @@ def to_neo4j_csv(
         result.node_files[label] = path
 
     for rel, rt in sorted(schema.relationship_types.items()):
-        edges = sorted(store.iter_edges(rel), key=lambda e: (e.src, e.dst))
+        edges = sorted(by_rel.get(rel, ()), key=lambda e: (e.src, e.dst))
         path = out / "relationships" / f"{rel}.csv"
         path.unlink(missing_ok=True)
         if not edges:
