@@ -11,7 +11,6 @@ from collections.abc import Collection, Iterator, Sequence
 
 import networkx as nx
 
-from kg.errors import StoreError
 from kg.records import Edge, Node
 from kg.schema import Schema
 from kg.store import (
@@ -160,9 +159,7 @@ class MemoryStore(KGStore):
         if text in self._alt:
             ids.add(self._alt[text])
         found = [self._node(i) for i in ids]
-        if types is not None:
-            found = [n for n in found if n.type in types]
-        return sorted(found, key=lambda n: (n.type, n.id))[:limit]
+        return self._finish_lookup(found, types, limit)
 
     def _steps(self, node_id: str, direction: Direction) -> Iterator[tuple[Edge, str]]:
         """Each stored edge at ``node_id`` in the given direction, and the node it reaches."""
@@ -242,8 +239,7 @@ class MemoryStore(KGStore):
     def subgraph(
         self, seed_ids: Collection[str], *, hops: int = 1, rel_types: Collection[str] | None = None
     ) -> tuple[list[Node], list[Edge]]:
-        if not isinstance(hops, int) or hops < 0:
-            raise StoreError(f"'hops' must be a non-negative integer (got {hops!r})")
+        self._check_subgraph_hops(hops)
         seen = {i for i in seed_ids if i in self._g}
         frontier = set(seen)
         for _ in range(hops):

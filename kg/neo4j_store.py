@@ -304,9 +304,7 @@ class Neo4jStore(KGStore):
                 raise
             rows = self._read(Q.LOOKUP_SCAN, **params)
         found = [self._node(r["labels"], r["props"]) for r in rows]
-        if types is not None:
-            found = [n for n in found if n.type in types]
-        return sorted(found, key=lambda n: (n.type, n.id))[:limit]
+        return self._finish_lookup(found, types, limit)
 
     def neighbours(
         self,
@@ -355,8 +353,7 @@ class Neo4jStore(KGStore):
     def subgraph(
         self, seed_ids: Collection[str], *, hops: int = 1, rel_types: Collection[str] | None = None
     ) -> tuple[list[Node], list[Edge]]:
-        if not isinstance(hops, int) or hops < 0:
-            raise StoreError(f"'hops' must be a non-negative integer (got {hops!r})")
+        self._check_subgraph_hops(hops)
         types = None if rel_types is None else list(rel_types)
         seen = self.existing_ids(seed_ids)
         frontier = set(seen)

@@ -292,6 +292,17 @@ class KGStore(ABC):
         return max_hops
 
     @staticmethod
+    def _check_subgraph_hops(hops: int) -> None:
+        if not isinstance(hops, int) or hops < 0:
+            raise StoreError(f"'hops' must be a non-negative integer (got {hops!r})")
+
+    @staticmethod
+    def _finish_lookup(found: Iterable[Node], types: Collection[str] | None, limit: int) -> list[Node]:
+        if types is not None:
+            found = [n for n in found if n.type in types]
+        return sorted(found, key=lambda n: (n.type, n.id))[:limit]
+
+    @staticmethod
     def _sorted_neighbours(items: Iterable[Neighbour]) -> list[Neighbour]:
         return sorted(items, key=lambda nb: (nb.node.id, nb.edge.type, nb.edge.src, nb.edge.dst))
 
