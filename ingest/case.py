@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Finding", "LabResult", "PatientCase"]
+__all__ = ["Finding", "LabResult", "PatientCase", "loinc_curie"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,11 @@ class Finding:
     probability: float = 1.0
     origin: str = "phenopacket"
     original_id: str | None = None
+
+
+def loinc_curie(code: str) -> str:
+    """A LOINC code as the KG's id: ``"1988-5"`` and ``"LOINC:1988-5"`` both give ``"LOINC:1988-5"``."""
+    return code if code.startswith("LOINC:") else f"LOINC:{code}"
 
 
 @dataclass(frozen=True)

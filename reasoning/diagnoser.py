@@ -20,7 +20,7 @@ import torch
 
 from kg.errors import DataError
 from kg.store import KGStore
-from ingest.case import Finding, PatientCase
+from ingest.case import Finding, PatientCase, loinc_curie
 from reasoning.evidence import CaseEvidence, EvidenceExtractor
 from reasoning.index import KGIndex
 from reasoning.model import Attribution, EvidenceGNN
@@ -135,7 +135,7 @@ class Diagnoser:
         for lab in case.labs:
             direction = lab.direction
             for d in ({"high": ("high", "positive"), "low": ("low", "negative")}.get(direction, ())):
-                for hp in self._indicates.get((f"LOINC:{lab.loinc}" if not lab.loinc.startswith("LOINC:") else lab.loinc, d), []):
+                for hp in self._indicates.get((loinc_curie(lab.loinc), d), []):
                     t = self.index.term_index.get(hp)
                     if t is not None and t not in weights:
                         weights[t] = 0.9

@@ -41,7 +41,7 @@ import numpy as np
 
 from kg.errors import ConfigError, DataError
 from ingest.files import read_text
-from ingest.case import Finding, LabResult, PatientCase
+from ingest.case import Finding, LabResult, PatientCase, loinc_curie
 from reasoning.index import PHENOTYPIC_ABNORMALITY
 
 if TYPE_CHECKING:
@@ -146,8 +146,7 @@ def add_labs(case: PatientCase, labs: str | Path | Iterable[Any]) -> list[LabRes
     for r in labs:
         if r.value is None:
             continue
-        code = r.loinc if r.loinc.startswith("LOINC:") else f"LOINC:{r.loinc}"
-        lab = LabResult(code, float(r.value), r.unit, r.ref_low, r.ref_high, getattr(r, "label", None) or getattr(r, "name", None))
+        lab = LabResult(loinc_curie(r.loinc), float(r.value), r.unit, r.ref_low, r.ref_high, getattr(r, "label", None) or getattr(r, "name", None))
         case.labs.append(lab)
         added.append(lab)
     return added
@@ -186,7 +185,7 @@ def lab_vector(labs: Sequence[LabResult], tests: Sequence[str],
     values = np.zeros(len(tests), np.float32)
     present = np.zeros(len(tests), bool)
     for lab in labs:
-        code = lab.loinc if lab.loinc.startswith("LOINC:") else f"LOINC:{lab.loinc}"
+        code = loinc_curie(lab.loinc)
         i = index.get(code)
         if i is None:
             continue
