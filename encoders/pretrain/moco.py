@@ -87,8 +87,9 @@ def moco_loss(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, temperature
 
 @torch.no_grad()
 def momentum_update(online: nn.Module, momentum: nn.Module, m: float) -> None:
-    """``momentum ← m · momentum + (1 − m) · online``, parameter by parameter."""
-    for p, pm in zip(online.parameters(), momentum.parameters()):
-        pm.mul_(m).add_(p.detach(), alpha=1.0 - m)
+    """``momentum ← m · momentum + (1 − m) · online``, all parameters in one batched op."""
+    mp = list(momentum.parameters())
+    torch._foreach_mul_(mp, m)
+    torch._foreach_add_(mp, [p.detach() for p in online.parameters()], alpha=1.0 - m)
     for b, bm in zip(online.buffers(), momentum.buffers()):
         bm.copy_(b)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import inspect
 import os
 import random
+import shutil
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -295,7 +296,7 @@ def _save_state(
         torch.save(state, tmp)
         os.replace(tmp, ckpt_dir / "last.pt")
         if keep:
-            torch.save(state, ckpt_dir / f"step-{step:06d}.pt")
+            shutil.copyfile(ckpt_dir / "last.pt", ckpt_dir / f"step-{step:06d}.pt")
     if info.distributed:
         torch.distributed.barrier()
 
