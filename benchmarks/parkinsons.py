@@ -52,9 +52,13 @@ MODULE = ROOT / "modules" / "parkinsons"
 DEFAULT_CASES = ROOT.parent / "shared" / "data" / "phenopackets" / "dev"
 
 
-def rank_of(dx: Diagnoser, case: PatientCase, golds: list[str]):  # noqa: ANN201 - GoldRank | None
-    ranks = [gold_rank(dx.rank(case, k=1).scores, dx.index.disease_index[g]) for g in golds if g in dx.index.disease_index]
-    return min(ranks, key=lambda r: (r.rank, r.ties)) if ranks else None
+def rank_of(dx: Diagnoser, case: PatientCase, golds: list[str], scores=None):  # noqa: ANN001, ANN201 - GoldRank | None
+    """The best rank among ``golds`` (ranking the case once, unless ``scores`` are given)."""
+    known = [dx.index.disease_index[g] for g in golds if g in dx.index.disease_index]
+    if not known:
+        return None
+    scores = dx.rank(case, k=1).scores if scores is None else scores
+    return min((gold_rank(scores, g) for g in known), key=lambda r: (r.rank, r.ties))
 
 
 def real_cases(dx_before: Diagnoser, dx_after: Diagnoser, folder: Path, cohorts: list[str]) -> dict:
@@ -92,10 +96,10 @@ def notes_eval(dx: Diagnoser, labels: list[dict], *, oracle: bool) -> tuple[dict
             got = {(f.id, "present") for f in case.observed} | {(f.id, "absent") for f in case.excluded}
             want = {(p["id"], p["status"]) for p in lab["phenotypes"]}
             tp, fp, fn = tp + len(got & want), fp + len(got - want), fn + len(want - got)
-        r = rank_of(dx, case, golds)
+        res = dx.rank(case, k=1)
+        r = rank_of(dx, case, golds, res.scores)
         m.add(r)
-        rows.append({"note": lab["file"], "gold": lab["gold"], "rank": r.rank if r else None,
-                     "top": dx.rank(case, k=1).top[0].id})
+        rows.append({"note": lab["file"], "gold": lab["gold"], "rank": r.rank if r else None, "top": res.top[0].id})
     out = m.summary()
     if not oracle:
         out["linking"] = {"precision": round(tp / max(tp + fp, 1), 3), "recall": round(tp / max(tp + fn, 1), 3)}

@@ -199,7 +199,7 @@ class KGIndex:
             if e.dst in d_ix and symbols.get(e.src):
                 genes[symbols[e.src]].append(d_ix[e.dst])
 
-        return cls(terms, diseases, ic, background.astype(np.float32), ancestors.tocsc(), profile,
+        return cls(terms, diseases, ic, background.astype(np.float32), anc_csc, profile,
                    annotations, excludes, names, dict(genes), dict(parents))
 
     def ancestors_of(self, t: int) -> np.ndarray:

@@ -77,7 +77,7 @@ def _validate(model: EvidenceGNN, batches: list[tuple[CaseEvidence, list[int]]])
     for ev, gold in batches:
         scores = model(ev).numpy()
         for row, g in zip(scores, gold):
-            m.add(gold_rank(row, g))
+            m.add(gold_rank(row, g) if g is not None else None)
     model.train()
     return m.summary()["overall"]
 
@@ -138,7 +138,7 @@ def train(
             [v.disease for v in val_cases[i:i + 64]]) for i in range(0, len(val_cases), 64)]
     dev = None
     if dev_cases:
-        dev = [(extractor(o, x), g) for o, x, g in dev_cases]
+        dev = [(extractor(o, x), [g]) for o, x, g in dev_cases]
 
     opt = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
     start, history, best = 0, [], -1.0
@@ -167,13 +167,7 @@ def train(
                 row = {"step": step + 1, "loss": float(np.mean(losses)), "lr": _lr(step, c),
                        "val": _validate(model, val), "seconds": round(time.perf_counter() - t0, 1)}
                 if dev is not None:
-                    m = RankingMetrics()
-                    model.eval()
-                    with torch.no_grad():
-                        for ev_d, g in dev:
-                            m.add(gold_rank(model(ev_d)[0].numpy(), g) if g is not None else None)
-                    model.train()
-                    row["dev"] = m.summary()["overall"]
+                    row["dev"] = _validate(model, dev)
                 losses = []
                 history.append(row)
                 (out / "history.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
