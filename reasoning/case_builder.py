@@ -19,10 +19,11 @@ from ingest.files import read_text
 from ingest.case import Finding, PatientCase
 
 if TYPE_CHECKING:
+    from encoders.ct_encoder import CTEncoder
     from encoders.linking import ConceptLinker, LinkedConcept
     from reasoning.diagnoser import Diagnoser
 
-__all__ = ["build_case", "add_text", "add_ct", "linker_for"]
+__all__ = ["build_case", "add_text", "add_ct", "ct_model_for", "linker_for"]
 
 UNCERTAIN_WEIGHT = 0.5
 
@@ -113,6 +114,23 @@ def add_text(dx: Diagnoser, case: PatientCase, text: str, *, kind: str = "note",
     return mentions
 
 
+def ct_model_for(dx: Diagnoser, checkpoint: str | Path) -> CTEncoder:
+    """The CT encoder saved at ``checkpoint``, with its finding head; loaded once per Diagnoser.
+
+    Raises:
+        ConfigError: if the checkpoint has no finding head.
+    """
+    key = str(checkpoint)
+    if key not in dx._ct_models:
+        from encoders.factory import load_checkpoint
+
+        encoder = load_checkpoint(checkpoint)
+        if getattr(encoder, "finding_head", None) is None:
+            raise ConfigError(f"the CT checkpoint {checkpoint!r} has no finding head")
+        dx._ct_models[key] = encoder
+    return dx._ct_models[key]
+
+
 def add_ct(dx: Diagnoser, case: PatientCase, path: str | Path, *, model: str | None = None,
            threshold: float = 0.5) -> dict[str, float]:
     """Add the CT finding head's findings for a volume; returns every finding's probability.
@@ -124,16 +142,10 @@ def add_ct(dx: Diagnoser, case: PatientCase, path: str | Path, *, model: str | N
     if not model:
         raise ConfigError("--ct needs a CT encoder checkpoint trained with a finding head: set KGDX_CT_MODEL "
                           "(see docs/encoders.md); an untrained head's probabilities would mean nothing")
-    from encoders.factory import load_checkpoint
     from ingest.volume import read_volume
     from reasoning.multimodal import add_ct_findings
 
-    if model not in dx._ct_models:
-        encoder = load_checkpoint(model)
-        if getattr(encoder, "finding_head", None) is None:
-            raise ConfigError(f"the CT checkpoint {model!r} has no finding head")
-        dx._ct_models[model] = encoder
-    _, probs_list = dx._ct_models[model].embed(read_volume(path))
+    _, probs_list = ct_model_for(dx, model).embed(read_volume(path))
     probs = probs_list[0]
     add_ct_findings(case, probs, threshold=threshold)
     case.files["ct"] = str(path)

@@ -268,10 +268,10 @@ class MultimodalCaseBuilder:
                 raise ConfigError("a CT needs a CT encoder checkpoint trained with a finding head: pass ct_model or set "
                                   "KGDX_CT_MODEL (train one with `python -m reasoning.train_ct_head`)")
             if isinstance(model, (str, Path)):
-                from encoders.factory import load_checkpoint
+                from reasoning.case_builder import ct_model_for
 
-                model = load_checkpoint(model)
-            if getattr(model, "finding_head", None) is None:
+                model = ct_model_for(self.dx, model)
+            elif getattr(model, "finding_head", None) is None:
                 raise ConfigError(f"the CT checkpoint {self._ct_model or os.environ.get('KGDX_CT_MODEL')!r} has no finding head")
             self._ct = model.eval()
         return self._ct
