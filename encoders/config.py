@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from kg.errors import ModelError
+from kg.errors import KgdxError, ModelError
 from encoders.ct_findings import CT_FINDING_IDS
 
 __all__ = [
@@ -37,18 +37,18 @@ __all__ = [
 MEDMPT_WINDOWS: tuple[tuple[float, float], ...] = ((1500.0, -400.0), (2000.0, -500.0), (400.0, 60.0))
 
 
-def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+def _build(cls: type, data: Any, where: str, error: type[KgdxError] = ModelError) -> Any:  # noqa: ANN401
     """Instantiate dataclass ``cls`` from ``data``, refusing unknown keys with their names."""
     if not isinstance(data, dict):
-        raise ModelError(f"{where}: expected an object, got {type(data).__name__}")
+        raise error(f"{where}: expected a mapping, got {type(data).__name__}")
     names = {f.name for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - names)
     if unknown:
-        raise ModelError(f"{where}: unknown key(s) {unknown}; known: {sorted(names)}")
+        raise error(f"{where}: unknown key(s) {unknown}; known: {sorted(names)}")
     try:
         return cls(**data)
     except (TypeError, ValueError) as e:
-        raise ModelError(f"{where}: {e}") from None
+        raise error(f"{where}: {e}") from None
 
 
 def _positive(owner: str, **values: float) -> None:

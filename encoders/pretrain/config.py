@@ -7,14 +7,13 @@ file, so a misspelt loss weight never silently trains with the default.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from kg.errors import ConfigError
-from encoders.config import AugmentCfg
+from encoders.config import AugmentCfg, _build
 
 __all__ = [
     "PretrainConfig",
@@ -184,21 +183,8 @@ class PretrainConfig:
         d = dict(data)
         for key, sub in subs.items():
             if key in d:
-                d[key] = _make(sub, d[key] or {}, f"{where}: {key}")
-        return _make(cls, d, where)
-
-
-def _make(cls: type, data: Any, where: str) -> Any:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(names)}")
-    try:
-        return cls(**data)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"{where}: {e}") from None
+                d[key] = _build(sub, d[key] or {}, f"{where}: {key}", ConfigError)
+        return _build(cls, d, where, ConfigError)
 
 
 def load_pretrain_config(path: str | Path, **overrides: Any) -> PretrainConfig:
