@@ -34,3 +34,12 @@ def tiny_trained(tiny_store, tmp_path_factory):
                       model=EvidenceGNNConfig(hidden=8, ic_floor=0.0))
     summary = train(tiny_store, cfg, out, progress=False)
     return out, summary
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models run faster on one thread, above all on a CPU shared with other jobs."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -33,14 +33,7 @@ GGO, EFFUSION, PNEUMONIA, COUGH, FEVER, HEMOPTYSIS, CRP_HIGH = (
 REPORT = ("CLINICAL INDICATION: Fever.\n\nFINDINGS: Ground glass opacity in both lungs. No hemoptysis.\n\n"
           "IMPRESSION: Possible pneumonia.")
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run faster on one thread, above all on a CPU shared with other jobs."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -10,14 +10,7 @@ import torch
 from reasoning.chest_metrics import macro_scores
 from reasoning.fusion_baselines import AttentionFusion, FitConfig, LabsMLP, ModalityMLP, fit_multilabel, predict_scores
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run faster on one thread, above all on a CPU shared with other jobs."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def batch(n: int, seed: int = 0) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
