@@ -40,7 +40,6 @@ class DiseaseInfo:
     id: str
     name: str
     synonyms: tuple[str, ...]
-    parents: tuple[str, ...]
     phenotypes: tuple[tuple[str, float], ...]
 
     def frequency(self, hp: str) -> float:
@@ -252,7 +251,7 @@ def load_kg_source(module: str = "respiratory") -> KgSource:
             raise DataError(f"disease {d} has no HAS_PHENOTYPE edge", file=mod.root)
     diseases = {
         d: DiseaseInfo(d, str(nodes[d].props["name"]), tuple(nodes[d].props.get("synonyms") or ()),
-                       tuple(sorted(parents.get(d, ()))), tuple(sorted(pheno[d].items())))
+                       tuple(sorted(pheno[d].items())))
         for d in diag
     }
     labs = {

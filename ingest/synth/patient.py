@@ -211,7 +211,7 @@ class PatientSampler:
         for hp in sorted(truth):
             t = truth[hp]
             if t.modality == "ct" and rng.random() < k.ct_finding_dropout:
-                defining = any(dict(kg.diseases[d].phenotypes).get(hp, 0) >= _DEFINING for d, _ in diseases)
+                defining = any(kg.diseases[d].frequency(hp) >= _DEFINING for d, _ in diseases)
                 if not defining:
                     del truth[hp]
         for _ in range(int(rng.poisson(k.incidental_ct_findings))):
