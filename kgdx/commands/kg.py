@@ -237,10 +237,7 @@ def lookup(
 ) -> None:
     """Find nodes by id, name or synonym (case-insensitive), in either store."""
     s = open_store(_kind(store), quiet=as_json)
-    found = s.lookup(text, types=node_type)
-    if not found and ":" in text:
-        n = s.node(text)
-        found = [n] if n else []
+    found = s.lookup(text, types=node_type)  # ids and alternative ids too
     if as_json:
         print(json.dumps([{"type": n.type, "id": n.id, **n.props} for n in found], indent=2))
         return
