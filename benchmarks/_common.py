@@ -57,7 +57,8 @@ def write_results(name: str, results: dict[str, Any], out: str | Path | None = N
     """Write ``results`` (plus machine info and the command line) as JSON; return the path."""
     path = Path(out) if out else RESULTS / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"benchmark": name, "command": " ".join(["python", *sys.argv]), "machine": machine(), **results}
+    command = ["python", "-m", f"benchmarks.{Path(sys.argv[0]).stem}", *sys.argv[1:]]
+    doc = {"benchmark": name, "command": " ".join(command), "machine": machine(), **results}
     path.write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n")
     return path
 

@@ -8,7 +8,7 @@ sample of real phenopackets (never trained on) over every disease of the KG. Sid
 - ``EvidenceGNN`` trained from scratch at this budget (the shipped architecture; its fixed
   closure-overlap prior included, as shipped) and the same without the prior (learned part only);
 - the shipped checkpoint (trained longer: 500 steps × 32 cases), for reference;
-- ``R-GCN`` and ``HGT`` from :mod:`reasoning.generic_gnn`: PyG's ``RGCNConv`` / ``HGTConv`` over
+- ``R-GCN`` and ``HGT`` from :mod:`benchmarks.lib.generic_gnn`: PyG's ``RGCNConv`` / ``HGTConv`` over
   the per-case subgraph, with text-encoder (MiniLM) features of every phenotype and disease label
   and definition plus learned per-type embeddings.
 
@@ -18,7 +18,7 @@ minutes on two cores), cached under ``$KGDX_HOME/cache/gnn-text``.
 
 Run::
 
-    python benchmarks/architectures.py [--cases DIR] [--limit 600] [--steps 300] [--batch-size 16]
+    python -m benchmarks.architectures [--cases DIR] [--limit 600] [--steps 300] [--batch-size 16]
 """
 
 from __future__ import annotations
@@ -30,22 +30,21 @@ import time
 from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parents[1]
-sys.path[:] = [str(_ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != _ROOT / "benchmarks"]
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from benchmarks._common import latencies_ms, learned_only, peak_rss_mb, write_results  # noqa: E402
+from benchmarks._common import latencies_ms, learned_only, peak_rss_mb, write_results
 
-from ingest.case import PatientCase  # noqa: E402
-from ingest.phenopackets import iter_phenopackets  # noqa: E402
-from reasoning.baselines import ICOverlap  # noqa: E402
-from reasoning.checkpoint import load_checkpoint  # noqa: E402
-from reasoning.diagnoser import Diagnoser  # noqa: E402
-from reasoning.evaluate import evaluate_scores  # noqa: E402
-from reasoning.generic_gnn import GenericGNNConfig, GenericTrainConfig, node_text_features, train_generic  # noqa: E402
-from reasoning.simulate import CaseSimulator, SimulationConfig  # noqa: E402
-from reasoning.train import TrainConfig, train  # noqa: E402
+from kgdx.ingest.case import PatientCase
+from kgdx.ingest.phenopackets import iter_phenopackets
+from benchmarks.lib.baselines import ICOverlap
+from kgdx.reasoning.checkpoint import load_checkpoint
+from kgdx.reasoning.diagnoser import Diagnoser
+from kgdx.reasoning.evaluate import evaluate_scores
+from benchmarks.lib.generic_gnn import GenericGNNConfig, GenericTrainConfig, node_text_features, train_generic
+from kgdx.reasoning.simulate import CaseSimulator, SimulationConfig
+from kgdx.reasoning.train import TrainConfig, train
 
 DEFAULT_CASES = _ROOT.parent / "shared" / "data" / "phenopackets" / "dev"
 

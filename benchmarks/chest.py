@@ -2,11 +2,11 @@
 
 What runs, in order:
 
-1. A cohort is generated (``ingest.synth.generate_cohort``) into ``--cohort`` (default: a
+1. A cohort is generated (``kgdx.synth.generate_cohort``) into ``--cohort`` (default: a
    temporary folder), or an existing one is reused.
 2. The CT encoder (``ct-tiny``) and its finding head are trained on the **train split** only
-   (``reasoning.train_ct_head``); per-finding AUROC is measured on the test split.
-3. Every case is built through the encoders (``reasoning.multimodal``): CT-head findings, report
+   (``kgdx.encoders.train_ct_head``); per-finding AUROC is measured on the test split.
+3. Every case is built through the encoders (``kgdx.reasoning.multimodal``): CT-head findings, report
    linking, labs, plus the phenopacket's symptoms; and its embeddings (CT, report, labs).
 4. Methods, scored over the cohort's diseases:
 
@@ -37,9 +37,9 @@ What runs, in order:
 
 Run::
 
-    python benchmarks/chest.py                                  # n=600, 32x64x64, seed 0
-    python benchmarks/chest.py --n 1000 --seed 1 --cohort /tmp/chest
-    python benchmarks/chest.py --quick                          # a smoke run in about 5 minutes
+    python -m benchmarks.chest                                  # n=600, 32x64x64, seed 0
+    python -m benchmarks.chest --n 1000 --seed 1 --cohort /tmp/chest
+    python -m benchmarks.chest --quick                          # a smoke run in about 5 minutes
 
 Writes ``benchmarks/results/chest.json`` (``--out``) and ``benchmarks/results/chest.png``.
 """
@@ -47,7 +47,6 @@ Writes ``benchmarks/results/chest.json`` (``--out``) and ``benchmarks/results/ch
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
 import sys
 import tempfile
@@ -56,24 +55,17 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-# The script's folder holds benchmarks/encoders.py, which would shadow the ``encoders`` package,
-# so it comes off the path and _common is loaded from its file.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-_spec = importlib.util.spec_from_file_location("_common", _HERE / "_common.py")
-_common = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_common)
-RESULTS, peak_rss_mb, write_results = _common.RESULTS, _common.peak_rss_mb, _common.write_results
+from benchmarks._common import RESULTS, peak_rss_mb, write_results
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from kg.errors import DataError, ModelError  # noqa: E402
-from ingest.case import PatientCase  # noqa: E402
-from reasoning.chest_metrics import ViolationCount, drug_violations, macro_scores, set_overlap, topk  # noqa: E402
-from reasoning.diagnoser import Diagnoser  # noqa: E402
-from reasoning.evidence import CaseEvidence  # noqa: E402
-from reasoning.fusion_baselines import (  # noqa: E402
+from kgdx.errors import DataError, ModelError
+from kgdx.ingest.case import PatientCase
+from benchmarks.lib.chest_metrics import ViolationCount, drug_violations, macro_scores, set_overlap, topk
+from kgdx.reasoning.diagnoser import Diagnoser
+from kgdx.reasoning.evidence import CaseEvidence
+from benchmarks.lib.fusion_baselines import (
     AttentionFusion,
     FitConfig,
     LabsMLP,
@@ -81,7 +73,7 @@ from reasoning.fusion_baselines import (  # noqa: E402
     fit_multilabel,
     predict_scores,
 )
-from reasoning.multimodal import MultimodalCase, MultimodalCaseBuilder, select_modalities  # noqa: E402
+from kgdx.reasoning.multimodal import MultimodalCase, MultimodalCaseBuilder, select_modalities
 
 SPLITS = ("train", "validation", "test", "held_out")
 
@@ -115,8 +107,9 @@ class Clock:
 # -- data -------------------------------------------------------------------------------------------
 
 
-def get_cohort(args: argparse.Namespace):  # noqa: ANN201 - ingest.synth.Cohort
-    from ingest.synth import SynthConfig, generate_cohort, parse_size, read_cohort
+def get_cohort(args: argparse.Namespace):  # noqa: ANN201 - kgdx.ingest.cohort.Cohort
+    from kgdx.synth import SynthConfig, generate_cohort, parse_size
+    from kgdx.ingest.cohort import read_cohort
 
     folder = Path(args.cohort) if args.cohort else Path(tempfile.mkdtemp(prefix="kgdx-chest-")) / "cohort"
     shape = list(parse_size(args.size))
@@ -135,7 +128,7 @@ def get_cohort(args: argparse.Namespace):  # noqa: ANN201 - ingest.synth.Cohort
 def phenotype_model(name: str, store, out: Path, steps: int):  # noqa: ANN001, ANN201
     """The phenotype model; if ``name`` does not load (e.g. a checkpoint from an older feature
     set), a quick one is trained on the KG (simulated cases only, never the cohort)."""
-    from reasoning.checkpoint import load_checkpoint
+    from kgdx.reasoning.checkpoint import load_checkpoint
 
     try:
         model, info = load_checkpoint(name)
@@ -143,7 +136,7 @@ def phenotype_model(name: str, store, out: Path, steps: int):  # noqa: ANN001, A
     except ModelError as e:
         print(f"the phenotype checkpoint {name!r} does not load ({e.one_line()[:160]}); training a quick one "
               f"({steps} steps on cases simulated from the KG)", file=sys.stderr)
-    from reasoning.train import TrainConfig, train
+    from kgdx.reasoning.train import TrainConfig, train
 
     cfg = TrainConfig(steps=steps, eval_every=steps, val_cases=100, warmup=min(20, steps))
     summary = train(store, cfg, out / "phenotype", progress=True)
@@ -268,7 +261,7 @@ def _with_ancestors(dx: Diagnoser, ids: set[str]) -> set[str]:
 def drug_benchmark(dx: Diagnoser, built: dict[str, list[MultimodalCase]], data: dict[str, Any], kgsrc,  # noqa: ANN001
                    settings: list[tuple[int, int]]) -> dict[str, Any]:
     """Suggestions on the zero-shot KG ranking against the true treatments, with violations."""
-    from reasoning.drugs import suggest_drugs
+    from kgdx.reasoning.drugs import suggest_drugs
 
     origins, labs = KG_VARIANTS["KG fusion (zero-shot)"]
 
@@ -425,9 +418,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     clock = Clock()
-    from ingest.synth import load_kg_source
-    from kgdx.stores import open_store
-    from reasoning.train_ct_head import CTHeadConfig, finding_auroc, finding_targets, predict, preprocess_cohort, train_ct_head
+    from kgdx.synth import load_kg_source
+    from kgdx.app.stores import open_store
+    from kgdx.encoders.train_ct_head import CTHeadConfig, finding_auroc, finding_targets, predict, preprocess_cohort, train_ct_head
 
     # 1. data
     cohort, generated = get_cohort(args)
@@ -474,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
             "held_gold": [col[next(d["id"] for d in labels[c]["diseases"] if d["id"] in held)] for c in ids["held_out"]]}
 
     # 2. CT encoder and finding head (train split only)
-    from encoders.factory import get_model_config, load_checkpoint as load_encoder
+    from kgdx.encoders.factory import get_model_config, load_checkpoint as load_encoder
 
     pre_cfg = get_model_config("ct-tiny").preprocess if not args.ct_checkpoint else load_encoder(args.ct_checkpoint).cfg.preprocess
     X = {s: preprocess_cohort(cohort, ids[s], pre_cfg) for s in SPLITS if ids[s]}

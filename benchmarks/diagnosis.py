@@ -20,30 +20,26 @@ baseline, batched cases/s, peak memory.
 
 Run::
 
-    python benchmarks/diagnosis.py [--cases DIR] [--model default] [--neo4j] [--limit N]
+    python -m benchmarks.diagnosis [--cases DIR] [--model default] [--neo4j] [--limit N]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-# The repository root goes first on sys.path and this folder off it: Python puts a script's
-# folder first, where benchmarks/encoders.py would shadow the encoders package.
 _ROOT = Path(__file__).resolve().parents[1]
-sys.path[:] = [str(_ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != _ROOT / "benchmarks"]
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from benchmarks._common import latencies_ms, learned_only, peak_rss_mb, write_results  # noqa: E402
+from benchmarks._common import latencies_ms, learned_only, peak_rss_mb, write_results
 
-from ingest.case import PatientCase  # noqa: E402
-from ingest.phenopackets import iter_phenopackets  # noqa: E402
-from reasoning.baselines import ICOverlap, ResnikBMA  # noqa: E402
-from reasoning.diagnoser import Diagnoser  # noqa: E402
-from reasoning.evaluate import evaluate_scores  # noqa: E402
+from kgdx.ingest.case import PatientCase
+from kgdx.ingest.phenopackets import iter_phenopackets
+from benchmarks.lib.baselines import ICOverlap, ResnikBMA
+from kgdx.reasoning.diagnoser import Diagnoser
+from kgdx.reasoning.evaluate import evaluate_scores
 
 DEFAULT_CASES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "phenopackets" / "dev"
 
@@ -103,13 +99,13 @@ def real_cases(dx: Diagnoser, folder: Path, limit: int | None, per_case: str | N
 
 
 def explanations(dx: Diagnoser, cases: list[PatientCase], n: int, neo4j: bool) -> dict:
-    from reasoning.explain import verify_in_neo4j
+    from kgdx.reasoning.explain import verify_in_neo4j
 
     paths = verified = edges = 0
     neo_share = []
     store = None
     if neo4j:
-        from kgdx.stores import open_neo4j
+        from kgdx.app.stores import open_neo4j
 
         store = open_neo4j()
     for c in cases[:n]:

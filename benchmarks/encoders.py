@@ -4,12 +4,12 @@ and a short pretraining run on synthetic volumes showing the losses go down.
 Every CT measurement runs in its own fresh process so that its peak memory (VmHWM) is its own.
 
 Usage (CPU, the default sections):
-    python benchmarks/encoders.py --out benchmarks/results/encoders-cpu.json
-    python benchmarks/encoders.py --sections ct text --repeats 3            # a subset
-    python benchmarks/encoders.py --sections pretrain --steps 150           # the loss run only
+    python -m benchmarks.encoders --out benchmarks/results/encoders-cpu.json
+    python -m benchmarks.encoders --sections ct text --repeats 3            # a subset
+    python -m benchmarks.encoders --sections pretrain --steps 150           # the loss run only
 
 GPU (one short self-contained command; ct-base in bf16, synthetic input):
-    python benchmarks/encoders.py --gpu --out benchmarks/results/encoders-gpu.json
+    python -m benchmarks.encoders --gpu --out benchmarks/results/encoders-gpu.json
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
@@ -47,7 +45,7 @@ def _ct_forward(model: str, batch: int, device: str, dtype: str, repeats: int, q
     try:
         import torch
 
-        from encoders.factory import create_encoder
+        from kgdx.encoders.factory import create_encoder
 
         torch.manual_seed(0)
         enc = create_encoder(model, device=device).eval()
@@ -104,9 +102,9 @@ def bench_preprocess(repeats: int) -> dict[str, Any]:
     """MedMPT preprocessing of a 60 × 512 × 512 volume to 32 × 3 × 224 × 224."""
     import numpy as np
 
-    from encoders.config import AugmentCfg, PreprocessCfg
-    from encoders.preprocess import CTPreprocessor
-    from ingest.volume import Volume
+    from kgdx.encoders.config import AugmentCfg, PreprocessCfg
+    from kgdx.encoders.preprocess import CTPreprocessor
+    from kgdx.ingest.volume import Volume
 
     vol = Volume(np.random.default_rng(0).normal(-500, 400, (60, 512, 512)).astype(np.float32), spacing=(5.0, 0.7, 0.7))
     out = {}
@@ -122,7 +120,7 @@ def bench_preprocess(repeats: int) -> dict[str, Any]:
 
 def bench_text(repeats: int) -> dict[str, Any]:
     """MiniLM sentences/s on the labelled linking sentences, batch 64."""
-    from encoders.text import TextEncoder
+    from kgdx.encoders.text import TextEncoder
 
     data = ROOT / "benchmarks" / "data" / "linking_sentences.jsonl"
     texts = [json.loads(x)["text"] for x in data.read_text(encoding="utf-8").splitlines() if x.strip()]
@@ -148,10 +146,10 @@ def bench_text(repeats: int) -> dict[str, Any]:
 
 def bench_pretrain(steps: int, workdir: Path, volumes: int, batch: int) -> dict[str, Any]:
     """A short ct-tiny pretraining run on synthetic phantoms (all five losses); steps/s and loss trend."""
-    from encoders.pretrain.config import load_pretrain_config
-    from encoders.pretrain.monitor import read_loss_log
-    from encoders.pretrain.trainer import pretrain
-    from encoders.testing import write_pretrain_manifest
+    from kgdx.encoders.pretrain.config import load_pretrain_config
+    from kgdx.encoders.pretrain.monitor import read_loss_log
+    from kgdx.encoders.pretrain.trainer import pretrain
+    from kgdx.encoders.testing import write_pretrain_manifest
 
     manifest = write_pretrain_manifest(workdir / "synth", volumes, shape=(24, 64, 64))
     cfg = load_pretrain_config(

@@ -6,25 +6,21 @@ relationship into the Neo4j at KGDX_NEO4J_URI (wiped first) as ``kgdx kg load`` 
 Targets on the 2-core reference machine: build ≤ 30 s, full load ≤ 60 s. Run::
 
     kgdx neo4j start
-    python benchmarks/kg_build.py [--no-neo4j]
+    python -m benchmarks.kg_build [--no-neo4j]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-# The repository root goes first on sys.path and this folder off it: Python puts a script's
-# folder first, where benchmarks/encoders.py would shadow the encoders package.
 _ROOT = Path(__file__).resolve().parents[1]
-sys.path[:] = [str(_ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != _ROOT / "benchmarks"]
 
-from benchmarks._common import peak_rss_mb, rss_mb, write_results  # noqa: E402
+from benchmarks._common import peak_rss_mb, rss_mb, write_results
 
-from ingest.build import build_default_kg  # noqa: E402
+from kgdx.app.build import build_default_kg
 
 
 def main() -> None:
@@ -52,7 +48,7 @@ def main() -> None:
           f"peak RSS {out['build']['peak_rss_mb']:,} MB")
 
     if not args.no_neo4j:
-        from kg.neo4j_store import Neo4jStore
+        from kgdx.kg.neo4j_store import Neo4jStore
 
         with Neo4jStore.from_settings(result.store.schema) as neo:
             neo.batch_size = args.batch_size

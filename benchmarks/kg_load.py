@@ -11,8 +11,8 @@ On a generated KG (default 100k nodes, 1M relationships; deterministic), in one 
 The Neo4j database at KGDX_NEO4J_URI is wiped. Run::
 
     kgdx neo4j start
-    python benchmarks/kg_load.py            # full size (about 3-4 minutes on 2 cores)
-    python benchmarks/kg_load.py --nodes 10000 --edges 100000 --naive-rows 2000   # quick
+    python -m benchmarks.kg_load            # full size (about 3-4 minutes on 2 cores)
+    python -m benchmarks.kg_load --nodes 10000 --edges 100000 --naive-rows 2000   # quick
 """
 
 from __future__ import annotations
@@ -20,21 +20,17 @@ from __future__ import annotations
 import argparse
 import gc
 import random
-import sys
 import time
 from pathlib import Path
 
-# The repository root goes first on sys.path and this folder off it: Python puts a script's
-# folder first, where benchmarks/encoders.py would shadow the encoders package.
 _ROOT = Path(__file__).resolve().parents[1]
-sys.path[:] = [str(_ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != _ROOT / "benchmarks"]
 
-from benchmarks._common import latencies_ms, peak_rss_mb, rss_mb, write_results  # noqa: E402
+from benchmarks._common import latencies_ms, peak_rss_mb, rss_mb, write_results
 
-from kg.memory_store import MemoryStore  # noqa: E402
-from kg.neo4j_store import Neo4jStore  # noqa: E402
-from kg.records import Edge, Node  # noqa: E402
-from kg.schema import core_schema  # noqa: E402
+from kgdx.kg.memory_store import MemoryStore
+from kgdx.kg.neo4j_store import Neo4jStore
+from kgdx.kg.records import Edge, Node
+from kgdx.kg.schema import core_schema
 
 # Share of nodes and relationships per type, shaped like the default KG plus drugs and genes.
 NODE_MIX = {"Phenotype": 0.45, "Disease": 0.30, "Gene": 0.12, "Drug": 0.10, "LabTest": 0.03}

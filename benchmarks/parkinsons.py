@@ -16,35 +16,31 @@ In one run, on a copy of the default KG in memory:
 
 Run::
 
-    python benchmarks/parkinsons.py [--cases ../shared/data/phenopackets/dev] [--finetune-steps 300]
+    python -m benchmarks.parkinsons [--cases ../shared/data/phenopackets/dev] [--finetune-steps 300]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 from pathlib import Path
 
-# The repository root goes first on sys.path and this folder off it: Python puts a script's
-# folder first, where benchmarks/encoders.py would shadow the encoders package.
 _ROOT = Path(__file__).resolve().parents[1]
-sys.path[:] = [str(_ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != _ROOT / "benchmarks"]
 
-from benchmarks._common import write_results  # noqa: E402
+from benchmarks._common import write_results
 
-from kg import extend  # noqa: E402
-from kg.module import load_module  # noqa: E402
-from kg.snapshot import load_snapshot  # noqa: E402
-from ingest.case import Finding, PatientCase  # noqa: E402
-from ingest.phenopackets import iter_phenopackets  # noqa: E402
-from kgdx.stores import ensure_snapshot  # noqa: E402
-from reasoning.case_builder import add_text  # noqa: E402
-from reasoning.checkpoint import checkpoint_path, load_checkpoint  # noqa: E402
-from reasoning.diagnoser import Diagnoser  # noqa: E402
-from reasoning.metrics import RankingMetrics, gold_rank  # noqa: E402
-from reasoning.train import TrainConfig, train  # noqa: E402
+from kgdx.kg import extend
+from kgdx.kg.module import load_module
+from kgdx.kg.snapshot import load_snapshot
+from kgdx.ingest.case import Finding, PatientCase
+from kgdx.ingest.phenopackets import iter_phenopackets
+from kgdx.app.stores import ensure_snapshot
+from kgdx.reasoning.case_builder import add_text
+from kgdx.reasoning.checkpoint import checkpoint_path, load_checkpoint
+from kgdx.reasoning.diagnoser import Diagnoser
+from kgdx.reasoning.metrics import RankingMetrics, gold_rank
+from kgdx.reasoning.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTES = ROOT / "benchmarks" / "data" / "pd_notes"

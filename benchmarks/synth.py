@@ -2,7 +2,7 @@
 
 In one run:
 
-- generation throughput of :func:`ingest.synth.generate_cohort` with ``--workers`` processes
+- generation throughput of :func:`kgdx.synth.generate_cohort` with ``--workers`` processes
   (cases/s with the KG already loaded, and end to end with the one-off KG load, as the CLI runs);
 - the time per case of each stage in this process (sample + draw + scan + report, then write);
 - disk use per case by file (CT, mask, report, phenopacket) from the cohort's manifest, and
@@ -10,8 +10,8 @@ In one run:
 
 Run::
 
-    python benchmarks/synth.py                       # 200 cases, default 64x128x128, all CPUs
-    python benchmarks/synth.py --n 40 --workers 1    # quick
+    python -m benchmarks.synth                       # 200 cases, default 64x128x128, all CPUs
+    python -m benchmarks.synth --n 40 --workers 1    # quick
 """
 
 from __future__ import annotations
@@ -19,22 +19,18 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-# The repository root goes first on sys.path and this folder off it: Python puts a script's
-# folder first, where benchmarks/encoders.py would shadow the encoders package.
 _ROOT = Path(__file__).resolve().parents[1]
-sys.path[:] = [str(_ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != _ROOT / "benchmarks"]
 
-from benchmarks._common import peak_rss_mb, write_results  # noqa: E402
+from benchmarks._common import peak_rss_mb, write_results
 
-from ingest.synth import SynthConfig, generate_cohort, make_case, parse_size, write_case  # noqa: E402
-from ingest.synth.cohort import cpu_workers  # noqa: E402
-from ingest.synth.kg_source import load_kg_source  # noqa: E402
-from ingest.synth.patient import PatientSampler  # noqa: E402
+from kgdx.synth import SynthConfig, generate_cohort, make_case, parse_size, write_case
+from kgdx.synth.cohort import cpu_workers
+from kgdx.synth.kg_source import load_kg_source
+from kgdx.synth.patient import PatientSampler
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Encoders: the MedMPT-style CT encoder, the text encoder and linker, the lab encoder, pretraining.
 
-Public API (imported lazily, so ``import encoders`` and ``encoders.ct_findings`` need no torch):
+Public API (imported lazily, so ``import encoders`` and ``kgdx.encoders.ct_findings`` need no torch):
 
 * :func:`create_encoder`, :func:`list_models`, :func:`get_model_config`, :func:`load_checkpoint`,
   :func:`save_checkpoint`: build encoders by name (``ct-tiny``, ``ct-small``, ``ct-base``,
@@ -9,7 +9,7 @@ Public API (imported lazily, so ``import encoders`` and ``encoders.ct_findings``
 * :data:`CT_FINDINGS` / :data:`CT_FINDING_IDS`: the HPO terms of the CT-finding head;
 * :class:`TextEncoder`, :class:`ConceptLinker` / :class:`LinkedConcept`;
 * :class:`LabEncoder`, :data:`DEFAULT_PANEL`;
-* :mod:`encoders.pretrain` for self-supervised pretraining.
+* :mod:`kgdx.encoders.pretrain` for self-supervised pretraining.
 """
 
 from __future__ import annotations
@@ -42,27 +42,27 @@ __all__ = [
 ]
 
 _WHERE = {
-    "create_encoder": "encoders.factory",
-    "list_models": "encoders.factory",
-    "get_model_config": "encoders.factory",
-    "load_checkpoint": "encoders.factory",
-    "save_checkpoint": "encoders.factory",
-    "CTEncoder": "encoders.ct_encoder",
-    "CTEncoderOutput": "encoders.ct_encoder",
-    "CTPreprocessor": "encoders.preprocess",
-    "preprocess_volume": "encoders.preprocess",
-    "CT_FINDINGS": "encoders.ct_findings",
-    "CT_FINDING_IDS": "encoders.ct_findings",
-    "TextEncoder": "encoders.text",
-    "ConceptLinker": "encoders.linking",
-    "LinkedConcept": "encoders.linking",
-    "LabEncoder": "encoders.labs",
-    "DEFAULT_PANEL": "encoders.lab_panel",
-    "CTEncoderCfg": "encoders.config",
-    "TextEncoderCfg": "encoders.config",
-    "LabEncoderCfg": "encoders.config",
-    "PreprocessCfg": "encoders.config",
-    "AugmentCfg": "encoders.config",
+    "create_encoder": "kgdx.encoders.factory",
+    "list_models": "kgdx.encoders.factory",
+    "get_model_config": "kgdx.encoders.factory",
+    "load_checkpoint": "kgdx.encoders.factory",
+    "save_checkpoint": "kgdx.encoders.factory",
+    "CTEncoder": "kgdx.encoders.ct_encoder",
+    "CTEncoderOutput": "kgdx.encoders.ct_encoder",
+    "CTPreprocessor": "kgdx.encoders.preprocess",
+    "preprocess_volume": "kgdx.encoders.preprocess",
+    "CT_FINDINGS": "kgdx.encoders.ct_findings",
+    "CT_FINDING_IDS": "kgdx.encoders.ct_findings",
+    "TextEncoder": "kgdx.encoders.text",
+    "ConceptLinker": "kgdx.encoders.linking",
+    "LinkedConcept": "kgdx.encoders.linking",
+    "LabEncoder": "kgdx.encoders.labs",
+    "DEFAULT_PANEL": "kgdx.encoders.lab_panel",
+    "CTEncoderCfg": "kgdx.encoders.config",
+    "TextEncoderCfg": "kgdx.encoders.config",
+    "LabEncoderCfg": "kgdx.encoders.config",
+    "PreprocessCfg": "kgdx.encoders.config",
+    "AugmentCfg": "kgdx.encoders.config",
 }
 
 

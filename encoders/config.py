@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from kg.errors import KgdxError, ModelError
-from encoders.ct_findings import CT_FINDING_IDS
+from kgdx.errors import KgdxError, ModelError
+from kgdx.encoders.ct_findings import CT_FINDING_IDS
 
 __all__ = [
     "PreprocessCfg",
@@ -59,7 +59,7 @@ def _positive(owner: str, **values: float) -> None:
 
 @dataclass
 class PreprocessCfg:
-    """MedMPT volume preprocessing (see :mod:`encoders.preprocess`).
+    """MedMPT volume preprocessing (see :mod:`kgdx.encoders.preprocess`).
 
     Attributes:
         num_slices: Slices kept by uniform index selection along z.
@@ -291,8 +291,8 @@ class LabEncoderCfg:
 
     Attributes:
         tests: LOINC codes the encoder knows, in token order; ``"default"`` takes
-            :data:`encoders.lab_panel.DEFAULT_PANEL`.
-        clip: Scaled values are clipped to ``±clip`` (see :func:`ingest.labs.scale_to_reference`).
+            :data:`kgdx.encoders.lab_panel.DEFAULT_PANEL`.
+        clip: Scaled values are clipped to ``±clip`` (see :func:`kgdx.ingest.labs.scale_to_reference`).
     """
 
     kind: ClassVar[str] = "lab"

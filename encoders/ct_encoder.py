@@ -1,6 +1,6 @@
 """The MedMPT-style CT encoder: per-slice ViT → slice-fusion transformer → (finding head).
 
-Input is the preprocessed volume batch ``(B, S, C, H, W)`` (see :mod:`encoders.preprocess`):
+Input is the preprocessed volume batch ``(B, S, C, H, W)`` (see :mod:`kgdx.encoders.preprocess`):
 ``S`` slices of ``C`` HU-window channels. Every slice goes through the same ViT; the per-slice
 CLS vectors go through the fusion transformer, whose CLS is the scan embedding.
 """
@@ -14,11 +14,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from encoders.config import CTEncoderCfg
-from encoders.finding_head import FindingHead
-from encoders.fusion import SliceFusion
-from encoders.vit import SliceViT, SliceViTOutput
-from ingest.volume import Volume
+from kgdx.encoders.config import CTEncoderCfg
+from kgdx.encoders.finding_head import FindingHead
+from kgdx.encoders.fusion import SliceFusion
+from kgdx.encoders.vit import SliceViT, SliceViTOutput
+from kgdx.ingest.volume import Volume
 
 __all__ = ["CTEncoder", "CTEncoderOutput"]
 
@@ -127,7 +127,7 @@ class CTEncoder(nn.Module):
         The convenience path for a few scans (CLI, notebooks): preprocessing follows
         ``cfg.preprocess`` without augmentation, and the model runs in eval mode.
         """
-        from encoders.preprocess import CTPreprocessor
+        from kgdx.encoders.preprocess import CTPreprocessor
 
         vols = [volumes] if isinstance(volumes, Volume) else list(volumes)
         if not vols:

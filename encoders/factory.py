@@ -19,8 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from kg.errors import ModelError
-from encoders.config import (
+from kgdx.errors import ModelError
+from kgdx.encoders.config import (
     CTEncoderCfg,
     EncoderCfg,
     LabEncoderCfg,
@@ -44,7 +44,7 @@ CHECKPOINT_FORMAT = "kgdx-encoder/1"
 
 
 def _config_dir() -> Path:
-    return Path(str(resources.files("encoders") / "model_configs"))
+    return Path(str(resources.files("kgdx.encoders") / "model_configs"))
 
 
 def list_models() -> list[str]:
@@ -69,15 +69,15 @@ def get_model_config(name_or_path: str | Path) -> EncoderCfg:
 
 def _build(cfg: EncoderCfg, **kwargs: Any) -> nn.Module:
     if isinstance(cfg, CTEncoderCfg):
-        from encoders.ct_encoder import CTEncoder
+        from kgdx.encoders.ct_encoder import CTEncoder
 
         return CTEncoder(cfg, **kwargs)
     if isinstance(cfg, TextEncoderCfg):
-        from encoders.text import TextEncoder
+        from kgdx.encoders.text import TextEncoder
 
         return TextEncoder(cfg, **kwargs)
     if isinstance(cfg, LabEncoderCfg):
-        from encoders.labs import LabEncoder
+        from kgdx.encoders.labs import LabEncoder
 
         return LabEncoder(cfg, **kwargs)
     raise ModelError(f"cannot build an encoder from {type(cfg).__name__}")  # pragma: no cover
@@ -117,7 +117,7 @@ def create_encoder(
 def checkpoint_search_dirs() -> list[Path]:
     """Where checkpoint names are looked up, in order."""
     home = Path(os.environ.get("KGDX_HOME", "~/.kgdx")).expanduser()
-    return [home / "checkpoints", Path(str(resources.files("encoders") / "checkpoints"))]
+    return [home / "checkpoints", Path(str(resources.files("kgdx.encoders") / "checkpoints"))]
 
 
 def _resolve_checkpoint(name_or_path: str | Path) -> Path:
@@ -187,7 +187,7 @@ def load_checkpoint(name_or_path: str | Path, *, device: str | torch.device | No
     """Rebuild an encoder from a checkpoint name or path (see the module docstring).
 
     Accepts both encoder checkpoints (:func:`save_checkpoint`) and pretraining checkpoints
-    (``encoders.pretrain``), which hold the online encoder under the same key.
+    (``kgdx.encoders.pretrain``), which hold the online encoder under the same key.
 
     Raises:
         ModelError: naming the file when it is missing, unreadable or does not fit its config.

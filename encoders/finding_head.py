@@ -3,7 +3,7 @@
 Why a multi-label sigmoid head and not a softmax: a scan can show several findings at once
 (emphysema and a nodule and an effusion), and each probability becomes the weight of an edge
 from the patient to that phenotype node in the KG. The terms are fixed by the config
-(default :data:`encoders.ct_findings.CT_FINDINGS`) and recorded in checkpoints.
+(default :data:`kgdx.encoders.ct_findings.CT_FINDINGS`) and recorded in checkpoints.
 
 An untrained head gives probabilities near 0.5 that mean nothing; train it (linear probe or
 fine-tuning) on labelled scans before its output is used as evidence.
@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from encoders.config import FindingHeadCfg
+from kgdx.encoders.config import FindingHeadCfg
 
 __all__ = ["FindingHead"]
 

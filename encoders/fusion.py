@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from encoders.config import SliceFusionCfg
-from encoders.vit import init_transformer_weights, transformer_stack
+from kgdx.encoders.config import SliceFusionCfg
+from kgdx.encoders.vit import init_transformer_weights, transformer_stack
 
 __all__ = ["SliceFusion"]
 

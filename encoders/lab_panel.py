@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Literal, NamedTuple
 
-from ingest.labs import LabResult, flag, latest_by_test
+from kgdx.ingest.labs import LabResult, flag, latest_by_test
 
 __all__ = ["LabTest", "DEFAULT_PANEL", "DEFAULT_TESTS", "reference_range", "lab_flags"]
 

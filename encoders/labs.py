@@ -1,7 +1,7 @@
 """The lab encoder, MedMPT-style: scaled value × per-test embedding, missing masked, transformer.
 
 Each test ``t`` of the panel has two learned vectors: ``v_t``, multiplied by the value scaled to
-its reference range (``low → −1``, ``high → +1``, :func:`ingest.labs.scale_to_reference`), and
+its reference range (``low → −1``, ``high → +1``, :func:`kgdx.ingest.labs.scale_to_reference`), and
 ``e_t``, added so the token still says which test it is when the scaled value is 0 (mid-range).
 Tests not measured are left out of attention (a key-padding mask), and a CLS token, always
 present, gives the panel embedding, so even an empty panel encodes to a defined vector.
@@ -16,10 +16,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from encoders.config import LabEncoderCfg
-from encoders.lab_panel import DEFAULT_TESTS, reference_range
-from encoders.vit import init_transformer_weights, transformer_stack
-from ingest.labs import LabResult, latest_by_test, scale_to_reference
+from kgdx.encoders.config import LabEncoderCfg
+from kgdx.encoders.lab_panel import DEFAULT_TESTS, reference_range
+from kgdx.encoders.vit import init_transformer_weights, transformer_stack
+from kgdx.ingest.labs import LabResult, latest_by_test, scale_to_reference
 
 __all__ = ["LabEncoder", "LabBatch", "LabEncoderOutput"]
 
@@ -54,7 +54,7 @@ class LabEncoder(nn.Module):
         cfg: Tests, width, depth (MedMPT: 4 layers), heads, FFN width, dropout, clip.
 
     Example:
-        >>> from ingest.labs import LabResult
+        >>> from kgdx.ingest.labs import LabResult
         >>> enc = LabEncoder(LabEncoderCfg(width=32, depth=1, heads=4, ffn=64))
         >>> enc.encode([[LabResult("718-7", 9.1, "g/dL", 12.0, 17.5)]]).shape
         (1, 32)
@@ -93,7 +93,7 @@ class LabEncoder(nn.Module):
         """Turn panels (each an iterable of results, e.g. one lab table) into a :class:`LabBatch`.
 
         The latest measured value per test is used; rows without their own range fall back to
-        the panel default (:func:`encoders.lab_panel.reference_range`).
+        the panel default (:func:`kgdx.encoders.lab_panel.reference_range`).
 
         Raises:
             ValueError: naming the test (and its line) when no reference range can be found.

@@ -22,7 +22,7 @@ negation wins over an uncertainty trigger inside its own scope with no mention b
 ("no evidence to suggest pneumonia" is absent). A family trigger ("family history of",
 "mother has") sets ``experiencer="family"``.
 
-The vocabulary is any iterable of :class:`kg.records.Node`, so the KG feeds it; nothing here is
+The vocabulary is any iterable of :class:`kgdx.kg.records.Node`, so the KG feeds it; nothing here is
 specific to the chest.
 """
 
@@ -37,11 +37,11 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from kg.records import Node
+from kgdx.kg.records import Node
 
 if TYPE_CHECKING:  # pragma: no cover
-    from encoders.text import TextEncoder
-    from ingest.reports import Report
+    from kgdx.encoders.text import TextEncoder
+    from kgdx.ingest.reports import Report
 
 __all__ = ["ConceptLinker", "LinkedConcept", "Status", "TRIGGERS", "normalize_token"]
 
@@ -311,7 +311,7 @@ class ConceptLinker:
         max_span_words: Longest word span tried for embedding matches.
 
     Example:
-        >>> from kg.records import Node
+        >>> from kgdx.kg.records import Node
         >>> linker = ConceptLinker([Node("Phenotype", "HP:0002202", {"name": "Pleural effusion"})], text_encoder=None)
         >>> [(c.concept_id, c.status) for c in linker.link("No pleural effusion.")]
         [('HP:0002202', 'absent')]
@@ -343,7 +343,7 @@ class ConceptLinker:
         n_nodes = 0
         for node in nodes:
             if not isinstance(node, Node):
-                raise TypeError(f"'nodes' must yield kg.records.Node, got {type(node).__name__}")
+                raise TypeError(f"'nodes' must yield kgdx.kg.records.Node, got {type(node).__name__}")
             if types is not None and node.type not in types:
                 continue
             name = str(node.props.get("name") or "").strip()
@@ -419,7 +419,7 @@ class ConceptLinker:
 
     def link_report(self, report: Report | str) -> list[LinkedConcept]:
         """Link every section of a report; spans are offsets into the whole report text."""
-        from ingest.reports import parse_report
+        from kgdx.ingest.reports import parse_report
 
         rep = parse_report(report) if isinstance(report, str) else report
         secs = list(rep.sections)

@@ -1,11 +1,11 @@
-"""MedMPT preprocessing as a MONAI transform chain: :class:`~ingest.volume.Volume` → ``(S, 3, H, W)``.
+"""MedMPT preprocessing as a MONAI transform chain: :class:`~kgdx.ingest.volume.Volume` → ``(S, 3, H, W)``.
 
 The chain, in order:
 
-1. optional physical resampling to ``target_spacing`` (SimpleITK, in :mod:`ingest.volume`);
-2. :class:`~encoders.transforms.UniformSliceSample` to ``num_slices`` axial slices;
-3. :class:`~encoders.transforms.PadToSquare` with air, then MONAI ``Resize`` to ``image_size``;
-4. :class:`~encoders.transforms.HUWindows`: lung (1500/−400), wide (2000/−500), mediastinal
+1. optional physical resampling to ``target_spacing`` (SimpleITK, in :mod:`kgdx.ingest.volume`);
+2. :class:`~kgdx.encoders.transforms.UniformSliceSample` to ``num_slices`` axial slices;
+3. :class:`~kgdx.encoders.transforms.PadToSquare` with air, then MONAI ``Resize`` to ``image_size``;
+4. :class:`~kgdx.encoders.transforms.HUWindows`: lung (1500/−400), wide (2000/−500), mediastinal
    (400/60), each clipped and scaled to [0, 1];
 5. pretraining only: MONAI ``RandScaleCrop`` + ``Resize`` (RandomResizedCrop, area 0.6–1),
    ``RandFlip`` (left–right), ``RandAffine`` (±20°), ``RandGaussianSmooth``;
@@ -30,9 +30,9 @@ from monai.transforms import (
     Resize,
 )
 
-from encoders.config import AugmentCfg, PreprocessCfg
-from encoders.transforms import HUWindows, PadToSquare, ToSliceTensor, UniformSliceSample
-from ingest.volume import AIR_HU, Volume, resample_volume
+from kgdx.encoders.config import AugmentCfg, PreprocessCfg
+from kgdx.encoders.transforms import HUWindows, PadToSquare, ToSliceTensor, UniformSliceSample
+from kgdx.ingest.volume import AIR_HU, Volume, resample_volume
 
 __all__ = ["CTPreprocessor", "preprocess_volume"]
 
@@ -47,7 +47,7 @@ class CTPreprocessor:
 
     Example:
         >>> import numpy as np
-        >>> from ingest.volume import Volume
+        >>> from kgdx.ingest.volume import Volume
         >>> pre = CTPreprocessor(PreprocessCfg(num_slices=4, image_size=32))
         >>> pre(Volume(np.full((10, 40, 30), -1000, np.float32))).shape
         torch.Size([4, 3, 32, 32])

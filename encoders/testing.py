@@ -223,7 +223,7 @@ def write_pretrain_manifest(folder: str | Path, n: int = 8, *, shape: tuple[int,
     """Write ``n`` phantom NIfTI volumes with their reports and a JSONL manifest; return the manifest.
 
     Each manifest line is ``{"volume": "vol_000.nii.gz", "report": "..."}`` with the volume path
-    relative to the manifest, the layout :class:`encoders.pretrain.dataset.CTReportDataset` reads.
+    relative to the manifest, the layout :class:`kgdx.encoders.pretrain.dataset.CTReportDataset` reads.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

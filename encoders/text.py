@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from kg.errors import DataError, ModelError
-from encoders.config import TextEncoderCfg
+from kgdx.errors import DataError, ModelError
+from kgdx.encoders.config import TextEncoderCfg
 
 __all__ = ["TextEncoder", "minilm_path", "mean_pool"]
 

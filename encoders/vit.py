@@ -14,7 +14,7 @@ import torch
 from monai.networks.blocks import PatchEmbeddingBlock
 from torch import nn
 
-from encoders.config import SliceViTCfg
+from kgdx.encoders.config import SliceViTCfg
 
 __all__ = ["SliceViT", "SliceViTOutput", "init_transformer_weights"]
 

@@ -24,7 +24,7 @@ from json.decoder import JSONDecodeError, scanstring
 from pathlib import Path
 from typing import Any
 
-from kg.errors import DataError
+from kgdx.errors import DataError
 
 __all__ = ["JsonDoc", "JsonPath", "path_text"]
 

@@ -3,7 +3,7 @@
 PrimeKG and Hetionet adapters read a small YAML file (``ingest/mappings/*.yaml``) instead of
 hard-coding their mappings, so a user can map one more relation, or map one less, without code.
 Both files use the rules here; :func:`load_mapping` validates a file against the KG schema before
-any data is read, and a bad rule is a :class:`~kg.errors.SchemaError` naming the file and key.
+any data is read, and a bad rule is a :class:`~kgdx.errors.SchemaError` naming the file and key.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from kg.errors import SchemaError
-from kg.records import Node, Origin
-from kg.schema import PROVENANCE, Schema
+from kgdx.errors import SchemaError
+from kgdx.kg.records import Node, Origin
+from kgdx.kg.schema import PROVENANCE, Schema
 
 __all__ = ["NodeRule", "RelationRule", "SourceMapping", "load_mapping", "bundled_mapping", "check_rules"]
 
@@ -126,7 +126,7 @@ M = TypeVar("M", bound=BaseModel)
 
 def bundled_mapping(name: str) -> Path:
     """The path of a mapping file that ships with kgdx (``ingest/mappings/<name>.yaml``)."""
-    ref = resources.files("ingest") / "mappings" / f"{name}.yaml"
+    ref = resources.files("kgdx.ingest") / "mappings" / f"{name}.yaml"
     with resources.as_file(ref) as p:
         return Path(p)
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from kg.records import Edge, Node
-from ingest.report import SourceReport
+from kgdx.kg.records import Edge, Node
+from kgdx.ingest.report import SourceReport
 
 __all__ = ["SourceRecords"]
 
 
 @dataclass
 class SourceRecords:
-    """Nodes and edges read from one source, plus its :class:`~ingest.report.SourceReport`.
+    """Nodes and edges read from one source, plus its :class:`~kgdx.ingest.report.SourceReport`.
 
     Iterating gives the nodes, then the edges, so the object can be handed straight to
     ``store.write(...)``; ``report.to_dict()`` goes into the build manifest.

@@ -106,7 +106,7 @@ REMOVE_VRS: frozenset[str] = frozenset({"PN", "DA", "TM", "DT", "LT", "ST", "UT"
 KEEP_UIDS: frozenset[str] = frozenset({"SOPClassUID", "TransferSyntaxUID", "MediaStorageSOPClassUID", "ReferencedSOPClassUID"})
 
 #: Recorded in DeidentificationMethod (an LO, so at most 64 characters).
-METHOD = "kgdx ingest.deid: PS3.15 Basic Profile subset"
+METHOD = "kgdx.ingest.deid: PS3.15 Basic Profile subset"
 
 
 def _hash_uid(uid: str, salt: str) -> str:

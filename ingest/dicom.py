@@ -1,4 +1,4 @@
-"""Read a CT DICOM series (one file per slice) with pydicom into a :class:`~ingest.volume.Volume`.
+"""Read a CT DICOM series (one file per slice) with pydicom into a :class:`~kgdx.ingest.volume.Volume`.
 
 The checks here are the ones that otherwise fail silently downstream:
 
@@ -9,9 +9,9 @@ The checks here are the ones that otherwise fail silently downstream:
   the stack are refused, since a volume built from them has the wrong geometry;
 * stored values become HU through ``RescaleSlope``/``RescaleIntercept`` slice by slice;
 * only CT is accepted (an MR or PET series windowed as HU is noise to the encoder);
-* the header kept with the volume is de-identified (:mod:`ingest.deid`).
+* the header kept with the volume is de-identified (:mod:`kgdx.ingest.deid`).
 
-Every refusal is a :class:`~kg.errors.DataError` that names the file at fault.
+Every refusal is a :class:`~kgdx.errors.DataError` that names the file at fault.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from kg.errors import DataError
-from ingest.volume import AIR_HU, Volume, _sitk
+from kgdx.errors import DataError
+from kgdx.ingest.volume import AIR_HU, Volume, _sitk
 
 __all__ = ["read_dicom_series", "list_series", "CT_IMAGE_STORAGE", "KEPT_HEADER_KEYWORDS"]
 
@@ -224,7 +224,7 @@ def read_dicom_series(
         path: A folder holding the series (sub-folders are searched), or one file of it (its
             folder is read).
         series_uid: Which SeriesInstanceUID to read when the folder holds several.
-        deidentify: De-identify the header before it is kept (see :mod:`ingest.deid`).
+        deidentify: De-identify the header before it is kept (see :mod:`kgdx.ingest.deid`).
         spacing_rel_tol: How far (relative) one slice gap may differ from the median gap.
 
     Raises:
@@ -235,7 +235,7 @@ def read_dicom_series(
     p = Path(path)
     if not p.exists():
         raise DataError("no such file or folder", file=p)
-    from ingest.deid import deidentify as _deid
+    from kgdx.ingest.deid import deidentify as _deid
 
     by_series: dict[str, list[_Slice]] = {}
     for f in _files(p):

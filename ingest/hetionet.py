@@ -13,7 +13,7 @@ the edge kind and Hetionet's own sources, e.g. ``Hetionet v1.0 treats (Pharmacot
 ``.json.bz2`` and ``.json.gz`` files are read directly.
 
 A malformed node or edge (a missing key, an edge to a node the file does not list, an id that
-does not fit its mapped type) is a :class:`~kg.errors.DataError` naming the file, line and
+does not fit its mapped type) is a :class:`~kgdx.errors.DataError` naming the file, line and
 field; with ``strict=False`` it is skipped and counted.
 
 Example:
@@ -31,13 +31,13 @@ from pathlib import Path
 from typing import Any
 
 
-from kg.errors import DataError
-from kg.records import Edge, Node, Origin, edge_key
-from kg.schema import Schema, core_schema
-from ingest._jsondoc import JsonDoc, JsonPath
-from ingest._mapping import SourceMapping, bundled_mapping, check_rules, load_mapping
-from ingest._result import SourceRecords
-from ingest.report import SourceReport
+from kgdx.errors import DataError
+from kgdx.kg.records import Edge, Node, Origin, edge_key
+from kgdx.kg.schema import Schema, core_schema
+from kgdx.ingest._jsondoc import JsonDoc, JsonPath
+from kgdx.ingest._mapping import SourceMapping, bundled_mapping, check_rules, load_mapping
+from kgdx.ingest._result import SourceRecords
+from kgdx.ingest.report import SourceReport
 
 __all__ = ["HetionetMapping", "read_hetionet", "load_hetionet_mapping"]
 

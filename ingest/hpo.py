@@ -11,10 +11,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kg.records import Edge, Node, Origin
-from ingest.obo import read_obo_header, read_obo_terms
-from ingest._result import SourceRecords
-from ingest.report import SourceReport
+from kgdx.kg.records import Edge, Node, Origin
+from kgdx.ingest.obo import read_obo_header, read_obo_terms
+from kgdx.ingest._result import SourceRecords
+from kgdx.ingest.report import SourceReport
 
 __all__ = ["HpoIdMap", "HpoOntology", "read_hpo"]
 

@@ -18,10 +18,10 @@ from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
 
-from kg.errors import DataError
-from kg.records import Edge, Node
-from ingest._result import SourceRecords
-from ingest.report import SourceReport
+from kgdx.errors import DataError
+from kgdx.kg.records import Edge, Node
+from kgdx.ingest._result import SourceRecords
+from kgdx.ingest.report import SourceReport
 
 __all__ = ["hpo3", "pyhpo_data_dir", "read_hpo3"]
 

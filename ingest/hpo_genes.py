@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from kg.errors import DataError
-from kg.records import Edge, Node, Origin
-from ingest.files import open_text
-from ingest._result import SourceRecords
-from ingest.report import SourceReport
+from kgdx.errors import DataError
+from kgdx.kg.records import Edge, Node, Origin
+from kgdx.files import open_text
+from kgdx.ingest._result import SourceRecords
+from kgdx.ingest.report import SourceReport
 
 __all__ = ["read_hpo_genes"]
 

@@ -15,12 +15,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kg.errors import DataError
-from kg.records import Edge, Node, Origin
-from ingest.files import open_text
-from ingest.hpo import HpoIdMap
-from ingest._result import SourceRecords
-from ingest.report import SourceReport
+from kgdx.errors import DataError
+from kgdx.kg.records import Edge, Node, Origin
+from kgdx.files import open_text
+from kgdx.ingest.hpo import HpoIdMap
+from kgdx.ingest._result import SourceRecords
+from kgdx.ingest.report import SourceReport
 
 __all__ = ["FREQUENCY_TERMS", "parse_frequency", "read_hpoa"]
 

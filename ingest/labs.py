@@ -14,7 +14,7 @@ The table has one row per result. Columns (header names are case-insensitive):
 ==============  ======================================================================
 
 LOINC codes are checked for form and for their mod-10 check digit, since a mistyped code links a
-value to the wrong test silently. Every problem raises :class:`~kg.errors.DataError` naming the
+value to the wrong test silently. Every problem raises :class:`~kgdx.errors.DataError` naming the
 file, the line and the column.
 """
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from kg.errors import DataError
+from kgdx.errors import DataError
 
 __all__ = [
     "LabResult",

@@ -6,7 +6,7 @@ scalar image (a 4-D file of one volume is squeezed), and no voxel is NaN or infi
 
 Why nibabel for NIfTI: SimpleITK reads a truncated ``.nii``/``.nii.gz`` without complaint and
 fills the missing part with zeros, while nibabel refuses it. Its RAS affine is turned into ITK's
-LPS geometry here, so both readers give the same :class:`~ingest.volume.Volume`.
+LPS geometry here, so both readers give the same :class:`~kgdx.ingest.volume.Volume`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kg.errors import DataError
-from ingest.volume import Volume, _sitk
+from kgdx.errors import DataError
+from kgdx.ingest.volume import Volume, _sitk
 
 __all__ = ["read_image_file", "read_nifti"]
 

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kg.errors import DataError
-from ingest.files import open_text
+from kgdx.errors import DataError
+from kgdx.files import open_text
 
 __all__ = ["OboTerm", "read_obo_terms", "read_obo_header"]
 

@@ -1,4 +1,4 @@
-"""OBO-Graph JSON (``mondo.json``, ``doid.json``, ``chebi.json``) read into :class:`~ingest.obo.OboTerm`.
+"""OBO-Graph JSON (``mondo.json``, ``doid.json``, ``chebi.json``) read into :class:`~kgdx.ingest.obo.OboTerm`.
 
 The same terms come out as from the OBO flat-file parser, so everything downstream reads either
 format. The mapping from the OBO-Graph layout:
@@ -20,7 +20,7 @@ OBO-Graph                                 OboTerm
 ========================================  =========================================
 
 Only ``CLASS`` nodes are terms (properties and individuals are skipped). A malformed element is
-a :class:`~kg.errors.DataError` naming the file, its line and the field.
+a :class:`~kgdx.errors.DataError` naming the file, its line and the field.
 
 Example:
     >>> graph = read_obograph("mondo.json")  # doctest: +SKIP
@@ -38,9 +38,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kg.errors import DataError
-from ingest._jsondoc import JsonDoc, JsonPath
-from ingest.obo import OboTerm
+from kgdx.errors import DataError
+from kgdx.ingest._jsondoc import JsonDoc, JsonPath
+from kgdx.ingest.obo import OboTerm
 
 __all__ = ["OboGraph", "read_obograph", "read_obograph_terms", "read_obograph_header", "contract_iri"]
 
@@ -266,7 +266,7 @@ def read_obograph(path: str | Path) -> OboGraph:
 
 
 def read_obograph_terms(path: str | Path) -> Iterator[OboTerm]:
-    """Yield each class of an OBO-Graph JSON file as an :class:`~ingest.obo.OboTerm`."""
+    """Yield each class of an OBO-Graph JSON file as an :class:`~kgdx.ingest.obo.OboTerm`."""
     yield from read_obograph(path).terms
 
 

@@ -6,8 +6,8 @@
 - :func:`xref_index`: OMIM/ORPHA/DOID/DECIPHER id → MONDO id, so a disease read from HPO
   annotations as ``OMIM:168600`` can be joined to ``MONDO:0005180``.
 
-Each reads ``.obo`` with :mod:`ingest.obo` and ``.json`` (also ``.json.gz``) with
-:mod:`ingest.obograph`. Obsolete terms do not become nodes: an obsolete id with a live
+Each reads ``.obo`` with :mod:`kgdx.ingest.obo` and ``.json`` (also ``.json.gz``) with
+:mod:`kgdx.ingest.obograph`. Obsolete terms do not become nodes: an obsolete id with a live
 ``replaced_by`` is kept in the report's ``replaced_by`` map and in the result's ``aliases``
 (alt_ids too), so ids found in cases can still be mapped.
 
@@ -35,13 +35,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from kg.errors import DataError
-from kg.records import Edge, Node, Origin
-from kg.schema import Schema, core_schema
-from ingest._result import SourceRecords
-from ingest.obo import OboTerm, read_obo_header, read_obo_terms
-from ingest.obograph import contract_iri, read_obograph
-from ingest.report import SourceReport
+from kgdx.errors import DataError
+from kgdx.kg.records import Edge, Node, Origin
+from kgdx.kg.schema import Schema, core_schema
+from kgdx.ingest._result import SourceRecords
+from kgdx.ingest.obo import OboTerm, read_obo_header, read_obo_terms
+from kgdx.ingest.obograph import contract_iri, read_obograph
+from kgdx.ingest.report import SourceReport
 
 __all__ = [
     "OntologyReport",
@@ -72,7 +72,7 @@ _RELEASE = re.compile(r"releases/([^/]+)/")
 
 @dataclass
 class OntologyReport(SourceReport):
-    """A :class:`~ingest.report.SourceReport` that also keeps obsolete id → ``replaced_by``."""
+    """A :class:`~kgdx.ingest.report.SourceReport` that also keeps obsolete id → ``replaced_by``."""
 
     replaced_by: dict[str, str] = field(default_factory=dict)
 

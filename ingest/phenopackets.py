@@ -1,4 +1,4 @@
-"""GA4GH Phenopackets (schema v2 JSON) read into a :class:`~ingest.case.PatientCase`.
+"""GA4GH Phenopackets (schema v2 JSON) read into a :class:`~kgdx.ingest.case.PatientCase`.
 
 Each file is first parsed as JSON (a syntax error names the line), then validated against the
 GA4GH schema with the ``phenopackets`` package (an unknown or mistyped field is named), then
@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from kg.errors import DataError
-from ingest.files import read_text
-from ingest.case import Finding, LabResult, PatientCase
+from kgdx.errors import DataError
+from kgdx.files import read_text
+from kgdx.ingest.case import Finding, LabResult, PatientCase
 
 __all__ = ["read_phenopacket", "iter_phenopackets", "parse_iso_age", "validate_phenopacket"]
 

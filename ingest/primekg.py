@@ -13,7 +13,7 @@ and the copies collapse into one edge (counted as duplicates). Every edge's ``so
 PrimeKG, the relation and the ends' sources, e.g. ``PrimeKG kg.csv indication (DrugBank, MONDO)``.
 
 A malformed row (wrong number of columns, an empty cell, an id that does not fit its mapped type)
-is a :class:`~kg.errors.DataError` naming the file, line and column; with ``strict=False`` it is
+is a :class:`~kgdx.errors.DataError` naming the file, line and column; with ``strict=False`` it is
 skipped and counted instead. Unmapped node types and relations are always counted and skipped.
 
 Example:
@@ -27,13 +27,13 @@ import csv
 from pathlib import Path
 
 
-from kg.errors import DataError, SchemaError
-from kg.records import Edge, Node, Origin, edge_key
-from kg.schema import Schema, core_schema
-from ingest.files import open_text
-from ingest._mapping import SourceMapping, bundled_mapping, check_rules, load_mapping
-from ingest._result import SourceRecords
-from ingest.report import SourceReport
+from kgdx.errors import DataError, SchemaError
+from kgdx.kg.records import Edge, Node, Origin, edge_key
+from kgdx.kg.schema import Schema, core_schema
+from kgdx.files import open_text
+from kgdx.ingest._mapping import SourceMapping, bundled_mapping, check_rules, load_mapping
+from kgdx.ingest._result import SourceRecords
+from kgdx.ingest.report import SourceReport
 
 __all__ = ["PrimeKGMapping", "COLUMNS", "read_primekg", "load_primekg_mapping"]
 

@@ -1,6 +1,6 @@
 """RDF (Turtle, N-Triples, RDF/XML, JSON-LD …) in the kgdx vocabulary read back as records.
 
-It reads what :func:`kg.rdf.to_rdf` writes, and any RDF that follows the same conventions:
+It reads what :func:`kgdx.kg.rdf.to_rdf` writes, and any RDF that follows the same conventions:
 
 - a node is a subject typed ``kgdx:<NodeType>`` whose IRI falls under one of that type's
   prefixes in the schema (``http://purl.obolibrary.org/obo/HP_0001300`` → ``HP:0001300``); its
@@ -12,7 +12,7 @@ It reads what :func:`kg.rdf.to_rdf` writes, and any RDF that follows the same co
 RDF is open-world, so everything else (other vocabularies' predicates, types outside the
 schema, statements about triples that are not asserted) is counted in the report and skipped.
 What breaks the kgdx vocabulary (a node IRI no prefix of its type covers, a scalar property
-with two values, a value of the wrong type) is a :class:`~kg.errors.DataError` naming the file
+with two values, a value of the wrong type) is a :class:`~kgdx.errors.DataError` naming the file
 and the subject; with ``strict=False`` it is skipped and counted. RDF parsers report lines only
 for syntax errors, so those are the only errors with a line.
 
@@ -31,12 +31,12 @@ from typing import Any
 from rdflib import RDF, RDFS, BNode, Graph, Literal, URIRef
 from rdflib.util import guess_format
 
-from kg.errors import DataError
-from kg.rdf import KGDX, iri_to_curie
-from kg.records import Edge, Node, Origin, edge_key
-from kg.schema import PropertySpec, Schema
-from ingest._result import SourceRecords
-from ingest.report import SourceReport
+from kgdx.errors import DataError
+from kgdx.kg.rdf import KGDX, iri_to_curie
+from kgdx.kg.records import Edge, Node, Origin, edge_key
+from kgdx.kg.schema import PropertySpec, Schema
+from kgdx.ingest._result import SourceRecords
+from kgdx.ingest.report import SourceReport
 
 __all__ = ["read_rdf"]
 

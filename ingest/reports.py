@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kg.errors import DataError
+from kgdx.errors import DataError
 
 __all__ = ["Report", "Section", "parse_report", "read_report", "SECTION_ALIASES"]
 

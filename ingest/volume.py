@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kg.errors import DataError
+from kgdx.errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
     import SimpleITK as sitk
@@ -217,7 +217,7 @@ def read_volume(
             DICOM file of a series, or a ``.nii``/``.nii.gz``/``.nrrd``/``.mha`` file.
         series_uid: The SeriesInstanceUID to read when a DICOM folder holds several series.
         deidentify: Strip names, ids, dates and institution from DICOM headers (see
-            :mod:`ingest.deid`); on by default and only meant to be turned off for debugging.
+            :mod:`kgdx.ingest.deid`); on by default and only meant to be turned off for debugging.
         orient: Reorient to canonical LPS ``(z, y, x)``.
 
     Raises:
@@ -229,11 +229,11 @@ def read_volume(
         raise DataError("no such file or folder", file=p)
     suffix = _suffix(p)
     if p.is_dir() or suffix in DICOM_SUFFIXES:
-        from ingest.dicom import read_dicom_series
+        from kgdx.ingest.dicom import read_dicom_series
 
         vol = read_dicom_series(p, series_uid=series_uid, deidentify=deidentify)
     elif suffix in IMAGE_SUFFIXES:
-        from ingest.nifti import read_image_file
+        from kgdx.ingest.nifti import read_image_file
 
         vol = read_image_file(p)
     else:

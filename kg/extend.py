@@ -17,11 +17,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from kg.errors import SchemaError
-from kg.module import Module
-from kg.records import Edge, Node
-from kg.schema import Schema
-from kg.store import KGStore
+from kgdx.errors import SchemaError
+from kgdx.kg.module import Module
+from kgdx.kg.records import Edge, Node
+from kgdx.kg.schema import Schema
+from kgdx.kg.store import KGStore
 
 __all__ = ["AppliedModule", "ModulePlan", "Registry", "SnapshotRegistry", "MetaRegistry", "plan", "apply", "remove",
            "module_digest"]

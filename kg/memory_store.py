@@ -1,7 +1,7 @@
 """The embedded default store: the KG in memory as a networkx multigraph.
 
 It needs no server, so the demo, the notebooks and the tests run anywhere. A built KG is saved to
-and loaded from an on-disk snapshot (:mod:`kg.snapshot`) so it is built once.
+and loaded from an on-disk snapshot (:mod:`kgdx.kg.snapshot`) so it is built once.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from collections.abc import Collection, Iterator, Sequence
 
 import networkx as nx
 
-from kg.records import Edge, Node
-from kg.schema import Schema
-from kg.store import (
+from kgdx.kg.records import Edge, Node
+from kgdx.kg.schema import Schema
+from kgdx.kg.store import (
     EVIDENCE_TYPES,
     MAX_PATHS,
     Counts,
@@ -34,13 +34,13 @@ def _copy(props: dict) -> dict:
 
 
 class MemoryStore(KGStore):
-    """A :class:`~kg.store.KGStore` over a ``networkx.MultiDiGraph``.
+    """A :class:`~kgdx.kg.store.KGStore` over a ``networkx.MultiDiGraph``.
 
     Nodes carry ``type`` and ``props``; each edge's key is its relationship type, so there is at
     most one edge per (src, type, dst) and rewriting an edge merges into it.
 
     Example:
-        >>> from kg.schema import core_schema
+        >>> from kgdx.kg.schema import core_schema
         >>> store = MemoryStore(core_schema())
         >>> _ = store.write([Node("Phenotype", "HP:0002090", {"name": "Pneumonia"})])
         >>> store.lookup("pneumonia")[0].id

@@ -6,7 +6,7 @@ A module folder holds a ``module.yaml``::
     version: "1.0.0"
     description: Parkinson's disease and its differential.
     schema: schema.yaml          # optional: new node/relationship types, in the schema format
-    data:                        # curated files (see ingest.curated), read in this order
+    data:                        # curated files (see kgdx.kg.curated), read in this order
       - data/diseases.yaml
       - data/drugs.yaml
 
@@ -22,9 +22,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from kg.errors import SchemaError
-from kg.records import Edge, Node
-from kg.schema import Schema
+from kgdx.errors import SchemaError
+from kgdx.kg.records import Edge, Node
+from kgdx.kg.schema import Schema
 
 __all__ = ["Module", "load_module", "builtin_modules"]
 
@@ -53,7 +53,7 @@ class Module(BaseModel):
 
     def records(self) -> Iterator[Node | Edge]:
         """Every record of the module's data files, in order (not yet validated)."""
-        from ingest.curated import read_curated
+        from kgdx.kg.curated import read_curated
 
         for path in self.data_files():
             yield from read_curated(path)
@@ -67,7 +67,7 @@ def load_module(path: str | Path) -> Module:
     """
     path = Path(path)
     manifest = path / "module.yaml" if path.is_dir() else path
-    from ingest.curated import load_yaml_with_lines
+    from kgdx.kg.curated import load_yaml_with_lines
 
     try:
         doc = load_yaml_with_lines(manifest)
@@ -90,7 +90,7 @@ def load_module(path: str | Path) -> Module:
 
 def builtin_modules() -> list[Module]:
     """The modules that ship with kgdx and are part of the default build, by name."""
-    root = resources.files("kg") / "modules"
+    root = resources.files("kgdx.kg") / "modules"
     out = []
     with resources.as_file(root) as base:
         if base.is_dir():

@@ -12,7 +12,7 @@ Choices, and why:
 - **One id space.** Every id is a CURIE whose prefix belongs to one node type, so ids are unique
   across labels and relationship files need no per-label id spaces (``IS_A`` joins four types,
   ``CONTRAINDICATED_IN`` two). ``id:ID`` also stores the id as the ``id`` property, as
-  :class:`~kg.neo4j_store.Neo4jStore` does.
+  :class:`~kgdx.kg.neo4j_store.Neo4jStore` does.
 - **Labels.** ``:LABEL`` is the schema label plus the ``KgdxNode`` marker that the named queries
   use (``Disease;KgdxNode``).
 - **Types.** ``int`` → ``long``, ``float`` → ``double`` (neo4j-admin's ``float`` is 32-bit and
@@ -40,11 +40,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kg.errors import ConfigError, DataError
-from kg.queries import NODE, schema_statements
-from kg.records import Edge, Node
-from kg.schema import PropertySpec, Schema
-from kg.store import KGStore, group_by_type
+from kgdx.errors import ConfigError, DataError
+from kgdx.kg.queries import NODE, schema_statements
+from kgdx.kg.records import Edge, Node
+from kgdx.kg.schema import PropertySpec, Schema
+from kgdx.kg.store import KGStore, group_by_type
 
 __all__ = ["Neo4jImport", "to_neo4j_csv", "CSV_TYPES", "DELIMITERS"]
 

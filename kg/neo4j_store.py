@@ -20,12 +20,12 @@ from neo4j.graph import Node as GraphNode
 from neo4j.graph import Path as GraphPath
 from neo4j.graph import Relationship as GraphRelationship
 
-from kg import queries as Q
-from kg._progress import progress as _progress
-from kg.errors import ReadOnlyQueryError, StoreError
-from kg.records import Edge, Node
-from kg.schema import Schema
-from kg.store import (
+from kgdx.kg import queries as Q
+from kgdx.progress import progress as _progress
+from kgdx.errors import ReadOnlyQueryError, StoreError
+from kgdx.kg.records import Edge, Node
+from kgdx.kg.schema import Schema
+from kgdx.kg.store import (
     EVIDENCE_TYPES,
     MAX_PATHS,
     Counts,
@@ -72,7 +72,7 @@ def _plain(value: Any) -> Any:
 
 
 class Neo4jStore(KGStore):
-    """A :class:`~kg.store.KGStore` in a Neo4j 5 database.
+    """A :class:`~kgdx.kg.store.KGStore` in a Neo4j 5 database.
 
     Args:
         schema: The schema records are validated against; its constraints and indexes are

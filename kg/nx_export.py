@@ -1,6 +1,6 @@
 """The KG as a plain ``networkx.MultiDiGraph``, and back.
 
-The exported graph is flat and self-contained (unlike :class:`~kg.memory_store.MemoryStore`'s
+The exported graph is flat and self-contained (unlike :class:`~kgdx.kg.memory_store.MemoryStore`'s
 internal graph): node attributes are ``type`` plus the node's properties; each edge's key is its
 relationship type and its attributes are its properties. ``id`` and ``type`` are reserved
 property names in the schema, so nothing collides. List values are copied, so changing the
@@ -18,9 +18,9 @@ from typing import Any
 
 import networkx as nx
 
-from kg.errors import DataError
-from kg.records import Edge, Node
-from kg.store import KGStore
+from kgdx.errors import DataError
+from kgdx.kg.records import Edge, Node
+from kgdx.kg.store import KGStore
 
 __all__ = ["to_networkx", "from_networkx"]
 

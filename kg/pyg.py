@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kg.errors import ModelError
-from kg.records import Node
-from kg.store import KGStore
+from kgdx.errors import ModelError
+from kgdx.kg.records import Node
+from kgdx.kg.store import KGStore
 
 if TYPE_CHECKING:
     import torch

@@ -3,7 +3,7 @@
 Values always travel as parameters. Labels and relationship types cannot be parameters in
 Cypher, so the builders below interpolate them, and only after :func:`ident` has checked them
 against the validated schema's naming rules. Each named query here has an in-memory twin in
-:class:`kg.memory_store.MemoryStore`; the contract tests assert both give the same answers.
+:class:`kgdx.kg.memory_store.MemoryStore`; the contract tests assert both give the same answers.
 
 Every KG node carries its schema label plus the marker label :data:`NODE`, indexed on ``id``, so
 queries that do not know a node's type still find it through an index.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from kg.schema import Schema
+from kgdx.kg.schema import Schema
 
 #: Marker label on every KG node (never a schema type).
 NODE = "KgdxNode"

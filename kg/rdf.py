@@ -29,7 +29,7 @@ Why this shape:
 
 Turtle is written by a streaming writer (the default KG has ~3M triples, too many for an
 in-memory rdflib graph to serialise quickly); other formats (``xml``, ``nt``, ``json-ld`` …) go
-through :func:`to_rdf_graph`. :func:`ingest.rdf.read_rdf` reads either back.
+through :func:`to_rdf_graph`. :func:`kgdx.ingest.rdf.read_rdf` reads either back.
 
 Example:
     >>> to_rdf(store, "kg.ttl")  # doctest: +SKIP
@@ -49,10 +49,10 @@ from urllib.parse import quote, unquote
 from rdflib import RDF, RDFS, XSD, BNode, Graph, Literal, Namespace, URIRef
 from rdflib.collection import Collection
 
-from kg.errors import SchemaError
-from kg.records import Edge, Node
-from kg.schema import Schema
-from kg.store import KGStore
+from kgdx.errors import SchemaError
+from kgdx.kg.records import Edge, Node
+from kgdx.kg.schema import Schema
+from kgdx.kg.store import KGStore
 
 __all__ = [
     "KGDX",

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from kg.errors import RecordError
-from kg.schema import PROVENANCE, Schema
+from kgdx.errors import RecordError
+from kgdx.kg.schema import PROVENANCE, Schema
 
 __all__ = ["Node", "Edge", "Origin", "validate_node", "validate_edge", "validate_records", "edge_key"]
 

@@ -25,7 +25,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from kg.errors import SchemaError
+from kgdx.errors import SchemaError
 
 __all__ = [
     "PropertySpec",
@@ -396,7 +396,7 @@ class Schema(_Frozen):
 
 def core_schema() -> Schema:
     """The core schema that ships with kgdx (``kg/schemas/core.yaml``)."""
-    ref = resources.files("kg") / "schemas" / "core.yaml"
+    ref = resources.files("kgdx.kg") / "schemas" / "core.yaml"
     with resources.as_file(ref) as path:
         return Schema.from_yaml(path)
 

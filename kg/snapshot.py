@@ -25,11 +25,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kg.errors import DataError
-from kg.memory_store import MemoryStore
-from kg.records import Edge, Node
-from kg.schema import PropertySpec, Schema
-from kg.store import group_by_type
+from kgdx.errors import DataError
+from kgdx.kg.memory_store import MemoryStore
+from kgdx.kg.records import Edge, Node
+from kgdx.kg.schema import PropertySpec, Schema
+from kgdx.kg.store import group_by_type
 
 __all__ = ["save_snapshot", "load_snapshot", "read_manifest", "snapshot_records"]
 

@@ -18,9 +18,9 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from kg.errors import RecordError, StoreError
-from kg.records import Edge, Node, validate_records
-from kg.schema import Schema
+from kgdx.errors import RecordError, StoreError
+from kgdx.kg.records import Edge, Node, validate_records
+from kgdx.kg.schema import Schema
 
 __all__ = ["KGStore", "Neighbour", "Path", "Counts", "WriteReport", "Direction", "normalise"]
 
@@ -216,7 +216,7 @@ class KGStore(ABC):
     def iter_edges(self, type: str | None = None) -> Iterator[Edge]:
         """Every edge (of one type), in its stored direction, in no particular order."""
 
-    # -- named queries (each has a Cypher twin in kg.queries) --------------------------------
+    # -- named queries (each has a Cypher twin in kgdx.kg.queries) --------------------------------
 
     @abstractmethod
     def node(self, node_id: str) -> Node | None:

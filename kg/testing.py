@@ -7,7 +7,7 @@ exist, so the tiny KG reads like the real one.
 
 from __future__ import annotations
 
-from kg.records import Edge, Node
+from kgdx.kg.records import Edge, Node
 
 __all__ = ["tiny_kg_records"]
 

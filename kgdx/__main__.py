@@ -1,3 +1,3 @@
-from kgdx.cli import main
+from kgdx.app.cli import main
 
 main()

@@ -3,13 +3,13 @@ safe drug suggestions and explanations as verified KG paths.
 
 Public API::
 
-    from reasoning import Diagnoser
+    from kgdx.reasoning import Diagnoser
     dx = Diagnoser.from_pretrained()
     result = dx.rank("case.json", k=10)
     dx.explain(result)
     dx.suggest_drugs(result)
 """
 
-from reasoning.diagnoser import Diagnoser, RankedDisease, Ranking
+from kgdx.reasoning.diagnoser import Diagnoser, RankedDisease, Ranking
 
 __all__ = ["Diagnoser", "Ranking", "RankedDisease"]

@@ -1,6 +1,6 @@
 """Building a case from what a clinician has: a phenopacket, report and note text, a CT volume.
 
-Text goes through the concept linker (:mod:`encoders.linking`) over the KG's phenotype nodes:
+Text goes through the concept linker (:mod:`kgdx.encoders.linking`) over the KG's phenotype nodes:
 affirmed mentions become observed findings, negated ones excluded findings, and uncertain ones
 observed findings at half weight. A CT volume goes through the CT encoder's finding head, whose
 probabilities become weighted findings; that needs a checkpoint trained with a finding head
@@ -14,14 +14,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kg.errors import ConfigError, DataError
-from ingest.files import read_text
-from ingest.case import Finding, PatientCase
+from kgdx.errors import ConfigError, DataError
+from kgdx.files import read_text
+from kgdx.ingest.case import Finding, PatientCase
 
 if TYPE_CHECKING:
-    from encoders.ct_encoder import CTEncoder
-    from encoders.linking import ConceptLinker, LinkedConcept
-    from reasoning.diagnoser import Diagnoser
+    from kgdx.encoders.ct_encoder import CTEncoder
+    from kgdx.encoders.linking import ConceptLinker, LinkedConcept
+    from kgdx.reasoning.diagnoser import Diagnoser
 
 __all__ = ["build_case", "add_text", "add_ct", "ct_model_for", "linker_for"]
 
@@ -38,14 +38,14 @@ def linker_for(dx: Diagnoser, *, embeddings: bool = False) -> ConceptLinker:
     """
     linkers = dx._linkers
     if embeddings not in linkers:
-        from encoders.linking import ConceptLinker
+        from kgdx.encoders.linking import ConceptLinker
         from kgdx.settings import get_settings
 
-        from reasoning.index import phenotype_like_relations
+        from kgdx.reasoning.index import phenotype_like_relations
 
         encoder = None
         if embeddings:
-            from encoders.text import TextEncoder
+            from kgdx.encoders.text import TextEncoder
 
             encoder = TextEncoder()
         # Phenotypic abnormalities only: HPO's modifier, course and inheritance terms ("Acute",
@@ -54,7 +54,7 @@ def linker_for(dx: Diagnoser, *, embeddings: bool = False) -> ConceptLinker:
         findings = ix.phenotypic_abnormalities()
         keep = None if findings is None else {ix.terms[t] for t in findings}
         types = sorted({t for _, t in phenotype_like_relations(dx.store.schema)})
-        from encoders.ct_findings import CT_FINDINGS
+        from kgdx.encoders.ct_findings import CT_FINDINGS
 
         shorthand = {f.hpo_id: f.shorthand for f in CT_FINDINGS}
         nodes = []
@@ -73,7 +73,7 @@ def _as_phenotypes(dx: Diagnoser, concept_id: str, node_type: str) -> list[str]:
     imaging finding) the phenotypes its bridge relationships point to."""
     if node_type == "Phenotype":
         return [concept_id]
-    from reasoning.index import phenotype_bridges
+    from kgdx.reasoning.index import phenotype_bridges
 
     rels = phenotype_bridges(dx.store.schema).get(node_type, [])
     return [nb.node.id for nb in dx.store.neighbours(concept_id, rel_types=rels, direction="out")]
@@ -90,8 +90,8 @@ def add_text(dx: Diagnoser, case: PatientCase, text: str, *, kind: str = "note",
         raise DataError(f"the {kind} is empty", file=case.files.get(kind))
     linker = linker_for(dx, embeddings=embeddings)
     if kind == "report":
-        from ingest.reports import parse_report
-        from reasoning.multimodal import report_for_linking
+        from kgdx.ingest.reports import parse_report
+        from kgdx.reasoning.multimodal import report_for_linking
 
         text_to_link = report_for_linking(text, report_sections)
         mentions = linker.link_report(parse_report(text_to_link, source=case.files.get(kind)))
@@ -122,7 +122,7 @@ def ct_model_for(dx: Diagnoser, checkpoint: str | Path) -> CTEncoder:
     """
     key = str(checkpoint)
     if key not in dx._ct_models:
-        from encoders.factory import load_checkpoint
+        from kgdx.encoders.factory import load_checkpoint
 
         encoder = load_checkpoint(checkpoint)
         if getattr(encoder, "finding_head", None) is None:
@@ -142,8 +142,8 @@ def add_ct(dx: Diagnoser, case: PatientCase, path: str | Path, *, model: str | N
     if not model:
         raise ConfigError("--ct needs a CT encoder checkpoint trained with a finding head: set KGDX_CT_MODEL "
                           "(see docs/encoders.md); an untrained head's probabilities would mean nothing")
-    from ingest.volume import read_volume
-    from reasoning.multimodal import add_ct_findings
+    from kgdx.ingest.volume import read_volume
+    from kgdx.reasoning.multimodal import add_ct_findings
 
     _, probs_list = ct_model_for(dx, model).embed(read_volume(path))
     probs = probs_list[0]

@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
-from kg.errors import ModelError
-from reasoning.model import EvidenceGNN, EvidenceGNNConfig
+from kgdx.errors import ModelError
+from kgdx.reasoning.model import EvidenceGNN, EvidenceGNNConfig
 
 __all__ = ["save_checkpoint", "load_checkpoint", "checkpoint_path", "CHECKPOINTS"]
 
@@ -34,7 +34,7 @@ def checkpoint_path(name_or_path: str | Path) -> Path:
         return p
     name = str(name_or_path)
     if name in CHECKPOINTS:
-        ref = resources.files("reasoning") / "checkpoints" / CHECKPOINTS[name]
+        ref = resources.files("kgdx.reasoning") / "checkpoints" / CHECKPOINTS[name]
         with resources.as_file(ref) as f:
             if f.is_file():
                 return f

@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from kg.errors import DataError
-from kg.store import KGStore
-from ingest.case import Finding, PatientCase, loinc_curie
-from reasoning.evidence import CaseEvidence, EvidenceExtractor
-from reasoning.index import KGIndex
-from reasoning.model import Attribution, EvidenceGNN
+from kgdx.errors import DataError
+from kgdx.kg.store import KGStore
+from kgdx.ingest.case import Finding, PatientCase, loinc_curie
+from kgdx.reasoning.evidence import CaseEvidence, EvidenceExtractor
+from kgdx.reasoning.index import KGIndex
+from kgdx.reasoning.model import Attribution, EvidenceGNN
 
 __all__ = ["Diagnoser", "RankedDisease", "Ranking"]
 
@@ -90,10 +90,10 @@ class Diagnoser:
     def from_pretrained(cls, name_or_path: str | Path = "default", *, store: KGStore | None = None) -> Diagnoser:
         """The shipped model (or a checkpoint file) over ``store`` (default: the embedded KG,
         built on first use)."""
-        from reasoning.checkpoint import load_checkpoint
+        from kgdx.reasoning.checkpoint import load_checkpoint
 
         if store is None:
-            from kgdx.stores import open_store
+            from kgdx.app.stores import open_store
 
             store = open_store()
         model, _ = load_checkpoint(name_or_path)
@@ -119,7 +119,7 @@ class Diagnoser:
         """A case object, reading a phenopacket path with this KG's id mapping."""
         if isinstance(case, PatientCase):
             return case
-        from ingest.phenopackets import read_phenopacket
+        from kgdx.ingest.phenopackets import read_phenopacket
 
         return read_phenopacket(case, self.resolve)
 
@@ -193,15 +193,15 @@ class Diagnoser:
     # -- explanations and drugs ---------------------------------------------------------------------
 
     def explain(self, result: Ranking, top: int = 3, **kwargs: Any):  # noqa: ANN201 - Explanation
-        """KG evidence for the ``top`` diseases of ``result`` (see :mod:`reasoning.explain`)."""
-        from reasoning.explain import explain
+        """KG evidence for the ``top`` diseases of ``result`` (see :mod:`kgdx.reasoning.explain`)."""
+        from kgdx.reasoning.explain import explain
 
         return explain(self, result, top=top, **kwargs)
 
     def suggest_drugs(self, case: PatientCase | str | Path | Ranking, k: int = 10, **kwargs: Any):  # noqa: ANN201
         """Treatments of the likely diseases, checked against the KG's safety edges (see
-        :mod:`reasoning.drugs`)."""
-        from reasoning.drugs import suggest_drugs
+        :mod:`kgdx.reasoning.drugs`)."""
+        from kgdx.reasoning.drugs import suggest_drugs
 
         result = case if isinstance(case, Ranking) else self.rank(case, k=max(k, 5))
         return suggest_drugs(self, result, k=k, **kwargs)

@@ -18,11 +18,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from kg.queries import path_match
-from kg.records import Edge
+from kgdx.kg.queries import path_match
+from kgdx.kg.records import Edge
 
 if TYPE_CHECKING:
-    from reasoning.diagnoser import Diagnoser, Ranking
+    from kgdx.reasoning.diagnoser import Diagnoser, Ranking
 
 __all__ = ["DrugSuggestion", "SafetyIssue", "suggest_drugs"]
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ingest.case import PatientCase
-from reasoning.metrics import GoldRank, RankingMetrics, gold_rank
+from kgdx.ingest.case import PatientCase
+from kgdx.reasoning.metrics import GoldRank, RankingMetrics, gold_rank
 
 __all__ = ["evaluate_scores", "per_case_record"]
 

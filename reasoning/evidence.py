@@ -16,7 +16,7 @@ round of propagation per relation then carries each finding's signal to the dise
   (and of the excluded) findings, its number of annotations, and a gene match in gene-aware mode.
 
 Only (disease, finding) pairs that actually share something become edges, so a case costs
-milliseconds over all diseases. :class:`~reasoning.model.EvidenceGNN` reads these messages out.
+milliseconds over all diseases. :class:`~kgdx.reasoning.model.EvidenceGNN` reads these messages out.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from reasoning.index import KGIndex
+from kgdx.reasoning.index import KGIndex
 
 __all__ = ["CaseEvidence", "EvidenceExtractor", "OBS_FEATURES", "EXC_FEATURES", "DISEASE_FEATURES"]
 

@@ -15,11 +15,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kg.queries import path_match
-from kg.records import Edge, Node
+from kgdx.kg.queries import path_match
+from kgdx.kg.records import Edge, Node
 
 if TYPE_CHECKING:
-    from reasoning.diagnoser import Diagnoser, RankedDisease, Ranking
+    from kgdx.reasoning.diagnoser import Diagnoser, RankedDisease, Ranking
 
 __all__ = ["EvidencePath", "DiseaseExplanation", "Explanation", "explain", "verify_in_neo4j"]
 
@@ -185,7 +185,7 @@ class _PathBuilder:
         finding ``REPRESENTED_BY_PHENOTYPE`` the phenotype)."""
         if self.edge(disease, "HAS_PHENOTYPE", phenotype) is not None:
             return [(disease, "HAS_PHENOTYPE", phenotype, False)]
-        from reasoning.index import phenotype_bridges, phenotype_like_relations
+        from kgdx.reasoning.index import phenotype_bridges, phenotype_like_relations
 
         schema = self.dx.store.schema
         bridges = phenotype_bridges(schema)

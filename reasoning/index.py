@@ -19,7 +19,7 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
-from kg.store import KGStore
+from kgdx.kg.store import KGStore
 
 __all__ = ["KGIndex", "DEFAULT_FREQUENCY", "PHENOTYPIC_ABNORMALITY"]
 
@@ -29,7 +29,7 @@ DEFAULT_FREQUENCY = 0.5
 PHENOTYPIC_ABNORMALITY = "HP:0000118"
 
 
-def phenotype_bridges(schema) -> dict[str, list[str]]:  # noqa: ANN001 - kg.schema.Schema
+def phenotype_bridges(schema) -> dict[str, list[str]]:  # noqa: ANN001 - kgdx.kg.schema.Schema
     """Node types that stand for phenotypes: type → relationship types that map its nodes to
     ``Phenotype`` nodes (e.g. a module's imaging findings, ``REPRESENTED_BY_PHENOTYPE``)."""
     out: dict[str, list[str]] = defaultdict(list)
@@ -62,7 +62,7 @@ def annotation_edges(store: KGStore) -> list[tuple[str, str, float | None]]:
     return out
 
 
-def phenotype_like_relations(schema) -> list[tuple[str, str]]:  # noqa: ANN001 - kg.schema.Schema
+def phenotype_like_relations(schema) -> list[tuple[str, str]]:  # noqa: ANN001 - kgdx.kg.schema.Schema
     """(relationship, node type) pairs through which diseases have phenotype-like features with a
     frequency, e.g. ``(HAS_NEUROIMAGING_FINDING, NeuroimagingFinding)``; such node types can be
     observed in a patient like phenotypes."""

@@ -1,7 +1,7 @@
 """EvidenceGNN: scores every disease for a patient from the messages its KG neighbourhood sends.
 
 Each relation has its own learned message function (an MLP over the propagated evidence, see
-:mod:`reasoning.evidence`); messages are summed into each disease with PyG's ``scatter``, and a
+:mod:`kgdx.reasoning.evidence`); messages are summed into each disease with PyG's ``scatter``, and a
 disease-level MLP adds what is pooled over the disease's own annotations. The score of disease
 ``d`` for a patient is::
 
@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch_geometric.utils import scatter
 
-from reasoning.evidence import DISEASE_FEATURES, EXC_FEATURES, OBS_FEATURES, CaseEvidence
+from kgdx.reasoning.evidence import DISEASE_FEATURES, EXC_FEATURES, OBS_FEATURES, CaseEvidence
 
 __all__ = ["EvidenceGNN", "EvidenceGNNConfig", "Attribution"]
 

@@ -3,17 +3,17 @@
 What each modality becomes:
 
 * **CT volume** → the CT encoder with a *trained* finding head (``KGDX_CT_MODEL``, see
-  :mod:`reasoning.train_ct_head`) → one probability per finding of
-  :data:`encoders.ct_findings.CT_FINDINGS`. A finding at or above ``ct_threshold`` joins the case as
-  an observed :class:`~ingest.case.Finding` with ``origin="ct"`` and ``probability`` = the head's
+  :mod:`kgdx.encoders.train_ct_head`) → one probability per finding of
+  :data:`kgdx.encoders.ct_findings.CT_FINDINGS`. A finding at or above ``ct_threshold`` joins the case as
+  an observed :class:`~kgdx.ingest.case.Finding` with ``origin="ct"`` and ``probability`` = the head's
   output, which the EvidenceGNN uses as the weight of the patient's edge to that phenotype.
-* **Report and notes** → :func:`reasoning.case_builder.add_text`, the concept linker over the KG's
+* **Report and notes** → :func:`kgdx.reasoning.case_builder.add_text`, the concept linker over the KG's
   phenotypes: affirmed mentions are observed, negated ones excluded, hedged ones observed at half
   weight. Of a report only the radiologist's own sections are linked (``findings`` and
   ``impression``; the indication says why the scan was asked for, not what it showed), and only
   *Phenotypic abnormality* terms are kept (the linker's vocabulary already is; the check also
   covers a linker built otherwise).
-* **Labs** stay on the case as :class:`~ingest.case.LabResult`; the Diagnoser maps abnormal ones
+* **Labs** stay on the case as :class:`~kgdx.ingest.case.LabResult`; the Diagnoser maps abnormal ones
   to phenotypes through the KG's ``INDICATES`` edges when it ranks (``origin="labs"``).
 
 Alongside, :class:`PatientEmbedding` holds the encoder features the learned fusion baselines
@@ -22,7 +22,7 @@ their reference range, with a presence mask).
 
 Example:
     >>> from reasoning import Diagnoser
-    >>> from reasoning.multimodal import MultimodalCaseBuilder
+    >>> from kgdx.reasoning.multimodal import MultimodalCaseBuilder
     >>> dx = Diagnoser.from_pretrained()                                        # doctest: +SKIP
     >>> mm = MultimodalCaseBuilder(dx, ct_model="runs/ct-head/encoder.pt")      # doctest: +SKIP
     >>> built = mm.build("case.json", ct="ct.nii.gz", report="report.txt")      # doctest: +SKIP
@@ -39,19 +39,19 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from kg.errors import ConfigError, DataError
-from ingest.files import read_text
-from ingest.case import Finding, LabResult, PatientCase, loinc_curie
-from reasoning.index import PHENOTYPIC_ABNORMALITY
+from kgdx.errors import ConfigError, DataError
+from kgdx.files import read_text
+from kgdx.ingest.case import Finding, LabResult, PatientCase, loinc_curie
+from kgdx.reasoning.index import PHENOTYPIC_ABNORMALITY
 
 if TYPE_CHECKING:
     import torch
 
-    from encoders.ct_encoder import CTEncoder
-    from encoders.linking import LinkedConcept
-    from encoders.text import TextEncoder
-    from ingest.volume import Volume
-    from reasoning.diagnoser import Diagnoser
+    from kgdx.encoders.ct_encoder import CTEncoder
+    from kgdx.encoders.linking import LinkedConcept
+    from kgdx.encoders.text import TextEncoder
+    from kgdx.ingest.volume import Volume
+    from kgdx.reasoning.diagnoser import Diagnoser
 
 __all__ = [
     "PatientEmbedding",
@@ -109,7 +109,7 @@ def add_ct_findings(case: PatientCase, probabilities: dict[str, float], *, thres
     observed finding (``origin="ct"``, ``probability`` = the head's output), unless the case already
     has it. With ``exclude_below``, a finding the head is that sure is absent becomes an excluded
     one, unless the case already says anything about it. The same rule as
-    :func:`reasoning.case_builder.add_ct`, for probabilities computed in a batch.
+    :func:`kgdx.reasoning.case_builder.add_ct`, for probabilities computed in a batch.
 
     Returns:
         The findings added.
@@ -135,11 +135,11 @@ def add_ct_findings(case: PatientCase, probabilities: dict[str, float], *, thres
 
 
 def add_labs(case: PatientCase, labs: str | Path | Iterable[Any]) -> list[LabResult]:
-    """Add lab results to ``case``: a lab table (CSV, :func:`ingest.labs.read_lab_table`) or
-    results (:class:`ingest.labs.LabResult` or :class:`ingest.case.LabResult`). Unmeasured rows are
+    """Add lab results to ``case``: a lab table (CSV, :func:`kgdx.ingest.labs.read_lab_table`) or
+    results (:class:`kgdx.ingest.labs.LabResult` or :class:`kgdx.ingest.case.LabResult`). Unmeasured rows are
     skipped. Codes are stored as ``LOINC:<code>``, the KG's form."""
     if isinstance(labs, (str, Path)):
-        from ingest.labs import read_lab_table
+        from kgdx.ingest.labs import read_lab_table
 
         labs = read_lab_table(labs)
     added = []
@@ -167,7 +167,7 @@ def _scaled(value: float, low: float | None, high: float | None) -> float:
         return 2.0 if value > high else 0.0
     if low is None and high is None:
         return 0.0
-    from ingest.labs import scale_to_reference
+    from kgdx.ingest.labs import scale_to_reference
 
     return scale_to_reference(value, low, high)
 
@@ -202,7 +202,7 @@ def report_for_linking(text: str, sections: Sequence[str] | None = REPORT_SECTIO
     ``sections`` is ``None`` or the report has none of them (e.g. a report without headings)."""
     if sections is None:
         return text
-    from ingest.reports import parse_report
+    from kgdx.ingest.reports import parse_report
 
     rep = parse_report(text)
     kept = [s for s in rep.sections if s.name in sections]
@@ -219,9 +219,9 @@ class MultimodalCaseBuilder:
     Args:
         dx: The diagnoser whose KG the findings must belong to.
         ct_model: A CT encoder checkpoint with a trained finding head (name or path), or a loaded
-            :class:`~encoders.ct_encoder.CTEncoder`; default ``KGDX_CT_MODEL``.
+            :class:`~kgdx.encoders.ct_encoder.CTEncoder`; default ``KGDX_CT_MODEL``.
         link_embeddings: Let the concept linker match paraphrases with MiniLM too (as
-            :func:`reasoning.case_builder.add_text`, off by default: dictionary matching).
+            :func:`kgdx.reasoning.case_builder.add_text`, off by default: dictionary matching).
         ct_threshold: Head probability from which a CT finding is observed.
         ct_exclude_below: Head probability under which a CT finding is excluded (default: never).
         report_sections: Report sections to link (``None``: all).
@@ -266,9 +266,9 @@ class MultimodalCaseBuilder:
             model = self._ct_model or os.environ.get("KGDX_CT_MODEL")
             if not model:
                 raise ConfigError("a CT needs a CT encoder checkpoint trained with a finding head: pass ct_model or set "
-                                  "KGDX_CT_MODEL (train one with `python -m reasoning.train_ct_head`)")
+                                  "KGDX_CT_MODEL (train one with `python -m kgdx.encoders.train_ct_head`)")
             if isinstance(model, (str, Path)):
-                from reasoning.case_builder import ct_model_for
+                from kgdx.reasoning.case_builder import ct_model_for
 
                 model = ct_model_for(self.dx, model)
             elif getattr(model, "finding_head", None) is None:
@@ -279,12 +279,12 @@ class MultimodalCaseBuilder:
     @property
     def text_encoder(self) -> TextEncoder:
         """MiniLM, shared with the concept linker when it uses embeddings."""
-        from reasoning.case_builder import linker_for
+        from kgdx.reasoning.case_builder import linker_for
 
         if self.link_embeddings:
             return linker_for(self.dx, embeddings=True).text_encoder
         if not hasattr(self, "_text"):
-            from encoders.text import TextEncoder
+            from kgdx.encoders.text import TextEncoder
 
             self._text = TextEncoder()
         return self._text
@@ -294,8 +294,8 @@ class MultimodalCaseBuilder:
         tensors already preprocessed to ``(S, C, H, W)`` by the encoder's preprocessing."""
         import torch
 
-        from encoders.preprocess import CTPreprocessor
-        from ingest.volume import Volume, read_volume
+        from kgdx.encoders.preprocess import CTPreprocessor
+        from kgdx.ingest.volume import Volume, read_volume
 
         enc = self.ct_encoder
         pre = CTPreprocessor(enc.cfg.preprocess)
@@ -343,8 +343,8 @@ class MultimodalCaseBuilder:
         case.excluded[n_exc:] = [f for f in case.excluded[n_exc:] if ok(f)]
 
     def link_text(self, case: PatientCase, text: str, *, kind: str = "note") -> list[LinkedConcept]:
-        """Link a note or a report into ``case`` through :func:`reasoning.case_builder.add_text`."""
-        from reasoning.case_builder import add_text
+        """Link a note or a report into ``case`` through :func:`kgdx.reasoning.case_builder.add_text`."""
+        from kgdx.reasoning.case_builder import add_text
 
         n_obs, n_exc = len(case.observed), len(case.excluded)
         linked = report_for_linking(text, self.report_sections) if kind == "report" else text
@@ -417,7 +417,7 @@ class MultimodalCaseBuilder:
             r = self.encode_reports([rep_in[i] for i in rep_idx])
             rep_emb = {i: r[j] for j, i in enumerate(rep_idx)}
 
-        from kg._progress import progress as bar
+        from kgdx.progress import progress as bar
 
         out: list[MultimodalCase] = []
         with bar("building cases", n, enabled=progress) as advance:

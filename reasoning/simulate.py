@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from reasoning.index import KGIndex
+from kgdx.reasoning.index import KGIndex
 
 __all__ = ["SimulationConfig", "SimulatedCase", "CaseSimulator"]
 

@@ -20,14 +20,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from kg.store import KGStore
-from encoders.schedule import cosine_warmup
-from reasoning.checkpoint import save_checkpoint
-from reasoning.evidence import CaseEvidence, EvidenceExtractor
-from reasoning.index import KGIndex
-from reasoning.metrics import RankingMetrics, gold_rank
-from reasoning.model import EvidenceGNN, EvidenceGNNConfig
-from reasoning.simulate import CaseSimulator, SimulationConfig
+from kgdx.kg.store import KGStore
+from kgdx.encoders.schedule import cosine_warmup
+from kgdx.reasoning.checkpoint import save_checkpoint
+from kgdx.reasoning.evidence import CaseEvidence, EvidenceExtractor
+from kgdx.reasoning.index import KGIndex
+from kgdx.reasoning.metrics import RankingMetrics, gold_rank
+from kgdx.reasoning.model import EvidenceGNN, EvidenceGNNConfig
+from kgdx.reasoning.simulate import CaseSimulator, SimulationConfig
 
 __all__ = ["TrainConfig", "train"]
 
@@ -107,7 +107,7 @@ def train(
     Returns:
         A summary: best validation figures, steps, seconds and the checkpoint paths.
     """
-    from kg._progress import progress as bar
+    from kgdx.progress import progress as bar
 
     c = config or TrainConfig()
     out = Path(out_dir)
@@ -115,7 +115,7 @@ def train(
     _seed(c.seed)
     index = index or KGIndex.from_store(store)
     if c.init:
-        from reasoning.checkpoint import load_checkpoint
+        from kgdx.reasoning.checkpoint import load_checkpoint
 
         model, _ = load_checkpoint(c.init)
         model.train()

@@ -1,5 +1,9 @@
 """Shared hooks and fixtures of kgdx's tests.
 
+The tiny KG (:func:`kgdx.kg.testing.tiny_kg_records`), its index, a model trained on it for a
+second and a ``KGDX_HOME`` holding both are built once per session here, for every test package.
+Tests that change a store build their own from ``tiny_records``.
+
 Markers (declared in pyproject.toml): ``neo4j`` tests need the real server that
 ``kgdx neo4j start`` launches. Under ``CI=true`` a skipped ``neo4j`` test is reported as a
 failure, so CI cannot pass by quietly skipping them. Any test that uses the ``neo4j_driver``
@@ -9,6 +13,7 @@ fixture is marked ``neo4j`` automatically.
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
@@ -81,3 +86,80 @@ def neo4j_driver():
         pytest.skip(f"Neo4j not reachable at {s.neo4j_uri} ({NEO4J_START_HINT}): {detail}")
     yield driver
     driver.close()
+
+
+# -- the tiny KG and model, once per session -------------------------------------------------------
+
+
+@pytest.fixture
+def tiny_records():
+    """The tiny KG's records, fresh for each test (records are mutable)."""
+    from kgdx.kg.testing import tiny_kg_records
+
+    return tiny_kg_records()
+
+
+@pytest.fixture(scope="session")
+def tiny_store():
+    """The tiny KG in memory, shared by the session: tests must not change it."""
+    from kgdx.kg.memory_store import MemoryStore
+    from kgdx.kg.schema import core_schema
+    from kgdx.kg.testing import tiny_kg_records
+
+    store = MemoryStore(core_schema())
+    store.write(tiny_kg_records())
+    return store
+
+
+@pytest.fixture(scope="session")
+def tiny_index(tiny_store):
+    from kgdx.reasoning.index import KGIndex
+
+    return KGIndex.from_store(tiny_store)
+
+
+@pytest.fixture(scope="session")
+def tiny_trained(tiny_store, tmp_path_factory):
+    """A model trained on the tiny KG (about a second): its run folder and the training summary."""
+    import torch
+
+    from kgdx.reasoning.model import EvidenceGNNConfig
+    from kgdx.reasoning.train import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("train")
+    torch.manual_seed(0)
+    cfg = TrainConfig(steps=60, batch_size=16, eval_every=30, val_cases=40, warmup=5,
+                      model=EvidenceGNNConfig(hidden=8, ic_floor=0.0))
+    summary = train(tiny_store, cfg, out, progress=False)
+    return out, summary
+
+
+@pytest.fixture(scope="session")
+def tiny_home(tiny_store, tiny_trained, tmp_path_factory):
+    """A ``KGDX_HOME`` whose default snapshot is the tiny KG, with the tiny model under ``run/``."""
+    from kgdx.kg.snapshot import save_snapshot
+
+    home = tmp_path_factory.mktemp("kgdx_home")
+    save_snapshot(tiny_store, home / "kg" / "default", {"sources": [{"name": "tiny test KG"}], "modules": []})
+    shutil.copytree(tiny_trained[0], home / "run")
+    return home
+
+
+@pytest.fixture
+def env(tiny_home, monkeypatch):
+    """``KGDX_HOME`` pointed at :func:`tiny_home` for the test."""
+    monkeypatch.setenv("KGDX_HOME", str(tiny_home))
+    get_settings.cache_clear()
+    yield tiny_home
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models run faster on one thread, above all on a CPU shared with other jobs."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -1,15 +1,15 @@
-"""``python -m encoders.pretrain --config FILE`` (and under ``torchrun`` for DDP)."""
+"""``python -m kgdx.encoders.pretrain --config FILE`` (and under ``torchrun`` for DDP)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from kg.errors import KgdxError
+from kgdx.errors import KgdxError
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m encoders.pretrain", description="Pretrain the CT encoder (MedMPT-style).")
+    ap = argparse.ArgumentParser(prog="python -m kgdx.encoders.pretrain", description="Pretrain the CT encoder (MedMPT-style).")
     ap.add_argument("--config", required=True, help="YAML/JSON pretraining config, e.g. encoders/pretrain_configs/tiny.yaml")
     ap.add_argument("--out-dir", help="Override out_dir.")
     ap.add_argument("--steps", type=int, help="Override steps.")
@@ -17,8 +17,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", choices=["cpu", "cuda"], help="Force a device (default: cuda when available).")
     ap.add_argument("--no-progress", action="store_true", help="No progress bar.")
     args = ap.parse_args(argv)
-    from encoders.pretrain.config import load_pretrain_config
-    from encoders.pretrain.trainer import pretrain
+    from kgdx.encoders.pretrain.config import load_pretrain_config
+    from kgdx.encoders.pretrain.trainer import pretrain
 
     try:
         cfg = load_pretrain_config(args.config, out_dir=args.out_dir, steps=args.steps, manifest=args.manifest)

@@ -14,7 +14,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from encoders.pretrain.distributed import gather_with_grad
+from kgdx.encoders.pretrain.distributed import gather_with_grad
 
 __all__ = ["ImageReportContrastive"]
 

@@ -17,11 +17,11 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from kg.errors import DataError
-from encoders.config import AugmentCfg, PreprocessCfg
-from encoders.preprocess import CTPreprocessor
-from ingest.reports import parse_report, read_report
-from ingest.volume import read_volume
+from kgdx.errors import DataError
+from kgdx.encoders.config import AugmentCfg, PreprocessCfg
+from kgdx.encoders.preprocess import CTPreprocessor
+from kgdx.ingest.reports import parse_report, read_report
+from kgdx.ingest.volume import read_volume
 
 __all__ = ["CTReportPair", "read_manifest", "CTReportDataset", "collate_pairs"]
 

@@ -12,8 +12,8 @@ import torch
 from monai.networks.blocks.pos_embed_utils import build_sincos_position_embedding
 from torch import nn
 
-from encoders.config import MAEDecoderCfg
-from encoders.vit import init_transformer_weights, transformer_stack
+from kgdx.encoders.config import MAEDecoderCfg
+from kgdx.encoders.vit import init_transformer_weights, transformer_stack
 
 __all__ = ["MAEDecoder", "patchify"]
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from encoders.pretrain.distributed import gather_no_grad
+from kgdx.encoders.pretrain.distributed import gather_no_grad
 
 __all__ = ["KeyQueue", "ProjectionHead", "moco_loss", "momentum_update"]
 

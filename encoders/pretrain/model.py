@@ -20,14 +20,14 @@ import copy
 import torch
 from torch import nn
 
-from encoders.config import CTEncoderCfg
-from encoders.ct_encoder import CTEncoder
-from encoders.pretrain.config import PretrainConfig
-from encoders.pretrain.contrastive import ImageReportContrastive
-from encoders.pretrain.mae import MAEDecoder
-from encoders.pretrain.moco import KeyQueue, ProjectionHead, moco_loss, momentum_update
-from encoders.pretrain.report_decoder import ReportDecoder
-from encoders.text import TextEncoder
+from kgdx.encoders.config import CTEncoderCfg
+from kgdx.encoders.ct_encoder import CTEncoder
+from kgdx.encoders.pretrain.config import PretrainConfig
+from kgdx.encoders.pretrain.contrastive import ImageReportContrastive
+from kgdx.encoders.pretrain.mae import MAEDecoder
+from kgdx.encoders.pretrain.moco import KeyQueue, ProjectionHead, moco_loss, momentum_update
+from kgdx.encoders.pretrain.report_decoder import ReportDecoder
+from kgdx.encoders.text import TextEncoder
 
 __all__ = ["PretrainModel"]
 

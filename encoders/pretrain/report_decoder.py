@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from encoders.pretrain.config import ReportDecoderCfg
-from encoders.vit import init_transformer_weights
+from kgdx.encoders.pretrain.config import ReportDecoderCfg
+from kgdx.encoders.vit import init_transformer_weights
 
 __all__ = ["ReportDecoder"]
 

@@ -2,7 +2,7 @@
 checkpoint and resume, progress bar, loss log and loss plot.
 
 Run it in one process (``kgdx pretrain --config tiny.yaml``) or under ``torchrun`` for DDP
-(``torchrun --nproc_per_node 2 -m encoders.pretrain --config tiny.yaml``); the same code does
+(``torchrun --nproc_per_node 2 -m kgdx.encoders.pretrain --config tiny.yaml``); the same code does
 both. What a run writes to ``out_dir``:
 
 * ``checkpoints/last.pt`` (and ``step-NNNNNN.pt`` every ``ckpt_every`` steps): everything needed
@@ -30,15 +30,15 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
-from kg.errors import ConfigError, ModelError
-from encoders.config import CTEncoderCfg
-from encoders.factory import get_model_config, save_checkpoint
-from encoders.pretrain.config import PretrainConfig
-from encoders.pretrain.dataset import CTReportDataset, collate_pairs, worker_init
-from encoders.pretrain.distributed import DistInfo, all_reduce_mean, cleanup_distributed, setup_distributed
-from encoders.pretrain.model import PretrainModel
-from encoders.pretrain.monitor import LossLog, plot_losses
-from encoders.schedule import cosine_warmup
+from kgdx.errors import ConfigError, ModelError
+from kgdx.encoders.config import CTEncoderCfg
+from kgdx.encoders.factory import get_model_config, save_checkpoint
+from kgdx.encoders.pretrain.config import PretrainConfig
+from kgdx.encoders.pretrain.dataset import CTReportDataset, collate_pairs, worker_init
+from kgdx.encoders.pretrain.distributed import DistInfo, all_reduce_mean, cleanup_distributed, setup_distributed
+from kgdx.encoders.pretrain.model import PretrainModel
+from kgdx.encoders.pretrain.monitor import LossLog, plot_losses
+from kgdx.encoders.schedule import cosine_warmup
 
 __all__ = ["pretrain", "PretrainResult", "resolve_precision", "cosine_warmup"]
 

@@ -5,21 +5,16 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from kg.memory_store import MemoryStore
-from kg.schema import core_schema
-from kg.testing import tiny_kg_records
-from reasoning.checkpoint import load_checkpoint
-from reasoning.diagnoser import Diagnoser
+from kgdx.reasoning.checkpoint import load_checkpoint
+from kgdx.reasoning.diagnoser import Diagnoser
 
 
 @pytest.fixture
-def client(tiny_home, monkeypatch):
-    from kgdx import api
+def client(tiny_store, tiny_trained, monkeypatch):
+    from kgdx.app import api
 
-    store = MemoryStore(core_schema())
-    store.write(tiny_kg_records())
-    model, _ = load_checkpoint(tiny_home / "run" / "best.pt")
-    dx = Diagnoser(store, model)
+    model, _ = load_checkpoint(tiny_trained[0] / "best.pt")
+    dx = Diagnoser(tiny_store, model)
     monkeypatch.setattr(api, "_diagnoser", lambda: dx)
     return TestClient(api.app)
 

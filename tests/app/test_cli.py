@@ -9,7 +9,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from kgdx.cli import app
+from kgdx.app.cli import app
 
 runner = CliRunner()
 

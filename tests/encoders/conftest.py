@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kg.records import Node
+from kgdx.kg.records import Node
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 @pytest.fixture(scope="session")
 def text_encoder():
-    from encoders.text import TextEncoder
+    from kgdx.encoders.text import TextEncoder
 
     return TextEncoder()
 
@@ -42,14 +42,14 @@ def chest_vocab() -> list[Node]:
 
 @pytest.fixture
 def phantom():
-    from encoders.testing import make_phantom
+    from kgdx.encoders.testing import make_phantom
 
     return make_phantom((12, 40, 48), seed=3, nodule=True, effusion=True, emphysema=False)
 
 
 @pytest.fixture
 def synth_manifest(tmp_path: Path) -> Path:
-    from encoders.testing import write_pretrain_manifest
+    from kgdx.encoders.testing import write_pretrain_manifest
 
     return write_pretrain_manifest(tmp_path / "synth", 6, shape=(10, 32, 32))
 

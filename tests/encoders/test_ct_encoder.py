@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from encoders.config import FindingHeadCfg, SliceFusionCfg, SliceViTCfg
-from encoders.ct_encoder import CTEncoder
-from encoders.ct_findings import CT_FINDING_IDS
-from encoders.factory import create_encoder, get_model_config
-from encoders.finding_head import FindingHead
-from encoders.fusion import SliceFusion
-from encoders.vit import SliceViT
-from ingest.volume import Volume
+from kgdx.encoders.config import FindingHeadCfg, SliceFusionCfg, SliceViTCfg
+from kgdx.encoders.ct_encoder import CTEncoder
+from kgdx.encoders.ct_findings import CT_FINDING_IDS
+from kgdx.encoders.factory import create_encoder, get_model_config
+from kgdx.encoders.finding_head import FindingHead
+from kgdx.encoders.fusion import SliceFusion
+from kgdx.encoders.vit import SliceViT
+from kgdx.ingest.volume import Volume
 
 
 @pytest.fixture(scope="module")

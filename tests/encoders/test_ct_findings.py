@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-from encoders.ct_findings import CT_FINDING_IDS, CT_FINDINGS, finding_index
+from kgdx.encoders.ct_findings import CT_FINDING_IDS, CT_FINDINGS, finding_index
 
 
 def test_ids_are_unique_and_ordered() -> None:

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from encoders.config import AugmentCfg, PreprocessCfg
-from encoders.preprocess import CTPreprocessor, preprocess_volume
-from encoders.transforms import HUWindows, PadToSquare, ToSliceTensor, UniformSliceSample
-from ingest.volume import Volume
+from kgdx.encoders.config import AugmentCfg, PreprocessCfg
+from kgdx.encoders.preprocess import CTPreprocessor, preprocess_volume
+from kgdx.encoders.transforms import HUWindows, PadToSquare, ToSliceTensor, UniformSliceSample
+from kgdx.ingest.volume import Volume
 
 
 def test_uniform_slice_indices() -> None:

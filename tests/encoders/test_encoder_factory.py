@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from encoders.config import CTEncoderCfg, SliceViTCfg, config_from_dict
-from encoders.factory import create_encoder, get_model_config, list_models, load_checkpoint, save_checkpoint
-from kg.errors import ModelError
+from kgdx.encoders.config import CTEncoderCfg, SliceViTCfg, config_from_dict
+from kgdx.encoders.factory import create_encoder, get_model_config, list_models, load_checkpoint, save_checkpoint
+from kgdx.errors import ModelError
 
 
 def test_list_and_configs() -> None:

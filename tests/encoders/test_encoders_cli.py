@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from encoders.testing import make_phantom, write_nifti
-from kg.errors import ConfigError, DataError
-from kgdx.cli import app
+from kgdx.encoders.testing import make_phantom, write_nifti
+from kgdx.errors import ConfigError, DataError
+from kgdx.app.cli import app
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[2]

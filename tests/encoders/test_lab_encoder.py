@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from encoders.config import LabEncoderCfg
-from encoders.factory import create_encoder
-from encoders.lab_panel import DEFAULT_PANEL, DEFAULT_TESTS, lab_flags, reference_range
-from encoders.labs import LabEncoder
-from ingest.labs import LabResult, is_valid_loinc
+from kgdx.encoders.config import LabEncoderCfg
+from kgdx.encoders.factory import create_encoder
+from kgdx.encoders.lab_panel import DEFAULT_PANEL, DEFAULT_TESTS, lab_flags, reference_range
+from kgdx.encoders.labs import LabEncoder
+from kgdx.ingest.labs import LabResult, is_valid_loinc
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ REPO = Path(__file__).resolve().parents[2]
 def test_light_modules_do_not_import_torch() -> None:
     code = (
         "import sys\n"
-        "import ingest.volume, ingest.dicom, ingest.nifti, ingest.deid, ingest.labs, ingest.reports\n"
-        "import encoders, encoders.ct_findings, encoders.config, encoders.lab_panel, encoders.testing\n"
-        "import encoders.pretrain, encoders.pretrain.config\n"
+        "import kgdx.ingest.volume, kgdx.ingest.dicom, kgdx.ingest.nifti, kgdx.ingest.deid, kgdx.ingest.labs, kgdx.ingest.reports\n"
+        "import kgdx.encoders, kgdx.encoders.ct_findings, kgdx.encoders.config, kgdx.encoders.lab_panel, kgdx.encoders.testing\n"
+        "import kgdx.encoders.pretrain, kgdx.encoders.pretrain.config\n"
         "heavy = [m for m in ('torch', 'monai', 'transformers', 'SimpleITK', 'pydicom') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )

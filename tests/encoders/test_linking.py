@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from encoders.linking import ConceptLinker, LinkedConcept, normalize_token
-from ingest.reports import parse_report
-from kg.records import Node
+from kgdx.encoders.linking import ConceptLinker, LinkedConcept, normalize_token
+from kgdx.ingest.reports import parse_report
+from kgdx.kg.records import Node
 
 
 @pytest.fixture(scope="module")

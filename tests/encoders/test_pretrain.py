@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from encoders.factory import get_model_config, load_checkpoint
-from encoders.pretrain.config import LossWeights, PretrainConfig, load_pretrain_config
-from encoders.pretrain.dataset import CTReportDataset, collate_pairs, read_manifest
-from encoders.pretrain.mae import patchify
-from encoders.pretrain.model import PretrainModel
-from encoders.pretrain.moco import KeyQueue, moco_loss
-from encoders.pretrain.monitor import read_loss_log
-from encoders.pretrain.trainer import cosine_warmup, pretrain, resolve_precision
-from kg.errors import ConfigError, DataError
+from kgdx.encoders.factory import get_model_config, load_checkpoint
+from kgdx.encoders.pretrain.config import LossWeights, PretrainConfig, load_pretrain_config
+from kgdx.encoders.pretrain.dataset import CTReportDataset, collate_pairs, read_manifest
+from kgdx.encoders.pretrain.mae import patchify
+from kgdx.encoders.pretrain.model import PretrainModel
+from kgdx.encoders.pretrain.moco import KeyQueue, moco_loss
+from kgdx.encoders.pretrain.monitor import read_loss_log
+from kgdx.encoders.pretrain.trainer import cosine_warmup, pretrain, resolve_precision
+from kgdx.errors import ConfigError, DataError
 
 SMALL = {
     "model": "ct-tiny",
@@ -42,7 +42,7 @@ def _cfg(manifest: Path, out: Path, **kw) -> PretrainConfig:
 
 @pytest.fixture(scope="module")
 def shared_text():
-    from encoders.text import TextEncoder
+    from kgdx.encoders.text import TextEncoder
 
     return TextEncoder()
 
@@ -72,10 +72,10 @@ def test_every_loss_is_finite_and_switchable(synth_manifest: Path, tmp_path: Pat
 
 
 def test_decoders_repr_and_generation(shared_text) -> None:
-    from encoders.config import MAEDecoderCfg
-    from encoders.pretrain.config import ReportDecoderCfg
-    from encoders.pretrain.mae import MAEDecoder
-    from encoders.pretrain.report_decoder import ReportDecoder
+    from kgdx.encoders.config import MAEDecoderCfg
+    from kgdx.encoders.pretrain.config import ReportDecoderCfg
+    from kgdx.encoders.pretrain.mae import MAEDecoder
+    from kgdx.encoders.pretrain.report_decoder import ReportDecoder
 
     mae = MAEDecoder(64, 64, 16, 3, MAEDecoderCfg(width=32, depth=1, heads=4))
     assert repr(mae).startswith("MAEDecoder(\n  width=32, depth=1, heads=4, mask_ratio=0.2\n")

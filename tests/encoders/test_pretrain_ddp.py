@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from encoders.pretrain.monitor import read_loss_log
+from kgdx.encoders.pretrain.monitor import read_loss_log
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -35,7 +35,7 @@ def test_torchrun_two_gloo_processes(tmp_path: Path, synth_manifest: Path) -> No
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
     cmd = [
         *launcher, "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(port),
-        "-m", "encoders.pretrain", "--config", str(cfg), "--manifest", str(synth_manifest),
+        "-m", "kgdx.encoders.pretrain", "--config", str(cfg), "--manifest", str(synth_manifest),
         "--out-dir", str(out), "--device", "cpu", "--no-progress",
     ]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)

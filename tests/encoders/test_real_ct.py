@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from encoders.config import PreprocessCfg
-from encoders.factory import create_encoder
-from encoders.preprocess import CTPreprocessor
-from ingest.volume import read_volume
+from kgdx.encoders.config import PreprocessCfg
+from kgdx.encoders.factory import create_encoder
+from kgdx.encoders.preprocess import CTPreprocessor
+from kgdx.ingest.volume import read_volume
 
 REPO = Path(__file__).resolve().parents[2]
 # <repo>/../shared/data/ct, or $KGDX_SHARED_DATA/ct; never copied into the repo.

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from encoders.text import TextEncoder, mean_pool
-from kg.errors import DataError, ModelError
+from kgdx.encoders.text import TextEncoder, mean_pool
+from kgdx.errors import DataError, ModelError
 
 SENTENCES = [
     "No pleural effusion.",

@@ -12,9 +12,9 @@ pytest.importorskip("nibabel")
 
 import SimpleITK as sitk
 
-from encoders.testing import make_phantom, write_nifti
-from ingest.volume import Volume, check_voxels, read_volume, resample_volume
-from kg.errors import DataError
+from kgdx.encoders.testing import make_phantom, write_nifti
+from kgdx.ingest.volume import Volume, check_voxels, read_volume, resample_volume
+from kgdx.errors import DataError
 
 
 @pytest.fixture

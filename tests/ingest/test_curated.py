@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from kg.errors import DataError, RecordError
-from kg.memory_store import MemoryStore
-from kg.schema import core_schema
-from kg.testing import tiny_kg_records
-from ingest.curated import read_curated
+from kgdx.errors import DataError, RecordError
+from kgdx.kg.memory_store import MemoryStore
+from kgdx.kg.schema import core_schema
+from kgdx.kg.testing import tiny_kg_records
+from kgdx.kg.curated import read_curated
 
 GOOD = """\
 defaults:

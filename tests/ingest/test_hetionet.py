@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from kg.errors import DataError
-from kg.memory_store import MemoryStore
-from kg.schema import core_schema
-from ingest.hetionet import read_hetionet
+from kgdx.errors import DataError
+from kgdx.kg.memory_store import MemoryStore
+from kgdx.kg.schema import core_schema
+from kgdx.ingest.hetionet import read_hetionet
 
 LICENSE = "CC BY 4.0"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kg.errors import DataError
-from ingest.hpo_genes import read_hpo_genes
+from kgdx.errors import DataError
+from kgdx.ingest.hpo_genes import read_hpo_genes
 
 
 def test_genes_to_phenotype(tmp_path):

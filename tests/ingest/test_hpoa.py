@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from kg.errors import DataError
-from ingest.hpo import HpoIdMap
-from ingest.hpoa import parse_frequency, read_hpoa
+from kgdx.errors import DataError
+from kgdx.ingest.hpo import HpoIdMap
+from kgdx.ingest.hpoa import parse_frequency, read_hpoa
 
 HEADER = """#description: "HPO annotations for rare diseases [2: OMIM; 0: DECIPHER; 1 ORPHANET]"
 #version: 2025-01-16

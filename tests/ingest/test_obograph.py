@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from kg.errors import DataError
-from ingest.obograph import contract_iri, read_obograph, read_obograph_header, read_obograph_terms
+from kgdx.errors import DataError
+from kgdx.ingest.obograph import contract_iri, read_obograph, read_obograph_header, read_obograph_terms
 
 OBO = "http://purl.obolibrary.org/obo/"
 OIO = "http://www.geneontology.org/formats/oboInOwl#"

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from kg.errors import DataError
-from kg.memory_store import MemoryStore
-from kg.records import Edge, Node
-from kg.schema import core_schema
-from ingest.ontology import chebi_records, doid_records, mondo_records, normalise_xref, xref_index
+from kgdx.errors import DataError
+from kgdx.kg.memory_store import MemoryStore
+from kgdx.kg.records import Edge, Node
+from kgdx.kg.schema import core_schema
+from kgdx.ingest.ontology import chebi_records, doid_records, mondo_records, normalise_xref, xref_index
 
 MONDO_OBO = """\
 format-version: 1.2

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from kg.errors import DataError, SchemaError
-from kg.memory_store import MemoryStore
-from kg.schema import core_schema
-from ingest.primekg import COLUMNS, load_primekg_mapping, read_primekg
+from kgdx.errors import DataError, SchemaError
+from kgdx.kg.memory_store import MemoryStore
+from kgdx.kg.schema import core_schema
+from kgdx.ingest.primekg import COLUMNS, load_primekg_mapping, read_primekg
 
 HEADER = ",".join(COLUMNS)
 # As PrimeKG writes it (pandas to_csv): bare integer MONDO/HPO/UBERON ids, each edge in both

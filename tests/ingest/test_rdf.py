@@ -1,13 +1,13 @@
-"""RDF in the kgdx vocabulary → records (ingest.rdf), on hand-written Turtle."""
+"""RDF in the kgdx vocabulary → records (kgdx.ingest.rdf), on hand-written Turtle."""
 
 from __future__ import annotations
 
 import pytest
 
-from kg.errors import DataError
-from kg.memory_store import MemoryStore
-from kg.schema import core_schema
-from ingest.rdf import read_rdf
+from kgdx.errors import DataError
+from kgdx.kg.memory_store import MemoryStore
+from kgdx.kg.schema import core_schema
+from kgdx.ingest.rdf import read_rdf
 
 PREFIXES = """\
 @prefix rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#> .

@@ -6,16 +6,10 @@ import os
 
 import pytest
 
-from kg.errors import StoreError
-from kg.memory_store import MemoryStore
-from kg.schema import core_schema
-from kg.testing import tiny_kg_records
+from kgdx.errors import StoreError
+from kgdx.kg.memory_store import MemoryStore
+from kgdx.kg.schema import core_schema
 from kgdx.settings import Settings
-
-
-@pytest.fixture
-def tiny_records():
-    return tiny_kg_records()
 
 
 @pytest.fixture
@@ -26,7 +20,7 @@ def memory_store(tiny_records):
 
 
 def _connect(schema=None):
-    from kg.neo4j_store import Neo4jStore
+    from kgdx.kg.neo4j_store import Neo4jStore
 
     settings = Settings()
     try:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from kg import extend
-from kg.errors import RecordError, SchemaError
-from kg.module import load_module
+from kgdx.kg import extend
+from kgdx.errors import RecordError, SchemaError
+from kgdx.kg.module import load_module
 
 SCHEMA = """
 name: demo
@@ -110,7 +110,7 @@ def test_other_version_must_be_removed_first(memory_store, tmp_path):
 
 
 def test_module_types_reach_the_reasoning_index(memory_store, tmp_path):
-    from reasoning.index import annotation_edges
+    from kgdx.reasoning.index import annotation_edges
 
     extend.apply(memory_store, make_module(tmp_path), extend.SnapshotRegistry({}))
     assert ("MONDO:0000240", "HP:0025179", 0.6) in annotation_edges(memory_store)

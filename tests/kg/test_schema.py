@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kg.errors import SchemaError
-from kg.schema import PropertySpec, Schema, core_schema, load_schema
+from kgdx.errors import SchemaError
+from kgdx.kg.schema import PropertySpec, Schema, core_schema, load_schema
 
 
 def test_core_schema_has_the_required_types():

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
-from kg.errors import DataError
-from kg.snapshot import load_snapshot, read_manifest, save_snapshot
+from kgdx.errors import DataError
+from kgdx.kg.snapshot import load_snapshot, read_manifest, save_snapshot
 
 
 def test_round_trip(memory_store, tmp_path):
@@ -29,7 +29,7 @@ def test_round_trip(memory_store, tmp_path):
 def test_failed_save_leaves_previous_snapshot(memory_store, tmp_path, monkeypatch):
     path = save_snapshot(memory_store, tmp_path / "snap")
     before = (path / "manifest.json").read_text()
-    import kg.snapshot as snap
+    import kgdx.kg.snapshot as snap
 
     def boom(*a, **k):
         raise RuntimeError("disk full")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from kg.errors import RecordError, StoreError
-from kg.records import Edge, Node
-from kg.testing import tiny_kg_records
+from kgdx.errors import RecordError, StoreError
+from kgdx.kg.records import Edge, Node
+from kgdx.kg.testing import tiny_kg_records
 
 TINY_COUNTS = {
     "nodes": {"Disease": 4, "Drug": 4, "DrugClass": 2, "Gene": 1, "LabTest": 1, "Phenotype": 11},

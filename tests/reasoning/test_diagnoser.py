@@ -7,13 +7,13 @@ import json
 import pytest
 import torch
 
-from kg.errors import DataError
-from kg.memory_store import MemoryStore
-from kg.records import Edge
-from ingest.case import Finding, PatientCase
-from reasoning.checkpoint import load_checkpoint
-from reasoning.diagnoser import Diagnoser
-from reasoning.train import TrainConfig, train
+from kgdx.errors import DataError
+from kgdx.kg.memory_store import MemoryStore
+from kgdx.kg.records import Edge
+from kgdx.ingest.case import Finding, PatientCase
+from kgdx.reasoning.checkpoint import load_checkpoint
+from kgdx.reasoning.diagnoser import Diagnoser
+from kgdx.reasoning.train import TrainConfig, train
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_obsolete_and_unknown_ids(dx):
 
 
 def test_labs_add_findings(dx):
-    from ingest.case import LabResult
+    from kgdx.ingest.case import LabResult
 
     case = covid_case(labs=[LabResult("LOINC:1988-5", 80.0, "mg/L", 0.0, 5.0, "CRP")])
     r = dx.rank(case)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from reasoning.evidence import DISEASE_FEATURES, OBS_FEATURES, CaseEvidence, EvidenceExtractor
-from reasoning.model import EvidenceGNN, EvidenceGNNConfig
+from kgdx.reasoning.evidence import DISEASE_FEATURES, OBS_FEATURES, CaseEvidence, EvidenceExtractor
+from kgdx.reasoning.model import EvidenceGNN, EvidenceGNNConfig
 
 
 def test_messages(tiny_index):

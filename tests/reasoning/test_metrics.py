@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reasoning.metrics import GoldRank, RankingMetrics, gold_rank
+from kgdx.reasoning.metrics import GoldRank, RankingMetrics, gold_rank
 
 
 def test_gold_rank_and_ties():

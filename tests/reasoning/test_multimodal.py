@@ -13,13 +13,13 @@ import torch
 
 pytest.importorskip("nibabel")
 
-from encoders.ct_findings import CT_FINDING_IDS
-from ingest.case import Finding, LabResult, PatientCase
-from ingest.volume import Volume
-from kg.errors import ConfigError, DataError
-from reasoning.checkpoint import load_checkpoint
-from reasoning.diagnoser import Diagnoser
-from reasoning.multimodal import (
+from kgdx.encoders.ct_findings import CT_FINDING_IDS
+from kgdx.ingest.case import Finding, LabResult, PatientCase
+from kgdx.ingest.volume import Volume
+from kgdx.errors import ConfigError, DataError
+from kgdx.reasoning.checkpoint import load_checkpoint
+from kgdx.reasoning.diagnoser import Diagnoser
+from kgdx.reasoning.multimodal import (
     MultimodalCaseBuilder,
     add_ct_findings,
     add_labs,
@@ -45,7 +45,7 @@ def dx(tiny_store, tiny_trained):
 @pytest.fixture(scope="module")
 def biased_ct(tmp_path_factory):
     """A ct-tiny checkpoint whose head ignores the image: GGO 0.9, pleural effusion 0.7, the rest ~0."""
-    from encoders import create_encoder, save_checkpoint
+    from kgdx.encoders import create_encoder, save_checkpoint
 
     enc = create_encoder("ct-tiny")
     last = enc.finding_head.net[-1]
@@ -96,11 +96,11 @@ def test_all_report_sections_and_notes(dx, biased_ct):
 
 def test_modifiers_are_not_findings(tiny_store, tiny_trained, monkeypatch):
     """HPO modifiers ("Axial") are not phenotypic abnormalities: they never become findings."""
-    from encoders.linking import ConceptLinker
-    from kg.memory_store import MemoryStore
-    from kg.records import Edge, Node
-    from kg.testing import tiny_kg_records
-    from reasoning import case_builder
+    from kgdx.encoders.linking import ConceptLinker
+    from kgdx.kg.memory_store import MemoryStore
+    from kgdx.kg.records import Edge, Node
+    from kgdx.kg.testing import tiny_kg_records
+    from kgdx.reasoning import case_builder
 
     store = MemoryStore(tiny_store.schema)
     store.write([*tiny_kg_records(), Node("Phenotype", "HP:0012823", {"name": "Clinical modifier"}),
@@ -164,7 +164,7 @@ def test_errors(dx, monkeypatch, tmp_path):
     monkeypatch.delenv("KGDX_CT_MODEL", raising=False)
     with pytest.raises(ConfigError, match="KGDX_CT_MODEL"):
         MultimodalCaseBuilder(dx, embed=False).build(ct=air())
-    from encoders import create_encoder, save_checkpoint
+    from kgdx.encoders import create_encoder, save_checkpoint
 
     no_head = save_checkpoint(create_encoder("ct-tiny", finding_head=False), tmp_path / "nohead.pt")
     with pytest.raises(ConfigError, match="no finding head"):
@@ -182,7 +182,8 @@ def test_errors(dx, monkeypatch, tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_cohort(tmp_path_factory):
-    from ingest.synth import SynthConfig, generate_cohort, read_cohort
+    from kgdx.synth import SynthConfig, generate_cohort
+    from kgdx.ingest.cohort import read_cohort
 
     out = tmp_path_factory.mktemp("cohort") / "c"
     cfg = SynthConfig.parse({"volume": {"shape": [16, 32, 32]},
@@ -193,7 +194,7 @@ def tiny_cohort(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ct_head(tiny_cohort, tmp_path_factory):
-    from reasoning.train_ct_head import CTHeadConfig, train_ct_head
+    from kgdx.encoders.train_ct_head import CTHeadConfig, train_ct_head
 
     torch.manual_seed(0)
     cfg = CTHeadConfig(epochs=1, head_epochs=2, batch_size=2, patience=2)
@@ -201,8 +202,8 @@ def ct_head(tiny_cohort, tmp_path_factory):
 
 
 def test_ct_head_training_writes_a_loadable_checkpoint(tiny_cohort, ct_head):
-    from encoders.factory import load_checkpoint as load_encoder
-    from reasoning.train_ct_head import finding_targets, predict, preprocess_cohort
+    from kgdx.encoders.factory import load_checkpoint as load_encoder
+    from kgdx.encoders.train_ct_head import finding_targets, predict, preprocess_cohort
 
     assert [h["stage"] for h in ct_head["history"]] == [1, 2, 2] and ct_head["dense"] is True
     assert ct_head["train_cases"] == 2 and set(ct_head["validation"]["per_finding"]) == set(CT_FINDING_IDS)
@@ -221,8 +222,8 @@ def test_ct_head_training_writes_a_loadable_checkpoint(tiny_cohort, ct_head):
 def test_ct_head_through_kgdx_ct_model(dx, tiny_cohort, ct_head, monkeypatch):
     """KGDX_CT_MODEL reaches the same probabilities through case_builder.add_ct (what
     ``kgdx diagnose --ct`` calls) and through the multimodal builder."""
-    from reasoning.case_builder import add_ct
-    from reasoning.train_ct_head import predict, preprocess_cohort
+    from kgdx.reasoning.case_builder import add_ct
+    from kgdx.encoders.train_ct_head import predict, preprocess_cohort
 
     cid = tiny_cohort.ids("test")[0]
     path = tiny_cohort.path(cid, "ct")
@@ -237,7 +238,7 @@ def test_ct_head_through_kgdx_ct_model(dx, tiny_cohort, ct_head, monkeypatch):
 
 @pytest.fixture
 def tiny_home(tiny_store, tmp_path, monkeypatch):
-    from kg.snapshot import save_snapshot
+    from kgdx.kg.snapshot import save_snapshot
     from kgdx.settings import get_settings
 
     save_snapshot(tiny_store, tmp_path / "kg" / "default", {"sources": [{"name": "tiny test KG"}], "modules": []})
@@ -250,7 +251,7 @@ def tiny_home(tiny_store, tmp_path, monkeypatch):
 def test_kgdx_diagnose_with_ct(tiny_home, tiny_trained, tiny_cohort, ct_head, biased_ct, monkeypatch, tmp_path):
     from typer.testing import CliRunner
 
-    from kgdx.cli import app
+    from kgdx.app.cli import app
 
     runner = CliRunner()
     model = str(tiny_trained[0] / "best.pt")

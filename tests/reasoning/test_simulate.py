@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reasoning.simulate import CaseSimulator, SimulationConfig
+from kgdx.reasoning.simulate import CaseSimulator, SimulationConfig
 
 
 def test_cases_follow_the_kg(tiny_index):

@@ -1,0 +1,52 @@
+"""The ``kgdx`` command line. Each command group lives in ``kgdx/app/commands/<group>.py``.
+
+User errors (any :class:`kgdx.errors.KgdxError`) print one line on stderr and exit with status 1;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+import typer
+
+from kgdx.errors import KgdxError
+from kgdx.app.commands import encoders as encoder_commands
+from kgdx.app.commands import kg as kg_commands
+from kgdx.app.commands import neo4j as neo4j_commands
+from kgdx.app.commands import reasoning as reasoning_commands
+from kgdx.app.commands import synth as synth_commands
+
+# PyG's import calls torch.jit.script, which newer torch marks deprecated; that is for PyG to
+# change, and a command's user cannot act on it.
+warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
+
+app = typer.Typer(
+    name="kgdx",
+    help="Knowledge-graph-grounded clinical reasoning.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(kg_commands.app, name="kg")
+app.add_typer(neo4j_commands.app, name="neo4j")
+# Other groups register here, one line each.
+app.command("synth")(synth_commands.synth)
+app.command("pretrain")(encoder_commands.pretrain)
+app.command("encode")(encoder_commands.encode)
+app.command("diagnose")(reasoning_commands.diagnose)
+app.command("train")(reasoning_commands.train)
+app.add_typer(reasoning_commands.evaluate_app, name="evaluate")
+
+
+def main() -> None:
+    """Entry point of the ``kgdx`` script."""
+    try:
+        app()
+    except KgdxError as e:
+        print(f"kgdx: error: {e.one_line()}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("kgdx: interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,155 @@
+"""`kgdx pretrain` and `kgdx encode`: pretrain the CT encoder; embed a volume, report or lab table.
+
+Heavy imports (torch, MONAI, transformers) happen inside the commands, so ``kgdx --help`` stays
+fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from kgdx.errors import ConfigError, DataError
+
+__all__ = ["pretrain", "encode"]
+
+
+class Kind(str, Enum):
+    auto = "auto"
+    volume = "volume"
+    report = "report"
+    labs = "labs"
+
+
+class Device(str, Enum):
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+_DEFAULT_MODEL = {"volume": "ct-base", "report": "text-minilm", "labs": "lab-base"}
+
+
+def pretrain(
+    config: Annotated[Path, typer.Option("--config", "-c", help="YAML/JSON pretraining config, e.g. encoders/pretrain_configs/tiny.yaml.")],
+    out_dir: Annotated[Optional[Path], typer.Option(help="Output folder (checkpoints, encoder.pt, losses.jsonl, losses.png); overrides out_dir.")] = None,
+    steps: Annotated[Optional[int], typer.Option(min=1, help="Total optimiser steps; overrides steps.")] = None,
+    manifest: Annotated[Optional[Path], typer.Option(help="JSONL/CSV of (volume, report) pairs; overrides data.manifest.")] = None,
+    device: Annotated[Optional[Device], typer.Option(help="Force a device (default: cuda when available, else cpu).")] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Pretrain the CT encoder (MoCo slice+scan, image–report, MAE, report generation).
+
+    For DDP, launch the same command under torchrun, e.g.
+    `torchrun --nproc_per_node 2 -m kgdx.encoders.pretrain --config FILE`. A run resumes from
+    OUT_DIR/checkpoints/last.pt when it exists (resume: auto).
+    """
+    from kgdx.encoders.pretrain.config import load_pretrain_config
+    from kgdx.encoders.pretrain.trainer import pretrain as run
+
+    cfg = load_pretrain_config(
+        config, out_dir=str(out_dir) if out_dir else None, steps=steps, manifest=str(manifest) if manifest else None
+    )
+    res = run(cfg, progress=progress, device=device.value if device else None)
+    first, last = res.first_losses, res.last_losses
+    typer.echo(f"pretrained {cfg.model}: steps {res.start_step} -> {res.steps} at {res.steps_per_s:.2f} steps/s")
+    for k in sorted(last):
+        typer.echo(f"  {k:<11} {first.get(k, float('nan')):9.4f} -> {last[k]:9.4f}")
+    typer.echo(f"encoder: {res.encoder}\nloss log: {res.log}\nloss plot: {res.plot}")
+
+
+def _guess_kind(path: Path) -> str:
+    name = path.name.lower()
+    if path.is_dir() or name.endswith((".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd", ".dcm", ".dicom", ".ima")):
+        return "volume"
+    if name.endswith((".txt", ".md", ".report")):
+        return "report"
+    if name.endswith(".csv"):
+        return "labs"
+    raise ConfigError(f"cannot tell what {path.name} is from its name; pass --kind volume, report or labs", file=path)
+
+
+def encode(
+    path: Annotated[Path, typer.Argument(help="A volume (DICOM folder, .nii/.nii.gz/.nrrd/.mha), a report (.txt) or a lab table (.csv).")],
+    kind: Annotated[Kind, typer.Option(help="What PATH is; auto guesses from the name.")] = Kind.auto,
+    model: Annotated[Optional[str], typer.Option(help="Encoder name or config JSON (default: ct-base, text-minilm or lab-base by kind).")] = None,
+    checkpoint: Annotated[Optional[str], typer.Option(help="Checkpoint name or path with trained weights (its config wins over --model).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the embedding to a .npy (array) or .json (with metadata) file; default: JSON on stdout.")] = None,
+    section: Annotated[Optional[str], typer.Option(help="Reports: embed only this section (findings, impression ...); default: the whole report.")] = None,
+    series_uid: Annotated[Optional[str], typer.Option(help="DICOM: the SeriesInstanceUID to read when the folder holds several series.")] = None,
+    device: Annotated[Device, typer.Option(help="Device to run the encoder on.")] = Device.cpu,
+) -> None:
+    """Embed one input with its encoder; print or write the embedding (.npy or .json)."""
+    import numpy as np
+
+    if not path.exists():
+        raise DataError("no such file or folder", file=path)
+    if out is not None and out.suffix.lower() not in (".npy", ".json"):
+        raise ConfigError(f"--out must end in .npy or .json, got {out.name!r}")
+    k = _guess_kind(path) if kind is Kind.auto else kind.value
+    from kgdx.encoders.factory import create_encoder, load_checkpoint
+
+    if checkpoint is not None:
+        enc = load_checkpoint(checkpoint, device=device.value)
+    else:
+        enc = create_encoder(model or _DEFAULT_MODEL[k], device=device.value)
+        if k != "report":
+            typer.echo(
+                f"kgdx: warning: no --checkpoint, so {model or _DEFAULT_MODEL[k]} has random weights; "
+                "the embedding is only good for testing the pipeline",
+                err=True,
+            )
+    record: dict[str, Any] = {"input": str(path), "kind": k, "model": getattr(enc.cfg, "name", None)}
+    if k == "volume":
+        from kgdx.encoders.ct_encoder import CTEncoder
+        from kgdx.ingest.volume import read_volume
+
+        if not isinstance(enc, CTEncoder):
+            raise ConfigError(f"model {record['model']!r} is not a CT encoder; pass --model ct-tiny/ct-small/ct-base")
+        vol = read_volume(path, series_uid=series_uid)
+        emb, probs = enc.embed([vol])
+        record.update(shape=list(vol.shape), spacing=list(vol.spacing), findings=probs[0] if probs else None)
+    elif k == "report":
+        from kgdx.encoders.text import TextEncoder
+        from kgdx.ingest.reports import read_report
+
+        if not isinstance(enc, TextEncoder):
+            raise ConfigError(f"model {record['model']!r} is not a text encoder; pass --model text-minilm")
+        rep = read_report(path)
+        text = rep.text if section is None else rep.section(section)
+        if not text.strip():
+            raise DataError(f"the report has no {section!r} section (it has {rep.names})", file=path)
+        emb = enc.encode([text])
+        record.update(sections=rep.names, section=section)
+    else:
+        from kgdx.encoders.lab_panel import lab_flags
+        from kgdx.encoders.labs import LabEncoder
+        from kgdx.ingest.labs import read_lab_table
+
+        if not isinstance(enc, LabEncoder):
+            raise ConfigError(f"model {record['model']!r} is not a lab encoder; pass --model lab-tiny/lab-base")
+        rows = read_lab_table(path)
+        try:
+            batch = enc.tensorize([rows])
+        except ValueError as e:
+            raise DataError(str(e), file=path) from None
+        emb = enc.encode([rows])
+        record.update(flags=lab_flags(rows), unknown_tests=batch.unknown[0], measured=int(batch.present.sum()))
+    record["dim"] = int(emb.shape[1])
+    if out is not None and out.suffix.lower() == ".npy":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        np.save(out, emb.astype(np.float32))
+        typer.echo(f"wrote {tuple(emb.shape)} {k} embedding to {out}", err=True)
+        return
+    record["embedding"] = [round(float(v), 6) for v in emb[0]]
+    text = json.dumps(record, indent=2)
+    if out is None:
+        sys.stdout.write(text + "\n")
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n", encoding="utf-8")
+        typer.echo(f"wrote {k} embedding ({record['dim']}-d) to {out}", err=True)

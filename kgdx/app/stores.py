@@ -1,0 +1,73 @@
+"""Open the store the settings point at: the embedded snapshot or the Neo4j server.
+
+The embedded default needs a built KG; when there is none yet, :func:`open_store` builds it once
+(about 20 s) so the first command a new user runs just works.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from kgdx.errors import ConfigError
+from kgdx.settings import get_settings
+
+if TYPE_CHECKING:  # the store modules load on use, so `kgdx --help` stays fast
+    from kgdx.kg.memory_store import MemoryStore
+    from kgdx.kg.schema import Schema
+    from kgdx.kg.store import KGStore
+    from kgdx.settings import Settings
+
+__all__ = ["open_store", "open_memory", "open_neo4j", "ensure_snapshot"]
+
+StoreKind = Literal["memory", "neo4j"]
+
+#: Key under which the Neo4j store keeps the schema (core + applied modules) it was loaded with.
+SCHEMA_META_KEY = "schema"
+
+
+def ensure_snapshot(path: Path | None = None, *, settings: Settings | None = None, quiet: bool = False) -> Path:
+    """The snapshot folder, built first if it does not exist yet."""
+    settings = settings or get_settings()
+    path = Path(path) if path else settings.kg_dir
+    if not (path / "manifest.json").is_file():
+        from kgdx.app.build import build_default_kg
+
+        if not quiet:
+            print(f"kgdx: no KG at {path} yet; building the default KG once (about 20 s)…", file=sys.stderr)
+        build_default_kg(path, progress=not quiet)
+    return path
+
+
+def open_memory(path: Path | None = None, *, settings: Settings | None = None, quiet: bool = False) -> MemoryStore:
+    """The embedded KG from its snapshot (built on first use)."""
+    from kgdx.kg.snapshot import load_snapshot
+
+    return load_snapshot(ensure_snapshot(path, settings=settings, quiet=quiet), validate=False)
+
+
+def open_neo4j(schema: Schema | None = None, *, settings: Settings | None = None):  # noqa: ANN201 - Neo4jStore
+    """A store on the configured Neo4j; its schema is the one recorded at load time, else the core."""
+    from kgdx.kg.neo4j_store import Neo4jStore
+    from kgdx.kg.schema import Schema, core_schema
+
+    settings = settings or get_settings()
+    store = Neo4jStore.from_settings(schema or core_schema(), settings)
+    if schema is None:
+        recorded = store.get_meta(SCHEMA_META_KEY)
+        if recorded:
+            store.close()
+            store = Neo4jStore.from_settings(Schema.from_dict(recorded), settings)
+    return store
+
+
+def open_store(kind: StoreKind | None = None, *, settings: Settings | None = None, quiet: bool = False) -> KGStore:
+    """The store of the given kind, or of ``KGDX_STORE`` (default ``memory``)."""
+    settings = settings or get_settings()
+    kind = kind or settings.store
+    if kind == "memory":
+        return open_memory(settings=settings, quiet=quiet)
+    if kind == "neo4j":
+        return open_neo4j(settings=settings)
+    raise ConfigError(f"unknown store {kind!r}; use 'memory' or 'neo4j'")
