@@ -35,14 +35,14 @@ import numpy as np
 import torch
 
 from benchmarks._common import latencies_ms, learned_only, peak_rss_mb, write_results
-
+from benchmarks.lib.baselines import ICOverlap
+from benchmarks.lib.generic_gnn import GenericGNNConfig, GenericTrainConfig, node_text_features, train_generic
+from kgdx.app.stores import open_store
 from kgdx.ingest.case import PatientCase
 from kgdx.ingest.phenopackets import iter_phenopackets
-from benchmarks.lib.baselines import ICOverlap
 from kgdx.reasoning.checkpoint import load_checkpoint
 from kgdx.reasoning.diagnoser import Diagnoser
 from kgdx.reasoning.evaluate import evaluate_scores
-from benchmarks.lib.generic_gnn import GenericGNNConfig, GenericTrainConfig, node_text_features, train_generic
 from kgdx.reasoning.simulate import CaseSimulator, SimulationConfig
 from kgdx.reasoning.train import TrainConfig, train
 
@@ -73,10 +73,10 @@ def main() -> None:
         sys.exit(f"error: {args.cases} is not a folder of phenopackets (point --cases at a Phenopacket Store release)")
     torch.manual_seed(args.seed)
 
-    dx = Diagnoser.from_pretrained("default")
+    dx = Diagnoser.from_pretrained("default", store=open_store("memory"))
     ix = dx.index
     cases, total = sample_cases(dx, args.cases, args.limit, args.seed)
-    print(f"{len(cases)} of {total} cases from {args.cases}; KG: {ix.num_diseases} diseases, {ix.num_terms} terms", flush=True)
+    print(f"{len(cases)} of {total} cases from {args.cases}; KG: {ix.num_diseases} diseases, {ix.num_phenotypes} terms", flush=True)
 
     term_x, disease_x = node_text_features(dx.store, ix)
     sim = CaseSimulator(ix, SimulationConfig(), seed=args.seed)
@@ -84,7 +84,7 @@ def main() -> None:
 
     scorers: dict = {}
     training: dict = {}
-    scorers["baseline: IC overlap over ancestors"] = (lambda ic: lambda c: ic.scores(ix.term_ids(c.observed_ids)))(ICOverlap(ix))
+    scorers["baseline: IC overlap over ancestors"] = (lambda ic: lambda c: ic.scores(ix.phenotype_ids(c.observed_ids)))(ICOverlap(ix))
     scorers["EvidenceGNN (shipped checkpoint, 500 × 32 cases)"] = lambda c: dx.rank(c, k=1).scores
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -108,7 +108,7 @@ def main() -> None:
         training[arch] = info
         print(f"trained {arch}: {info}", flush=True)
         scorers[{"rgcn": "R-GCN", "hgt": "HGT"}[arch]] = (
-            lambda r: lambda c: r.scores(ix.term_ids(c.observed_ids), ix.term_ids(c.excluded_ids)))(ranker)
+            lambda r: lambda c: r.scores(ix.phenotype_ids(c.observed_ids), ix.phenotype_ids(c.excluded_ids)))(ranker)
 
     methods = {}
     probe = cases[: min(50, len(cases))]
@@ -117,7 +117,7 @@ def main() -> None:
         s = evaluate_scores(cases, fn, ix.disease_index, ix.diseases).summary()
         s["seconds"] = round(time.perf_counter() - t, 1)
         it = iter(probe * 4)
-        s["latency_ms"] = latencies_ms(lambda: fn(next(it)), repeat=min(100, len(probe) * 4 - 3))
+        s["latency_ms"] = latencies_ms(lambda fn=fn, it=it: fn(next(it)), repeat=min(100, len(probe) * 4 - 3))
         methods[name] = s
         o, k = s["overall"], s["in_kg"]
         print(f"{name:52s} top1 {o['top1']:.3f} top3 {o['top3']:.3f} top10 {o['top10']:.3f} MRR {o['mrr']:.3f}"

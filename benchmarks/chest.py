@@ -55,16 +55,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import RESULTS, peak_rss_mb, write_results
-
 import numpy as np
 import torch
 
-from kgdx.errors import DataError, ModelError
-from kgdx.ingest.case import PatientCase
+from benchmarks._common import RESULTS, peak_rss_mb, write_results
 from benchmarks.lib.chest_metrics import ViolationCount, drug_violations, macro_scores, set_overlap, topk
-from kgdx.reasoning.diagnoser import Diagnoser
-from kgdx.reasoning.evidence import CaseEvidence
 from benchmarks.lib.fusion_baselines import (
     AttentionFusion,
     FitConfig,
@@ -73,7 +68,12 @@ from benchmarks.lib.fusion_baselines import (
     fit_multilabel,
     predict_scores,
 )
-from kgdx.reasoning.multimodal import MultimodalCase, MultimodalCaseBuilder, select_modalities
+from benchmarks.lib.multimodal import patient_features, select_modalities
+from kgdx.errors import DataError, ModelError
+from kgdx.ingest.case import PatientCase
+from kgdx.reasoning.case_builder import CaseBuilder
+from kgdx.reasoning.diagnoser import Diagnoser
+from kgdx.reasoning.evidence import CaseEvidence
 
 SPLITS = ("train", "validation", "test", "held_out")
 
@@ -108,8 +108,8 @@ class Clock:
 
 
 def get_cohort(args: argparse.Namespace):  # noqa: ANN201 - kgdx.ingest.cohort.Cohort
-    from kgdx.synth import SynthConfig, generate_cohort, parse_size
     from kgdx.ingest.cohort import read_cohort
+    from kgdx.synth import SynthConfig, generate_cohort, parse_size
 
     folder = Path(args.cohort) if args.cohort else Path(tempfile.mkdtemp(prefix="kgdx-chest-")) / "cohort"
     shape = list(parse_size(args.size))
@@ -252,13 +252,13 @@ def _with_ancestors(dx: Diagnoser, ids: set[str]) -> set[str]:
     ix = dx.index
     out = set(ids)
     for i in ids:
-        t = ix.term_index.get(i)
+        t = ix.phenotype_index.get(i)
         if t is not None:
-            out.update(ix.terms[int(a)] for a in ix.ancestors_of(t))
+            out.update(ix.phenotypes[int(a)] for a in ix.ancestors_of(t))
     return out
 
 
-def drug_benchmark(dx: Diagnoser, built: dict[str, list[MultimodalCase]], data: dict[str, Any], kgsrc,  # noqa: ANN001
+def drug_benchmark(dx: Diagnoser, built: dict[str, list[PatientCase]], data: dict[str, Any], kgsrc,  # noqa: ANN001
                    settings: list[tuple[int, int]]) -> dict[str, Any]:
     """Suggestions on the zero-shot KG ranking against the true treatments, with violations."""
     from kgdx.reasoning.drugs import suggest_drugs
@@ -268,7 +268,7 @@ def drug_benchmark(dx: Diagnoser, built: dict[str, list[MultimodalCase]], data: 
     def rankings(split: str) -> list:
         out = []
         for mc in built[split]:
-            case = select_modalities(mc.case, origins, labs=labs)
+            case = select_modalities(mc, origins, labs=labs)
             try:
                 out.append(dx.rank(case, k=10))
             except DataError:
@@ -298,8 +298,8 @@ def drug_benchmark(dx: Diagnoser, built: dict[str, list[MultimodalCase]], data: 
             jac.append(o["jaccard"])
             f1.append(o["f1"])
             n_sugg.append(len(sugg))
-            case = mc.case
-            observed = {dx.index.terms[t] for t in (r.observed if r is not None else [])}
+            case = mc
+            observed = {dx.index.phenotypes[t] for t in (r.observed if r is not None else [])}
             record_conditions = set(case.conditions) | _with_ancestors(dx, observed)
             rec_v.add(sugg, drug_violations(dx.store, sugg, conditions=record_conditions, current_drugs=case.drugs))
             true_v.add(sugg, drug_violations(dx.store, sugg, conditions=true_conditions | set(case.conditions),
@@ -418,9 +418,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     clock = Clock()
-    from kgdx.synth import load_kg_source
     from kgdx.app.stores import open_store
-    from kgdx.encoders.train_ct_head import CTHeadConfig, finding_auroc, finding_targets, predict, preprocess_cohort, train_ct_head
+    from kgdx.encoders.train_ct_head import (
+        CTHeadConfig,
+        finding_auroc,
+        finding_targets,
+        predict,
+        preprocess_cohort,
+        train_ct_head,
+    )
+    from kgdx.synth import load_kg_source
 
     # 1. data
     cohort, generated = get_cohort(args)
@@ -467,7 +474,8 @@ def main(argv: list[str] | None = None) -> int:
             "held_gold": [col[next(d["id"] for d in labels[c]["diseases"] if d["id"] in held)] for c in ids["held_out"]]}
 
     # 2. CT encoder and finding head (train split only)
-    from kgdx.encoders.factory import get_model_config, load_checkpoint as load_encoder
+    from kgdx.encoders.factory import get_model_config
+    from kgdx.encoders.factory import load_checkpoint as load_encoder
 
     pre_cfg = get_model_config("ct-tiny").preprocess if not args.ct_checkpoint else load_encoder(args.ct_checkpoint).cfg.preprocess
     X = {s: preprocess_cohort(cohort, ids[s], pre_cfg) for s in SPLITS if ids[s]}
@@ -487,17 +495,14 @@ def main(argv: list[str] | None = None) -> int:
     clock("CT encoder and finding head")
 
     # 3. cases through the encoders
-    builder = MultimodalCaseBuilder(dx, ct_model=encoder, link_embeddings=args.link_embeddings)
-    built = {s: builder.build_many(cases[s], cts=list(X[s]), progress=True) for s in SPLITS if ids[s]}
+    builder = CaseBuilder(dx, ct_model=encoder, link_embeddings=args.link_embeddings)
+    built = {s: builder.build_many(cases[s], cts=list(X[s]), embed=True, progress=True) for s in SPLITS if ids[s]}
     origins: dict[str, int] = {}
     clock("building cases (CT head, report linking, embeddings)")
 
     def feats(split: str) -> dict[str, torch.Tensor]:
-        e = [mc.embedding for mc in built[split]]
-        return {"ct": torch.from_numpy(np.stack([x.ct for x in e])).float(),
-                "report": torch.from_numpy(np.stack([x.report for x in e])).float(),
-                "labs": torch.from_numpy(np.stack([x.labs for x in e])).float(),
-                "labs_present": torch.from_numpy(np.stack([x.labs_present for x in e]))}
+        f = patient_features(dx.store, built[split])
+        return {k: torch.from_numpy(v) if k == "labs_present" else torch.from_numpy(v).float() for k, v in f.items()}
 
     F = {s: feats(s) for s in built}
     methods: dict[str, dict[str, Any]] = {}
@@ -511,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
         for s in ("validation", "test", "held_out"):
             if not ids[s]:
                 continue
-            copies = [select_modalities(mc.case, keep, labs=labs_on) for mc in built[s]]
+            copies = [select_modalities(mc, keep, labs=labs_on) for mc in built[s]]
             ev = kg_evidence(dx, copies)
             S[s] = kg_scores(dx.model, ev, kg_cols)
             empty_cases[name][s] = sum(e is None for e in ev)
@@ -529,7 +534,7 @@ def main(argv: list[str] | None = None) -> int:
     # 4b. KG fine-tuned on the train split
     if args.finetune_steps:
         keep, labs_on = KG_VARIANTS[full]
-        evidence["train"] = kg_evidence(dx, [select_modalities(mc.case, keep, labs=labs_on) for mc in built["train"]])
+        evidence["train"] = kg_evidence(dx, [select_modalities(mc, keep, labs=labs_on) for mc in built["train"]])
         gold_train = [dx.index.disease_index[diseases[p]] for p in data["primary"]["train"]]
         val_ok = [i for i, e in enumerate(evidence["validation"]) if e is not None]
         for frac in args.fractions:

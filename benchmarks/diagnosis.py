@@ -34,10 +34,10 @@ _ROOT = Path(__file__).resolve().parents[1]
 import numpy as np
 
 from benchmarks._common import latencies_ms, learned_only, peak_rss_mb, write_results
-
+from benchmarks.lib.baselines import ICOverlap, ResnikBMA
+from kgdx.app.stores import open_store
 from kgdx.ingest.case import PatientCase
 from kgdx.ingest.phenopackets import iter_phenopackets
-from benchmarks.lib.baselines import ICOverlap, ResnikBMA
 from kgdx.reasoning.diagnoser import Diagnoser
 from kgdx.reasoning.evaluate import evaluate_scores
 
@@ -56,7 +56,7 @@ def real_cases(dx: Diagnoser, folder: Path, limit: int | None, per_case: str | N
     ic, resnik, resnik_pd = ICOverlap(ix), ResnikBMA(ix, "symmetric"), ResnikBMA(ix, "patient")
 
     def obs(c: PatientCase) -> list[int]:
-        return ix.term_ids(c.observed_ids)
+        return ix.phenotype_ids(c.observed_ids)
 
     cfg = dx.model.config
 
@@ -134,7 +134,7 @@ def speed(dx: Diagnoser, cases: list[PatientCase]) -> dict:
     i = iter(range(10**9))
     ours = latencies_ms(lambda: dx.rank(sample[next(i) % len(sample)], k=10), repeat=200, warmup=10)
     j = iter(range(10**9))
-    base = latencies_ms(lambda: ic.scores(dx.index.term_ids(sample[next(j) % len(sample)].observed_ids)), repeat=200, warmup=10)
+    base = latencies_ms(lambda: ic.scores(dx.index.phenotype_ids(sample[next(j) % len(sample)].observed_ids)), repeat=200, warmup=10)
     t = time.perf_counter()
     dx.scores(sample * 2, batch_size=16)
     batched = 2 * len(sample) / (time.perf_counter() - t)
@@ -157,7 +157,7 @@ def main() -> None:
     ap.add_argument("--out", help="JSON results path (default benchmarks/results/diagnosis.json)")
     args = ap.parse_args()
 
-    dx = Diagnoser.from_pretrained(args.model)
+    dx = Diagnoser.from_pretrained(args.model, store=open_store("memory"))
     results: dict = {"kg": dx.store.summary(), "model": repr(dx.model)}
     if args.cases.is_dir():
         results["real_cases"], cases = real_cases(dx, args.cases, args.limit, args.per_case)

@@ -19,7 +19,6 @@ from pathlib import Path
 _ROOT = Path(__file__).resolve().parents[1]
 
 from benchmarks._common import peak_rss_mb, rss_mb, write_results
-
 from kgdx.app.build import build_default_kg
 
 

@@ -26,7 +26,6 @@ from pathlib import Path
 _ROOT = Path(__file__).resolve().parents[1]
 
 from benchmarks._common import latencies_ms, peak_rss_mb, rss_mb, write_results
-
 from kgdx.kg.memory_store import MemoryStore
 from kgdx.kg.neo4j_store import Neo4jStore
 from kgdx.kg.records import Edge, Node
@@ -149,8 +148,8 @@ def main() -> None:
     ids["concepts"] = [nb.node.id for nb in mem.disease_phenotypes(ids["Disease"])][:3] + [_id("Phenotype", 3)]
     latency = {}
     for name, q in QUERIES.items():
-        latency[name] = {"memory": latencies_ms(lambda: q(mem, ids), args.repeat),
-                         "neo4j": latencies_ms(lambda: q(neo, ids), args.repeat)}
+        latency[name] = {"memory": latencies_ms(lambda q=q: q(mem, ids), args.repeat),
+                         "neo4j": latencies_ms(lambda q=q: q(neo, ids), args.repeat)}
         assert q(mem, ids) == q(neo, ids), name
         print(f"  {name:20s} memory p50 {latency[name]['memory']['p50']:8.3f} ms p95 {latency[name]['memory']['p95']:8.3f}"
               f" | neo4j p50 {latency[name]['neo4j']['p50']:8.3f} ms p95 {latency[name]['neo4j']['p95']:8.3f}")

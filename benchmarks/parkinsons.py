@@ -29,14 +29,13 @@ from pathlib import Path
 _ROOT = Path(__file__).resolve().parents[1]
 
 from benchmarks._common import write_results
-
+from kgdx.app.stores import ensure_snapshot
+from kgdx.ingest.case import Finding, PatientCase
+from kgdx.ingest.phenopackets import iter_phenopackets
 from kgdx.kg import extend
 from kgdx.kg.module import load_module
 from kgdx.kg.snapshot import load_snapshot
-from kgdx.ingest.case import Finding, PatientCase
-from kgdx.ingest.phenopackets import iter_phenopackets
-from kgdx.app.stores import ensure_snapshot
-from kgdx.reasoning.case_builder import add_text
+from kgdx.reasoning.case_builder import CaseBuilder
 from kgdx.reasoning.checkpoint import checkpoint_path, load_checkpoint
 from kgdx.reasoning.diagnoser import Diagnoser
 from kgdx.reasoning.metrics import RankingMetrics, gold_rank
@@ -76,6 +75,7 @@ def real_cases(dx_before: Diagnoser, dx_after: Diagnoser, folder: Path, cohorts:
 def notes_eval(dx: Diagnoser, labels: list[dict], *, oracle: bool) -> tuple[dict, list[dict]]:
     m = RankingMetrics()
     rows = []
+    builder = CaseBuilder(dx)
     tp = fp = fn = 0
     for lab in labels:
         text = (NOTES / lab["file"]).read_text()
@@ -88,7 +88,7 @@ def notes_eval(dx: Diagnoser, labels: list[dict], *, oracle: bool) -> tuple[dict
                                          if p["status"] == "absent"])
         else:
             case = PatientCase(lab["file"])
-            add_text(dx, case, text, kind="note")
+            builder.add_text(case, text, kind="note")
             got = {(f.id, "present") for f in case.observed} | {(f.id, "absent") for f in case.excluded}
             want = {(p["id"], p["status"]) for p in lab["phenotypes"]}
             tp, fp, fn = tp + len(got & want), fp + len(got - want), fn + len(want - got)
@@ -154,9 +154,10 @@ def main() -> None:
             results["real_cases"]["after_fine_tuned"] = real_cases(dx_tuned, dx_tuned, args.cases, args.cohorts)["after"]
 
     paths = verified = 0
+    builder = CaseBuilder(dx_after)
     for lab in labels:
         case = PatientCase(lab["file"])
-        add_text(dx_after, case, (NOTES / lab["file"]).read_text(), kind="note")
+        builder.add_text(case, (NOTES / lab["file"]).read_text(), kind="note")
         e = dx_after.explain(dx_after.rank(case, k=3), top=3)
         ps = [p for d in e.diseases for p in d.paths]
         paths += len(ps)

@@ -26,7 +26,6 @@ from pathlib import Path
 _ROOT = Path(__file__).resolve().parents[1]
 
 from benchmarks._common import peak_rss_mb, write_results
-
 from kgdx.synth import SynthConfig, generate_cohort, make_case, parse_size, write_case
 from kgdx.synth.cohort import cpu_workers
 from kgdx.synth.kg_source import load_kg_source

@@ -1,6 +1,6 @@
 """Encoders: the MedMPT-style CT encoder, the text encoder and linker, the lab encoder, pretraining.
 
-Public API (imported lazily, so ``import encoders`` and ``kgdx.encoders.ct_findings`` need no torch):
+Public API (imported lazily, so ``import kgdx.encoders`` and ``kgdx.encoders.ct_findings`` need no torch):
 
 * :func:`create_encoder`, :func:`list_models`, :func:`get_model_config`, :func:`load_checkpoint`,
   :func:`save_checkpoint`: build encoders by name (``ct-tiny``, ``ct-small``, ``ct-base``,

@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from kgdx.errors import KgdxError, ModelError
 from kgdx.encoders.ct_findings import CT_FINDING_IDS
+from kgdx.errors import KgdxError, ModelError
 
 __all__ = [
     "PreprocessCfg",
@@ -80,7 +80,7 @@ class PreprocessCfg:
     pad_to_square: bool = True
 
     def __post_init__(self) -> None:
-        self.windows = tuple((float(w), float(l)) for w, l in self.windows)
+        self.windows = tuple((float(w), float(lvl)) for w, lvl in self.windows)
         if self.target_spacing is not None:
             self.target_spacing = tuple(float(s) for s in self.target_spacing)  # type: ignore[assignment]
             if len(self.target_spacing) != 3:

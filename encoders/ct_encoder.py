@@ -56,7 +56,7 @@ class CTEncoder(nn.Module):
             ``False`` since the head is trained later, on labels.
 
     Example:
-        >>> from encoders import create_encoder
+        >>> from kgdx.encoders import create_encoder
         >>> enc = create_encoder("ct-tiny")
         >>> out = enc(torch.zeros(2, 32, 3, 64, 64))
         >>> out.scan_embedding.shape, out.slice_tokens.shape, out.finding_probs.shape

@@ -4,14 +4,13 @@ Names are the JSON files in ``encoders/model_configs/`` (``ct-tiny``, ``ct-small
 ``text-minilm``, ``lab-tiny``, ``lab-base``); a path to a JSON file works too, which is how a user
 adds a size without touching the package.
 
-Checkpoints (``.pt``) carry the config they were trained with, so ``load_checkpoint`` needs
-nothing else. A checkpoint *name* is looked up as ``<name>.pt`` in ``$KGDX_HOME/checkpoints``
-(default ``~/.kgdx/checkpoints``) and then in ``encoders/checkpoints/``.
+Checkpoints (``.pt``, :mod:`kgdx.checkpoints`) carry the config they were trained with, so
+``load_checkpoint`` needs nothing else. A checkpoint *name* is looked up as ``<name>.pt`` in
+``$KGDX_HOME/checkpoints`` (default ``~/.kgdx/checkpoints``) and then in ``encoders/checkpoints/``.
 """
 
 from __future__ import annotations
 
-import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from kgdx.errors import ModelError
+from kgdx import checkpoints
 from kgdx.encoders.config import (
     CTEncoderCfg,
     EncoderCfg,
@@ -28,6 +27,7 @@ from kgdx.encoders.config import (
     config_from_dict,
     load_config_file,
 )
+from kgdx.errors import ModelError
 
 __all__ = [
     "list_models",
@@ -35,12 +35,7 @@ __all__ = [
     "create_encoder",
     "save_checkpoint",
     "load_checkpoint",
-    "checkpoint_search_dirs",
-    "CHECKPOINT_FORMAT",
 ]
-
-#: Format tag of encoder checkpoints written by :func:`save_checkpoint`.
-CHECKPOINT_FORMAT = "kgdx-encoder/1"
 
 
 def _config_dir() -> Path:
@@ -107,61 +102,30 @@ def create_encoder(
     cfg = name_or_path if isinstance(name_or_path, (CTEncoderCfg, TextEncoderCfg, LabEncoderCfg)) else get_model_config(name_or_path)
     model = _build(cfg, **kwargs)
     if pretrained is not None:
-        state = _read_checkpoint(pretrained)
-        _load_state(model, state, pretrained)
+        _load_state(model, checkpoints.read(pretrained, kinds=("encoder", "pretrain"), shipped=_shipped()))
     if device is not None:
         model.to(device)
     return model
 
 
-def checkpoint_search_dirs() -> list[Path]:
-    """Where checkpoint names are looked up, in order."""
-    home = Path(os.environ.get("KGDX_HOME", "~/.kgdx")).expanduser()
-    return [home / "checkpoints", Path(str(resources.files("kgdx.encoders") / "checkpoints"))]
-
-
-def _resolve_checkpoint(name_or_path: str | Path) -> Path:
-    p = Path(name_or_path).expanduser()
-    if p.is_file():
-        return p
-    if p.suffix or os.sep in str(name_or_path):
-        raise ModelError("no such checkpoint file", file=p)
-    for d in checkpoint_search_dirs():
-        cand = d / f"{name_or_path}.pt"
-        if cand.is_file():
-            return cand
-    raise ModelError(
-        f"no checkpoint named {str(name_or_path)!r} in {[str(d) for d in checkpoint_search_dirs()]}; pass a path"
-    )
-
-
-def _read_checkpoint(name_or_path: str | Path) -> dict[str, Any]:
-    path = _resolve_checkpoint(name_or_path)
+def _load_state(model: nn.Module, blob: dict[str, Any]) -> None:
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # noqa: BLE001 - torch raises many kinds for a bad file
-        raise ModelError(f"cannot read the checkpoint (corrupt or truncated?): {type(e).__name__}: {e}", file=path) from None
-    if not isinstance(state, dict) or "model_config" not in state or "encoder" not in state:
-        raise ModelError("not a kgdx encoder checkpoint (no 'model_config'/'encoder' entries)", file=path)
-    state["_path"] = str(path)
-    return state
-
-
-def _load_state(model: nn.Module, state: dict[str, Any], where: str | Path) -> None:
-    weights = state["encoder"]
-    try:
-        missing, unexpected = model.load_state_dict(weights, strict=False)
+        missing, unexpected = model.load_state_dict(blob["state_dict"], strict=False)
     except RuntimeError as e:  # shape mismatches: a checkpoint of another size
         detail = " ".join(str(e).split())
-        raise ModelError(f"checkpoint does not fit the model: {detail[:400]}", file=state.get("_path", where)) from None
+        raise ModelError(f"checkpoint does not fit the model: {detail[:400]}", file=blob["path"]) from None
     # A checkpoint from pretraining has no finding head; a model built with one keeps its init.
     missing = [k for k in missing if not k.startswith("finding_head.")]
     if missing or unexpected:
         raise ModelError(
             f"checkpoint does not fit the model: missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
             f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}",
-            file=state.get("_path", where),
+            file=blob["path"],
         )
+
+
+def _shipped() -> Path:
+    return Path(str(resources.files("kgdx.encoders") / "checkpoints"))
 
 
 def save_checkpoint(model: nn.Module, path: str | Path, *, meta: dict[str, Any] | None = None) -> Path:
@@ -169,18 +133,7 @@ def save_checkpoint(model: nn.Module, path: str | Path, *, meta: dict[str, Any] 
     cfg = getattr(model, "cfg", None)
     if cfg is None or not hasattr(cfg, "to_dict"):
         raise ValueError(f"'model' must be a kgdx encoder with a config, got {type(model).__name__}")
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    state = {
-        "format": CHECKPOINT_FORMAT,
-        "model_config": cfg.to_dict(),
-        "encoder": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "meta": dict(meta or {}),
-    }
-    tmp = p.with_suffix(p.suffix + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, p)  # a crash mid-write never leaves a half checkpoint under the real name
-    return p
+    return checkpoints.save(path, kind="encoder", config=cfg.to_dict(), state_dict=model.state_dict(), meta=meta)
 
 
 def load_checkpoint(name_or_path: str | Path, *, device: str | torch.device | None = None, **kwargs: Any) -> nn.Module:
@@ -192,12 +145,12 @@ def load_checkpoint(name_or_path: str | Path, *, device: str | torch.device | No
     Raises:
         ModelError: naming the file when it is missing, unreadable or does not fit its config.
     """
-    state = _read_checkpoint(name_or_path)
-    cfg = config_from_dict(state["model_config"], where=state["_path"])
-    if isinstance(cfg, CTEncoderCfg) and not any(k.startswith("finding_head.") for k in state["encoder"]):
+    blob = checkpoints.read(name_or_path, kinds=("encoder", "pretrain"), shipped=_shipped())
+    cfg = config_from_dict(blob["config"], where=blob["path"])
+    if isinstance(cfg, CTEncoderCfg) and not any(k.startswith("finding_head.") for k in blob["state_dict"]):
         kwargs.setdefault("finding_head", False)
     model = _build(cfg, **kwargs)
-    _load_state(model, state, state["_path"])
+    _load_state(model, blob)
     model.eval()
     if device is not None:
         model.to(device)

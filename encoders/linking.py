@@ -258,14 +258,7 @@ def _find_triggers(toks: Sequence[_Tok]) -> list[_Trig]:
 
 # --------------------------------------------------------------------------- vocabulary
 
-_STOP = frozenset(normalize_token(w) for w in (
-    "a an the of in on at to with and or is are was were be been being there this that these those for from by as "
-    "both his her their its it he she they we patient pt has have had does do did no not without any some very "
-    "left right bilateral bilaterally upper lower middle lobe lobes mild mildly moderate severe small large "
-    "new old stable again also within into onto over under about seen noted identified present mm cm "
-    "scattered multiple few several diffuse focal patchy minimal trace slight slightly likely possible "
-    "prior previous today now recent recently since last year years month months day days week weeks"
-).split())
+_STOP = frozenset(normalize_token(w) for w in ["a", "an", "the", "of", "in", "on", "at", "to", "with", "and", "or", "is", "are", "was", "were", "be", "been", "being", "there", "this", "that", "these", "those", "for", "from", "by", "as", "both", "his", "her", "their", "its", "it", "he", "she", "they", "we", "patient", "pt", "has", "have", "had", "does", "do", "did", "no", "not", "without", "any", "some", "very", "left", "right", "bilateral", "bilaterally", "upper", "lower", "middle", "lobe", "lobes", "mild", "mildly", "moderate", "severe", "small", "large", "new", "old", "stable", "again", "also", "within", "into", "onto", "over", "under", "about", "seen", "noted", "identified", "present", "mm", "cm", "scattered", "multiple", "few", "several", "diffuse", "focal", "patchy", "minimal", "trace", "slight", "slightly", "likely", "possible", "prior", "previous", "today", "now", "recent", "recently", "since", "last", "year", "years", "month", "months", "day", "days", "week", "weeks"])
 
 # Articles are skipped when matching, so "clubbing of the fingers" is "Clubbing of fingers".
 _ARTICLES = frozenset({"the", "a", "an"})

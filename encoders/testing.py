@@ -1,12 +1,13 @@
-"""Tiny synthetic CT data for tests, benchmarks and smoke runs (numpy, SimpleITK, pydicom; no torch).
+"""Tiny synthetic CT data for tests, benchmarks and smoke runs (numpy, scipy, SimpleITK, pydicom;
+no torch): small phantoms, DICOM series with identifying headers, and pretraining manifests.
 
 Why synthetic: tests must not need real scans, and a phantom whose report is generated from the
 same random draw gives pretraining a real image–text signal to learn, so the benchmark's
 "losses go down" is not just memorisation of noise.
 
-The phantom is a chest-like ellipse of soft tissue (40 HU) with two lungs (−850 HU), a spine
-(700 HU), and, by chance, a solid nodule, a dependent pleural effusion and emphysematous
-low-attenuation spots (−980 HU). :func:`synthetic_report` describes exactly those.
+The phantom is the synthetic cohort's chest (:mod:`kgdx.synth.phantom`: body wall, lungs,
+mediastinum, vessels, bones) with, by chance, a solid nodule, a pleural effusion and emphysema,
+drawn by the cohort's lesion code. :func:`synthetic_report` describes exactly those.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from kgdx.ingest.volume import write_volume
+
 __all__ = [
     "Phantom",
     "make_phantom",
     "synthetic_report",
-    "write_nifti",
     "write_dicom_series",
     "write_pretrain_manifest",
     "PHI",
@@ -52,6 +54,10 @@ PHI = {
 }
 
 
+#: The findings a test phantom may show, as the HPO ids of the synthetic cohort's lesion catalogue.
+FINDINGS = {"nodule": "HP:0033608", "effusion": "HP:0002202", "emphysema": "HP:0002097"}
+
+
 @dataclass(frozen=True)
 class Phantom:
     """A synthetic volume in HU ``(z, y, x)`` with what it shows."""
@@ -67,7 +73,7 @@ class Phantom:
 
 def make_phantom(
     shape: tuple[int, int, int] = (24, 64, 64),
-    spacing: tuple[float, float, float] = (5.0, 5.0, 5.0),
+    spacing: tuple[float, float, float] | None = None,
     *,
     seed: int = 0,
     nodule: bool | None = None,
@@ -75,47 +81,33 @@ def make_phantom(
     emphysema: bool | None = None,
     noise_hu: float = 20.0,
 ) -> Phantom:
-    """Draw a chest-like phantom. Findings left as ``None`` are drawn at random (p = 0.5).
+    """A small chest phantom from the synthetic cohort's generator (:mod:`kgdx.synth.phantom`),
+    with any of a solid nodule, a pleural effusion and emphysema drawn by its lesion code. Findings
+    left as ``None`` are drawn at random (p = 0.5). The same seed gives the same phantom.
 
     Args:
         shape: ``(z, y, x)`` voxels.
-        spacing: ``(z, y, x)`` mm (only used to size the nodule in the report).
-        seed: Random seed; the same seed gives the same phantom and report.
+        spacing: ``(z, y, x)`` mm; default: an adult chest's extent (300 × 380 × 380 mm) over ``shape``.
+        seed: Random seed.
+        noise_hu: Standard deviation of the image noise.
     """
+    from kgdx.synth.acquisition import Acquisition, acquire
+    from kgdx.synth.lesions import draw_findings
+    from kgdx.synth.phantom import make_phantom as draw_chest
+
+    if spacing is None:
+        spacing = (300.0 / shape[0], 380.0 / shape[1], 380.0 / shape[2])
     rng = np.random.default_rng(seed)
-    nodule = bool(rng.random() < 0.5) if nodule is None else nodule
-    effusion = bool(rng.random() < 0.5) if effusion is None else effusion
-    emphysema = bool(rng.random() < 0.5) if emphysema is None else emphysema
-    Z, Y, X = shape
-    z, y, x = np.meshgrid(np.linspace(-1, 1, Z), np.linspace(-1, 1, Y), np.linspace(-1, 1, X), indexing="ij")
-    vol = np.full(shape, -1000.0, np.float32)
-    body = (x / 0.9) ** 2 + (y / 0.7) ** 2 <= 1
-    vol[body] = 40.0
-    lungs = []
-    for cx in (-0.42, 0.42):  # array x grows to the patient's left: cx < 0 is the right lung
-        lung = ((x - cx) / 0.33) ** 2 + ((y + 0.05) / 0.5) ** 2 + (z / 1.05) ** 2 <= 1
-        vol[lung] = -850.0
-        lungs.append(lung)
-    spine = (x / 0.12) ** 2 + ((y - 0.55) / 0.12) ** 2 <= 1
-    vol[spine] = 700.0
-    side = "right" if rng.random() < 0.5 else "left"
-    lung = lungs[0] if side == "right" else lungs[1]
-    nodule_mm = 0.0
-    if emphysema:
-        spots = (rng.random(shape) < 0.04) & lungs[0] | (rng.random(shape) < 0.04) & lungs[1]
-        vol[spots] = -980.0
-    if effusion:
-        # Fluid lies dependent (posterior, large y) in the lower half of one lung.
-        vol[lung & (y > 0.2) & (z < 0.2)] = 10.0
-    if nodule:
-        r = float(rng.uniform(0.08, 0.16))
-        cx = -0.42 if side == "right" else 0.42
-        cz = float(rng.uniform(-0.4, 0.6))
-        ball = ((x - cx) / r) ** 2 + ((y + 0.1) / r) ** 2 + ((z - cz) / (r * X / Z)) ** 2 <= 1
-        vol[ball & lung] = 30.0
-        nodule_mm = round(r * X * spacing[2], 0)
-    vol += rng.normal(0.0, noise_hu, shape).astype(np.float32)
-    return Phantom(vol.astype(np.float32), spacing, nodule, effusion, emphysema, nodule_mm, side)
+    flags = {k: bool(rng.random() < 0.5) if v is None else v
+             for k, v in (("nodule", nodule), ("effusion", effusion), ("emphysema", emphysema))}
+    ph = draw_chest(tuple(shape), tuple(spacing), rng)
+    _, drawn = draw_findings(ph, [FINDINGS[k] for k, on in flags.items() if on], 0.7, rng)
+    image = acquire(ph.hu, tuple(spacing), Acquisition(float(spacing[0]), "standard", noise_hu), rng)
+    info = drawn.get(FINDINGS["nodule"]) or drawn.get(FINDINGS["effusion"])
+    side = {"R": "right", "L": "left"}.get(info.sides[0], "right") if info and info.sides else "right"
+    size = drawn[FINDINGS["nodule"]].size_mm if FINDINGS["nodule"] in drawn else None
+    return Phantom(image.astype(np.float32), tuple(spacing), flags["nodule"], flags["effusion"], flags["emphysema"],
+                   float(round(size or 0.0)), side)
 
 
 def synthetic_report(p: Phantom) -> str:
@@ -131,18 +123,6 @@ def synthetic_report(p: Phantom) -> str:
     impression = [s for s, on in ((f"{p.side.capitalize()} pulmonary nodule.", p.nodule),
                                   ("Pleural effusion.", p.effusion), ("Emphysema.", p.emphysema)) if on]
     return "FINDINGS: " + " ".join(findings) + "\nIMPRESSION: " + (" ".join(impression) or "No acute abnormality.")
-
-
-def write_nifti(path: str | Path, array: np.ndarray, spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> Path:
-    """Write a ``(z, y, x)`` array as NIfTI (or NRRD/MHA by suffix) with LPS identity direction."""
-    import SimpleITK as sitk
-
-    img = sitk.GetImageFromArray(np.asarray(array))
-    img.SetSpacing(tuple(float(s) for s in reversed(spacing)))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sitk.WriteImage(img, str(path))
-    return path
 
 
 def write_dicom_series(
@@ -231,7 +211,7 @@ def write_pretrain_manifest(folder: str | Path, n: int = 8, *, shape: tuple[int,
     for i in range(n):
         ph = make_phantom(shape, seed=seed + i)
         rel = f"vol_{i:03d}.nii.gz"
-        write_nifti(folder / rel, ph.array, ph.spacing)
+        write_volume(folder / rel, ph.array, ph.spacing)
         lines.append(json.dumps({"volume": rel, "report": synthetic_report(ph)}))
     manifest = folder / "manifest.jsonl"
     manifest.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from kgdx.errors import DataError, ModelError
 from kgdx.encoders.config import TextEncoderCfg
+from kgdx.errors import DataError, ModelError
 
 __all__ = ["TextEncoder", "minilm_path", "mean_pool"]
 

@@ -13,7 +13,7 @@ checkpoint instead, and ``--epochs 0`` keeps its slice ViT as it is (a probe of 
 The result is an encoder checkpoint (:func:`kgdx.encoders.factory.save_checkpoint`) that
 ``KGDX_CT_MODEL`` accepts::
 
-    python -m kgdx.encoders.train_ct_head --cohort cohort --out runs/ct-head/encoder.pt
+    kgdx train-ct-head --cohort cohort --out runs/ct-head/encoder.pt
     KGDX_CT_MODEL=runs/ct-head/encoder.pt kgdx diagnose case.json --ct cohort/ct/synth-000001.nii.gz
 
 Reproducible: the same cohort, config and seed give the same weights (on one thread; several
@@ -22,10 +22,7 @@ CPU threads can reorder float sums).
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -35,11 +32,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from kgdx.errors import ConfigError, DataError
 from kgdx.encoders.schedule import cosine_warmup
+from kgdx.errors import ConfigError, DataError
 
 __all__ = ["CTHeadConfig", "finding_targets", "mask_targets", "preprocess_cohort", "train_ct_head", "calibrate_head",
-           "finding_auroc", "predict", "main"]
+           "finding_auroc", "predict"]
 
 
 @dataclass
@@ -387,55 +384,7 @@ def format_auroc_table(result: dict[str, Any], names: dict[str, str] | None = No
     lines = [f"{'finding':<48} {'AUROC':>6} {'pos':>5}"]
     for h, a in result["per_finding"].items():
         label = f"{h} {names.get(h, '')}".strip()[:48]
-        lines.append(f"{label:<48} {('%.3f' % a) if a is not None else '   n/a':>6} {result['positives'][h]:>5}")
+        lines.append(f"{label:<48} {(f'{a:.3f}') if a is not None else '   n/a':>6} {result['positives'][h]:>5}")
     m = result["macro_auroc"]
-    lines.append(f"{'macro (findings with both classes)':<48} {('%.3f' % m) if m is not None else 'n/a':>6} {result['cases']:>5}")
+    lines.append(f"{'macro (findings with both classes)':<48} {(f'{m:.3f}') if m is not None else 'n/a':>6} {result['cases']:>5}")
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m kgdx.encoders.train_ct_head --cohort DIR --out FILE``: train, save, print test AUROC."""
-    ap = argparse.ArgumentParser(prog="python -m kgdx.encoders.train_ct_head", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--cohort", required=True, help="a synthetic cohort folder (kgdx synth)")
-    ap.add_argument("--out", required=True, help="the checkpoint file to write")
-    ap.add_argument("--model", default="ct-tiny", help="encoder config name or JSON (default ct-tiny)")
-    ap.add_argument("--init", default=None, help="start from this encoder checkpoint (e.g. from kgdx pretrain)")
-    ap.add_argument("--epochs", type=int, default=12, help="stage 1 epochs (whole encoder); 0 keeps the slice ViT")
-    ap.add_argument("--head-epochs", type=int, default=60, help="stage 2 epochs (slice fusion and head)")
-    ap.add_argument("--no-dense", action="store_true", help="do not learn from the lesion masks")
-    ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-    ap.add_argument("--json", default=None, help="also write the summary as JSON here")
-    ap.add_argument("--no-progress", action="store_true")
-    a = ap.parse_args(argv)
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    cfg = CTHeadConfig(model=a.model, init=a.init, freeze_encoder=a.epochs == 0, dense=not a.no_dense,
-                       epochs=a.epochs, head_epochs=a.head_epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed)
-    from kgdx.errors import KgdxError
-
-    try:
-        res = train_ct_head(a.cohort, a.out, cfg, progress=not a.no_progress,
-                            on_epoch=lambda h: print(f"stage {h['stage']} epoch {h['epoch']}: loss {h['loss']:.4f}"
-                                                     + (f", validation macro AUROC {h['val_macro_auroc']:.3f}"
-                                                        if "val_macro_auroc" in h else "") + f" ({h['seconds']} s)",
-                                                     file=sys.stderr))
-    except KgdxError as e:
-        print(f"kgdx: error: {e.one_line()}", file=sys.stderr)
-        return 1
-    from kgdx.encoders.ct_findings import CT_FINDINGS
-
-    names = {f.hpo_id: f.name for f in CT_FINDINGS}
-    print(f"saved {res['path']} (head epoch {res['best_head_epoch']}, {res['seconds']} s)")
-    for s in ("validation", "test"):
-        if s in res:
-            print(f"\n{s} split:\n{format_auroc_table(res[s], names)}")
-    if a.json:
-        Path(a.json).write_text(json.dumps({k: v for k, v in res.items() if k != "encoder"}, indent=2) + "\n")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

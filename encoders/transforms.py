@@ -80,7 +80,7 @@ class HUWindows(Transform):
         for w, _ in windows:
             if w <= 0:
                 raise ValueError(f"window width must be positive, got {w}")
-        self.windows = tuple((float(w), float(l)) for w, l in windows)
+        self.windows = tuple((float(w), float(lvl)) for w, lvl in windows)
 
     def __call__(self, img: torch.Tensor) -> torch.Tensor:
         t = _as_tensor(img).float()

@@ -13,20 +13,17 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from kgdx.errors import SchemaError
 from kgdx.kg.records import Node, Origin
-from kgdx.kg.schema import PROVENANCE, Schema
+from kgdx.kg.schema import PROVENANCE, FrozenModel, Schema
+from kgdx.kg.vocab import NodeLabel
 
 __all__ = ["NodeRule", "RelationRule", "SourceMapping", "load_mapping", "bundled_mapping", "check_rules"]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class NodeRule(_Frozen):
+class NodeRule(FrozenModel):
     """How one source node type becomes one of ours.
 
     Exactly one of ``prefix`` (the source id is the local part: ``DB01235`` → ``DRUGBANK:DB01235``,
@@ -60,7 +57,7 @@ class NodeRule(_Frozen):
     def node(self, curie: str, name: str, origin: Origin) -> Node:
         """Our node for a source node; PrimeKG and Hetionet name genes by their symbol."""
         props = {"name": name}
-        if self.to == "Gene":
+        if self.to == NodeLabel.GENE:
             props["symbol"] = name
         return Node(self.to, curie, props, origin)
 
@@ -85,7 +82,7 @@ class NodeRule(_Frozen):
         return curie if schema.node_types[self.to].id_regex.match(curie) else None
 
 
-class RelationRule(_Frozen):
+class RelationRule(FrozenModel):
     """How one source relation becomes one of our relationship types, or why it is skipped.
 
     ``src`` and ``dst`` are the source's node types for our edge's start and end: a row whose
@@ -113,7 +110,7 @@ class RelationRule(_Frozen):
         return self
 
 
-class SourceMapping(_Frozen):
+class SourceMapping(FrozenModel):
     """A mapping file: node rules and relation rules, each keyed the way its source names types."""
 
     name: str

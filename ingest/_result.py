@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from kgdx.kg.records import Edge, Node
 from kgdx.ingest.report import SourceReport
+from kgdx.kg.records import Edge, Node
 
 __all__ = ["SourceRecords"]
 

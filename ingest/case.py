@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Finding", "LabResult", "PatientCase", "loinc_curie"]
+from kgdx.ingest.labs import LabResult
+
+__all__ = ["Finding", "PatientCase", "loinc_curie"]
 
 
 @dataclass(frozen=True)
@@ -37,27 +39,6 @@ def loinc_curie(code: str) -> str:
     return code if code.startswith("LOINC:") else f"LOINC:{code}"
 
 
-@dataclass(frozen=True)
-class LabResult:
-    """A lab measurement, with its reference range when known."""
-
-    loinc: str
-    value: float
-    unit: str | None = None
-    ref_low: float | None = None
-    ref_high: float | None = None
-    label: str | None = None
-
-    @property
-    def direction(self) -> str:
-        """``high``, ``low`` or ``normal`` against the reference range (``normal`` if none)."""
-        if self.ref_high is not None and self.value > self.ref_high:
-            return "high"
-        if self.ref_low is not None and self.value < self.ref_low:
-            return "low"
-        return "normal"
-
-
 @dataclass
 class PatientCase:
     """Everything kgdx knows about one patient.
@@ -77,6 +58,8 @@ class PatientCase:
         texts: Free text by kind (``report``, ``note``).
         unknown_ids: Ids in the source that no ontology release knows, with the reason.
         source: The file the case was read from.
+        embeddings: Encoder embeddings by input (``ct``, ``report``), when a case builder kept them.
+        extra: Anything else an input brings (e.g. ``ct_probabilities``).
     """
 
     id: str
@@ -93,6 +76,7 @@ class PatientCase:
     texts: dict[str, str] = field(default_factory=dict)
     unknown_ids: dict[str, str] = field(default_factory=dict)
     source: str | None = None
+    embeddings: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

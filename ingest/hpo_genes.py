@@ -12,10 +12,11 @@ import re
 from pathlib import Path
 
 from kgdx.errors import DataError
-from kgdx.kg.records import Edge, Node, Origin
 from kgdx.files import open_text
 from kgdx.ingest._result import SourceRecords
 from kgdx.ingest.report import SourceReport
+from kgdx.kg.records import Edge, Node, Origin
+from kgdx.kg.vocab import NodeLabel, RelType
 
 __all__ = ["read_hpo_genes"]
 
@@ -65,8 +66,8 @@ def read_hpo_genes(path: str | Path, *, release: str | None = None, strict: bool
                 continue
             kind = _ASSOCIATION.get(cols[idx["association_type"]].strip().upper(), "UNKNOWN") if "association_type" in idx else "UNKNOWN"
             links.setdefault((gid, disease), (kind, lineno))
-    nodes = [Node("Gene", g, {"name": s, "symbol": s}, Origin(str(path), line)) for g, (s, line) in sorted(genes.items())]
-    edges = [Edge("ASSOCIATED_WITH", g, d, {"source": source, "association": kind}, Origin(str(path), line))
+    nodes = [Node(NodeLabel.GENE, g, {"name": s, "symbol": s}, Origin(str(path), line)) for g, (s, line) in sorted(genes.items())]
+    edges = [Edge(RelType.ASSOCIATED_WITH, g, d, {"source": source, "association": kind}, Origin(str(path), line))
              for (g, d), (kind, line) in sorted(links.items())]
-    report.records.update({"Gene": len(nodes), "ASSOCIATED_WITH": len(edges)})
+    report.records.update({NodeLabel.GENE: len(nodes), RelType.ASSOCIATED_WITH: len(edges)})
     return SourceRecords(nodes, edges, report)

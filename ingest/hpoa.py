@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kgdx.errors import DataError
-from kgdx.kg.records import Edge, Node, Origin
 from kgdx.files import open_text
-from kgdx.ingest.hpo import HpoIdMap
 from kgdx.ingest._result import SourceRecords
+from kgdx.ingest.hpo import HpoIdMap
 from kgdx.ingest.report import SourceReport
+from kgdx.kg.records import Edge, Node, Origin
+from kgdx.kg.vocab import NodeLabel, RelType
 
 __all__ = ["FREQUENCY_TERMS", "parse_frequency", "read_hpoa"]
 
@@ -186,7 +187,7 @@ def read_hpoa(path: str | Path, idmap: HpoIdMap | None = None, *, strict: bool =
                 if ref.strip():
                     pair.refs.add(ref.strip())
 
-    nodes = [Node("Disease", d, {"name": n}, Origin(str(path), line)) for d, (n, line) in sorted(names.items())]
+    nodes = [Node(NodeLabel.DISEASE, d, {"name": n}, Origin(str(path), line)) for d, (n, line) in sorted(names.items())]
     edges = []
     for (disease, hp), p in sorted(pairs.items()):
         freq = p.frequency()
@@ -197,7 +198,7 @@ def read_hpoa(path: str | Path, idmap: HpoIdMap | None = None, *, strict: bool =
             props["evidence"] = ",".join(sorted(p.evidence))
         origin = Origin(str(path), p.line)
         if p.excluded or freq == 0.0:
-            edges.append(Edge("EXCLUDES_PHENOTYPE", disease, hp, props, origin))
+            edges.append(Edge(RelType.EXCLUDES_PHENOTYPE, disease, hp, props, origin))
             continue
         if freq is not None:
             props["frequency"] = round(freq, 4)
@@ -205,10 +206,10 @@ def read_hpoa(path: str | Path, idmap: HpoIdMap | None = None, *, strict: bool =
             props["onset"] = p.onset
         if len(p.sexes) == 1 and next(iter(p.sexes)) in ("MALE", "FEMALE"):
             props["sex"] = next(iter(p.sexes))
-        edges.append(Edge("HAS_PHENOTYPE", disease, hp, props, origin))
+        edges.append(Edge(RelType.HAS_PHENOTYPE, disease, hp, props, origin))
     report.records.update({
-        "Disease": len(nodes),
-        "HAS_PHENOTYPE": sum(e.type == "HAS_PHENOTYPE" for e in edges),
-        "EXCLUDES_PHENOTYPE": sum(e.type == "EXCLUDES_PHENOTYPE" for e in edges),
+        NodeLabel.DISEASE: len(nodes),
+        RelType.HAS_PHENOTYPE: sum(e.type == RelType.HAS_PHENOTYPE for e in edges),
+        RelType.EXCLUDES_PHENOTYPE: sum(e.type == RelType.EXCLUDES_PHENOTYPE for e in edges),
     })
     return SourceRecords(nodes, edges, report)

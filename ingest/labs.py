@@ -1,4 +1,5 @@
-"""Read lab tables (CSV) into :class:`LabResult` records, and flag values against their range.
+"""Lab results: :class:`LabResult` (one measurement, from a lab table or a phenopacket), lab
+tables (CSV) read into them, and flags against the reference range.
 
 The table has one row per result. Columns (header names are case-insensitive):
 
@@ -24,7 +25,7 @@ import csv
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -82,7 +83,7 @@ class LabResult:
 
     loinc: str
     value: float | None
-    unit: str
+    unit: str | None = None
     ref_low: float | None = None
     ref_high: float | None = None
     name: str | None = None
@@ -94,6 +95,15 @@ class LabResult:
     def flag(self) -> Literal["low", "high", "normal"] | None:
         """``low``/``high``/``normal`` against the row's own range; ``None`` if unmeasured or no range."""
         return flag(self.value, self.ref_low, self.ref_high)
+
+    @property
+    def direction(self) -> Literal["low", "high", "normal"]:
+        """``high``, ``low`` or ``normal`` against the reference range (``normal`` if none or unmeasured)."""
+        return self.flag or "normal"
+
+    def with_loinc(self, loinc: str) -> LabResult:
+        """The same result under another form of its code (``LOINC:718-7`` for ``718-7``)."""
+        return replace(self, loinc=loinc)
 
 
 def loinc_check_digit(number: str) -> int:
@@ -204,7 +214,7 @@ def read_lab_table(path: str | Path, *, strict_loinc: bool = True) -> list[LabRe
             continue
         if len(row) < len(header):
             raise DataError(f"expected {len(header)} fields, got {len(row)}", file=p, line=lineno)
-        get = lambda key: row[cols[key]].strip() if key in cols else ""  # noqa: E731
+        get = lambda key, row=row: row[cols[key]].strip() if key in cols else ""  # noqa: E731
         code = get("loinc")
         m = _LOINC.match(code)
         if not m:

@@ -45,6 +45,24 @@ class OboTerm:
     obsolete: bool = False
     tags: dict[str, list[str]] = field(default_factory=dict)
 
+    def merge(self, other: OboTerm) -> None:
+        """Fold a second stanza of the same term into this one (a term repeated in a file, or the
+        same class in two graphs): fill in what this one lacks, add what it does not have, keep
+        its order.
+
+        A term is obsolete if either stanza says so: a deprecation is a statement, while a copy
+        without the flag (an import stub, say) says nothing about it.
+        """
+        self.name = self.name or other.name
+        self.definition = self.definition or other.definition
+        self.obsolete = self.obsolete or other.obsolete
+        for name in ("synonyms", "exact_synonyms", "is_a", "alt_ids", "xrefs", "replaced_by", "consider"):
+            have = getattr(self, name)
+            have.extend(v for v in getattr(other, name) if v not in have)
+        for tag, values in other.tags.items():
+            have = self.tags.setdefault(tag, [])
+            have.extend(v for v in values if v not in have)
+
 
 def _strip_comment(value: str) -> str:
     # "HP:0000118 ! Phenotypic abnormality" -> "HP:0000118"; a '!' inside quotes is text, not a comment.

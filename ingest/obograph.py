@@ -233,16 +233,7 @@ class _Reader:
             self.by_id[term.id] = term
             self.graph.terms.append(term)
             return
-        # The same class in two graphs (or twice): fill in what the first lacked, keep its order.
-        prev.name = prev.name or term.name
-        prev.definition = prev.definition or term.definition
-        prev.obsolete = prev.obsolete or term.obsolete
-        for name in ("synonyms", "exact_synonyms", "xrefs", "replaced_by", "consider", "alt_ids"):
-            have = getattr(prev, name)
-            have.extend(v for v in getattr(term, name) if v not in have)
-        for tag, values in term.tags.items():
-            have = prev.tags.setdefault(tag, [])
-            have.extend(v for v in values if v not in have)
+        prev.merge(term)  # the same class in two graphs (or twice)
 
     def edge(self, edge: Any, line: int) -> tuple[str, str, str, int]:
         if not isinstance(edge, dict):

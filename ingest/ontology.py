@@ -36,12 +36,13 @@ from pathlib import Path
 from typing import Any
 
 from kgdx.errors import DataError
-from kgdx.kg.records import Edge, Node, Origin
-from kgdx.kg.schema import Schema, core_schema
 from kgdx.ingest._result import SourceRecords
 from kgdx.ingest.obo import OboTerm, read_obo_header, read_obo_terms
 from kgdx.ingest.obograph import contract_iri, read_obograph
 from kgdx.ingest.report import SourceReport
+from kgdx.kg.records import Edge, Node, Origin
+from kgdx.kg.schema import Schema, core_schema
+from kgdx.kg.vocab import NodeLabel, RelType
 
 __all__ = [
     "OntologyReport",
@@ -88,9 +89,9 @@ class _Ontology:
     qualified_xrefs: bool = False  # MONDO marks exact xrefs with {source="MONDO:equivalentTo"}
 
 
-_MONDO = _Ontology("MONDO", "MONDO", "Disease", qualified_xrefs=True)
-_DOID = _Ontology("DOID", "DOID", "Disease")
-_CHEBI = _Ontology("ChEBI", "CHEBI", "Drug")
+_MONDO = _Ontology("MONDO", "MONDO", NodeLabel.DISEASE, qualified_xrefs=True)
+_DOID = _Ontology("DOID", "DOID", NodeLabel.DISEASE)
+_CHEBI = _Ontology("ChEBI", "CHEBI", NodeLabel.DRUG)
 _ONTOLOGIES = {o.name.lower(): o for o in (_MONDO, _DOID, _CHEBI)}
 
 
@@ -183,14 +184,7 @@ def _merge_duplicates(terms: list[OboTerm], report: SourceReport) -> list[OboTer
             merged[t.id] = t
             continue
         report.mapped["duplicate stanza merged"] += 1
-        prev.name = prev.name or t.name
-        prev.definition = prev.definition or t.definition
-        prev.obsolete = prev.obsolete and t.obsolete
-        for attr in ("synonyms", "is_a", "alt_ids", "xrefs", "replaced_by", "consider"):
-            have = getattr(prev, attr)
-            have.extend(v for v in getattr(t, attr) if v not in have)
-        for tag, values in t.tags.items():
-            prev.tags.setdefault(tag, []).extend(values)
+        prev.merge(t)
     return list(merged.values())
 
 
@@ -293,7 +287,7 @@ def ontology_records(
         if xrefs:
             props["xrefs"] = sorted(xrefs)
         nodes.append(Node(onto.node_type, t.id, props, origin))
-        if onto.node_type not in schema.relationship_types["IS_A"].source:
+        if onto.node_type not in schema.relationship_types[RelType.IS_A].source:
             continue
         parents: set[str] = set()
         for parent in t.is_a:
@@ -304,12 +298,12 @@ def ontology_records(
                 continue
             if parent in live and parent != t.id:
                 parents.add(parent)
-                edges.append(Edge("IS_A", t.id, parent, {"source": source}, origin))
+                edges.append(Edge(RelType.IS_A, t.id, parent, {"source": source}, origin))
             else:
                 report.skip("is_a to a term that is not a live term of the file", f"{path}:{t.line}")
     report.records[onto.node_type] = len(nodes)
-    if onto.node_type in schema.relationship_types["IS_A"].source:
-        report.records["IS_A"] = len(edges)
+    if onto.node_type in schema.relationship_types[RelType.IS_A].source:
+        report.records[RelType.IS_A] = len(edges)
     return SourceRecords(nodes, edges, report, aliases)
 
 

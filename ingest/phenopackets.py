@@ -19,7 +19,8 @@ from typing import Any
 
 from kgdx.errors import DataError
 from kgdx.files import read_text
-from kgdx.ingest.case import Finding, LabResult, PatientCase
+from kgdx.ingest.case import Finding, PatientCase
+from kgdx.ingest.labs import LabResult
 
 __all__ = ["read_phenopacket", "iter_phenopackets", "parse_iso_age", "validate_phenopacket"]
 

@@ -26,14 +26,13 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-
 from kgdx.errors import DataError, SchemaError
-from kgdx.kg.records import Edge, Node, Origin, edge_key
-from kgdx.kg.schema import Schema, core_schema
 from kgdx.files import open_text
 from kgdx.ingest._mapping import SourceMapping, bundled_mapping, check_rules, load_mapping
 from kgdx.ingest._result import SourceRecords
 from kgdx.ingest.report import SourceReport
+from kgdx.kg.records import Edge, Node, Origin, edge_key
+from kgdx.kg.schema import Schema, core_schema
 
 __all__ = ["PrimeKGMapping", "COLUMNS", "read_primekg", "load_primekg_mapping"]
 

@@ -32,11 +32,11 @@ from rdflib import RDF, RDFS, BNode, Graph, Literal, URIRef
 from rdflib.util import guess_format
 
 from kgdx.errors import DataError
+from kgdx.ingest._result import SourceRecords
+from kgdx.ingest.report import SourceReport
 from kgdx.kg.rdf import KGDX, iri_to_curie
 from kgdx.kg.records import Edge, Node, Origin, edge_key
 from kgdx.kg.schema import PropertySpec, Schema
-from kgdx.ingest._result import SourceRecords
-from kgdx.ingest.report import SourceReport
 
 __all__ = ["read_rdf"]
 

@@ -13,8 +13,10 @@ Axis convention (every volume kgdx hands on follows it):
   millimetres of voxel ``array[0, 0, 0]`` as ``(x, y, z)`` (the DICOM/ITK order of a point);
   ``direction`` is the ITK 3 × 3 direction matrix whose columns are the x, y and z axes.
 
-This module needs only numpy to import; SimpleITK is imported where it is used, so ``ingest``
-stays importable on a machine without the ``ml`` extra.
+:func:`write_volume` writes an LPS ``(z, y, x)`` array so that :func:`read_volume` gives it back.
+
+This module needs only numpy to import; SimpleITK and nibabel are imported where they are used,
+so ``ingest`` stays importable on a machine without the ``ml`` extra.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "Volume",
     "read_volume",
+    "write_volume",
     "orient_lps",
     "resample_volume",
     "check_voxels",
@@ -243,3 +246,58 @@ def read_volume(
             file=p,
         )
     return orient_lps(vol) if orient else vol
+
+
+def _lps_affine(spacing: tuple[float, float, float], origin_lps: tuple[float, float, float]) -> np.ndarray:
+    """The NIfTI (RAS) affine of an LPS ``(z, y, x)`` array stored as ``(x, y, z)``."""
+    sz, sy, sx = spacing
+    ox, oy, oz = origin_lps
+    aff = np.diag([-sx, -sy, sz, 1.0])
+    aff[:3, 3] = [-ox, -oy, oz]
+    return aff
+
+
+def write_volume(path: str | Path, array: np.ndarray, spacing: tuple[float, float, float] = (1.0, 1.0, 1.0),
+                 origin_lps: tuple[float, float, float] = (0.0, 0.0, 0.0), *, compress_level: int = 6,
+                 description: str = "") -> Path:
+    """Write an LPS ``(z, y, x)`` array with its ``spacing`` (mm, ``(z, y, x)``) and the LPS position
+    of voxel 0, atomically; the format follows the suffix.
+
+    NIfTI (``.nii``, ``.nii.gz``) is written with nibabel and is byte-for-byte deterministic: the
+    data are stored as ``(x, y, z)`` with the RAS affine ``diag(-sx, -sy, sz)`` (axis codes
+    L, P, S), qform and sform both set (code 1, scanner), no time stamp, and ``.gz`` compressed
+    with ``mtime=0``. Other suffixes (``.nrrd``, ``.mha``) go through SimpleITK with the identity
+    (LPS) direction.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    if path.name.endswith((".nii", ".nii.gz")):
+        import gzip
+
+        import nibabel as nib
+
+        data = np.ascontiguousarray(np.asarray(array).transpose(2, 1, 0))  # (z, y, x) -> (x, y, z)
+        aff = _lps_affine(spacing, origin_lps)
+        img = nib.Nifti1Image(data, aff)
+        img.header.set_xyzt_units("mm")
+        img.set_qform(aff, code=1)
+        img.set_sform(aff, code=1)
+        img.header["descrip"] = description.encode()[:79]
+        img.header.set_slope_inter(1.0, 0.0)
+        raw = img.to_bytes()
+        if path.name.endswith(".gz"):
+            raw = gzip.compress(raw, compresslevel=compress_level, mtime=0)
+        tmp.write_bytes(raw)
+    elif path.suffix in (".nrrd", ".mha"):
+        sitk = _sitk()
+        img = sitk.GetImageFromArray(np.asarray(array))
+        img.SetSpacing(tuple(float(s) for s in reversed(spacing)))
+        img.SetOrigin(tuple(float(o) for o in origin_lps))
+        tmp = path.with_name(f"{path.stem}.part{path.suffix}")  # the writer picks its format by suffix
+        sitk.WriteImage(img, str(tmp))
+    else:
+        raise ValueError(f"write_volume writes .nii, .nii.gz, .nrrd or .mha, not {path.name!r}")
+    tmp.replace(path)
+    return path
+

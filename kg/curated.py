@@ -23,8 +23,8 @@ from typing import Any
 import yaml
 
 from kgdx.errors import DataError
-from kgdx.kg.records import Edge, Node, Origin
 from kgdx.files import read_text
+from kgdx.kg.records import Edge, Node, Origin
 
 __all__ = ["read_curated", "load_yaml_with_lines"]
 

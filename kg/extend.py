@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from kgdx.errors import SchemaError
@@ -173,7 +173,7 @@ def apply(store: KGStore, module: Module, registry: Registry) -> tuple[AppliedMo
     applied = AppliedModule(module.name, module.version, p.digest,
                             p.additions.to_dict() if p.additions is not None else None,
                             p.new_nodes, [list(k) for k in p.new_edges], p.previous_nodes, p.previous_edges,
-                            datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                            datetime.now(UTC).isoformat(timespec="seconds"))
     state["modules"].append(asdict(applied))
     registry.save(state)
     return applied, p

@@ -24,6 +24,7 @@ from kgdx.kg.store import (
     normalise,
     too_many_paths,
 )
+from kgdx.kg.vocab import RelType
 
 __all__ = ["MemoryStore"]
 
@@ -197,7 +198,7 @@ class MemoryStore(KGStore):
         for d in wanted:
             if d in self._g:
                 for _, other, k, p in self._g.out_edges(d, keys=True, data="props"):
-                    if k == "INTERACTS_WITH" and other in wanted:
+                    if k == RelType.INTERACTS_WITH and other in wanted:
                         out.append(Edge(k, d, other, _copy(p)))
         return self._sorted_edges(out)
 

@@ -20,19 +20,17 @@ from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from kgdx.errors import SchemaError
 from kgdx.kg.records import Edge, Node
-from kgdx.kg.schema import Schema
+from kgdx.kg.schema import FrozenModel, Schema
 
 __all__ = ["Module", "load_module", "builtin_modules"]
 
 
-class Module(BaseModel):
+class Module(FrozenModel):
     """A parsed ``module.yaml``; paths are resolved against the module folder."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_\-]*$")
     version: str

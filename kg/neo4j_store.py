@@ -20,9 +20,8 @@ from neo4j.graph import Node as GraphNode
 from neo4j.graph import Path as GraphPath
 from neo4j.graph import Relationship as GraphRelationship
 
-from kgdx.kg import queries as Q
-from kgdx.progress import progress as _progress
 from kgdx.errors import ReadOnlyQueryError, StoreError
+from kgdx.kg import queries as Q
 from kgdx.kg.records import Edge, Node
 from kgdx.kg.schema import Schema
 from kgdx.kg.store import (
@@ -37,6 +36,7 @@ from kgdx.kg.store import (
     normalise,
     too_many_paths,
 )
+from kgdx.progress import progress as _progress
 
 __all__ = ["Neo4jStore", "CypherResult"]
 
@@ -56,7 +56,7 @@ class CypherResult:
 def _plain(value: Any) -> Any:
     """A driver value as plain JSON-ready Python."""
     if isinstance(value, GraphNode):
-        return {"labels": sorted(l for l in value.labels if l != Q.NODE), **{k: _plain(v) for k, v in value.items()}}
+        return {"labels": sorted(lab for lab in value.labels if lab != Q.NODE), **{k: _plain(v) for k, v in value.items()}}
     if isinstance(value, GraphRelationship):
         return {"type": value.type, "src": value.start_node.get("id") if value.start_node else None,
                 "dst": value.end_node.get("id") if value.end_node else None, **{k: _plain(v) for k, v in value.items()}}
@@ -262,7 +262,7 @@ class Neo4jStore(KGStore):
     # -- reading -------------------------------------------------------------------------------
 
     def counts(self) -> Counts:
-        nodes = {l: self._read(Q.count_nodes(l))[0]["n"] for l in self._schema.node_types}
+        nodes = {lab: self._read(Q.count_nodes(lab))[0]["n"] for lab in self._schema.node_types}
         rels = {t: self._read(Q.count_edges(t))[0]["n"] for t in self._schema.relationship_types}
         return Counts({k: v for k, v in nodes.items() if v}, {k: v for k, v in rels.items() if v})
 
@@ -287,7 +287,7 @@ class Neo4jStore(KGStore):
     def node(self, node_id: str) -> Node | None:
         rows = self._read(Q.NODE_BY_ID, id=node_id)
         if not rows:
-            labels = [l for l, nt in self._schema.node_types.items() if "alt_ids" in nt.properties]
+            labels = [lab for lab, nt in self._schema.node_types.items() if "alt_ids" in nt.properties]
             rows = self._read(Q.node_by_alt_id(labels), id=node_id) if labels else []
         if not rows:
             return None

@@ -105,9 +105,9 @@ def iri_to_curie(iri: str, schema: Schema, prefixes: tuple[str, ...] | None = No
     """The CURIE of an IRI under the longest matching base (among ``prefixes`` if given)."""
     best = None
     for p, base in schema.prefixes.items():
-        if (prefixes is None or p in prefixes) and iri.startswith(base) and len(iri) > len(base):
-            if best is None or len(base) > len(schema.prefixes[best]):
-                best = p
+        fits = (prefixes is None or p in prefixes) and iri.startswith(base) and len(iri) > len(base)
+        if fits and (best is None or len(base) > len(schema.prefixes[best])):
+            best = p
     if best is None:
         return None
     return f"{best}:{unquote(iri[len(schema.prefixes[best]):])}"
@@ -138,7 +138,7 @@ def _double(value: float) -> str:
 
 
 def _literal(value: Any) -> Literal:
-    if isinstance(value, bool) or isinstance(value, int):
+    if isinstance(value, (bool, int)):
         return Literal(value)
     if isinstance(value, float):
         return Literal(_double(value), datatype=XSD.double)

@@ -34,6 +34,10 @@ class Node:
     props: dict[str, Any] = field(default_factory=dict)
     origin: Origin | None = field(default=None, compare=False, repr=False)
 
+    def __post_init__(self) -> None:
+        if type(self.type) is not str:  # a NodeLabel: records hold plain names
+            self.type = str(self.type)
+
     @property
     def name(self) -> str:
         return self.props.get("name", self.id)
@@ -52,6 +56,10 @@ class Edge:
     dst: str
     props: dict[str, Any] = field(default_factory=dict)
     origin: Origin | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if type(self.type) is not str:  # a RelType: records hold plain names
+            self.type = str(self.type)
 
     @property
     def key(self) -> tuple[str, str, str]:

@@ -47,11 +47,15 @@ _PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9_.]*$")
 _RESERVED = frozenset({"id", "type"})
 
 
-class _Frozen(BaseModel):
+class FrozenModel(BaseModel):
+    """A pydantic model that is immutable and refuses unknown keys: the base of every declarative
+    config in kgdx (schema, modules, source mappings, the synthetic cohort), so a typo in a YAML
+    key is an error, never a silently ignored setting."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class PropertySpec(_Frozen):
+class PropertySpec(FrozenModel):
     """A typed property of a node or relationship type."""
 
     type: PropertyKind = "str"
@@ -119,7 +123,7 @@ def _check_properties(props: Mapping[str, PropertySpec]) -> None:
             raise ValueError(f"property name {name!r} is reserved")
 
 
-class NodeType(_Frozen):
+class NodeType(FrozenModel):
     """A node type: its label, the CURIE prefixes its ids use and its typed properties."""
 
     label: str
@@ -171,7 +175,7 @@ class NodeType(_Frozen):
         return tuple(k for k, p in self.properties.items() if p.fulltext)
 
 
-class RelationshipType(_Frozen):
+class RelationshipType(FrozenModel):
     """A relationship type: which node types it joins and its typed properties.
 
     Every relationship type carries a required ``source`` property (provenance), added here if
@@ -220,7 +224,7 @@ class RelationshipType(_Frozen):
         return tuple((s, t) for s in self.source for t in self.target)
 
 
-class Schema(_Frozen):
+class Schema(FrozenModel):
     """A validated, immutable KG schema: the core plus any applied modules."""
 
     name: str

@@ -21,13 +21,14 @@ from typing import Any, Literal
 from kgdx.errors import RecordError, StoreError
 from kgdx.kg.records import Edge, Node, validate_records
 from kgdx.kg.schema import Schema
+from kgdx.kg.vocab import RelType
 
 __all__ = ["KGStore", "Neighbour", "Path", "Counts", "WriteReport", "Direction", "normalise"]
 
 Direction = Literal["out", "in", "both"]
 
 #: Relationship types that evidence paths follow by default.
-EVIDENCE_TYPES = ("HAS_PHENOTYPE", "IS_A", "INDICATES", "ASSOCIATED_WITH", "HAS_FINDING", "HAS_LAB_RESULT")
+EVIDENCE_TYPES = (RelType.HAS_PHENOTYPE, RelType.IS_A, RelType.INDICATES, RelType.ASSOCIATED_WITH, RelType.HAS_FINDING, RelType.HAS_LAB_RESULT)
 
 #: How many paths a path query may enumerate before it refuses (it would explode on hubs).
 MAX_PATHS = 20_000
@@ -239,19 +240,19 @@ class KGStore(ABC):
 
     def disease_phenotypes(self, disease_id: str) -> list[Neighbour]:
         """The phenotypes of a disease, with frequency, onset, evidence and source on the edge."""
-        return self.neighbours(disease_id, rel_types=["HAS_PHENOTYPE"], direction="out")
+        return self.neighbours(disease_id, rel_types=[RelType.HAS_PHENOTYPE], direction="out")
 
     def phenotype_diseases(self, phenotype_id: str) -> list[Neighbour]:
         """The diseases annotated with a phenotype."""
-        return self.neighbours(phenotype_id, rel_types=["HAS_PHENOTYPE"], direction="in")
+        return self.neighbours(phenotype_id, rel_types=[RelType.HAS_PHENOTYPE], direction="in")
 
     def drug_indications(self, drug_id: str) -> list[Neighbour]:
         """The diseases a drug treats."""
-        return self.neighbours(drug_id, rel_types=["TREATS"], direction="out")
+        return self.neighbours(drug_id, rel_types=[RelType.TREATS], direction="out")
 
     def drug_contraindications(self, drug_id: str) -> list[Neighbour]:
         """The conditions (diseases or phenotypes) a drug is contraindicated in."""
-        return self.neighbours(drug_id, rel_types=["CONTRAINDICATED_IN"], direction="out")
+        return self.neighbours(drug_id, rel_types=[RelType.CONTRAINDICATED_IN], direction="out")
 
     @abstractmethod
     def interactions(self, drug_ids: Collection[str]) -> list[Edge]:

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     query_max_rows: int = Field(default=1000, gt=0, description="Row cap of user Cypher on the read-only path.")
     batch_size: int = Field(default=10_000, gt=0, description="Rows per transaction when writing to Neo4j.")
 
+    ct_model: str | None = Field(default=None, description="CT encoder checkpoint (name or path) with a trained "
+                                                             "finding head, for cases with a CT.")
+
     @property
     def home_dir(self) -> Path:
         return self.home.expanduser()
@@ -44,6 +47,16 @@ class Settings(BaseSettings):
     def kg_dir(self) -> Path:
         """Where ``kgdx kg build`` writes the default KG snapshot."""
         return self.home_dir / "kg" / "default"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Caches that can be rebuilt at any time (e.g. the linker's vocabulary embeddings)."""
+        return self.home_dir / "cache"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        """Where encoder checkpoints are looked up by name, before the ones that ship with kgdx."""
+        return self.home_dir / "checkpoints"
 
     @property
     def neo4j_dir(self) -> Path:

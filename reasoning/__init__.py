@@ -3,13 +3,14 @@ safe drug suggestions and explanations as verified KG paths.
 
 Public API::
 
-    from kgdx.reasoning import Diagnoser
-    dx = Diagnoser.from_pretrained()
-    result = dx.rank("case.json", k=10)
-    dx.explain(result)
-    dx.suggest_drugs(result)
+    from kgdx.reasoning import CaseBuilder, Diagnoser
+    dx = Diagnoser.from_pretrained(store=store)
+    case = CaseBuilder(dx).build("case.json", note="...")
+    diagnosis = dx.diagnose(case, k=10)   # ranking, explanation, drug suggestions
 """
 
-from kgdx.reasoning.diagnoser import Diagnoser, RankedDisease, Ranking
+from kgdx.reasoning.case_builder import CaseBuilder
+from kgdx.reasoning.diagnoser import Diagnoser
+from kgdx.reasoning.results import Diagnosis, RankedDisease, Ranking
 
-__all__ = ["Diagnoser", "Ranking", "RankedDisease"]
+__all__ = ["CaseBuilder", "Diagnoser", "Diagnosis", "Ranking", "RankedDisease"]

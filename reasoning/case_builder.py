@@ -1,169 +1,402 @@
-"""Building a case from what a clinician has: a phenopacket, report and note text, a CT volume.
+"""Building a patient case from what a clinician has: a phenopacket, HPO lists, a note, a radiology
+report, a CT volume, lab results and current drugs.
 
-Text goes through the concept linker (:mod:`kgdx.encoders.linking`) over the KG's phenotype nodes:
-affirmed mentions become observed findings, negated ones excluded findings, and uncertain ones
-observed findings at half weight. A CT volume goes through the CT encoder's finding head, whose
-probabilities become weighted findings; that needs a checkpoint trained with a finding head
-(``KGDX_CT_MODEL``), since an untrained head's probabilities mean nothing.
+What each input becomes, on the :class:`~kgdx.ingest.case.PatientCase` the Diagnoser ranks:
+
+* **Phenopacket / HPO ids** → observed and excluded findings (``origin="phenopacket"`` or
+  ``"request"``).
+* **Note and report** → the concept linker (:mod:`kgdx.encoders.linking`) over the KG's
+  phenotypes: affirmed mentions become observed findings, negated ones excluded findings, hedged
+  ones observed findings at half weight. Of a report only the radiologist's own sections are
+  linked (``findings`` and ``impression``): the indication says why the scan was asked for, not
+  what it showed. Only *Phenotypic abnormality* terms are kept: HPO's modifiers ("Acute",
+  "Apical") are not findings.
+* **CT volume** → the CT encoder with a *trained* finding head (``KGDX_CT_MODEL``; an untrained
+  head's probabilities would mean nothing) → one probability per finding. A finding at or above
+  ``ct_threshold`` is observed with ``probability`` = the head's output, which the model uses as
+  the weight of the patient's edge to that phenotype.
+* **Labs** stay on the case; the Diagnoser maps abnormal ones to phenotypes through the KG's
+  ``INDICATES`` edges when it ranks.
+
+With ``embed=True`` the encoders' embeddings are kept on ``case.embeddings`` (``"ct"``: the scan
+embedding; ``"report"``: the report's MiniLM embedding).
+
+Example:
+    >>> from kgdx import CaseBuilder, Diagnoser, open_kg                       # doctest: +SKIP
+    >>> dx = Diagnoser.from_pretrained(store=open_kg())                        # doctest: +SKIP
+    >>> case = CaseBuilder(dx).build("case.json", note="Dry cough, no fever.")  # doctest: +SKIP
+    >>> dx.rank(case, k=5)                                                     # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Union
+
+import numpy as np
 
 from kgdx.errors import ConfigError, DataError
 from kgdx.files import read_text
-from kgdx.ingest.case import Finding, PatientCase
+from kgdx.ingest.case import Finding, PatientCase, loinc_curie
+from kgdx.ingest.labs import LabResult
+from kgdx.kg.vocab import NodeLabel
 
 if TYPE_CHECKING:
+    import torch
+
     from kgdx.encoders.ct_encoder import CTEncoder
     from kgdx.encoders.linking import ConceptLinker, LinkedConcept
+    from kgdx.encoders.text import TextEncoder
+    from kgdx.ingest.volume import Volume
     from kgdx.reasoning.diagnoser import Diagnoser
 
-__all__ = ["build_case", "add_text", "add_ct", "ct_model_for", "linker_for"]
+__all__ = ["CaseBuilder", "add_ct_findings", "add_labs", "report_for_linking", "REPORT_SECTIONS"]
 
+#: Report sections that state what the scan showed.
+REPORT_SECTIONS = ("findings", "impression")
+#: The weight of a hedged ("possible pneumonia") mention.
 UNCERTAIN_WEIGHT = 0.5
 
+CTInput = Union[str, Path, "Volume", "torch.Tensor"]  # noqa: UP007 - forward references
+TextInput = str | Path
 
-def linker_for(dx: Diagnoser, *, embeddings: bool = False) -> ConceptLinker:
-    """A concept linker over the KG's phenotypes (and phenotype-like module types), built once per
-    diagnoser.
 
-    Dictionary matching (labels and synonyms) by default; with ``embeddings`` the MiniLM text
-    encoder also matches paraphrases (the vocabulary's embeddings take minutes once, then are
-    cached under ``KGDX_HOME/cache``).
+def add_ct_findings(case: PatientCase, probabilities: dict[str, float], *, threshold: float = 0.5,
+                    exclude_below: float | None = None) -> list[Finding]:
+    """Add CT-head findings to ``case``: each finding with probability ≥ ``threshold`` becomes an
+    observed finding (``origin="ct"``, ``probability`` = the head's output), unless the case already
+    has it. With ``exclude_below``, a finding the head is that sure is absent becomes an excluded
+    one, unless the case already says anything about it.
+
+    Returns:
+        The findings added.
     """
-    linkers = dx._linkers
-    if embeddings not in linkers:
-        from kgdx.encoders.linking import ConceptLinker
-        from kgdx.settings import get_settings
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"'threshold' must be in [0, 1] (got {threshold})")
+    if exclude_below is not None and not 0.0 <= exclude_below < threshold:
+        raise ValueError(f"'exclude_below' must be in [0, threshold) (got {exclude_below}, threshold {threshold})")
+    observed = {f.id for f in case.observed}
+    known = observed | {f.id for f in case.excluded}
+    added = []
+    for hp, p in probabilities.items():
+        if p >= threshold and hp not in observed:
+            f = Finding(hp, None, float(p), "ct")
+            case.observed.append(f)
+            added.append(f)
+        elif exclude_below is not None and p < exclude_below and hp not in known:
+            f = Finding(hp, None, float(1.0 - p), "ct")
+            case.excluded.append(f)
+            added.append(f)
+    case.extra["ct_probabilities"] = {k: round(float(v), 6) for k, v in probabilities.items()}
+    return added
 
-        from kgdx.reasoning.index import phenotype_like_relations
 
-        encoder = None
-        if embeddings:
+def add_labs(case: PatientCase, labs: str | Path | Iterable[LabResult]) -> list[LabResult]:
+    """Add lab results to ``case``: a lab table (CSV, :func:`kgdx.ingest.labs.read_lab_table`) or
+    :class:`~kgdx.ingest.labs.LabResult` records. Unmeasured rows are skipped. Codes are stored as
+    ``LOINC:<code>``, the KG's form."""
+    if isinstance(labs, (str, Path)):
+        from kgdx.ingest.labs import read_lab_table
+
+        labs = read_lab_table(labs)
+    added = [r.with_loinc(loinc_curie(r.loinc)) for r in labs if r.value is not None]
+    case.labs += added
+    return added
+
+
+def report_for_linking(text: str, sections: Sequence[str] | None = REPORT_SECTIONS) -> str:
+    """The part of a report to link: its ``sections`` with their headings, or the whole text when
+    ``sections`` is ``None`` or the report has none of them (e.g. a report without headings)."""
+    if sections is None:
+        return text
+    from kgdx.ingest.reports import parse_report
+
+    kept = [s for s in parse_report(text).sections if s.name in sections]
+    if not kept:
+        return text
+    return "\n\n".join(f"{s.name.upper()}:\n{s.text}" for s in kept)
+
+
+class CaseBuilder:
+    """Builds cases for a Diagnoser's KG (see the module docstring). Encoders load on first use,
+    once per builder.
+
+    Args:
+        dx: The diagnoser whose KG the findings must belong to.
+        ct_model: A CT encoder checkpoint with a trained finding head (name or path), or a loaded
+            :class:`~kgdx.encoders.ct_encoder.CTEncoder`; default ``KGDX_CT_MODEL``.
+        link_embeddings: Let the concept linker match paraphrases with MiniLM too (the
+            vocabulary's embeddings take minutes once, then are cached under ``KGDX_HOME/cache``).
+            Off by default: dictionary matching.
+        ct_threshold: Head probability from which a CT finding is observed.
+        ct_exclude_below: Head probability under which a CT finding is excluded (default: never).
+        report_sections: Report sections to link (``None``: all of it).
+    """
+
+    def __init__(self, dx: Diagnoser, *, ct_model: str | Path | CTEncoder | None = None,
+                 link_embeddings: bool = False, ct_threshold: float = 0.5, ct_exclude_below: float | None = None,
+                 report_sections: Sequence[str] | None = REPORT_SECTIONS) -> None:
+        if not 0.0 <= ct_threshold <= 1.0:
+            raise ValueError(f"'ct_threshold' must be in [0, 1] (got {ct_threshold})")
+        self.dx = dx
+        self.ct_model = ct_model
+        self.link_embeddings = link_embeddings
+        self.ct_threshold = ct_threshold
+        self.ct_exclude_below = ct_exclude_below
+        self.report_sections = tuple(report_sections) if report_sections is not None else None
+        self._linker: ConceptLinker | None = None
+        self._ct: CTEncoder | None = None
+        self._text: TextEncoder | None = None
+        findings = dx.index.phenotypic_abnormalities()  # None: a KG without the HPO root keeps every phenotype
+        self._findings = None if findings is None else set(findings.tolist())
+
+    def __repr__(self) -> str:
+        ct = self.ct_model if not hasattr(self.ct_model, "cfg") else type(self.ct_model).__name__
+        return (f"CaseBuilder(ct_model={ct!r}, ct_threshold={self.ct_threshold}, "
+                f"link_embeddings={self.link_embeddings}, report_sections={self.report_sections})")
+
+    # -- encoders --------------------------------------------------------------------------------
+
+    @property
+    def linker(self) -> ConceptLinker:
+        """A concept linker over the KG's phenotypic abnormalities and phenotype-like module types."""
+        if self._linker is None:
+            from kgdx.encoders.ct_findings import CT_FINDINGS
+            from kgdx.encoders.linking import ConceptLinker
+            from kgdx.reasoning.index import phenotype_like_relations
+            from kgdx.settings import get_settings
+
+            dx, ix = self.dx, self.dx.index
+            keep = None if self._findings is None else {ix.phenotypes[t] for t in self._findings}
+            shorthand = {f.hpo_id: f.shorthand for f in CT_FINDINGS}
+            nodes = []
+            for n in dx.store.iter_nodes(NodeLabel.PHENOTYPE):
+                if keep is None or n.id in keep:
+                    if shorthand.get(n.id):
+                        n.props["synonyms"] = [*n.props.get("synonyms", []), *shorthand[n.id]]
+                    nodes.append(n)
+            types = sorted({t for _, t in phenotype_like_relations(dx.store.schema)})
+            nodes += [n for t in types for n in dx.store.iter_nodes(t)]
+            encoder = self.text_encoder if self.link_embeddings else None
+            self._linker = ConceptLinker(nodes, text_encoder=encoder, cache_dir=get_settings().cache_dir / "linker")
+        return self._linker
+
+    @property
+    def ct_encoder(self) -> CTEncoder:
+        """The CT encoder with its finding head.
+
+        Raises:
+            ConfigError: if no checkpoint is given or configured, or it has no finding head.
+        """
+        if self._ct is None:
+            from kgdx.settings import get_settings
+
+            model = self.ct_model or get_settings().ct_model
+            if not model:
+                raise ConfigError("a CT needs a CT encoder checkpoint trained with a finding head: pass ct_model or "
+                                  "set KGDX_CT_MODEL (train one with `kgdx train-ct-head`); an untrained head's "
+                                  "probabilities would mean nothing")
+            if isinstance(model, (str, Path)):
+                from kgdx.encoders.factory import load_checkpoint
+
+                model = load_checkpoint(model)
+            if getattr(model, "finding_head", None) is None:
+                raise ConfigError(f"the CT checkpoint {self.ct_model or get_settings().ct_model!r} has no finding head")
+            self._ct = model.eval()
+        return self._ct
+
+    @property
+    def text_encoder(self) -> TextEncoder:
+        """MiniLM, shared by the linker (with ``link_embeddings``) and the report embeddings."""
+        if self._text is None:
             from kgdx.encoders.text import TextEncoder
 
-            encoder = TextEncoder()
-        # Phenotypic abnormalities only: HPO's modifier, course and inheritance terms ("Acute",
-        # "Apical", "Mild") are not findings, and linked alone they would be noise.
-        ix = dx.index
-        findings = ix.phenotypic_abnormalities()
-        keep = None if findings is None else {ix.terms[t] for t in findings}
-        types = sorted({t for _, t in phenotype_like_relations(dx.store.schema)})
-        from kgdx.encoders.ct_findings import CT_FINDINGS
+            self._text = TextEncoder()
+        return self._text
 
-        shorthand = {f.hpo_id: f.shorthand for f in CT_FINDINGS}
-        nodes = []
-        for n in dx.store.iter_nodes("Phenotype"):
-            if keep is None or n.id in keep:
-                if shorthand.get(n.id):
-                    n.props["synonyms"] = [*n.props.get("synonyms", []), *shorthand[n.id]]
-                nodes.append(n)
-        nodes += [n for t in types for n in dx.store.iter_nodes(t)]
-        linkers[embeddings] = ConceptLinker(nodes, text_encoder=encoder, cache_dir=get_settings().home_dir / "cache" / "linker")
-    return linkers[embeddings]
+    def encode_ct(self, cts: Sequence[CTInput], *, batch_size: int = 8) -> tuple[np.ndarray, list[dict[str, float]]]:
+        """Scan embeddings ``(N, D)`` and finding probabilities of CT volumes: paths, volumes or
+        tensors already preprocessed to ``(S, C, H, W)`` by the encoder's preprocessing."""
+        import torch
 
+        from kgdx.encoders.preprocess import CTPreprocessor
+        from kgdx.ingest.volume import Volume, read_volume
 
-def _as_phenotypes(dx: Diagnoser, concept_id: str, node_type: str) -> list[str]:
-    """The phenotype ids a linked concept stands for: itself, or (for a module type such as an
-    imaging finding) the phenotypes its bridge relationships point to."""
-    if node_type == "Phenotype":
-        return [concept_id]
-    from kgdx.reasoning.index import phenotype_bridges
+        enc = self.ct_encoder
+        pre = CTPreprocessor(enc.cfg.preprocess)
 
-    rels = phenotype_bridges(dx.store.schema).get(node_type, [])
-    return [nb.node.id for nb in dx.store.neighbours(concept_id, rel_types=rels, direction="out")]
+        def tensor(x: CTInput) -> torch.Tensor:
+            if isinstance(x, torch.Tensor):
+                return x.float()
+            return pre(x if isinstance(x, Volume) else read_volume(x))
 
+        embs, probs = [], []
+        with torch.inference_mode():
+            for i in range(0, len(cts), batch_size):
+                out = enc(torch.stack([tensor(c) for c in cts[i:i + batch_size]]))  # (b, S, C, H, W)
+                embs.append(out.scan_embedding.float().numpy())
+                probs += [dict(zip(enc.findings, p.tolist())) for p in out.finding_probs.float()]
+        return (np.concatenate(embs) if embs else np.zeros((0, enc.embed_dim), np.float32)), probs
 
-def add_text(dx: Diagnoser, case: PatientCase, text: str, *, kind: str = "note", embeddings: bool = False,
-             report_sections: Sequence[str] | None = ("findings", "impression")) -> list[LinkedConcept]:
-    """Link ``text`` (a ``note`` or a ``report``) into ``case``'s findings; returns the mentions.
+    def encode_reports(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        """MiniLM embeddings ``(N, 384)`` of reports: the mean of the embeddings of the linked
+        sections (each fits MiniLM's 128 tokens, which a whole report does not), L2-normalised."""
+        chunks, owner = [], []
+        for i, t in enumerate(texts):
+            parts = [p for p in report_for_linking(t, self.report_sections).split("\n\n") if p.strip()] or [t]
+            chunks += parts
+            owner += [i] * len(parts)
+        emb = self.text_encoder.encode(chunks, batch_size=batch_size) if chunks else np.zeros((0, 384), np.float32)
+        out = np.zeros((len(texts), emb.shape[1]), np.float32)
+        np.add.at(out, np.asarray(owner, np.int64), emb)
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
-    For a report only ``report_sections`` are linked (``None``: all of it): an indication says why
-    the scan was done, not what it shows.
-    """
-    if not text or not text.strip():
-        raise DataError(f"the {kind} is empty", file=case.files.get(kind))
-    linker = linker_for(dx, embeddings=embeddings)
-    if kind == "report":
-        from kgdx.ingest.reports import parse_report
-        from kgdx.reasoning.multimodal import report_for_linking
+    # -- adding to a case ------------------------------------------------------------------------
 
-        text_to_link = report_for_linking(text, report_sections)
-        mentions = linker.link_report(parse_report(text_to_link, source=case.files.get(kind)))
-    else:
-        mentions = linker.link(text)
-    have = {f.id for f in case.observed} | {f.id for f in case.excluded}
-    for m in mentions:
-        if m.experiencer != "patient":
-            continue
-        for hp in _as_phenotypes(dx, m.concept_id, m.node_type):
-            if hp in have:
+    def _as_phenotypes(self, concept_id: str, node_type: str) -> list[str]:
+        """The phenotype ids a linked concept stands for: itself, or (for a module type such as an
+        imaging finding) the phenotypes its bridge relationships point to."""
+        if node_type == NodeLabel.PHENOTYPE:
+            return [concept_id]
+        from kgdx.reasoning.index import phenotype_bridges
+
+        rels = phenotype_bridges(self.dx.store.schema).get(node_type, [])
+        return [nb.node.id for nb in self.dx.store.neighbours(concept_id, rel_types=rels, direction="out")]
+
+    def _is_finding(self, hp: str) -> bool:
+        t = self.dx.index.phenotype_index.get(self.dx.resolve(hp) or "")
+        return self._findings is None or t is None or t in self._findings  # unknown ids stay, to be reported
+
+    def add_text(self, case: PatientCase, text: str, *, kind: str = "note") -> list[LinkedConcept]:
+        """Link ``text`` (a ``note`` or a ``report``) into ``case``'s findings; returns the mentions."""
+        if not text or not text.strip():
+            raise DataError(f"the {kind} is empty", file=case.files.get(kind))
+        if kind == "report":
+            from kgdx.ingest.reports import parse_report
+
+            to_link = report_for_linking(text, self.report_sections)
+            mentions = self.linker.link_report(parse_report(to_link, source=case.files.get(kind)))
+        else:
+            mentions = self.linker.link(text)
+        have = {f.id for f in case.observed} | {f.id for f in case.excluded}
+        for m in mentions:
+            if m.experiencer != "patient":
                 continue
-            have.add(hp)
-            if m.status == "absent":
-                case.excluded.append(Finding(hp, m.label, 1.0, kind))
-            else:
-                weight = UNCERTAIN_WEIGHT if m.status == "uncertain" else 1.0
-                case.observed.append(Finding(hp, m.label, weight * min(1.0, m.score), kind))
-    case.texts[kind] = text
-    return mentions
+            for hp in self._as_phenotypes(m.concept_id, m.node_type):
+                if hp in have or not self._is_finding(hp):
+                    continue
+                have.add(hp)
+                if m.status == "absent":
+                    case.excluded.append(Finding(hp, m.label, 1.0, kind))
+                else:
+                    weight = UNCERTAIN_WEIGHT if m.status == "uncertain" else 1.0
+                    case.observed.append(Finding(hp, m.label, weight * min(1.0, m.score), kind))
+        case.texts[kind] = text
+        return mentions
+
+    def add_ct(self, case: PatientCase, ct: CTInput) -> dict[str, float]:
+        """Add the CT finding head's findings for a volume; returns every finding's probability."""
+        emb, probs = self.encode_ct([ct])
+        self._add_ct(case, ct, emb[0], probs[0])
+        return probs[0]
+
+    def _add_ct(self, case: PatientCase, ct: CTInput, embedding: np.ndarray, probs: dict[str, float]) -> None:
+        add_ct_findings(case, probs, threshold=self.ct_threshold, exclude_below=self.ct_exclude_below)
+        case.embeddings["ct"] = embedding
+        if isinstance(ct, (str, Path)):
+            case.files["ct"] = str(ct)
+
+    # -- whole cases -----------------------------------------------------------------------------
+
+    def build(self, case: PatientCase | str | Path | None = None, *, observed: Iterable[str] = (),
+              excluded: Iterable[str] = (), drugs: Iterable[str] = (), conditions: Iterable[str] = (),
+              note: TextInput | None = None, report: TextInput | None = None, ct: CTInput | None = None,
+              labs: str | Path | Iterable[LabResult] | None = None, embed: bool = False) -> PatientCase:
+        """One case from any mix of a phenopacket (path or case), HPO ids, drugs, conditions, a
+        note, a report, a CT and labs.
+
+        ``note`` and ``report`` are text, or a :class:`~pathlib.Path` to read it from (a ``str``
+        is always text, never opened as a file). ``observed``/``excluded`` ids get
+        ``origin="request"`` and go in first, so text repeating them adds nothing.
+        """
+        start = self._start(case, (note, report, ct))
+        start.observed += [Finding(i, origin="request") for i in observed]
+        start.excluded += [Finding(i, origin="request") for i in excluded]
+        start.drugs += list(drugs)
+        start.conditions += list(conditions)
+        return self.build_many([start], cts=[ct], reports=[report], notes=[[note] if note is not None else []],
+                               labs=[labs], embed=embed)[0]
+
+    def build_many(self, cases: Sequence[PatientCase | str | Path | None], *,
+                   cts: Sequence[CTInput | None] | None = None, reports: Sequence[TextInput | None] | None = None,
+                   notes: Sequence[Sequence[TextInput]] | None = None,
+                   labs: Sequence[str | Path | Iterable[LabResult] | None] | None = None,
+                   embed: bool = False, progress: bool = False) -> list[PatientCase]:
+        """Build many cases, running the encoders in batches.
+
+        Without ``cts`` / ``reports``, each case's own ``files["ct"]`` and ``texts["report"]`` (or
+        ``files["report"]``) are used, which is how a synthetic-cohort case comes. Texts are as in
+        :meth:`build`: a ``str`` is text, a :class:`~pathlib.Path` a file.
+        """
+        from kgdx.progress import progress as bar
+
+        n = len(cases)
+        for name, arg in (("cts", cts), ("reports", reports), ("notes", notes), ("labs", labs)):
+            if arg is not None and len(arg) != n:
+                raise ValueError(f"'{name}' has {len(arg)} entries for {n} cases")
+        built, ct_in, rep_in = [], [], []
+        for i, c in enumerate(cases):
+            ct = cts[i] if cts is not None else None
+            rep = reports[i] if reports is not None else None
+            first_note = next(iter(notes[i]), None) if notes is not None else None
+            case = self._start(c, (first_note, rep, ct))
+            if cts is None:
+                ct = case.files.get("ct")
+            if reports is None:
+                rep = case.texts.get("report") or (Path(case.files["report"]) if "report" in case.files else None)
+            ct_in.append(ct)
+            rep_in.append(_text(rep, "report", case) if rep is not None else None)
+            if labs is not None and labs[i] is not None:
+                add_labs(case, labs[i])
+            built.append(case)
+
+        ct_idx = [i for i, c in enumerate(ct_in) if c is not None]
+        ct_out: dict[int, tuple[np.ndarray, dict[str, float]]] = {}
+        if ct_idx:
+            e, p = self.encode_ct([ct_in[i] for i in ct_idx])
+            ct_out = {i: (e[j], p[j]) for j, i in enumerate(ct_idx)}
+        rep_idx = [i for i, r in enumerate(rep_in) if r is not None]
+        if embed and rep_idx:
+            r = self.encode_reports([rep_in[i] for i in rep_idx])
+            for j, i in enumerate(rep_idx):
+                built[i].embeddings["report"] = r[j]
+
+        with bar("building cases", n, enabled=progress) as advance:
+            for i, case in enumerate(built):
+                if rep_in[i] is not None:
+                    self.add_text(case, rep_in[i], kind="report")
+                for note in (notes[i] if notes is not None else ()):
+                    self.add_text(case, _text(note, "note", case), kind="note")
+                if i in ct_out:
+                    self._add_ct(case, ct_in[i], *ct_out[i])
+                advance(1)
+        return built
+
+    def _start(self, case: PatientCase | str | Path | None, inputs: Sequence[Any]) -> PatientCase:
+        """The case to add to: the given one, or a new one named after the first input file."""
+        if case is not None:
+            return self.dx.load_case(case)
+        for x in inputs:
+            if isinstance(x, Path):
+                return PatientCase(id=x.stem, source=str(x))
+        return PatientCase(id="case")
 
 
-def ct_model_for(dx: Diagnoser, checkpoint: str | Path) -> CTEncoder:
-    """The CT encoder saved at ``checkpoint``, with its finding head; loaded once per Diagnoser.
-
-    Raises:
-        ConfigError: if the checkpoint has no finding head.
-    """
-    key = str(checkpoint)
-    if key not in dx._ct_models:
-        from kgdx.encoders.factory import load_checkpoint
-
-        encoder = load_checkpoint(checkpoint)
-        if getattr(encoder, "finding_head", None) is None:
-            raise ConfigError(f"the CT checkpoint {checkpoint!r} has no finding head")
-        dx._ct_models[key] = encoder
-    return dx._ct_models[key]
-
-
-def add_ct(dx: Diagnoser, case: PatientCase, path: str | Path, *, model: str | None = None,
-           threshold: float = 0.5) -> dict[str, float]:
-    """Add the CT finding head's findings for a volume; returns every finding's probability.
-
-    Raises:
-        ConfigError: if no CT checkpoint with a finding head is configured.
-    """
-    model = model or os.environ.get("KGDX_CT_MODEL")
-    if not model:
-        raise ConfigError("--ct needs a CT encoder checkpoint trained with a finding head: set KGDX_CT_MODEL "
-                          "(see docs/encoders.md); an untrained head's probabilities would mean nothing")
-    from kgdx.ingest.volume import read_volume
-    from kgdx.reasoning.multimodal import add_ct_findings
-
-    _, probs_list = ct_model_for(dx, model).embed(read_volume(path))
-    probs = probs_list[0]
-    add_ct_findings(case, probs, threshold=threshold)
-    case.files["ct"] = str(path)
-    return probs
-
-
-def build_case(dx: Diagnoser, phenopacket: str | Path | None = None, *, ct: str | Path | None = None,
-               report: str | Path | None = None, note: str | Path | None = None) -> PatientCase:
-    """A case from any mix of a phenopacket, a CT volume, a report and a note."""
-    if phenopacket is not None:
-        case = dx.load_case(phenopacket)
-    else:
-        first = next(Path(p) for p in (note, report, ct) if p is not None)
-        case = PatientCase(id=first.stem, source=str(first))
-    for kind, path in (("report", report), ("note", note)):
-        if path is not None:
-            case.files[kind] = str(path)
-            add_text(dx, case, read_text(path, what=kind), kind=kind)
-    if ct is not None:
-        add_ct(dx, case, ct)
-    return case
+def _text(value: TextInput, kind: str, case: PatientCase) -> str:
+    """``value`` as text: read when it is a :class:`~pathlib.Path`; a ``str`` is the text itself."""
+    if isinstance(value, Path):
+        text = read_text(value, what=kind)
+        case.files[kind] = str(value)
+        return text
+    return value

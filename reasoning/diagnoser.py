@@ -1,8 +1,8 @@
 """The diagnosis API: rank every disease in the KG for a case, explain it, suggest drugs.
 
 Example:
-    >>> from reasoning import Diagnoser
-    >>> dx = Diagnoser.from_pretrained()                       # doctest: +SKIP
+    >>> from kgdx.reasoning import Diagnoser
+    >>> dx = Diagnoser.from_pretrained(store=kgdx.open_kg())     # doctest: +SKIP
     >>> result = dx.rank("case.json", k=5)                      # doctest: +SKIP
     >>> print(dx.explain(result).to_text())                     # doctest: +SKIP
     >>> dx.suggest_drugs(result)                                # doctest: +SKIP
@@ -11,7 +11,6 @@ Example:
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,53 +18,15 @@ import numpy as np
 import torch
 
 from kgdx.errors import DataError
-from kgdx.kg.store import KGStore
 from kgdx.ingest.case import Finding, PatientCase, loinc_curie
+from kgdx.kg.store import KGStore
+from kgdx.kg.vocab import NodeLabel, RelType
 from kgdx.reasoning.evidence import CaseEvidence, EvidenceExtractor
 from kgdx.reasoning.index import KGIndex
-from kgdx.reasoning.model import Attribution, EvidenceGNN
+from kgdx.reasoning.model import EvidenceGNN
+from kgdx.reasoning.results import Diagnosis, RankedDisease, Ranking
 
-__all__ = ["Diagnoser", "RankedDisease", "Ranking"]
-
-
-@dataclass
-class RankedDisease:
-    """One disease of a differential."""
-
-    rank: int
-    id: str
-    name: str
-    score: float
-    probability: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"rank": self.rank, "id": self.id, "name": self.name, "score": round(self.score, 4),
-                "probability": round(self.probability, 4)}
-
-
-@dataclass
-class Ranking:
-    """The ranked differential for one case, with what is needed to explain it.
-
-    Attributes:
-        case: The case as the model saw it (ids mapped, lab findings added).
-        top: The ``k`` best diseases.
-        scores: ``(num_diseases,)`` scores of every disease in the KG.
-        notes: What happened to the input: unknown ids, mapped ids, findings from labs.
-    """
-
-    case: PatientCase
-    top: list[RankedDisease]
-    scores: np.ndarray
-    observed: list[int] = field(repr=False, default_factory=list)
-    excluded: list[int] = field(repr=False, default_factory=list)
-    attribution: Attribution | None = field(repr=False, default=None)
-    notes: list[str] = field(default_factory=list)
-    use_genes: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"case": self.case.id, "diseases": [d.to_dict() for d in self.top], "notes": self.notes,
-                "unknown_ids": self.case.unknown_ids}
+__all__ = ["Diagnoser"]
 
 
 class Diagnoser:
@@ -83,19 +44,12 @@ class Diagnoser:
         self.index = index or KGIndex.from_store(store)
         self.extractor = EvidenceExtractor(self.index, ic_floor=model.config.ic_floor)
         self._indicates = self._lab_map()
-        self._linkers: dict[bool, Any] = {}  # concept linkers by embeddings on/off (case_builder)
-        self._ct_models: dict[str, Any] = {}  # CT encoders with finding heads, by checkpoint
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path = "default", *, store: KGStore | None = None) -> Diagnoser:
-        """The shipped model (or a checkpoint file) over ``store`` (default: the embedded KG,
-        built on first use)."""
+    def from_pretrained(cls, name_or_path: str | Path = "default", *, store: KGStore) -> Diagnoser:
+        """The shipped model (or a checkpoint name or file) over ``store``, e.g. :func:`kgdx.open_kg`."""
         from kgdx.reasoning.checkpoint import load_checkpoint
 
-        if store is None:
-            from kgdx.app.stores import open_store
-
-            store = open_store()
         model, _ = load_checkpoint(name_or_path)
         return cls(store, model)
 
@@ -106,14 +60,14 @@ class Diagnoser:
 
     def _lab_map(self) -> dict[tuple[str, str], list[str]]:
         out: dict[tuple[str, str], list[str]] = {}
-        for e in self.store.iter_edges("INDICATES"):
+        for e in self.store.iter_edges(RelType.INDICATES):
             out.setdefault((e.src, e.props["direction"]), []).append(e.dst)
         return out
 
     def resolve(self, hp_id: str) -> str | None:
         """The current id of a phenotype id (mapping alternative and obsolete ids), or ``None``."""
         n = self.store.node(hp_id)
-        return n.id if n is not None and n.type == "Phenotype" else None
+        return n.id if n is not None and n.type == NodeLabel.PHENOTYPE else None
 
     def load_case(self, case: PatientCase | str | Path) -> PatientCase:
         """A case object, reading a phenopacket path with this KG's id mapping."""
@@ -127,7 +81,7 @@ class Diagnoser:
         notes: list[str] = []
         weights: dict[int, float] = {}
         for f in case.observed:
-            t = self.index.term_index.get(self.resolve(f.id) or "")
+            t = self.index.phenotype_index.get(self.resolve(f.id) or "")
             if t is None:
                 case.unknown_ids.setdefault(f.id, "not a phenotype in the KG")
                 continue
@@ -136,12 +90,12 @@ class Diagnoser:
             direction = lab.direction
             for d in ({"high": ("high", "positive"), "low": ("low", "negative")}.get(direction, ())):
                 for hp in self._indicates.get((loinc_curie(lab.loinc), d), []):
-                    t = self.index.term_index.get(hp)
+                    t = self.index.phenotype_index.get(hp)
                     if t is not None and t not in weights:
                         weights[t] = 0.9
                         case.observed.append(Finding(hp, None, 0.9, "labs"))
-                        notes.append(f"{lab.label or lab.loinc} {lab.value:g} is {direction}: adds {hp}")
-        excluded = [t for t in self.index.term_ids([self.resolve(f.id) or "" for f in case.excluded]) if t not in weights]
+                        notes.append(f"{lab.name or lab.loinc} {lab.value:g} is {direction}: adds {hp}")
+        excluded = [t for t in self.index.phenotype_ids([self.resolve(f.id) or "" for f in case.excluded]) if t not in weights]
         genes: list[int] = []
         if use_genes:
             for g in case.genes:
@@ -179,7 +133,7 @@ class Diagnoser:
         probs = torch.softmax(torch.from_numpy(scores), 0).numpy()
         top = [RankedDisease(r + 1, self.index.diseases[i], self.index.disease_names[i], float(scores[i]), float(probs[i]))
                for r, i in enumerate(order)]
-        return Ranking(case, top, scores, observed, excluded, att, notes, use_genes)
+        return Ranking(case, top, scores, observed, excluded, att, notes, use_genes, self.index.diseases)
 
     @torch.no_grad()
     def scores(self, cases: list[PatientCase], *, use_genes: bool = False, batch_size: int = 16) -> np.ndarray:
@@ -205,3 +159,21 @@ class Diagnoser:
 
         result = case if isinstance(case, Ranking) else self.rank(case, k=max(k, 5))
         return suggest_drugs(self, result, k=k, **kwargs)
+
+    def diagnose(self, case: PatientCase | str | Path, *, k: int = 5, explain: int = 3, drugs: int = 5,
+                 use_genes: bool = False, safety: str = "remove") -> Diagnosis:
+        """Rank, explain the ``explain`` best diseases and suggest up to ``drugs`` drugs: the whole
+        answer the CLI, the HTTP API and the notebooks show.
+
+        Args:
+            case: A :class:`PatientCase` or a phenopacket path.
+            k: How many diseases to list.
+            explain: How many of them to explain with KG paths (0: none).
+            drugs: How many drugs to suggest (0: none).
+            use_genes: Also use the case's genes (gene-aware mode).
+            safety: ``remove`` unsafe drugs, or ``flag`` them with the KG path that is the reason.
+        """
+        ranking = self.rank(case, k=k, use_genes=use_genes)
+        explanation = self.explain(ranking, top=min(explain, k)) if explain else None
+        suggestions = self.suggest_drugs(ranking, k=drugs, safety=safety) if drugs else []
+        return Diagnosis(ranking, explanation, suggestions)

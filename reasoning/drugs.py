@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from kgdx.kg.queries import path_match
 from kgdx.kg.records import Edge
+from kgdx.kg.vocab import NodeLabel, RelType
 
 if TYPE_CHECKING:
-    from kgdx.reasoning.diagnoser import Diagnoser, Ranking
+    from kgdx.reasoning.diagnoser import Diagnoser
+    from kgdx.reasoning.results import Ranking
 
 __all__ = ["DrugSuggestion", "SafetyIssue", "suggest_drugs"]
 
@@ -62,7 +64,7 @@ class DrugSuggestion:
 
 
 def _conditions(dx: Diagnoser, result: Ranking, min_probability: float) -> dict[str, str]:
-    """Condition id → why the patient has it (for the issue text)."""
+    """Condition id → why the patient has it (for the safety issue's text)."""
     out: dict[str, str] = {}
     for c in result.case.conditions:
         out[c] = "known condition"
@@ -71,9 +73,9 @@ def _conditions(dx: Diagnoser, result: Ranking, min_probability: float) -> dict[
             out.setdefault(r.id, f"likely diagnosis (p={r.probability:.2f})")
     ix = dx.index
     for t in result.observed:
-        out.setdefault(ix.terms[t], "observed finding")
+        out.setdefault(ix.phenotypes[t], "observed finding")
         for a in ix.ancestors_of(t):
-            out.setdefault(ix.terms[int(a)], f"observed finding {ix.terms[t]} is a kind of it")
+            out.setdefault(ix.phenotypes[int(a)], f"observed finding {ix.phenotypes[t]} is a kind of it")
     return out
 
 
@@ -106,12 +108,12 @@ def suggest_drugs(
     treats: dict[str, list[dict[str, Any]]] = defaultdict(list)
     names: dict[str, str] = {}
     for r in diseases:
-        for nb in store.neighbours(r.id, rel_types=["TREATS"], direction="in", node_types=["Drug"]):
+        for nb in store.neighbours(r.id, rel_types=[RelType.TREATS], direction="in", node_types=[NodeLabel.DRUG]):
             line = nb.edge.props.get("line")
             scores[nb.node.id] += (r.probability / total) * LINE_WEIGHT.get(line, 0.3)
             names[nb.node.id] = nb.node.name
             treats[nb.node.id].append({"disease": r.id, "name": r.name, "line": line, "source": nb.edge.props["source"],
-                                       "cypher": path_match([("Drug", nb.node.id), ("Disease", r.id)], [("TREATS", True)])})
+                                       "cypher": path_match([(NodeLabel.DRUG, nb.node.id), (NodeLabel.DISEASE, r.id)], [(RelType.TREATS, True)])})
     conditions = _conditions(dx, result, condition_probability)
     current = list(dict.fromkeys(result.case.drugs))
     ranked = sorted(scores, key=lambda d: (-scores[d], d))
@@ -119,7 +121,7 @@ def suggest_drugs(
     kept: list[str] = []
     for drug in ranked:
         s = DrugSuggestion(drug, names[drug], scores[drug], treats[drug])
-        for nb in store.neighbours(drug, rel_types=["CONTRAINDICATED_IN"], direction="out"):
+        for nb in store.neighbours(drug, rel_types=[RelType.CONTRAINDICATED_IN], direction="out"):
             why = conditions.get(nb.node.id)
             if why is not None:
                 sev = nb.edge.props.get("severity", "unknown")
@@ -127,7 +129,7 @@ def suggest_drugs(
                     "contraindication", sev, [nb.edge],
                     f"{names[drug]} is contraindicated ({sev}) in {nb.node.name} ({nb.node.id}), the patient's {why}"
                     f" [{nb.edge.props.get('reason', '')}; {nb.edge.props['source']}]",
-                    path_match([("Drug", drug), (nb.node.type, nb.node.id)], [("CONTRAINDICATED_IN", True)])))
+                    path_match([(NodeLabel.DRUG, drug), (nb.node.type, nb.node.id)], [(RelType.CONTRAINDICATED_IN, True)])))
         others = current + kept
         for e in store.interactions([drug, *others]):
             other = e.dst if e.src == drug else e.src
@@ -140,7 +142,7 @@ def suggest_drugs(
                 "interaction", e.props["severity"], [e],
                 f"{names[drug]} interacts ({e.props['severity']}) with {other_name} ({other}), a {whose}: "
                 f"{e.props['mechanism']} [{e.props['source']}]",
-                path_match([("Drug", e.src), ("Drug", e.dst)], [("INTERACTS_WITH", True)])))
+                path_match([(NodeLabel.DRUG, e.src), (NodeLabel.DRUG, e.dst)], [(RelType.INTERACTS_WITH, True)])))
         if s.issues and safety == "remove":
             continue
         out.append(s)

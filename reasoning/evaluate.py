@@ -6,6 +6,7 @@ benchmark count exactly the same way.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -47,8 +48,8 @@ def evaluate_scores(
     is left out of the in-KG figures; it is never silently dropped.
     """
     metrics = RankingMetrics()
-    out = Path(per_case).open("w", encoding="utf-8") if per_case else None
-    try:
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(Path(per_case).open("w", encoding="utf-8")) if per_case else None
         for case in cases:
             gold = next((d for d in case.diagnoses if d in disease_index), case.diagnoses[0] if case.diagnoses else None)
             g = disease_index.get(gold) if gold else None
@@ -59,7 +60,4 @@ def evaluate_scores(
                 out.write(json.dumps(per_case_record(case, gold, rank, scores, diseases)) + "\n")
             if on_case:
                 on_case()
-    finally:
-        if out:
-            out.close()
     return metrics

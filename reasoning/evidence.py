@@ -28,11 +28,11 @@ import torch
 
 from kgdx.reasoning.index import KGIndex
 
-__all__ = ["CaseEvidence", "EvidenceExtractor", "OBS_FEATURES", "EXC_FEATURES", "DISEASE_FEATURES"]
+__all__ = ["CaseEvidence", "EvidenceExtractor", "HAS_FINDING_FEATURES", "LACKS_FINDING_FEATURES", "DISEASE_FEATURES"]
 
-OBS_FEATURES = ("match_ic_ratio", "match_ic", "match_frequency", "has_term_frequency", "has_term",
+HAS_FINDING_FEATURES = ("match_ic_ratio", "match_ic", "match_frequency", "has_term_frequency", "has_term",
                 "contradicted", "term_ic", "term_background")
-EXC_FEATURES = ("has_term_frequency", "has_term", "known_absent", "term_ic", "term_background")
+LACKS_FINDING_FEATURES = ("has_term_frequency", "has_term", "known_absent", "term_ic", "term_background")
 DISEASE_FEATURES = ("log_annotations", "observed_coverage", "excluded_coverage", "observed_overlap",
                     "log_observed_overlap", "excluded_overlap", "log_excluded_overlap", "gene_match")
 
@@ -41,23 +41,23 @@ DISEASE_FEATURES = ("log_annotations", "observed_coverage", "excluded_coverage",
 class CaseEvidence:
     """The messages for one case (or a batch of cases stacked, see :meth:`batch`).
 
-    Observed-finding edges ``(obs_disease[e], obs_channel[e])`` carry ``obs_feat[e]``; each channel
-    (finding) also has ``obs_none[c]``, the message a disease sharing nothing with it would get,
+    Observed-finding edges ``(finding_disease[e], finding_index[e])`` carry ``finding_feat[e]``; each channel
+    (finding) also has ``finding_none[c]``, the message a disease sharing nothing with it would get,
     and a weight (the finding's probability). The same holds for excluded findings (``exc_*``).
     ``disease_feat`` is ``(num_diseases, len(DISEASE_FEATURES))``; ``overlap`` is
     ``(num_diseases, 2)``: the summed IC of the terms the observed (excluded) findings' closure
     shares with each disease's profile.
     """
 
-    obs_disease: torch.Tensor
-    obs_channel: torch.Tensor
-    obs_feat: torch.Tensor
-    obs_none: torch.Tensor
-    obs_weight: torch.Tensor
-    exc_disease: torch.Tensor
-    exc_channel: torch.Tensor
-    exc_feat: torch.Tensor
-    exc_none: torch.Tensor
+    finding_disease: torch.Tensor
+    finding_index: torch.Tensor
+    finding_feat: torch.Tensor
+    finding_none: torch.Tensor
+    finding_weight: torch.Tensor
+    lacking_disease: torch.Tensor
+    lacking_index: torch.Tensor
+    lacking_feat: torch.Tensor
+    lacking_none: torch.Tensor
     disease_feat: torch.Tensor
     overlap: torch.Tensor
     num_diseases: int
@@ -70,14 +70,14 @@ class CaseEvidence:
         oo = eo = 0
         parts: dict[str, list[torch.Tensor]] = {k: [] for k in CaseEvidence.__dataclass_fields__ if k not in ("num_diseases", "num_cases")}
         for b, it in enumerate(items):
-            parts["obs_disease"].append(it.obs_disease + b * D)
-            parts["obs_channel"].append(it.obs_channel + oo)
-            parts["exc_disease"].append(it.exc_disease + b * D)
-            parts["exc_channel"].append(it.exc_channel + eo)
-            for k in ("obs_feat", "obs_none", "obs_weight", "exc_feat", "exc_none", "disease_feat", "overlap"):
+            parts["finding_disease"].append(it.finding_disease + b * D)
+            parts["finding_index"].append(it.finding_index + oo)
+            parts["lacking_disease"].append(it.lacking_disease + b * D)
+            parts["lacking_index"].append(it.lacking_index + eo)
+            for k in ("finding_feat", "finding_none", "finding_weight", "lacking_feat", "lacking_none", "disease_feat", "overlap"):
                 parts[k].append(getattr(it, k))
-            oo += len(it.obs_none)
-            eo += len(it.exc_none)
+            oo += len(it.finding_none)
+            eo += len(it.lacking_none)
         return CaseEvidence(**{k: torch.cat(v) for k, v in parts.items()}, num_diseases=D, num_cases=len(items))
 
 
@@ -102,7 +102,7 @@ class EvidenceExtractor:
         self._reach.data[:] = 1.0
 
     def __repr__(self) -> str:
-        return f"EvidenceExtractor(terms={self.index.num_terms}, diseases={self.index.num_diseases}, ic_floor={self.ic_floor})"
+        return f"EvidenceExtractor(phenotypes={self.index.num_phenotypes}, diseases={self.index.num_diseases}, ic_floor={self.ic_floor})"
 
     def _best_match(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """Per disease, the IC of the most specific term it shares with ``t`` (at least
@@ -156,7 +156,7 @@ class EvidenceExtractor:
             od.append(d)
             oc.append(np.full(len(d), j))
             of.append(feats)
-        obs_none = np.array([[0, 0, 0, 0, 0, 0, ic[t], bg[t]] for t in observed], np.float32).reshape(-1, len(OBS_FEATURES))
+        finding_none = np.array([[0, 0, 0, 0, 0, 0, ic[t], bg[t]] for t in observed], np.float32).reshape(-1, len(HAS_FINDING_FEATURES))
 
         xd, xc, xf = [], [], []
         for k, t in enumerate(excluded):
@@ -170,25 +170,25 @@ class EvidenceExtractor:
             xd.append(d)
             xc.append(np.full(len(d), k))
             xf.append(np.stack([has_f[d], (has_f[d] > 0), absent[d], np.full(len(d), ic[t]), np.full(len(d), bg[t])], 1))
-        exc_none = np.array([[0, 0, 0, ic[t], bg[t]] for t in excluded], np.float32).reshape(-1, len(EXC_FEATURES))
+        lacking_none = np.array([[0, 0, 0, ic[t], bg[t]] for t in excluded], np.float32).reshape(-1, len(LACKS_FINDING_FEATURES))
 
         # Shared-closure overlap: the IC of every term both the patient's findings (with their
         # ancestors) and the disease's profile reach, for observed and for excluded findings.
         obs_closure = ix.closure(observed)
         exc_closure = np.setdiff1d(ix.closure(excluded), obs_closure)
         obs_total, exc_total = float(ic[obs_closure].sum()) or 1.0, float(ic[exc_closure].sum()) or 1.0
-        v = np.zeros(ix.num_terms, np.float32)
+        v = np.zeros(ix.num_phenotypes, np.float32)
         v[obs_closure] = ic[obs_closure]
         obs_overlap = self._reach @ v
         v[:] = 0
         v[exc_closure] = ic[exc_closure]
         exc_overlap = self._reach @ v
 
-        reached = np.zeros(ix.num_terms, np.float32)
+        reached = np.zeros(ix.num_phenotypes, np.float32)
         reached[obs_closure] = 1.0
         for t in observed:
             reached[ix.descendants_of(t)] = 1.0
-        xmark = np.zeros(ix.num_terms, np.float32)
+        xmark = np.zeros(ix.num_phenotypes, np.float32)
         if len(excluded):
             xmark[list(excluded)] = 1.0
         gene = np.zeros(D, np.float32)
@@ -205,11 +205,11 @@ class EvidenceExtractor:
 
         w = np.ones(len(observed), np.float32) if weights is None else np.asarray(weights, np.float32)
         return CaseEvidence(
-            obs_disease=cat(od, torch.long), obs_channel=cat(oc, torch.long),
-            obs_feat=cat(of, torch.float, len(OBS_FEATURES)), obs_none=torch.from_numpy(obs_none),
-            obs_weight=torch.from_numpy(w),
-            exc_disease=cat(xd, torch.long), exc_channel=cat(xc, torch.long),
-            exc_feat=cat(xf, torch.float, len(EXC_FEATURES)), exc_none=torch.from_numpy(exc_none),
+            finding_disease=cat(od, torch.long), finding_index=cat(oc, torch.long),
+            finding_feat=cat(of, torch.float, len(HAS_FINDING_FEATURES)), finding_none=torch.from_numpy(finding_none),
+            finding_weight=torch.from_numpy(w),
+            lacking_disease=cat(xd, torch.long), lacking_index=cat(xc, torch.long),
+            lacking_feat=cat(xf, torch.float, len(LACKS_FINDING_FEATURES)), lacking_none=torch.from_numpy(lacking_none),
             disease_feat=torch.from_numpy(disease.astype(np.float32)),
             overlap=torch.from_numpy(np.stack([obs_overlap, exc_overlap], 1).astype(np.float32)), num_diseases=D,
         )

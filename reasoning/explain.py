@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from kgdx.kg.queries import path_match
 from kgdx.kg.records import Edge, Node
+from kgdx.kg.vocab import NodeLabel, RelType
 
 if TYPE_CHECKING:
-    from kgdx.reasoning.diagnoser import Diagnoser, RankedDisease, Ranking
+    from kgdx.reasoning.diagnoser import Diagnoser
+    from kgdx.reasoning.results import RankedDisease, Ranking
 
 __all__ = ["EvidencePath", "DiseaseExplanation", "Explanation", "explain", "verify_in_neo4j"]
 
@@ -94,6 +96,11 @@ class Explanation:
         paths = [p for d in self.diseases for p in d.paths]
         return sum(p.verified for p in paths) / len(paths) if paths else 1.0
 
+    def verify(self, store: Any) -> float:
+        """Share of paths whose own Cypher returns them from ``store`` (a Neo4j store): each path is
+        run as the query it shows, and counts only if that query finds it."""
+        return verify_in_neo4j(self, store)
+
     def to_dict(self) -> dict[str, Any]:
         return {"case": self.case_id, "validity": self.validity, "notes": self.notes,
                 "diseases": [{**d.disease.to_dict(), "supports": [p.to_dict() for p in d.supports],
@@ -139,7 +146,7 @@ class _PathBuilder:
 
     def node(self, node_id: str) -> Node:
         if node_id not in self._nodes:
-            self._nodes[node_id] = self.dx.store.node(node_id) or Node("Phenotype", node_id, {"name": node_id})
+            self._nodes[node_id] = self.dx.store.node(node_id) or Node(NodeLabel.PHENOTYPE, node_id, {"name": node_id})
         return self._nodes[node_id]
 
     def edge(self, src: str, rel: str, dst: str) -> Edge | None:
@@ -183,8 +190,8 @@ class _PathBuilder:
         """The edges by which ``disease`` has ``phenotype``, walked from the phenotype: its
         ``HAS_PHENOTYPE`` edge, or a module's phenotype-like node in between (e.g. an imaging
         finding ``REPRESENTED_BY_PHENOTYPE`` the phenotype)."""
-        if self.edge(disease, "HAS_PHENOTYPE", phenotype) is not None:
-            return [(disease, "HAS_PHENOTYPE", phenotype, False)]
+        if self.edge(disease, RelType.HAS_PHENOTYPE, phenotype) is not None:
+            return [(disease, RelType.HAS_PHENOTYPE, phenotype, False)]
         from kgdx.reasoning.index import phenotype_bridges, phenotype_like_relations
 
         schema = self.dx.store.schema
@@ -194,15 +201,15 @@ class _PathBuilder:
                 for bridge in bridges[node_type]:
                     if self.edge(nb.node.id, bridge, phenotype) is not None:
                         return [(nb.node.id, bridge, phenotype, False), (disease, rel, nb.node.id, False)]
-        return [(disease, "HAS_PHENOTYPE", phenotype, False)]  # fails verification, visibly
+        return [(disease, RelType.HAS_PHENOTYPE, phenotype, False)]  # fails verification, visibly
 
     def is_a_hops(self, chain: list[int], upward: bool) -> list[tuple[str, str, str, bool]]:
-        ids = [self.ix.terms[t] for t in chain]
-        hops = [(a, "IS_A", b, True) for a, b in zip(ids, ids[1:])]
+        ids = [self.ix.phenotypes[t] for t in chain]
+        hops = [(a, RelType.IS_A, b, True) for a, b in zip(ids, ids[1:])]
         if upward:
             return hops
         # Walking down from the ancestor: each stored child→parent edge is traversed backwards.
-        return [(child, "IS_A", parent, False) for child, parent in reversed(list(zip(ids, ids[1:])))]
+        return [(child, RelType.IS_A, parent, False) for child, parent in reversed(list(zip(ids, ids[1:])))]
 
 
 def _best_annotation(ix, d: int, below: int) -> int | None:
@@ -223,8 +230,8 @@ def _observed_path(pb: _PathBuilder, t: int, d: int, contribution: float) -> Evi
     for x in sorted(ix.ancestors_of(t), key=lambda a: -ix.ic[a]):
         if d in exc.indices[exc.indptr[x]:exc.indptr[x + 1]]:
             hops = pb.is_a_hops(pb.up_chain(t, int(x)), upward=True)
-            hops.append((disease, "EXCLUDES_PHENOTYPE", ix.terms[x], False))
-            return pb.build("against", "contradicted", contribution, hops, ix.terms[t])
+            hops.append((disease, RelType.EXCLUDES_PHENOTYPE, ix.phenotypes[x], False))
+            return pb.build("against", "contradicted", contribution, hops, ix.phenotypes[t])
     shared = [a for a in ix.ancestors_of(t) if ix.ic[a] >= pb.dx.extractor.ic_floor and d in ix.rows_reaching(int(a))[0]]
     if not shared:
         return None
@@ -233,8 +240,8 @@ def _observed_path(pb: _PathBuilder, t: int, d: int, contribution: float) -> Evi
     if b is None:
         return None
     hops = pb.is_a_hops(pb.up_chain(t, a), upward=True) + pb.is_a_hops(pb.up_chain(b, a), upward=False)
-    hops += pb.annotation_hops(disease, ix.terms[b])
-    return pb.build("supports" if contribution >= 0 else "against", "observed", contribution, hops, ix.terms[t])
+    hops += pb.annotation_hops(disease, ix.phenotypes[b])
+    return pb.build("supports" if contribution >= 0 else "against", "observed", contribution, hops, ix.phenotypes[t])
 
 
 def _excluded_path(pb: _PathBuilder, x: int, d: int, contribution: float) -> EvidencePath | None:
@@ -243,12 +250,12 @@ def _excluded_path(pb: _PathBuilder, x: int, d: int, contribution: float) -> Evi
     claim = "supports" if contribution >= 0 else "against"
     exc = ix.excludes
     if d in exc.indices[exc.indptr[x]:exc.indptr[x + 1]]:
-        return pb.build(claim, "excluded", contribution, [(disease, "EXCLUDES_PHENOTYPE", ix.terms[x], False)], ix.terms[x])
+        return pb.build(claim, "excluded", contribution, [(disease, RelType.EXCLUDES_PHENOTYPE, ix.phenotypes[x], False)], ix.phenotypes[x])
     b = _best_annotation(ix, d, x)
     if b is None:
         return None
-    hops = pb.is_a_hops(pb.up_chain(b, x), upward=False) + pb.annotation_hops(disease, ix.terms[b])
-    return pb.build(claim, "excluded", contribution, hops, ix.terms[x])
+    hops = pb.is_a_hops(pb.up_chain(b, x), upward=False) + pb.annotation_hops(disease, ix.phenotypes[b])
+    return pb.build(claim, "excluded", contribution, hops, ix.phenotypes[x])
 
 
 def explain(dx: Diagnoser, result: Ranking, top: int = 3, per_disease: int = 5, expected: int = 2,
@@ -283,16 +290,16 @@ def explain(dx: Diagnoser, result: Ranking, top: int = 3, per_disease: int = 5, 
             if p is not None:
                 paths.append(p)
         if use_genes:
-            for nb in dx.store.neighbours(r.id, rel_types=["ASSOCIATED_WITH"], direction="in", node_types=["Gene"]):
+            for nb in dx.store.neighbours(r.id, rel_types=[RelType.ASSOCIATED_WITH], direction="in", node_types=[NodeLabel.GENE]):
                 if nb.node.props.get("symbol", nb.node.name) in result.case.genes:
-                    paths.append(pb.build("supports", "gene", None, [(nb.node.id, "ASSOCIATED_WITH", r.id, True)], nb.node.id))
+                    paths.append(pb.build("supports", "gene", None, [(nb.node.id, RelType.ASSOCIATED_WITH, r.id, True)], nb.node.id))
         ann = ix.annotations
         lo, hi = ann.indptr[d], ann.indptr[d + 1]
         missing = [(float(f) * float(ix.ic[b]), int(b)) for b, f in zip(ann.indices[lo:hi], ann.data[lo:hi])
                    if f >= 0.5 and int(b) not in reached and int(b) not in excluded]
         for _, b in sorted(missing, reverse=True)[:expected]:
             # The same edges as from the phenotype, walked the other way: from the disease.
-            hops = [(src, rel, dst, True) for src, rel, dst, _ in reversed(pb.annotation_hops(r.id, ix.terms[b]))]
+            hops = [(src, rel, dst, True) for src, rel, dst, _ in reversed(pb.annotation_hops(r.id, ix.phenotypes[b]))]
             paths.append(pb.build("against", "expected-absent", None, hops, r.id))
         out.append(DiseaseExplanation(r, [p for p in paths if p.claim == "supports"],
                                       [p for p in paths if p.claim == "against"]))

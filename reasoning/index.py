@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from kgdx.kg.store import KGStore
+from kgdx.kg.vocab import NodeLabel, RelType
 
 __all__ = ["KGIndex", "DEFAULT_FREQUENCY", "PHENOTYPIC_ABNORMALITY"]
 
@@ -34,9 +35,9 @@ def phenotype_bridges(schema) -> dict[str, list[str]]:  # noqa: ANN001 - kgdx.kg
     ``Phenotype`` nodes (e.g. a module's imaging findings, ``REPRESENTED_BY_PHENOTYPE``)."""
     out: dict[str, list[str]] = defaultdict(list)
     for rel, rt in sorted(schema.relationship_types.items()):
-        if "Phenotype" in rt.target and not rt.hierarchy:
+        if NodeLabel.PHENOTYPE in rt.target and not rt.hierarchy:
             for src in rt.source:
-                if src not in ("Phenotype", "Disease", "Patient", "LabTest", "Drug"):
+                if src not in (NodeLabel.PHENOTYPE, NodeLabel.DISEASE, NodeLabel.PATIENT, NodeLabel.LAB_TEST, NodeLabel.DRUG):
                     out[src].append(rel)
     return dict(out)
 
@@ -49,7 +50,7 @@ def annotation_edges(store: KGStore) -> list[tuple[str, str, float | None]]:
     a node, composed with that node's link to its phenotype. A module that adds such types is
     read by the model without code changes.
     """
-    out = [(e.src, e.dst, e.props.get("frequency")) for e in store.iter_edges("HAS_PHENOTYPE")]
+    out = [(e.src, e.dst, e.props.get("frequency")) for e in store.iter_edges(RelType.HAS_PHENOTYPE)]
     bridges = phenotype_bridges(store.schema)
     for rel, target in phenotype_like_relations(store.schema):
         to_phen: dict[str, list[str]] = defaultdict(list)
@@ -68,7 +69,7 @@ def phenotype_like_relations(schema) -> list[tuple[str, str]]:  # noqa: ANN001 -
     observed in a patient like phenotypes."""
     bridges = phenotype_bridges(schema)
     return [(rel, t) for rel, rt in sorted(schema.relationship_types.items())
-            if rel != "HAS_PHENOTYPE" and "Disease" in rt.source and "frequency" in rt.properties
+            if rel != RelType.HAS_PHENOTYPE and NodeLabel.DISEASE in rt.source and "frequency" in rt.properties
             for t in rt.target if t in bridges]
 
 
@@ -77,7 +78,7 @@ class KGIndex:
     """Phenotype-reasoning view of a KG.
 
     Attributes:
-        terms: Phenotype ids, index order.
+        phenotypes: Phenotype ids, index order.
         diseases: Disease ids, index order.
         ic: ``(T,)`` information content per term.
         background: ``(T,)`` share of diseases whose profile reaches each term.
@@ -90,7 +91,7 @@ class KGIndex:
         parents: Term index → parent term indices (direct ``IS_A``).
     """
 
-    terms: list[str]
+    phenotypes: list[str]
     diseases: list[str]
     ic: np.ndarray
     background: np.ndarray
@@ -103,22 +104,22 @@ class KGIndex:
     parents: dict[int, list[int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.term_index = {t: i for i, t in enumerate(self.terms)}
+        self.phenotype_index = {t: i for i, t in enumerate(self.phenotypes)}
         self.disease_index = {d: i for i, d in enumerate(self.diseases)}
 
     @property
-    def num_terms(self) -> int:
-        return len(self.terms)
+    def num_phenotypes(self) -> int:
+        return len(self.phenotypes)
 
     @property
     def num_diseases(self) -> int:
         return len(self.diseases)
 
-    def term_ids(self, ids: list[str]) -> list[int]:
+    def phenotype_ids(self, ids: list[str]) -> list[int]:
         """Indices of the ids this index knows, in order, without duplicates."""
         out, seen = [], set()
         for i in ids:
-            j = self.term_index.get(i)
+            j = self.phenotype_index.get(i)
             if j is not None and j not in seen:
                 seen.add(j)
                 out.append(j)
@@ -127,15 +128,15 @@ class KGIndex:
     @classmethod
     def from_store(cls, store: KGStore) -> KGIndex:
         """Build the index from any store (a few seconds for the default KG)."""
-        terms = sorted(n.id for n in store.iter_nodes("Phenotype"))
-        pairs = sorted((n.id, n.name) for n in store.iter_nodes("Disease"))
+        terms = sorted(n.id for n in store.iter_nodes(NodeLabel.PHENOTYPE))
+        pairs = sorted((n.id, n.name) for n in store.iter_nodes(NodeLabel.DISEASE))
         diseases, names = [d for d, _ in pairs], [n for _, n in pairs]
         t_ix = {t: i for i, t in enumerate(terms)}
         d_ix = {d: i for i, d in enumerate(diseases)}
         T, D = len(terms), len(diseases)
 
         parents: dict[int, list[int]] = defaultdict(list)
-        for e in store.iter_edges("IS_A"):
+        for e in store.iter_edges(RelType.IS_A):
             if e.src in t_ix and e.dst in t_ix:
                 parents[t_ix[e.src]].append(t_ix[e.dst])
         anc: dict[int, np.ndarray] = {}
@@ -181,21 +182,21 @@ class KGIndex:
         background = np.diff(profile.indptr) / max(D, 1)
 
         xd, xt = [], []
-        for e in store.iter_edges("EXCLUDES_PHENOTYPE"):
+        for e in store.iter_edges(RelType.EXCLUDES_PHENOTYPE):
             if e.src in d_ix and e.dst in t_ix:
                 xd.append(d_ix[e.src])
                 xt.append(t_ix[e.dst])
         excludes = sp.csc_matrix((np.ones(len(xd), np.float32), (xd, xt)), shape=(D, T))
 
         ic = np.zeros(T, np.float32)
-        for n in store.iter_nodes("Phenotype"):
+        for n in store.iter_nodes(NodeLabel.PHENOTYPE):
             ic[t_ix[n.id]] = n.props.get("ic", 0.0)
         if not ic.any():  # a KG without precomputed IC: derive it from the profiles
             ic = -np.log(np.clip(background, 1.0 / max(D, 1), 1.0)).astype(np.float32)
 
         genes: dict[str, list[int]] = defaultdict(list)
-        symbols = {n.id: n.props.get("symbol") or n.name for n in store.iter_nodes("Gene")}
-        for e in store.iter_edges("ASSOCIATED_WITH"):
+        symbols = {n.id: n.props.get("symbol") or n.name for n in store.iter_nodes(NodeLabel.GENE)}
+        for e in store.iter_edges(RelType.ASSOCIATED_WITH):
             if e.dst in d_ix and symbols.get(e.src):
                 genes[symbols[e.src]].append(d_ix[e.dst])
 
@@ -225,7 +226,7 @@ class KGIndex:
     def phenotypic_abnormalities(self) -> np.ndarray | None:
         """The terms under HPO's *Phenotypic abnormality* (itself included), or ``None`` for a KG
         without that root."""
-        root = self.term_index.get(PHENOTYPIC_ABNORMALITY)
+        root = self.phenotype_index.get(PHENOTYPIC_ABNORMALITY)
         return None if root is None else self.descendants_of(root)
 
     def rows_reaching(self, t: int) -> tuple[np.ndarray, np.ndarray]:

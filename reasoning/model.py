@@ -5,9 +5,10 @@ Each relation has its own learned message function (an MLP over the propagated e
 disease-level MLP adds what is pooled over the disease's own annotations. The score of disease
 ``d`` for a patient is::
 
-    s(d) = ψ(x_d) + Σ_j w_j [φ_obs(m_dj) − φ_obs(∅_j)] + Σ_k [φ_exc(m_dk) − φ_exc(∅_k)] + γ (o_d + λ x_d)
+    s(d) = ψ(x_d) + Σ_j w_j [φ_HAS(m_dj) − φ_HAS(∅_j)] + Σ_k [φ_LACKS(m_dk) − φ_LACKS(∅_k)] + γ (o_d + λ x_d)
 
-where ``m_dj`` is the message finding ``j`` sends ``d`` and ``∅_j`` the message a disease that
+where ``φ_HAS`` / ``φ_LACKS`` are the message functions of the patient's ``HAS_FINDING`` /
+``LACKS_FINDING`` edges, ``m_dj`` is the message finding ``j`` sends ``d`` and ``∅_j`` the message a disease that
 shares nothing with it gets, and ``o_d`` / ``x_d`` the summed IC that the closure of the observed /
 excluded findings shares with ``d`` (a fixed prior whose weights ``γ``, ``λ`` are set on validation), so only (disease, finding) pairs that share something cost compute,
 and every term is an exact, additive attribution that explanations read back. Nothing in the
@@ -23,7 +24,8 @@ import torch
 from torch import nn
 from torch_geometric.utils import scatter
 
-from kgdx.reasoning.evidence import DISEASE_FEATURES, EXC_FEATURES, OBS_FEATURES, CaseEvidence
+from kgdx.kg.vocab import RelType
+from kgdx.reasoning.evidence import DISEASE_FEATURES, HAS_FINDING_FEATURES, LACKS_FINDING_FEATURES, CaseEvidence
 
 __all__ = ["EvidenceGNN", "EvidenceGNNConfig", "Attribution"]
 
@@ -94,8 +96,11 @@ class EvidenceGNN(nn.Module):
         c = self.config
         if c.hidden < 1 or c.layers < 1:
             raise ValueError(f"'hidden' and 'layers' must be positive (got {c.hidden}, {c.layers})")
-        self.phi_obs = _mlp(len(OBS_FEATURES), c.hidden, c.layers)
-        self.phi_exc = _mlp(len(EXC_FEATURES), c.hidden, c.layers)
+        # One message function per relation that joins the patient to the KG, named as in the schema.
+        self.messages = nn.ModuleDict({
+            RelType.HAS_FINDING: _mlp(len(HAS_FINDING_FEATURES), c.hidden, c.layers),
+            RelType.LACKS_FINDING: _mlp(len(LACKS_FINDING_FEATURES), c.hidden, c.layers),
+        })
         self.psi = _mlp(len(DISEASE_FEATURES), c.hidden, c.layers)
         self.reset_parameters()
 
@@ -110,12 +115,14 @@ class EvidenceGNN(nn.Module):
                 f"use_disease_features={c.use_disease_features}, params={sum(p.numel() for p in self.parameters())})")
 
     def _observed(self, ev: CaseEvidence) -> torch.Tensor:
-        # (E,) message minus the channel's no-match message, weighted by the finding's probability
-        delta = (self.phi_obs(ev.obs_feat) - self.phi_obs(ev.obs_none)[ev.obs_channel]).squeeze(-1)
-        return delta * ev.obs_weight[ev.obs_channel]
+        # (E,) message minus the finding's no-match message, weighted by the finding's probability
+        phi = self.messages[RelType.HAS_FINDING]
+        delta = (phi(ev.finding_feat) - phi(ev.finding_none)[ev.finding_index]).squeeze(-1)
+        return delta * ev.finding_weight[ev.finding_index]
 
     def _excluded(self, ev: CaseEvidence) -> torch.Tensor:
-        return (self.phi_exc(ev.exc_feat) - self.phi_exc(ev.exc_none)[ev.exc_channel]).squeeze(-1)
+        phi = self.messages[RelType.LACKS_FINDING]
+        return (phi(ev.lacking_feat) - phi(ev.lacking_none)[ev.lacking_index]).squeeze(-1)
 
     def _prior(self, ev: CaseEvidence) -> torch.Tensor:
         c = self.config
@@ -134,10 +141,10 @@ class EvidenceGNN(nn.Module):
         n = ev.num_cases * ev.num_diseases
         out = self._psi(ev) if self.config.use_disease_features else torch.zeros(n)
         out = out + self._prior(ev)
-        if len(ev.obs_disease):
-            out = out + scatter(self._observed(ev), ev.obs_disease, dim=0, dim_size=n, reduce="sum")
-        if self.config.use_excluded and len(ev.exc_disease):
-            out = out + scatter(self._excluded(ev), ev.exc_disease, dim=0, dim_size=n, reduce="sum")
+        if len(ev.finding_disease):
+            out = out + scatter(self._observed(ev), ev.finding_disease, dim=0, dim_size=n, reduce="sum")
+        if self.config.use_excluded and len(ev.lacking_disease):
+            out = out + scatter(self._excluded(ev), ev.lacking_disease, dim=0, dim_size=n, reduce="sum")
         return out.view(ev.num_cases, ev.num_diseases)
 
     @torch.no_grad()
@@ -148,12 +155,12 @@ class EvidenceGNN(nn.Module):
         D = ev.num_diseases
         prior = self._psi(ev) if self.config.use_disease_features else torch.zeros(D)
         prior = prior + self._prior(ev)
-        obs = torch.zeros(len(ev.obs_none), D)
-        if len(ev.obs_disease):
-            obs.index_put_((ev.obs_channel, ev.obs_disease), self._observed(ev), accumulate=True)
-        exc = torch.zeros(len(ev.exc_none), D)
-        if self.config.use_excluded and len(ev.exc_disease):
-            exc.index_put_((ev.exc_channel, ev.exc_disease), self._excluded(ev), accumulate=True)
+        obs = torch.zeros(len(ev.finding_none), D)
+        if len(ev.finding_disease):
+            obs.index_put_((ev.finding_index, ev.finding_disease), self._observed(ev), accumulate=True)
+        exc = torch.zeros(len(ev.lacking_none), D)
+        if self.config.use_excluded and len(ev.lacking_disease):
+            exc.index_put_((ev.lacking_index, ev.lacking_disease), self._excluded(ev), accumulate=True)
         return Attribution(prior, obs, exc)
 
     def config_dict(self) -> dict:

@@ -65,7 +65,7 @@ class CaseSimulator:
             raise ValueError("no disease with phenotype annotations to simulate from")
         self.rng = np.random.default_rng(seed)
         findings = index.phenotypic_abnormalities()
-        mask = np.zeros(index.num_terms, bool)
+        mask = np.zeros(index.num_phenotypes, bool)
         mask[findings if findings is not None else slice(None)] = True
         p = index.background * mask
         self._noise_cdf = np.cumsum(p / p.sum()) if p.sum() > 0 else None
@@ -82,7 +82,7 @@ class CaseSimulator:
     def _noise(self, n: int) -> list[int]:
         if self._noise_cdf is None or n == 0:
             return []
-        return np.searchsorted(self._noise_cdf, self.rng.random(n)).clip(0, self.index.num_terms - 1).tolist()
+        return np.searchsorted(self._noise_cdf, self.rng.random(n)).clip(0, self.index.num_phenotypes - 1).tolist()
 
     def _terms(self, d: int) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = self._ann.indptr[d], self._ann.indptr[d + 1]

@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from kgdx.kg.store import KGStore
+from kgdx import checkpoints
 from kgdx.encoders.schedule import cosine_warmup
-from kgdx.reasoning.checkpoint import save_checkpoint
+from kgdx.kg.store import KGStore
+from kgdx.reasoning.checkpoint import KIND, save_checkpoint
 from kgdx.reasoning.evidence import CaseEvidence, EvidenceExtractor
 from kgdx.reasoning.index import KGIndex
 from kgdx.reasoning.metrics import RankingMetrics, gold_rank
@@ -143,10 +144,10 @@ def train(
     opt = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
     start, history, best = 0, [], -1.0
     if resume and (out / "last.pt").is_file():
-        blob = torch.load(out / "last.pt", weights_only=False)
+        blob = checkpoints.read(out / "last.pt", kinds=(KIND,))
         model.load_state_dict(blob["state_dict"])
-        opt.load_state_dict(blob["info"]["optimizer"])
-        start, history, best = blob["info"]["step"], blob["info"]["history"], blob["info"]["best"]
+        opt.load_state_dict(blob["optimizer"])
+        start, history, best = blob["meta"]["step"], blob["meta"]["history"], blob["meta"]["best"]
         sim.rng = np.random.default_rng([c.seed, start])  # a fresh stream per resume point
     t0 = time.perf_counter()
     losses: list[float] = []
@@ -175,8 +176,8 @@ def train(
                 if row["val"]["top1"] > best:
                     best = row["val"]["top1"]
                     info["best"] = best
-                    save_checkpoint(model, out / "best.pt", **info)
-                save_checkpoint(model, out / "last.pt", **info, optimizer=opt.state_dict())
+                    save_checkpoint(model, out / "best.pt", meta=info)
+                save_checkpoint(model, out / "last.pt", meta=info, optimizer=opt.state_dict())
     _plot(history, out / "learning_curves.png")
     return {"best_val_top1": best, "steps": c.steps, "seconds": round(time.perf_counter() - t0, 1),
             "best": str(out / "best.pt"), "last": str(out / "last.pt"), "history": history}

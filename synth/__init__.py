@@ -26,7 +26,7 @@ from kgdx.synth.cohort import (
 from kgdx.synth.config import DifficultyConfig, SplitConfig, SynthConfig, VolumeConfig, parse_size
 from kgdx.synth.findings import CT_CATALOGUE, LABEL_OF, RENDERED, modality_of
 from kgdx.synth.kg_source import KgSource, load_kg_source
-from kgdx.synth.montage import render_montage, render_case_montage
+from kgdx.synth.montage import render_case_montage, render_montage
 from kgdx.synth.patient import Patient, PatientSampler
 
 __all__ = [

@@ -40,12 +40,12 @@ from scipy import ndimage
 
 from kgdx.errors import ConfigError
 from kgdx.ingest.cohort import LAYOUT
+from kgdx.ingest.volume import write_volume
 from kgdx.synth.acquisition import Acquisition, acquire, sample_acquisition
 from kgdx.synth.config import SynthConfig
 from kgdx.synth.findings import CT_CATALOGUE, RENDERED
 from kgdx.synth.kg_source import KgSource, load_kg_source
 from kgdx.synth.lesions import LesionInfo, draw_findings
-from kgdx.synth.nifti_io import write_nifti
 from kgdx.synth.patient import Patient, PatientSampler, case_rngs
 from kgdx.synth.phantom import make_phantom
 from kgdx.synth.phenopacket import build_phenopacket, validate_phenopacket
@@ -163,10 +163,10 @@ def write_case(case: SynthCase, out: str | Path, kg: KgSource, cfg: SynthConfig)
     lay = {k: v.format(id=case.id) for k, v in _layout(cfg).items()}
     sizes: dict[str, int] = {}
     desc = "kgdx synthetic chest CT"
-    sizes["ct"] = write_nifti(out / lay["ct"], case.ct, case.spacing, case.origin,
-                              compress_level=cfg.volume.compress_level, description=desc)
-    sizes["ct_mask"] = write_nifti(out / lay["ct_mask"], case.mask, case.spacing, case.origin,
-                                   compress_level=cfg.volume.compress_level, description="kgdx synthetic lesion labels")
+    for kind, array, what in (("ct", case.ct, desc), ("ct_mask", case.mask, "kgdx synthetic lesion labels")):
+        written = write_volume(out / lay[kind], array, case.spacing, case.origin,
+                               compress_level=cfg.volume.compress_level, description=what)
+        sizes[kind] = written.stat().st_size
     rep = case.report.text.encode("utf-8")
     (out / lay["report"]).write_bytes(rep)
     sizes["report"] = len(rep)

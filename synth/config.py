@@ -16,10 +16,11 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from kgdx.errors import ConfigError
 from kgdx.files import read_text
+from kgdx.kg.schema import FrozenModel
 
 __all__ = ["VolumeConfig", "DifficultyConfig", "SplitConfig", "SynthConfig", "parse_size", "DEFAULT_HELD_OUT"]
 
@@ -34,10 +35,6 @@ DEFAULT_HELD_OUT: tuple[str, ...] = (
 )
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
 def _range(v: tuple[float, float], name: str) -> tuple[float, float]:
     lo, hi = v
     if lo > hi:
@@ -45,7 +42,7 @@ def _range(v: tuple[float, float], name: str) -> tuple[float, float]:
     return v
 
 
-class VolumeConfig(_Frozen):
+class VolumeConfig(FrozenModel):
     """CT phantom geometry and acquisition variants.
 
     The volume covers ``fov_mm`` = (z extent, in-plane square field of view); the voxel size
@@ -102,7 +99,7 @@ class VolumeConfig(_Frozen):
         return (self.fov_mm[0] / z, self.fov_mm[1] / y, self.fov_mm[1] / x)
 
 
-class DifficultyConfig(_Frozen):
+class DifficultyConfig(FrozenModel):
     """Knobs that make a case harder. Rates are probabilities; counts are Poisson means."""
 
     second_disease_rate: float = Field(
@@ -161,7 +158,7 @@ class DifficultyConfig(_Frozen):
         return v
 
 
-class SplitConfig(_Frozen):
+class SplitConfig(FrozenModel):
     """Train/validation/test fractions, and the diseases held out of training."""
 
     train: float = Field(default=0.7, gt=0, le=1)
@@ -179,7 +176,7 @@ class SplitConfig(_Frozen):
         return self
 
 
-class SynthConfig(_Frozen):
+class SynthConfig(FrozenModel):
     """Everything that decides a synthetic cohort besides its size and seed."""
 
     module: str = Field(default="respiratory", description="Built-in module name, or a module folder path.")

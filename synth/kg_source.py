@@ -21,6 +21,7 @@ import numpy as np
 from kgdx.errors import ConfigError, DataError
 from kgdx.kg.module import Module, builtin_modules, load_module
 from kgdx.kg.records import Edge, Node
+from kgdx.kg.vocab import NodeLabel, RelType
 
 __all__ = [
     "DiseaseInfo",
@@ -224,7 +225,7 @@ def load_kg_source(module: str = "respiratory") -> KgSource:
             nodes[r.id] = r
         else:
             edges.append(r)
-    diag = sorted(i for i, n in nodes.items() if n.type == "Disease" and n.props.get("category") == mod.name)
+    diag = sorted(i for i, n in nodes.items() if n.type == NodeLabel.DISEASE and n.props.get("category") == mod.name)
     if not diag:
         raise DataError(f"module {mod.name!r} has no diseases with category {mod.name!r}", file=mod.root)
     pheno: dict[str, dict[str, float]] = defaultdict(dict)
@@ -232,18 +233,18 @@ def load_kg_source(module: str = "respiratory") -> KgSource:
     indicates: dict[str, list[tuple[str, str]]] = defaultdict(list)
     treatments, contra, inter = [], [], []
     for e in edges:
-        if e.type == "HAS_PHENOTYPE" and e.src in diag:
+        if e.type == RelType.HAS_PHENOTYPE and e.src in diag:
             pheno[e.src][e.dst] = float(e.props.get("frequency", 0.5))
-        elif e.type == "IS_A" and nodes.get(e.src) is not None and nodes[e.src].type == "Disease":
+        elif e.type == RelType.IS_A and nodes.get(e.src) is not None and nodes[e.src].type == NodeLabel.DISEASE:
             parents[e.src].append(e.dst)
-        elif e.type == "INDICATES":
+        elif e.type == RelType.INDICATES:
             indicates[e.src].append((str(e.props["direction"]), e.dst))
-        elif e.type == "TREATS":
+        elif e.type == RelType.TREATS:
             line = e.props.get("line")
             treatments.append(Treatment(e.src, e.dst, int(line) if line is not None else None, str(e.props.get("note", ""))))
-        elif e.type == "CONTRAINDICATED_IN":
+        elif e.type == RelType.CONTRAINDICATED_IN:
             contra.append(Contraindication(e.src, e.dst, str(e.props["severity"]), str(e.props.get("reason", ""))))
-        elif e.type == "INTERACTS_WITH":
+        elif e.type == RelType.INTERACTS_WITH:
             a, b = sorted((e.src, e.dst))
             inter.append(Interaction(a, b, str(e.props["severity"]), str(e.props.get("mechanism", ""))))
     for d in diag:
@@ -257,7 +258,7 @@ def load_kg_source(module: str = "respiratory") -> KgSource:
     labs = {
         i: LabInfo(i, str(n.props["name"]), str(n.props.get("unit", "")), float(n.props.get("ref_low", 0.0)),
                    float(n.props.get("ref_high", 0.0)), tuple(sorted(indicates.get(i, ()))))
-        for i, n in sorted(nodes.items()) if n.type == "LabTest"
+        for i, n in sorted(nodes.items()) if n.type == NodeLabel.LAB_TEST
     }
     hp_ids = {h for p in pheno.values() for h in p} | {d for _, d in (x for v in indicates.values() for x in v)}
     hp_ids |= {c.target for c in contra if c.target.startswith("HP:")}
@@ -265,10 +266,10 @@ def load_kg_source(module: str = "respiratory") -> KgSource:
         module=mod.name,
         version=mod.version,
         diseases=diseases,
-        disease_names={i: str(n.props["name"]) for i, n in sorted(nodes.items()) if n.type == "Disease"},
+        disease_names={i: str(n.props["name"]) for i, n in sorted(nodes.items()) if n.type == NodeLabel.DISEASE},
         phenotype_names=_hpo_labels(hp_ids),
         labs=labs,
-        drug_names={i: str(n.props["name"]) for i, n in sorted(nodes.items()) if n.type == "Drug"},
+        drug_names={i: str(n.props["name"]) for i, n in sorted(nodes.items()) if n.type == NodeLabel.DRUG},
         treatments=tuple(sorted(treatments, key=lambda t: (t.disease, t.line or 9, t.drug))),
         contraindications=tuple(sorted(contra, key=lambda c: (c.drug, c.target))),
         interactions=tuple(sorted(inter, key=lambda i: (i.a, i.b))),

@@ -183,7 +183,7 @@ def plan_drugs(kg: KgSource, diseases: list[tuple[str, str]], phenotypes: set[st
             if o != cd.id and (it := kg.interaction(cd.id, o)) is not None:
                 cd.flags.append(DrugFlag("interacts_with", o, it.severity, it.mechanism))
         for o in treat_ids + [w["drug"] for w in withheld]:
-            if o != cd.id and o not in current and (it := kg.interaction(cd.id, o)) is not None:
-                if not any(f.other == o for f in cd.flags):
-                    cd.flags.append(DrugFlag("interacts_with", o, it.severity, it.mechanism, with_treatment=True))
+            if (o != cd.id and o not in current and (it := kg.interaction(cd.id, o)) is not None
+                    and not any(f.other == o for f in cd.flags)):
+                cd.flags.append(DrugFlag("interacts_with", o, it.severity, it.mechanism, with_treatment=True))
     return DrugPlan([current[k] for k in cur_ids], treatments, withheld)

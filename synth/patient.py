@@ -236,9 +236,8 @@ class PatientSampler:
         primary_lab = {h for h, _ in kg.diseases[primary].phenotypes}
         for hp in sorted(h for h, t in truth.items() if t.modality == "lab"):
             for loinc, direction in by_hp.get(hp, []):
-                if loinc in wanted and wanted[loinc] != direction:
-                    if hp not in primary_lab:
-                        continue  # conflicting directions: the primary disease wins
+                if loinc in wanted and wanted[loinc] != direction and hp not in primary_lab:
+                    continue  # conflicting directions: the primary disease wins
                 wanted[loinc] = direction
         labs = sample_labs(kg, wanted, severity, rng, k)
         shown = phenotypes_from_labs(kg, labs)

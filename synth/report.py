@@ -327,7 +327,7 @@ def _write_en(w: _Writer, plan, infos, acq: Acquisition, rng: np.random.Generato
         w.raw("\n")
     w.raw("Other: " + _pick(rng, _OTHER) + "\n\n")
     w.raw("IMPRESSION:\n")
-    main = [x for x in plan if not (x[1] == "absent")][:3]
+    main = [x for x in plan if x[1] != "absent"][:3]
     if not main:
         w.raw("1. No acute cardiopulmonary abnormality.\n")
         return

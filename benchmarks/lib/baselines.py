@@ -32,7 +32,7 @@ class ICOverlap:
 
     def scores(self, observed: list[int]) -> np.ndarray:
         closure = self.index.closure(observed)
-        v = np.zeros(self.index.num_terms, np.float64)
+        v = np.zeros(self.index.num_phenotypes, np.float64)
         v[closure] = self.index.ic[closure]
         return self._reach @ v
 
@@ -67,7 +67,7 @@ class ResnikBMA:
     def _disease_to_patient(self, observed: list[int]) -> np.ndarray:
         ix = self.index
         closure = ix.closure(observed)
-        val = np.zeros(ix.num_terms)
+        val = np.zeros(ix.num_phenotypes)
         val[closure] = ix.ic[closure]
         # For every term: the best IC among its ancestors that the patient also reaches.
         best_per_term = np.maximum.reduceat(val[self._anc_rows], self._col_starts)

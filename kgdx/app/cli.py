@@ -11,12 +11,12 @@ import warnings
 
 import typer
 
-from kgdx.errors import KgdxError
 from kgdx.app.commands import encoders as encoder_commands
 from kgdx.app.commands import kg as kg_commands
 from kgdx.app.commands import neo4j as neo4j_commands
 from kgdx.app.commands import reasoning as reasoning_commands
 from kgdx.app.commands import synth as synth_commands
+from kgdx.errors import KgdxError
 
 # PyG's import calls torch.jit.script, which newer torch marks deprecated; that is for PyG to
 # change, and a command's user cannot act on it.
@@ -35,6 +35,7 @@ app.add_typer(neo4j_commands.app, name="neo4j")
 app.command("synth")(synth_commands.synth)
 app.command("pretrain")(encoder_commands.pretrain)
 app.command("encode")(encoder_commands.encode)
+app.command("train-ct-head")(encoder_commands.train_ct_head)
 app.command("diagnose")(reasoning_commands.diagnose)
 app.command("train")(reasoning_commands.train)
 app.add_typer(reasoning_commands.evaluate_app, name="evaluate")

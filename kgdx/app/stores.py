@@ -1,4 +1,5 @@
-"""Open the store the settings point at: the embedded snapshot or the Neo4j server.
+"""Open the store the settings point at (the embedded snapshot or the Neo4j server), and load a
+snapshot into Neo4j.
 
 The embedded default needs a built KG; when there is none yet, :func:`open_store` builds it once
 (about 20 s) so the first command a new user runs just works.
@@ -16,10 +17,10 @@ from kgdx.settings import get_settings
 if TYPE_CHECKING:  # the store modules load on use, so `kgdx --help` stays fast
     from kgdx.kg.memory_store import MemoryStore
     from kgdx.kg.schema import Schema
-    from kgdx.kg.store import KGStore
+    from kgdx.kg.store import KGStore, WriteReport
     from kgdx.settings import Settings
 
-__all__ = ["open_store", "open_memory", "open_neo4j", "ensure_snapshot"]
+__all__ = ["open_store", "open_memory", "open_neo4j", "ensure_snapshot", "load_kg"]
 
 StoreKind = Literal["memory", "neo4j"]
 
@@ -71,3 +72,35 @@ def open_store(kind: StoreKind | None = None, *, settings: Settings | None = Non
     if kind == "neo4j":
         return open_neo4j(settings=settings)
     raise ConfigError(f"unknown store {kind!r}; use 'memory' or 'neo4j'")
+
+
+def load_kg(snapshot: Path | None = None, *, clear: bool = False, batch_size: int | None = None,
+            progress: bool = True, settings: Settings | None = None) -> WriteReport:
+    """Load a KG snapshot (default: the built default KG) into Neo4j: constraints, indexes, then
+    batched MERGEs, with the schema, the snapshot and its modules recorded in the database.
+
+    Loading is idempotent: loading twice, or again after an interrupted load, gives exact counts
+    with no duplicates. ``clear`` deletes every KG node first.
+    """
+    from kgdx.kg.extend import MetaRegistry, SnapshotRegistry
+    from kgdx.kg.neo4j_store import Neo4jStore
+    from kgdx.kg.snapshot import load_snapshot, read_manifest
+
+    settings = settings or get_settings()
+    path = ensure_snapshot(snapshot, settings=settings, quiet=not progress)
+    mem = load_snapshot(path, validate=False)
+    manifest = read_manifest(path)
+    with Neo4jStore.from_settings(mem.schema, settings) as neo:
+        if batch_size:
+            neo.batch_size = batch_size
+        if clear:
+            if progress:
+                print("clearing the database…", file=sys.stderr)
+            neo.clear()
+        neo.ensure_schema()
+        report = neo.write([*mem.iter_nodes(), *mem.iter_edges()], progress=progress)
+        neo.set_meta(SCHEMA_META_KEY, mem.schema.to_dict())
+        neo.set_meta("snapshot", {"path": str(path), "built_at": manifest.get("built_at")})
+        # The database now holds exactly the snapshot, so it also holds the snapshot's modules.
+        neo.set_meta(MetaRegistry.KEY, SnapshotRegistry(manifest).state)
+    return report

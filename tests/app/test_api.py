@@ -16,6 +16,7 @@ def client(tiny_store, tiny_trained, monkeypatch):
     model, _ = load_checkpoint(tiny_trained[0] / "best.pt")
     dx = Diagnoser(tiny_store, model)
     monkeypatch.setattr(api, "_diagnoser", lambda: dx)
+    api._case_builder.cache_clear()
     return TestClient(api.app)
 
 

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
+from kgdx.app.build import build_default_kg, information_content
 from kgdx.errors import RecordError
 from kgdx.kg.module import load_module
 from kgdx.kg.snapshot import load_snapshot, read_manifest
-from kgdx.app.build import build_default_kg, information_content
 
 OBO = """format-version: 1.2
 data-version: hp/releases/2025-01-16

@@ -23,9 +23,9 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from kgdx.errors import ConfigError, StoreError
 from kgdx.app import neo4j_server
 from kgdx.app.cli import app
+from kgdx.errors import ConfigError, StoreError
 from kgdx.settings import get_settings
 
 CONFTEST = Path(__file__).parents[1] / "conftest.py"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kgdx.ingest.case import Finding, PatientCase
 from benchmarks.lib.chest_metrics import (
     ViolationCount,
     auroc,
@@ -16,6 +15,7 @@ from benchmarks.lib.chest_metrics import (
     set_overlap,
     topk,
 )
+from kgdx.ingest.case import Finding, PatientCase
 
 WARFARIN, CLARITHRO, THEO, NIRMA = "DRUGBANK:DB00682", "DRUGBANK:DB01211", "DRUGBANK:DB00277", "DRUGBANK:DB15661"
 

@@ -8,7 +8,14 @@ import pytest
 import torch
 
 from benchmarks.lib.chest_metrics import macro_scores
-from benchmarks.lib.fusion_baselines import AttentionFusion, FitConfig, LabsMLP, ModalityMLP, fit_multilabel, predict_scores
+from benchmarks.lib.fusion_baselines import (
+    AttentionFusion,
+    FitConfig,
+    LabsMLP,
+    ModalityMLP,
+    fit_multilabel,
+    predict_scores,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -53,7 +53,7 @@ def features(tiny_store, tiny_index, tmp_path_factory):
 
 def test_features_and_texts(tiny_store, tiny_index, features):
     tx, dx = features
-    assert tx.shape == (tiny_index.num_terms, 12) and dx.shape == (tiny_index.num_diseases, 12)
+    assert tx.shape == (tiny_index.num_phenotypes, 12) and dx.shape == (tiny_index.num_diseases, 12)
     assert tx.dtype == np.float32
     texts = node_texts(tiny_store, ["HP:0002090", "NOT:1"])
     assert texts == ["Pneumonia", "NOT:1"]
@@ -61,17 +61,17 @@ def test_features_and_texts(tiny_store, tiny_index, features):
 
 def test_subgraph(tiny_index):
     ix = tiny_index
-    t, d = ix.term_index, ix.disease_index
+    t, d = ix.phenotype_index, ix.disease_index
     b = SubgraphBuilder(ix, ancestor_hops=1)
     g = b([t["HP:0002090"]], [t["HP:0002105"]], gold=d["OMIM:219700"])
-    terms = {ix.terms[i] for i in g.terms.tolist()}
+    terms = {ix.phenotypes[i] for i in g.phenotypes.tolist()}
     # findings plus one hop up: Pneumonia → Abnormal lung morphology; Hemoptysis → respiratory abnormality
     assert terms == {"HP:0002090", "HP:0002088", "HP:0002105", "HP:0002086"}
     cands = {ix.diseases[i] for i in g.diseases.tolist()}
     assert cands == {"MONDO:0005249", "OMIM:219700", "MONDO:0008903"}  # annotated with Pneumonia or Hemoptysis
     assert g.gold.tolist() == [g.diseases.tolist().index(d["OMIM:219700"])]
     assert set(g.edges) == set(EDGE_TYPES)
-    for (s, r, dst), e in g.edges.items():
+    for (s, _r, dst), e in g.edges.items():
         n = g.num_nodes()
         assert e.dtype == torch.long and e.shape[0] == 2
         if e.shape[1]:
@@ -80,7 +80,7 @@ def test_subgraph(tiny_index):
     assert g.edges[("Disease", "EXCLUDES_PHENOTYPE", "Phenotype")].shape == (2, 1)  # CF lacks hemoptysis
     assert torch.equal(g.edges[("Phenotype", "rev_IS_A", "Phenotype")], g.edges[("Phenotype", "IS_A", "Phenotype")].flip(0))
     full = SubgraphBuilder(ix, ancestor_hops=None)([t["HP:0002090"]])
-    assert len(full.terms) == 4  # Pneumonia and its three ancestors up to the root
+    assert len(full.phenotypes) == 4  # Pneumonia and its three ancestors up to the root
     assert SubgraphBuilder(ix, 0)([t["HP:0025179"]], gold=d["OMIM:219700"]).gold.tolist() == [-1]
     both = CaseGraph.batch([g, full])
     assert both.num_cases == 2 and len(both.diseases) == len(g.diseases) + len(full.diseases)
@@ -103,7 +103,7 @@ def test_train_and_rank(arch, tiny_index, features):
     ranker, summary = train_generic(tiny_index, tx, dx, cases, cfg, progress=False)
     assert summary["cases"] == 240 and summary["loss_last"] < summary["loss_first"]
     assert summary["train_gold_in_candidates"] > 0.9
-    t = tiny_index.term_index
+    t = tiny_index.phenotype_index
     s = ranker.scores([t["HP:0025179"], t["HP:0001945"]], [t["HP:0002105"]])
     assert s.shape == (tiny_index.num_diseases,) and np.isfinite(s).all()
     batch = ranker.scores_batch([([t["HP:0025179"], t["HP:0001945"]], [t["HP:0002105"]]), ([t["HP:0002105"]], [])])

@@ -91,7 +91,11 @@ def test_bad_checkpoints(tmp_path: Path) -> None:
         load_checkpoint(bad)
     assert e.value.file == str(bad)
     torch.save({"weights": {}}, tmp_path / "other.pt")
-    with pytest.raises(ModelError, match="not a kgdx encoder checkpoint"):
+    with pytest.raises(ModelError, match="not a kgdx checkpoint"):
         load_checkpoint(tmp_path / "other.pt")
+    from kgdx.reasoning.checkpoint import checkpoint_path
+
+    with pytest.raises(ModelError, match="a 'phenotype-model' checkpoint, not 'encoder' or 'pretrain'"):
+        load_checkpoint(checkpoint_path("default"))  # the shipped phenotype model is no encoder
     with pytest.raises(ModelError, match="does not fit"):
         create_encoder("ct-small", pretrained=p)

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from kgdx.encoders.testing import make_phantom, write_nifti
-from kgdx.errors import ConfigError, DataError
 from kgdx.app.cli import app
+from kgdx.encoders.testing import make_phantom
+from kgdx.errors import ConfigError, DataError
+from kgdx.ingest.volume import write_volume
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[2]
@@ -22,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def volume(tmp_path: Path) -> Path:
-    return write_nifti(tmp_path / "ct.nii.gz", make_phantom((8, 32, 32), seed=0).array, (5.0, 1.0, 1.0))
+    return write_volume(tmp_path / "ct.nii.gz", make_phantom((8, 32, 32), seed=0).array, (5.0, 1.0, 1.0))
 
 
 def test_encode_volume_to_npy_and_json(tmp_path: Path, volume: Path) -> None:

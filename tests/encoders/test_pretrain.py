@@ -12,8 +12,8 @@ from kgdx.encoders.factory import get_model_config, load_checkpoint
 from kgdx.encoders.pretrain.config import LossWeights, PretrainConfig, load_pretrain_config
 from kgdx.encoders.pretrain.dataset import CTReportDataset, collate_pairs, read_manifest
 from kgdx.encoders.pretrain.mae import patchify
-from kgdx.encoders.pretrain.model import PretrainModel
 from kgdx.encoders.pretrain.moco import KeyQueue, moco_loss
+from kgdx.encoders.pretrain.model import PretrainModel
 from kgdx.encoders.pretrain.monitor import read_loss_log
 from kgdx.encoders.pretrain.trainer import cosine_warmup, pretrain, resolve_precision
 from kgdx.errors import ConfigError, DataError

@@ -12,9 +12,9 @@ pytest.importorskip("nibabel")
 
 import SimpleITK as sitk
 
-from kgdx.encoders.testing import make_phantom, write_nifti
-from kgdx.ingest.volume import Volume, check_voxels, read_volume, resample_volume
+from kgdx.encoders.testing import make_phantom
 from kgdx.errors import DataError
+from kgdx.ingest.volume import Volume, check_voxels, read_volume, resample_volume, write_volume
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def test_orient_false_keeps_file_axes(tmp_path: Path, arr: np.ndarray) -> None:
 
 @pytest.mark.parametrize("name", ["t.nii", "t.nii.gz", "t.nrrd", "t.mha"])
 def test_truncated_files_are_refused_naming_the_file(tmp_path: Path, arr: np.ndarray, name: str) -> None:
-    full = write_nifti(tmp_path / ("full" + name[1:]), arr)
+    full = write_volume(tmp_path / ("full" + name[1:]), arr)
     data = full.read_bytes()
     bad = tmp_path / name
     bad.write_bytes(data[: len(data) // 2])
@@ -79,7 +79,7 @@ def test_garbage_and_unknown_suffix(tmp_path: Path) -> None:
 def test_nan_or_inf_voxels_are_refused(tmp_path: Path, arr: np.ndarray, bad: float) -> None:
     a = arr.copy()
     a[3, 4, 5] = bad
-    p = write_nifti(tmp_path / "nan.nii.gz", a)
+    p = write_volume(tmp_path / "nan.nii.gz", a)
     with pytest.raises(DataError, match=r"1 voxel\(s\) are NaN or infinite \(first at \(z, y, x\) = \(3, 4, 5\)\)") as e:
         read_volume(p)
     assert e.value.file == str(p)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from kgdx.errors import DataError, RecordError
+from kgdx.kg.curated import read_curated
 from kgdx.kg.memory_store import MemoryStore
 from kgdx.kg.schema import core_schema
 from kgdx.kg.testing import tiny_kg_records
-from kgdx.kg.curated import read_curated
 
 GOOD = """\
 defaults:

@@ -16,10 +16,10 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from kgdx.encoders.testing import PHI, make_phantom, write_dicom_series
+from kgdx.errors import DataError
 from kgdx.ingest.deid import REMOVE_KEYWORDS, deidentify
 from kgdx.ingest.dicom import list_series, read_dicom_series
 from kgdx.ingest.volume import read_volume
-from kgdx.errors import DataError
 
 
 @pytest.fixture

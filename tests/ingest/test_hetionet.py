@@ -8,9 +8,9 @@ import json
 import pytest
 
 from kgdx.errors import DataError
+from kgdx.ingest.hetionet import read_hetionet
 from kgdx.kg.memory_store import MemoryStore
 from kgdx.kg.schema import core_schema
-from kgdx.ingest.hetionet import read_hetionet
 
 LICENSE = "CC BY 4.0"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from kgdx.errors import DataError
+from kgdx.ingest.hpo import read_hpo
 from kgdx.kg.memory_store import MemoryStore
 from kgdx.kg.schema import core_schema
-from kgdx.ingest.hpo import read_hpo
 
 OBO = """format-version: 1.2
 data-version: hp/releases/2025-01-16

@@ -6,8 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from kgdx.ingest.labs import LabResult, flag, is_valid_loinc, latest_by_test, loinc_check_digit, read_lab_table, scale_to_reference
 from kgdx.errors import DataError
+from kgdx.ingest.labs import (
+    LabResult,
+    flag,
+    is_valid_loinc,
+    latest_by_test,
+    loinc_check_digit,
+    read_lab_table,
+    scale_to_reference,
+)
 
 GOOD = """loinc,name,value,unit,ref_low,ref_high,time
 718-7,Hemoglobin,9.1,g/dL,12,17.5,2024-01-02

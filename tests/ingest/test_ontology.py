@@ -7,10 +7,10 @@ import json
 import pytest
 
 from kgdx.errors import DataError
+from kgdx.ingest.ontology import chebi_records, doid_records, mondo_records, normalise_xref, xref_index
 from kgdx.kg.memory_store import MemoryStore
 from kgdx.kg.records import Edge, Node
 from kgdx.kg.schema import core_schema
-from kgdx.ingest.ontology import chebi_records, doid_records, mondo_records, normalise_xref, xref_index
 
 MONDO_OBO = """\
 format-version: 1.2
@@ -290,3 +290,16 @@ def test_missing_file(tmp_path):
         doid_records(tmp_path / "doid.obo")
     with pytest.raises(DataError, match="cannot read"):
         mondo_records(tmp_path / "mondo.json")
+
+
+def test_a_term_obsolete_in_either_stanza_is_obsolete(tmp_path):
+    """A term repeated without its deprecation (an import stub, say) stays obsolete: it must not
+    come back as a live node, whichever stanza comes first."""
+    stub = "[Term]\nid: MONDO:0001234\nname: obsolete parkinsonism\n\n"
+    after = MONDO_OBO.replace("[Typedef]", stub + "[Typedef]")
+    before = MONDO_OBO.replace("[Term]\nid: MONDO:0000001", stub + "[Term]\nid: MONDO:0000001", 1)
+    for text in (after, before):
+        mondo = mondo_records(write(tmp_path, "mondo.obo", text))
+        assert "MONDO:0001234" not in {n.id for n in mondo.nodes}
+        assert mondo.aliases == {"MONDO:0001234": "MONDO:0005180"}
+        assert mondo.report.to_dict()["mapped"]["duplicate stanza merged"] == 1

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from kgdx.errors import DataError, SchemaError
+from kgdx.ingest.primekg import COLUMNS, load_primekg_mapping, read_primekg
 from kgdx.kg.memory_store import MemoryStore
 from kgdx.kg.schema import core_schema
-from kgdx.ingest.primekg import COLUMNS, load_primekg_mapping, read_primekg
 
 HEADER = ",".join(COLUMNS)
 # As PrimeKG writes it (pandas to_csv): bare integer MONDO/HPO/UBERON ids, each edge in both

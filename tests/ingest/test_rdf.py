@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from kgdx.errors import DataError
+from kgdx.ingest.rdf import read_rdf
 from kgdx.kg.memory_store import MemoryStore
 from kgdx.kg.schema import core_schema
-from kgdx.ingest.rdf import read_rdf
 
 PREFIXES = """\
 @prefix rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#> .

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from kgdx.ingest.reports import parse_report, read_report
 from kgdx.errors import DataError
+from kgdx.ingest.reports import parse_report, read_report
 
 REPORT = """CT CHEST WITHOUT CONTRAST
 INDICATION: Cough for 3 weeks.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kgdx.kg import extend
 from kgdx.errors import RecordError, SchemaError
+from kgdx.kg import extend
 from kgdx.kg.module import load_module
 
 SCHEMA = """

@@ -3,7 +3,7 @@
 Checks that the module loads and merges into the core schema, that every record validates, that
 every external id it uses is real in the installed vocabularies (HPO releases of hp.obo and hpo3,
 OMIM diseases and genes of hpo3, DrugBank ids of drug-named-entity-recognition), that every edge
-carries provenance, and that the content covers the differential the issue asks for. Offline; a
+carries provenance, and that the content covers the parkinsonian differential. Offline; a
 few seconds (most of it loading hpo3 and the DrugBank dictionary).
 """
 

@@ -9,11 +9,11 @@ from rdflib import RDF, Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 
 from kgdx.errors import SchemaError
+from kgdx.ingest.rdf import read_rdf
 from kgdx.kg.memory_store import MemoryStore
 from kgdx.kg.rdf import KGDX, check_prefixes, curie_to_iri, edge_iri, iri_to_curie, to_rdf, to_rdf_graph
 from kgdx.kg.records import Edge, Node
 from kgdx.kg.schema import Schema, core_schema
-from kgdx.ingest.rdf import read_rdf
 
 OBO = "http://purl.obolibrary.org/obo/"
 

@@ -26,7 +26,7 @@ from kgdx.kg.schema import core_schema
 # kgdx.kg.module.__file__, not kg.__file__: under pytest the name ``kg`` can resolve to the tests/kg folder.
 MODULE_DIR = Path(kgdx.kg.module.__file__).parent / "modules" / "respiratory"
 
-#: The 24 diseases the issue asks for, by MONDO id.
+#: The 24 diseases the module must cover, by MONDO id.
 DISEASES = {
     "MONDO:0100096": "COVID-19 pneumonia",
     "MONDO:0004652": "bacterial community-acquired pneumonia",
@@ -61,7 +61,7 @@ CT_FINDINGS = {
     "HP:0033662", "HP:0030879",
 }
 
-#: The laboratory tests the issue asks for, by LOINC code.
+#: The laboratory tests the module must cover, by LOINC code.
 LABS = {
     "1988-5": "CRP", "33959-8": "procalcitonin", "6690-2": "WBC", "751-8": "neutrophils", "731-0": "lymphocytes",
     "711-2": "eosinophils", "48065-7": "D-dimer", "10839-9": "troponin", "30934-4": "BNP", "33762-6": "NT-proBNP",

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from kgdx.errors import DataError
+from kgdx.ingest.case import Finding, PatientCase
 from kgdx.kg.memory_store import MemoryStore
 from kgdx.kg.records import Edge
-from kgdx.ingest.case import Finding, PatientCase
 from kgdx.reasoning.checkpoint import load_checkpoint
 from kgdx.reasoning.diagnoser import Diagnoser
 from kgdx.reasoning.train import TrainConfig, train
@@ -66,18 +66,18 @@ def test_obsolete_and_unknown_ids(dx):
     case = PatientCase("p2", observed=[Finding("HP:0006520"), Finding("HP:9999999")])  # alt id of Pneumonia
     r = dx.rank(case)
     assert 0 in [len(r.observed) - 1]
-    assert dx.index.terms[r.observed[0]] == "HP:0002090"
+    assert dx.index.phenotypes[r.observed[0]] == "HP:0002090"
     assert "HP:9999999" in r.case.unknown_ids and any("HP:9999999" in n for n in r.notes)
     with pytest.raises(DataError, match="no finding the KG knows"):
         dx.rank(PatientCase("p3", observed=[Finding("HP:9999998")]))
 
 
 def test_labs_add_findings(dx):
-    from kgdx.ingest.case import LabResult
+    from kgdx.ingest.labs import LabResult
 
     case = covid_case(labs=[LabResult("LOINC:1988-5", 80.0, "mg/L", 0.0, 5.0, "CRP")])
     r = dx.rank(case)
-    assert "HP:0011227" in [dx.index.terms[t] for t in r.observed]
+    assert "HP:0011227" in [dx.index.phenotypes[t] for t in r.observed]
     assert any("adds HP:0011227" in n for n in r.notes)
 
 

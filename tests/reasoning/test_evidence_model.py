@@ -5,30 +5,30 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kgdx.reasoning.evidence import DISEASE_FEATURES, OBS_FEATURES, CaseEvidence, EvidenceExtractor
+from kgdx.reasoning.evidence import DISEASE_FEATURES, HAS_FINDING_FEATURES, CaseEvidence, EvidenceExtractor
 from kgdx.reasoning.model import EvidenceGNN, EvidenceGNNConfig
 
 
 def test_messages(tiny_index):
     ix = tiny_index
     ex = EvidenceExtractor(ix, ic_floor=0.0)
-    t = ix.term_index
+    t = ix.phenotype_index
     ev = ex([t["HP:0002090"], t["HP:0002105"]], [t["HP:0025179"]])
-    assert ev.obs_feat.shape[1] == len(OBS_FEATURES) and ev.disease_feat.shape == (4, len(DISEASE_FEATURES))
+    assert ev.finding_feat.shape[1] == len(HAS_FINDING_FEATURES) and ev.disease_feat.shape == (4, len(DISEASE_FEATURES))
     cf, covid = ix.disease_index["OMIM:219700"], ix.disease_index["MONDO:0100096"]
-    feats = {(int(d), int(c)): f for d, c, f in zip(ev.obs_disease, ev.obs_channel, ev.obs_feat)}
-    assert feats[(cf, 0)][OBS_FEATURES.index("has_term")] == 1  # CF has Pneumonia
-    assert feats[(cf, 1)][OBS_FEATURES.index("contradicted")] == 1  # CF is known to lack haemoptysis
-    assert feats[(covid, 0)][OBS_FEATURES.index("has_term")] == 0  # COVID shares only ancestors
-    assert feats[(covid, 0)][OBS_FEATURES.index("match_ic")] > 0
-    exc = {(int(d), int(c)) for d, c in zip(ev.exc_disease, ev.exc_channel)}
+    feats = {(int(d), int(c)): f for d, c, f in zip(ev.finding_disease, ev.finding_index, ev.finding_feat)}
+    assert feats[(cf, 0)][HAS_FINDING_FEATURES.index("has_term")] == 1  # CF has Pneumonia
+    assert feats[(cf, 1)][HAS_FINDING_FEATURES.index("contradicted")] == 1  # CF is known to lack haemoptysis
+    assert feats[(covid, 0)][HAS_FINDING_FEATURES.index("has_term")] == 0  # COVID shares only ancestors
+    assert feats[(covid, 0)][HAS_FINDING_FEATURES.index("match_ic")] > 0
+    exc = {(int(d), int(c)) for d, c in zip(ev.lacking_disease, ev.lacking_index)}
     assert (covid, 0) in exc  # COVID has ground-glass, which the patient lacks
-    assert repr(ex).startswith("EvidenceExtractor(terms=11, diseases=4")
+    assert repr(ex).startswith("EvidenceExtractor(phenotypes=11, diseases=4")
 
 
 def test_attribution_adds_up_and_batches(tiny_index):
     ex = EvidenceExtractor(tiny_index, ic_floor=0.0)
-    t = tiny_index.term_index
+    t = tiny_index.phenotype_index
     torch.manual_seed(0)
     model = EvidenceGNN(EvidenceGNNConfig(hidden=8))
     a = ex([t["HP:0002090"], t["HP:0012735"]], [t["HP:0025179"]], weights=[1.0, 0.5])

@@ -20,12 +20,12 @@ pytest.importorskip("phenopackets")
 from google.protobuf import json_format
 from phenopackets.schema.v2.phenopackets_pb2 import Phenopacket
 
+from kgdx.errors import ConfigError, DataError
+from kgdx.ingest.cohort import read_cohort
 from kgdx.ingest.phenopackets import read_phenopacket
 from kgdx.synth import SynthConfig, generate_cohort
-from kgdx.ingest.cohort import read_cohort
 from kgdx.synth.findings import CT_CATALOGUE
 from kgdx.synth.kg_source import load_kg_source
-from kgdx.errors import ConfigError, DataError
 
 N = 8
 SEED = 7

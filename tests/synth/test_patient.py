@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kgdx.kg.module import load_module
+from kgdx.kg.records import Node
 from kgdx.synth.config import SynthConfig
 from kgdx.synth.kg_source import load_kg_source
 from kgdx.synth.labs import lab_direction
 from kgdx.synth.patient import PatientSampler, case_rngs
-from kgdx.kg.module import load_module
-from kgdx.kg.records import Node
 
 BACTERIAL, VIRAL, COVID, PE = "MONDO:0004652", "MONDO:0006012", "MONDO:0100096", "MONDO:0005279"
 PCT, LYMPH, DDIMER = "LOINC:33959-8", "LOINC:731-0", "LOINC:48065-7"

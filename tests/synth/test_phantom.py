@@ -12,11 +12,10 @@ pytest.importorskip("SimpleITK")
 
 import nibabel as nib
 
+from kgdx.ingest.volume import read_volume, write_volume
 from kgdx.synth.acquisition import Acquisition, acquire
 from kgdx.synth.config import VolumeConfig
-from kgdx.synth.nifti_io import write_nifti
 from kgdx.synth.phantom import TISSUE_HU, Tissue, make_phantom
-from kgdx.ingest.volume import read_volume
 
 SHAPE = (32, 64, 64)
 SPACING = VolumeConfig(shape=SHAPE).spacing
@@ -82,7 +81,7 @@ def test_acquisition_noise_thickness_and_dtype(phantom) -> None:
 def test_nifti_reads_back_as_the_same_lps_volume(tmp_path: Path, phantom, name: str) -> None:
     img = acquire(phantom.hu, SPACING, Acquisition(2.5, "standard", 10.0), np.random.default_rng(1))
     p = tmp_path / name
-    write_nifti(p, img, SPACING, phantom.grid.origin_lps)
+    write_volume(p, img, SPACING, phantom.grid.origin_lps)
     assert nib.aff2axcodes(nib.load(str(p)).affine) == ("L", "P", "S")
     v = read_volume(p)
     assert v.orientation == "LPS"
@@ -92,5 +91,5 @@ def test_nifti_reads_back_as_the_same_lps_volume(tmp_path: Path, phantom, name: 
     np.testing.assert_array_equal(v.array, img.astype(np.float32))
     # Same bytes for the same array (gzip without a time stamp).
     q = tmp_path / ("again_" + name)
-    write_nifti(q, img, SPACING, phantom.grid.origin_lps)
+    write_volume(q, img, SPACING, phantom.grid.origin_lps)
     assert p.read_bytes() == q.read_bytes()

@@ -1,4 +1,5 @@
-"""`kgdx pretrain` and `kgdx encode`: pretrain the CT encoder; embed a volume, report or lab table.
+"""`kgdx pretrain`, `kgdx train-ct-head` and `kgdx encode`: pretrain the CT encoder, train its finding
+head; embed a volume, report or lab table.
 
 Heavy imports (torch, MONAI, transformers) happen inside the commands, so ``kgdx --help`` stays
 fast.
@@ -10,13 +11,13 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
 from kgdx.errors import ConfigError, DataError
 
-__all__ = ["pretrain", "encode"]
+__all__ = ["pretrain", "encode", "train_ct_head"]
 
 
 class Kind(str, Enum):
@@ -36,10 +37,10 @@ _DEFAULT_MODEL = {"volume": "ct-base", "report": "text-minilm", "labs": "lab-bas
 
 def pretrain(
     config: Annotated[Path, typer.Option("--config", "-c", help="YAML/JSON pretraining config, e.g. encoders/pretrain_configs/tiny.yaml.")],
-    out_dir: Annotated[Optional[Path], typer.Option(help="Output folder (checkpoints, encoder.pt, losses.jsonl, losses.png); overrides out_dir.")] = None,
-    steps: Annotated[Optional[int], typer.Option(min=1, help="Total optimiser steps; overrides steps.")] = None,
-    manifest: Annotated[Optional[Path], typer.Option(help="JSONL/CSV of (volume, report) pairs; overrides data.manifest.")] = None,
-    device: Annotated[Optional[Device], typer.Option(help="Force a device (default: cuda when available, else cpu).")] = None,
+    out_dir: Annotated[Path | None, typer.Option(help="Output folder (checkpoints, encoder.pt, losses.jsonl, losses.png); overrides out_dir.")] = None,
+    steps: Annotated[int | None, typer.Option(min=1, help="Total optimiser steps; overrides steps.")] = None,
+    manifest: Annotated[Path | None, typer.Option(help="JSONL/CSV of (volume, report) pairs; overrides data.manifest.")] = None,
+    device: Annotated[Device | None, typer.Option(help="Force a device (default: cuda when available, else cpu).")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Pretrain the CT encoder (MoCo slice+scan, image–report, MAE, report generation).
@@ -76,11 +77,11 @@ def _guess_kind(path: Path) -> str:
 def encode(
     path: Annotated[Path, typer.Argument(help="A volume (DICOM folder, .nii/.nii.gz/.nrrd/.mha), a report (.txt) or a lab table (.csv).")],
     kind: Annotated[Kind, typer.Option(help="What PATH is; auto guesses from the name.")] = Kind.auto,
-    model: Annotated[Optional[str], typer.Option(help="Encoder name or config JSON (default: ct-base, text-minilm or lab-base by kind).")] = None,
-    checkpoint: Annotated[Optional[str], typer.Option(help="Checkpoint name or path with trained weights (its config wins over --model).")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the embedding to a .npy (array) or .json (with metadata) file; default: JSON on stdout.")] = None,
-    section: Annotated[Optional[str], typer.Option(help="Reports: embed only this section (findings, impression ...); default: the whole report.")] = None,
-    series_uid: Annotated[Optional[str], typer.Option(help="DICOM: the SeriesInstanceUID to read when the folder holds several series.")] = None,
+    model: Annotated[str | None, typer.Option(help="Encoder name or config JSON (default: ct-base, text-minilm or lab-base by kind).")] = None,
+    checkpoint: Annotated[str | None, typer.Option(help="Checkpoint name or path with trained weights (its config wins over --model).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the embedding to a .npy (array) or .json (with metadata) file; default: JSON on stdout.")] = None,
+    section: Annotated[str | None, typer.Option(help="Reports: embed only this section (findings, impression ...); default: the whole report.")] = None,
+    series_uid: Annotated[str | None, typer.Option(help="DICOM: the SeriesInstanceUID to read when the folder holds several series.")] = None,
     device: Annotated[Device, typer.Option(help="Device to run the encoder on.")] = Device.cpu,
 ) -> None:
     """Embed one input with its encoder; print or write the embedding (.npy or .json)."""
@@ -153,3 +154,48 @@ def encode(
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text + "\n", encoding="utf-8")
         typer.echo(f"wrote {k} embedding ({record['dim']}-d) to {out}", err=True)
+
+
+def train_ct_head(
+    cohort: Annotated[Path, typer.Option(help="A synthetic cohort folder (`kgdx synth`).")],
+    out: Annotated[Path, typer.Option(help="The encoder checkpoint to write (for KGDX_CT_MODEL).")],
+    model: Annotated[str, typer.Option(help="Encoder config name or JSON file.")] = "ct-tiny",
+    init: Annotated[str | None, typer.Option(help="Start from this encoder checkpoint (e.g. from `kgdx pretrain`).")] = None,
+    epochs: Annotated[int, typer.Option(min=0, help="Stage 1 epochs (the whole encoder); 0 keeps the slice ViT as loaded.")] = 12,
+    head_epochs: Annotated[int, typer.Option(min=1, help="Stage 2 epochs (slice fusion and head).")] = 60,
+    dense: Annotated[bool, typer.Option(help="Also learn from the lesion masks in stage 1.")] = True,
+    batch_size: Annotated[int, typer.Option(min=1, help="Volumes per step in stage 1.")] = 16,
+    lr: Annotated[float, typer.Option(help="Stage 1 peak learning rate.")] = 1e-3,
+    seed: Annotated[int, typer.Option(help="Seed of initialisation, batch order and augmentation.")] = 0,
+    threads: Annotated[int | None, typer.Option(min=1, help="torch CPU threads (default: torch's).")] = None,
+    as_json: Annotated[Path | None, typer.Option("--json", help="Also write the summary as JSON here.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Train the CT encoder's finding head on a cohort's train split; the validation split picks the
+    epoch and the test split is only measured. Prints per-finding AUROC.
+
+    Example: kgdx train-ct-head --cohort cohort --out runs/ct-head/encoder.pt
+    """
+    import torch
+
+    from kgdx.encoders.ct_findings import CT_FINDINGS
+    from kgdx.encoders.train_ct_head import CTHeadConfig, format_auroc_table
+    from kgdx.encoders.train_ct_head import train_ct_head as run
+
+    if threads:
+        torch.set_num_threads(threads)
+    cfg = CTHeadConfig(model=model, init=init, freeze_encoder=epochs == 0, dense=dense, epochs=epochs,
+                       head_epochs=head_epochs, batch_size=batch_size, lr=lr, seed=seed)
+
+    def on_epoch(h: dict[str, Any]) -> None:
+        val = f", validation macro AUROC {h['val_macro_auroc']:.3f}" if "val_macro_auroc" in h else ""
+        print(f"stage {h['stage']} epoch {h['epoch']}: loss {h['loss']:.4f}{val} ({h['seconds']} s)", file=sys.stderr)
+
+    res = run(cohort, out, cfg, progress=progress, on_epoch=on_epoch)
+    names = {f.hpo_id: f.name for f in CT_FINDINGS}
+    typer.echo(f"saved {res['path']} (head epoch {res['best_head_epoch']}, {res['seconds']} s)")
+    for s in ("validation", "test"):
+        if s in res:
+            typer.echo(f"\n{s} split:\n{format_auroc_table(res[s], names)}")
+    if as_json:
+        as_json.write_text(json.dumps({k: v for k, v in res.items() if k != "encoder"}, indent=2) + "\n")

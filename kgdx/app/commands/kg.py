@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from kgdx.app.stores import open_neo4j, open_store
 from kgdx.errors import ConfigError
 from kgdx.settings import get_settings
-from kgdx.app.stores import SCHEMA_META_KEY, ensure_snapshot, open_neo4j, open_store
 
 app = typer.Typer(help="Build, load, query and export the knowledge graph.", no_args_is_help=True)
 console = Console()
@@ -25,7 +25,7 @@ class StoreChoice(str, Enum):
 
 
 StoreOpt = Annotated[
-    Optional[StoreChoice],
+    StoreChoice | None,
     typer.Option("--store", "-s", help="Which store to use: the embedded snapshot or Neo4j (default: KGDX_STORE, else memory)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
@@ -37,7 +37,7 @@ def _kind(store: StoreChoice | None) -> str | None:
 
 @app.command()
 def build(
-    out: Annotated[Optional[Path], typer.Option(help="Snapshot folder (default: KGDX_HOME/kg/default).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Snapshot folder (default: KGDX_HOME/kg/default).")] = None,
     hpo3: Annotated[bool, typer.Option(help="Add the newer HPO release that ships in the hpo3 package.")] = True,
     as_json: JsonOpt = False,
 ) -> None:
@@ -64,35 +64,20 @@ def build(
 
 @app.command()
 def load(
-    snapshot: Annotated[Optional[Path], typer.Option(help="Snapshot folder to load (default: the built default KG).")] = None,
+    snapshot: Annotated[Path | None, typer.Option(help="Snapshot folder to load (default: the built default KG).")] = None,
     clear: Annotated[bool, typer.Option(help="Delete every KG node in the database first.")] = False,
-    batch_size: Annotated[Optional[int], typer.Option(min=1, help="Rows per transaction (default: KGDX_BATCH_SIZE).")] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Rows per transaction (default: KGDX_BATCH_SIZE).")] = None,
 ) -> None:
     """Load a KG snapshot into Neo4j (KGDX_NEO4J_URI): constraints, indexes, then batched MERGEs.
 
     Loading is idempotent: loading twice, or again after an interrupted load, gives exact counts
     with no duplicates.
     """
-    from kgdx.kg.neo4j_store import Neo4jStore
-    from kgdx.kg.snapshot import load_snapshot, read_manifest
-    settings = get_settings()
-    path = ensure_snapshot(snapshot)
-    mem = load_snapshot(path, validate=False)
-    with Neo4jStore.from_settings(mem.schema, settings) as neo:
-        if batch_size:
-            neo.batch_size = batch_size
-        if clear:
-            console.print("clearing the database…")
-            neo.clear()
-        neo.ensure_schema()
-        report = neo.write([*mem.iter_nodes(), *mem.iter_edges()], progress=True)
-        manifest = read_manifest(path)
-        neo.set_meta(SCHEMA_META_KEY, mem.schema.to_dict())
-        neo.set_meta("snapshot", {"path": str(path), "built_at": manifest.get("built_at")})
-        # The database now holds exactly the snapshot, so it also holds the snapshot's modules.
-        from kgdx.kg.extend import MetaRegistry, SnapshotRegistry
+    from kgdx.app.stores import load_kg
 
-        neo.set_meta(MetaRegistry.KEY, SnapshotRegistry(manifest).state)
+    settings = get_settings()
+    report = load_kg(snapshot, clear=clear, batch_size=batch_size)
+    with open_neo4j(settings=settings) as neo:
         counts = neo.counts().to_dict()
     console.print(f"loaded {report.nodes:,} nodes and {report.edges:,} relationships in {report.seconds:.1f} s "
                   f"({report.edges_per_second:,.0f} relationships/s) into {settings.neo4j_uri}")
@@ -114,9 +99,9 @@ def stats(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
 @app.command()
 def cypher(
     query: Annotated[str, typer.Argument(help="A read-only Cypher query.")],
-    param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="A parameter as key=value (value parsed as JSON if it can be).")] = None,
-    timeout: Annotated[Optional[float], typer.Option(help="Seconds before the server stops the query (default: KGDX_QUERY_TIMEOUT_S).")] = None,
-    max_rows: Annotated[Optional[int], typer.Option(min=1, help="Row cap (default: KGDX_QUERY_MAX_ROWS).")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="A parameter as key=value (value parsed as JSON if it can be).")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Seconds before the server stops the query (default: KGDX_QUERY_TIMEOUT_S).")] = None,
+    max_rows: Annotated[int | None, typer.Option(min=1, help="Row cap (default: KGDX_QUERY_MAX_ROWS).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run read-only Cypher against Neo4j. Writes, schema and admin statements are refused.
@@ -231,7 +216,7 @@ def schema(
 @app.command()
 def lookup(
     text: Annotated[str, typer.Argument(help="An id (current, alternative or obsolete), a name or a synonym.")],
-    node_type: Annotated[Optional[list[str]], typer.Option("--type", "-t", help="Only these node types.")] = None,
+    node_type: Annotated[list[str] | None, typer.Option("--type", "-t", help="Only these node types.")] = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -263,29 +248,6 @@ class ModuleTarget(str, Enum):
     both = "both"
 
 
-def _targets(target: ModuleTarget) -> list[str]:
-    return ["memory", "neo4j"] if target is ModuleTarget.both else [target.value]
-
-
-class _Snapshot:
-    """The embedded KG with its module registry; :meth:`save` writes both atomically."""
-
-    def __init__(self) -> None:
-        from kgdx.kg.extend import SnapshotRegistry
-        from kgdx.kg.snapshot import load_snapshot, read_manifest
-
-        self.path = ensure_snapshot()
-        self.manifest = read_manifest(self.path)
-        self.store = load_snapshot(self.path, validate=False)
-        self.registry = SnapshotRegistry(self.manifest)
-
-    def save(self) -> None:
-        from kgdx.kg.snapshot import save_snapshot
-
-        keep = {k: v for k, v in self.manifest.items() if k not in ("counts", "schema")}
-        save_snapshot(self.store, self.path, {**keep, self.registry.KEY: self.registry.state})
-
-
 TargetOpt = Annotated[ModuleTarget, typer.Option("--store", "-s", help="Apply to the embedded KG, to Neo4j, or both.")]
 
 
@@ -298,57 +260,19 @@ def extend(
     """Validate a disease module against the current schema and apply it: new types (constraints and
     indexes in Neo4j) and data. A conflict is refused before anything is written; applying twice
     changes nothing. See docs/writing-a-disease-module.md."""
-    from kgdx.kg import extend as ext
-    from kgdx.kg.module import load_module
-    module = load_module(path)
-    for target in _targets(store):
-        if target == "memory":
-            snap = _Snapshot()
-            kg_store, registry = snap.store, snap.registry
-        else:
-            kg_store = open_neo4j()
-            registry = ext.MetaRegistry(kg_store)
-        if dry_run:
-            p = ext.plan(kg_store, module, registry)
-            console.print(f"{target}: {module.name} {module.version}: "
-                          + ("applied already; nothing would change" if p.already_applied else
-                             f"valid; would add {len(p.new_nodes)} nodes and {len(p.new_edges)} relationships, "
-                             f"change {len(p.previous_nodes)} nodes and {len(p.previous_edges)} relationships, "
-                             f"new types {sorted(p.additions.node_types) + sorted(p.additions.relationship_types) if p.additions else []}"))
-            continue
-        applied, p = ext.apply(kg_store, module, registry)
-        if applied is None:
-            console.print(f"{target}: {module.name} {module.version} is applied already; nothing changed")
-        else:
-            if target == "memory":
-                snap.save()
-            else:
-                kg_store.set_meta(SCHEMA_META_KEY, kg_store.schema.to_dict())
-            s = applied.summary()
-            console.print(f"{target}: applied {module.name} {module.version}: {s['nodes_added']} nodes and "
-                          f"{s['edges_added']} relationships added, {s['nodes_changed']} nodes and "
-                          f"{s['edges_changed']} relationships changed; new types {s['new_types']}")
-        if target == "neo4j":
-            kg_store.close()
+    from kgdx.app.modules import extend_kg
+
+    for outcome in extend_kg(path, store=store.value, dry_run=dry_run):
+        console.print(outcome.describe())
 
 
 @app.command()
 def modules(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """List the modules in the KG: built into the default build, and applied with `kgdx kg extend`."""
-    from kgdx.kg import extend as ext
-    from kgdx.kg.snapshot import read_manifest
+    from kgdx.app.modules import list_modules
 
     kind = _kind(store) or get_settings().store
-    if kind == "memory":
-        manifest = read_manifest(ensure_snapshot())
-        built_in = manifest.get("modules", [])
-        applied = ext.SnapshotRegistry(manifest).load()["modules"]
-    else:
-        with open_neo4j() as neo:
-            built_in = []
-            applied = ext.MetaRegistry(neo).load()["modules"]
-    rows = [{"name": m["name"], "version": m["version"], "how": "built in"} for m in built_in]
-    rows += [{**ext.AppliedModule(**m).summary(), "how": "applied"} for m in applied]
+    rows = list_modules(kind)
     if as_json:
         print(json.dumps(rows, indent=2))
         return
@@ -365,15 +289,9 @@ def remove(
     store: TargetOpt = ModuleTarget.memory,
 ) -> None:
     """Remove an applied module: exactly what it added goes, what it changed is restored."""
-    from kgdx.kg import extend as ext
-    for target in _targets(store):
-        if target == "memory":
-            snap = _Snapshot()
-            gone = ext.remove(snap.store, name, snap.registry)
-            snap.save()
-        else:
-            with open_neo4j() as neo:
-                gone = ext.remove(neo, name, ext.MetaRegistry(neo))
-                neo.set_meta(SCHEMA_META_KEY, neo.schema.to_dict())
+    from kgdx.app.modules import remove_module
+
+    targets = ["memory", "neo4j"] if store is ModuleTarget.both else [store.value]
+    for target, gone in zip(targets, remove_module(name, store=store.value)):
         console.print(f"{target}: removed {gone.name} {gone.version}: {len(gone.nodes)} nodes and {len(gone.edges)} "
                       f"relationships deleted, {len(gone.previous_nodes) + len(gone.previous_edges)} records restored")

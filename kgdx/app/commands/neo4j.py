@@ -2,7 +2,7 @@
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -17,11 +17,11 @@ _err = Console(stderr=True, highlight=False, soft_wrap=True)
 @app.command()
 def start(
     port: Annotated[
-        Optional[int],
+        int | None,
         typer.Option("--port", help="Bolt port on 127.0.0.1.", show_default="KGDX_NEO4J_PORT or 7687"),
     ] = None,
     data_dir: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option(
             "--data-dir",
             help="Data folder of the server, kept across restarts.",

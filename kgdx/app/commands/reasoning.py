@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -23,10 +23,10 @@ class OutputFormat(str, Enum):
 
 
 def diagnose(
-    case: Annotated[Optional[Path], typer.Argument(help="A GA4GH phenopacket (v2 JSON). Optional when --note or --report is given.")] = None,
-    ct: Annotated[Optional[Path], typer.Option(help="A chest CT volume (NIfTI, NRRD or a DICOM folder) whose findings join the case.")] = None,
-    report: Annotated[Optional[Path], typer.Option(help="A radiology report (plain text) whose linked findings join the case.")] = None,
-    note: Annotated[Optional[Path], typer.Option(help="A clinical note (plain text) whose linked findings join the case.")] = None,
+    case: Annotated[Path | None, typer.Argument(help="A GA4GH phenopacket (v2 JSON). Optional when --note or --report is given.")] = None,
+    ct: Annotated[Path | None, typer.Option(help="A chest CT volume (NIfTI, NRRD or a DICOM folder) whose findings join the case.")] = None,
+    report: Annotated[Path | None, typer.Option(help="A radiology report (plain text) whose linked findings join the case.")] = None,
+    note: Annotated[Path | None, typer.Option(help="A clinical note (plain text) whose linked findings join the case.")] = None,
     k: Annotated[int, typer.Option("-k", min=1, help="How many diseases to show.")] = 5,
     explain: Annotated[int, typer.Option(min=0, help="How many of them to explain with KG paths.")] = 3,
     drugs: Annotated[bool, typer.Option(help="Also suggest drugs, checked against contraindications and interactions.")] = True,
@@ -40,41 +40,31 @@ def diagnose(
 
     Example: kgdx diagnose case.json --explain 3
     """
-    from kgdx.reasoning.case_builder import build_case
-    from kgdx.reasoning.diagnoser import Diagnoser
+    from kgdx.app.stores import open_store
+    from kgdx.reasoning import CaseBuilder, Diagnoser
 
     if case is None and note is None and report is None and ct is None:
         raise ConfigError("give a phenopacket, or --note / --report / --ct to build a case from")
     if as_json:
         fmt = OutputFormat.json
-    dx = Diagnoser.from_pretrained(model)
-    patient = build_case(dx, case, ct=ct, report=report, note=note)
-    result = dx.rank(patient, k=k, use_genes=genes)
-    expl = dx.explain(result, top=min(explain, k)) if explain else None
-    suggestions = dx.suggest_drugs(result, k=5) if drugs else []
+    dx = Diagnoser.from_pretrained(model, store=open_store())
+    patient = CaseBuilder(dx).build(case, ct=ct, report=report, note=note)
+    diagnosis = dx.diagnose(patient, k=k, explain=explain, drugs=5 if drugs else 0, use_genes=genes)
     if fmt is OutputFormat.json:
-        doc = result.to_dict()
-        if expl is not None:
-            doc["explanation"] = expl.to_dict()
-        doc["drugs"] = [s.to_dict() for s in suggestions]
-        print(json.dumps(doc, indent=2))
+        print(json.dumps(diagnosis.to_dict(), indent=2))
         return
     if fmt is OutputFormat.markdown:
-        print(expl.to_markdown() if expl else "")
-        if suggestions:
-            print("\n### Suggested drugs\n")
-            for s in suggestions:
-                print(f"- **{s.name}** (`{s.drug}`) for " + ", ".join(f"{t['name']} (line {t['line'] or '?'})" for t in s.treats))
+        print(diagnosis.to_markdown())
         return
     console.print(f"[bold]{patient.summary()}[/bold]")
-    for r in result.top:
+    for r in diagnosis.ranking.top:
         console.print(f"{r.rank:>2}. {r.name} ({r.id})  score {r.score:.2f}  p={r.probability:.2f}")
-    if expl is not None:
+    if diagnosis.explanation is not None:
         console.print()
-        console.print(expl.to_text(cypher=cypher), highlight=False, markup=False)
-    if suggestions:
+        console.print(diagnosis.explanation.to_text(cypher=cypher), highlight=False, markup=False)
+    if diagnosis.drugs:
         console.print("\n[bold]Suggested drugs[/bold] (unsafe ones removed; see --help)")
-        for s in suggestions:
+        for s in diagnosis.drugs:
             why = ", ".join(f"{t['name']} (line {t['line'] or '?'})" for t in s.treats)
             console.print(f"  {s.name} ({s.drug}) for {why}", highlight=False)
 
@@ -83,18 +73,19 @@ def diagnose(
 def evaluate_phenopackets(
     folder: Annotated[Path, typer.Argument(help="A folder of phenopackets (searched recursively).")],
     genes: Annotated[bool, typer.Option(help="Gene-aware mode: also use each case's causal gene.")] = False,
-    per_case: Annotated[Optional[Path], typer.Option(help="Write one JSON line per case: id, gold, rank, ties, top 10.")] = None,
+    per_case: Annotated[Path | None, typer.Option(help="Write one JSON line per case: id, gold, rank, ties, top 10.")] = None,
     model: Annotated[str, typer.Option(help="Checkpoint name or path.")] = "default",
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Rank every case of a folder and report top-1/3/10 and MRR, overall and on the cases whose
     disease is in the KG. Ties count as the expected hit under random tie-breaking."""
-    from kgdx.progress import progress
+    from kgdx.app.stores import open_store
     from kgdx.ingest.phenopackets import iter_phenopackets
+    from kgdx.progress import progress
     from kgdx.reasoning.diagnoser import Diagnoser
     from kgdx.reasoning.evaluate import evaluate_scores
 
-    dx = Diagnoser.from_pretrained(model)
+    dx = Diagnoser.from_pretrained(model, store=open_store())
     cases = list(iter_phenopackets(folder, dx.resolve))
     if not cases:
         raise ConfigError(f"no phenopackets (*.json) under {folder}")
@@ -118,16 +109,16 @@ def train(
     steps: Annotated[int, typer.Option(min=1, help="Training steps.")] = 500,
     batch_size: Annotated[int, typer.Option(min=1, help="Simulated cases per step.")] = 32,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed and KG give the same checkpoint.")] = 0,
-    config: Annotated[Optional[Path], typer.Option(help="A JSON training config (see kgdx.reasoning.train.TrainConfig); flags override it.")] = None,
-    dev: Annotated[Optional[Path], typer.Option(help="A folder of real phenopackets to measure (never trained on) at each evaluation.")] = None,
+    config: Annotated[Path | None, typer.Option(help="A JSON training config (see kgdx.reasoning.train.TrainConfig); flags override it.")] = None,
+    dev: Annotated[Path | None, typer.Option(help="A folder of real phenopackets to measure (never trained on) at each evaluation.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from OUT/last.pt.")] = False,
 ) -> None:
     """Train the phenotype model on cases simulated from the KG (reproducible; see docs).
 
     `kgdx train --out runs/default` reproduces the shipped checkpoint (reasoning/checkpoints).
     """
-    from kgdx.ingest.phenopackets import iter_phenopackets
     from kgdx.app.stores import open_store
+    from kgdx.ingest.phenopackets import iter_phenopackets
     from kgdx.reasoning.index import KGIndex
     from kgdx.reasoning.train import TrainConfig
     from kgdx.reasoning.train import train as run
@@ -139,7 +130,7 @@ def train(
     if dev is not None:
         ix = KGIndex.from_store(store)
         resolve = lambda i: (n.id if (n := store.node(i)) else None)  # noqa: E731
-        dev_cases = [(ix.term_ids(c.observed_ids), ix.term_ids(c.excluded_ids),
+        dev_cases = [(ix.phenotype_ids(c.observed_ids), ix.phenotype_ids(c.excluded_ids),
                       next((ix.disease_index[d] for d in c.diagnoses if d in ix.disease_index), None))
                      for c in iter_phenopackets(dev, resolve)]
     summary = run(store, cfg, out, dev_cases=dev_cases, resume=resume, index=ix)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -20,13 +20,13 @@ def synth(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created; must be empty unless --force).")],
     n: Annotated[int, typer.Option("--n", min=1, help="Number of cases to generate.")] = 2000,
     seed: Annotated[int, typer.Option(help="Cohort seed: the same seed, size and config give the same bytes.")] = 0,
-    workers: Annotated[Optional[int], typer.Option(
+    workers: Annotated[int | None, typer.Option(
         min=1, help="Worker processes (default: the CPUs available).")] = None,
-    size: Annotated[Optional[str], typer.Option(
+    size: Annotated[str | None, typer.Option(
         help="Volume size ZxYxX in voxels, e.g. 64x128x128 (the default), or one in-plane size such as 96.")] = None,
-    config: Annotated[Optional[Path], typer.Option(
+    config: Annotated[Path | None, typer.Option(
         "--config", "-c", help="YAML/JSON SynthConfig (difficulty knobs, splits, volume); a cohort's manifest.json works too.")] = None,
-    montage: Annotated[Optional[list[str]], typer.Option(
+    montage: Annotated[list[str] | None, typer.Option(
         help="Case id to draw as OUT/montages/<id>.png (repeatable). With an existing cohort in OUT and no --force, "
              "only the montages are drawn.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a non-empty output folder.")] = False,

@@ -1,4 +1,4 @@
-"""Cases built through the encoders: CT-head findings, report and note linking, labs, embeddings;
+"""Cases built by the CaseBuilder: CT-head findings, report and note linking, labs, embeddings;
 the CT finding head trained on a tiny cohort and read back through KGDX_CT_MODEL and
 ``kgdx diagnose --ct``."""
 
@@ -14,19 +14,14 @@ import torch
 pytest.importorskip("nibabel")
 
 from kgdx.encoders.ct_findings import CT_FINDING_IDS
-from kgdx.ingest.case import Finding, LabResult, PatientCase
-from kgdx.ingest.volume import Volume
 from kgdx.errors import ConfigError, DataError
+from kgdx.ingest.case import Finding, PatientCase
+from kgdx.ingest.labs import LabResult
+from kgdx.ingest.volume import Volume
+from kgdx.reasoning.case_builder import CaseBuilder, add_ct_findings, add_labs, report_for_linking
 from kgdx.reasoning.checkpoint import load_checkpoint
 from kgdx.reasoning.diagnoser import Diagnoser
-from kgdx.reasoning.multimodal import (
-    MultimodalCaseBuilder,
-    add_ct_findings,
-    add_labs,
-    lab_vector,
-    report_for_linking,
-    select_modalities,
-)
+from kgdx.settings import get_settings
 
 GGO, EFFUSION, PNEUMONIA, COUGH, FEVER, HEMOPTYSIS, CRP_HIGH = (
     "HP:0025179", "HP:0002202", "HP:0002090", "HP:0012735", "HP:0001945", "HP:0002105", "HP:0011227")
@@ -66,32 +61,42 @@ def crp_case() -> PatientCase:
 
 
 def test_builder_fills_findings_with_origins_and_probabilities(dx, biased_ct):
-    mm = MultimodalCaseBuilder(dx, ct_model=biased_ct, embed=False)
-    built = mm.build(crp_case(), ct=air(), report=REPORT)
-    obs = {(f.id, f.origin): f.probability for f in built.case.observed}
+    built = CaseBuilder(dx, ct_model=biased_ct).build(crp_case(), ct=air(), report=REPORT)
+    obs = {(f.id, f.origin): f.probability for f in built.observed}
     assert obs[(COUGH, "phenopacket")] == 1.0
     assert obs[(GGO, "report")] == 0.99 and (GGO, "ct") not in obs  # a synonym match; the CT does not duplicate it
     assert obs[(PNEUMONIA, "report")] == 0.5  # hedged: half weight
     assert obs[(EFFUSION, "ct")] == pytest.approx(0.7, abs=1e-4)  # the head's output is the edge weight
-    assert FEVER not in {f.id for f in built.case.observed}  # the indication is not a finding
-    assert [(f.id, f.origin) for f in built.case.excluded] == [(HEMOPTYSIS, "report")]
-    assert built.ct_probabilities[GGO] == pytest.approx(0.9, abs=1e-4) and len(built.ct_probabilities) == 16
-    assert built.case.extra["ct_probabilities"][EFFUSION] == pytest.approx(0.7, abs=1e-4)
-    assert built.case.texts["report"] == REPORT
-    assert {m.concept_id for m in built.mentions} >= {GGO, PNEUMONIA, HEMOPTYSIS}
+    assert FEVER not in {f.id for f in built.observed}  # the indication is not a finding
+    assert [(f.id, f.origin) for f in built.excluded] == [(HEMOPTYSIS, "report")]
+    probs = built.extra["ct_probabilities"]
+    assert probs[GGO] == pytest.approx(0.9, abs=1e-4) and len(probs) == 16
+    assert probs[EFFUSION] == pytest.approx(0.7, abs=1e-4)
+    assert built.texts["report"] == REPORT
     # Labs: the Diagnoser maps the high CRP through INDICATES when it ranks.
-    r = dx.rank(built.case, k=2)
+    r = dx.rank(built, k=2)
     labs = [f for f in r.case.observed if f.origin == "labs"]
     assert [(f.id, f.probability) for f in labs] == [(CRP_HIGH, 0.9)]
     assert r.top[0].id in dx.index.diseases
 
 
 def test_all_report_sections_and_notes(dx, biased_ct):
-    mm = MultimodalCaseBuilder(dx, ct_model=biased_ct, embed=False, report_sections=None)
-    built = mm.build(PatientCase("q"), report=REPORT, notes=["Three days of fever and shortness of breath."])
-    obs = {(f.id, f.origin) for f in built.case.observed}
+    builder = CaseBuilder(dx, ct_model=biased_ct, report_sections=None)
+    built = builder.build(PatientCase("q"), report=REPORT, note="Three days of fever and shortness of breath.")
+    obs = {(f.id, f.origin) for f in built.observed}
     assert (FEVER, "report") in obs and ("HP:0002094", "note") in obs
-    assert built.ct_probabilities == {} and built.case.texts["note"].startswith("Three days")
+    assert "ct_probabilities" not in built.extra and built.texts["note"].startswith("Three days")
+
+
+def test_request_ids_and_text_never_read_as_a_file(dx, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("Ground glass opacity.")
+    built = CaseBuilder(dx).build(observed=[GGO], excluded=[FEVER], drugs=["DRUGBANK:DB00682"], note=str(secret))
+    assert [(f.id, f.origin) for f in built.observed] == [(GGO, "request")]  # the path is text, linked to nothing
+    assert built.files == {} and built.drugs == ["DRUGBANK:DB00682"]
+    from_file = CaseBuilder(dx).build(note=secret)
+    assert from_file.id == "secret" and from_file.files["note"] == str(secret)
+    assert [(f.id, f.origin) for f in from_file.observed] == [(GGO, "note")]
 
 
 def test_modifiers_are_not_findings(tiny_store, tiny_trained, monkeypatch):
@@ -100,7 +105,6 @@ def test_modifiers_are_not_findings(tiny_store, tiny_trained, monkeypatch):
     from kgdx.kg.memory_store import MemoryStore
     from kgdx.kg.records import Edge, Node
     from kgdx.kg.testing import tiny_kg_records
-    from kgdx.reasoning import case_builder
 
     store = MemoryStore(tiny_store.schema)
     store.write([*tiny_kg_records(), Node("Phenotype", "HP:0012823", {"name": "Clinical modifier"}),
@@ -109,23 +113,22 @@ def test_modifiers_are_not_findings(tiny_store, tiny_trained, monkeypatch):
     model, _ = load_checkpoint(tiny_trained[0] / "best.pt")
     dx = Diagnoser(store, model)
     text = "FINDINGS: Axial ground glass opacity."
-    assert [f.id for f in MultimodalCaseBuilder(dx, embed=False).build(report=text).case.observed] == [GGO]
+    assert [f.id for f in CaseBuilder(dx).build(report=text).observed] == [GGO]
     # Even with a linker whose vocabulary holds every phenotype, the builder keeps findings only.
     everything = ConceptLinker(store.iter_nodes("Phenotype"))
     assert "HP:0025287" in {m.concept_id for m in everything.link(text)}
-    monkeypatch.setattr(case_builder, "linker_for", lambda dx, embeddings=False: everything)
-    assert [f.id for f in MultimodalCaseBuilder(dx, embed=False).build(report=text).case.observed] == [GGO]
+    builder = CaseBuilder(dx)
+    builder._linker = everything
+    assert [f.id for f in builder.build(report=text).observed] == [GGO]
 
 
-def test_patient_embedding(dx, biased_ct):
-    mm = MultimodalCaseBuilder(dx, ct_model=biased_ct)
-    a, b = mm.build_many([crp_case(), PatientCase("empty")], cts=[air(), None], reports=[REPORT, None])
-    e = a.embedding
-    assert e.ct.shape == (64,) and e.ct_findings.shape == (16,) and e.report.shape == (384,)
-    assert np.linalg.norm(e.report) == pytest.approx(1.0, abs=1e-5)
-    assert mm.lab_tests == ("LOINC:1988-5",)
-    assert e.labs.tolist() == [10.0] and e.labs_present.tolist() == [True]  # scaled, clipped at 10
-    assert b.embedding.ct is None and b.embedding.report is None and b.embedding.labs_present.tolist() == [False]
+def test_embeddings(dx, biased_ct):
+    builder = CaseBuilder(dx, ct_model=biased_ct)
+    a, b = builder.build_many([crp_case(), PatientCase("empty")], cts=[air(), None], reports=[REPORT, None], embed=True)
+    assert a.embeddings["ct"].shape == (64,) and a.embeddings["report"].shape == (384,)
+    assert np.linalg.norm(a.embeddings["report"]) == pytest.approx(1.0, abs=1e-5)
+    assert b.embeddings == {}
+    assert builder.build(crp_case(), ct=air()).embeddings.keys() == {"ct"}  # the CT embedding is always kept
 
 
 def test_helpers(tmp_path):
@@ -141,40 +144,30 @@ def test_helpers(tmp_path):
     added = add_labs(case, table)
     assert [(x.loinc, x.value) for x in added] == [("LOINC:1988-5", 12.0)]
 
-    labs = [LabResult("LOINC:1988-5", 2.5, "mg/L", 0.0, 5.0), LabResult("LOINC:11477-7", 1.0, "{presence}", 0.0, 0.0),
-            LabResult("LOINC:2345-7", 120.0, "mg/dL")]
-    values, present = lab_vector(labs, ["LOINC:1988-5", "LOINC:11477-7", "LOINC:2345-7", "LOINC:718-7"],
-                                 ranges={"LOINC:2345-7": (70.0, 99.0)})
-    assert values.tolist() == pytest.approx([0.0, 2.0, 2 * (120 - 70) / 29 - 1, 0.0])
-    assert present.tolist() == [True, True, True, False]
-
     assert report_for_linking(REPORT) == "FINDINGS:\nGround glass opacity in both lungs. No hemoptysis.\n\n" \
                                          "IMPRESSION:\nPossible pneumonia."
     assert report_for_linking("No headings here.") == "No headings here."
     assert report_for_linking(REPORT, None) == REPORT
 
-    full = PatientCase("f", observed=[Finding(GGO, origin="report"), Finding(COUGH), Finding(EFFUSION, origin="ct")],
-                       excluded=[Finding(HEMOPTYSIS, origin="report")], labs=labs)
-    only = select_modalities(full, {"phenopacket", "ct"}, labs=False)
-    assert [f.id for f in only.observed] == [COUGH, EFFUSION] and only.excluded == [] and only.labs == []
-    assert len(full.observed) == 3 and len(full.labs) == 3  # the original is untouched
-
 
 def test_errors(dx, monkeypatch, tmp_path):
     monkeypatch.delenv("KGDX_CT_MODEL", raising=False)
+    get_settings.cache_clear()
     with pytest.raises(ConfigError, match="KGDX_CT_MODEL"):
-        MultimodalCaseBuilder(dx, embed=False).build(ct=air())
+        CaseBuilder(dx).build(ct=air())
     from kgdx.encoders import create_encoder, save_checkpoint
 
     no_head = save_checkpoint(create_encoder("ct-tiny", finding_head=False), tmp_path / "nohead.pt")
     with pytest.raises(ConfigError, match="no finding head"):
-        MultimodalCaseBuilder(dx, ct_model=no_head, embed=False).build(ct=air())
-    with pytest.raises(DataError, match="no such report file"):
-        MultimodalCaseBuilder(dx, embed=False).build(report=str(tmp_path / "missing.txt"))
+        CaseBuilder(dx, ct_model=no_head).build(ct=air())
+    with pytest.raises(DataError, match="cannot read the report"):
+        CaseBuilder(dx).build(report=tmp_path / "missing.txt")
+    with pytest.raises(DataError, match="the note is empty"):
+        CaseBuilder(dx).build(note="  ")
     with pytest.raises(ValueError, match="'ct_threshold'"):
-        MultimodalCaseBuilder(dx, ct_threshold=1.5)
+        CaseBuilder(dx, ct_threshold=1.5)
     with pytest.raises(ValueError, match="'cts' has 1 entries for 2 cases"):
-        MultimodalCaseBuilder(dx, embed=False).build_many([None, None], cts=[air()])
+        CaseBuilder(dx).build_many([None, None], cts=[air()])
 
 
 # -- the CT finding head, trained on a tiny cohort ---------------------------------------------------
@@ -182,8 +175,8 @@ def test_errors(dx, monkeypatch, tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_cohort(tmp_path_factory):
-    from kgdx.synth import SynthConfig, generate_cohort
     from kgdx.ingest.cohort import read_cohort
+    from kgdx.synth import SynthConfig, generate_cohort
 
     out = tmp_path_factory.mktemp("cohort") / "c"
     cfg = SynthConfig.parse({"volume": {"shape": [16, 32, 32]},
@@ -220,35 +213,24 @@ def test_ct_head_training_writes_a_loadable_checkpoint(tiny_cohort, ct_head):
 
 
 def test_ct_head_through_kgdx_ct_model(dx, tiny_cohort, ct_head, monkeypatch):
-    """KGDX_CT_MODEL reaches the same probabilities through case_builder.add_ct (what
-    ``kgdx diagnose --ct`` calls) and through the multimodal builder."""
-    from kgdx.reasoning.case_builder import add_ct
+    """KGDX_CT_MODEL reaches the same probabilities through CaseBuilder.add_ct (what
+    ``kgdx diagnose --ct`` calls) as the trainer's own prediction."""
     from kgdx.encoders.train_ct_head import predict, preprocess_cohort
 
     cid = tiny_cohort.ids("test")[0]
     path = tiny_cohort.path(cid, "ct")
     expected = predict(ct_head["encoder"], preprocess_cohort(tiny_cohort, [cid], ct_head["encoder"].cfg.preprocess))[1][0]
     monkeypatch.setenv("KGDX_CT_MODEL", ct_head["path"])
-    probs = add_ct(dx, PatientCase("x"), path)
+    get_settings.cache_clear()
+    probs = CaseBuilder(dx).add_ct(PatientCase("x"), path)
     np.testing.assert_allclose([probs[h] for h in CT_FINDING_IDS], expected, atol=1e-5)
-    built = MultimodalCaseBuilder(dx, embed=False).build(ct=path)
-    np.testing.assert_allclose([built.ct_probabilities[h] for h in CT_FINDING_IDS], expected, atol=1e-5)
-    assert built.case.files["ct"] == str(path)
-
-
-@pytest.fixture
-def tiny_home(tiny_store, tmp_path, monkeypatch):
-    from kgdx.kg.snapshot import save_snapshot
-    from kgdx.settings import get_settings
-
-    save_snapshot(tiny_store, tmp_path / "kg" / "default", {"sources": [{"name": "tiny test KG"}], "modules": []})
-    monkeypatch.setenv("KGDX_HOME", str(tmp_path))
-    get_settings.cache_clear()
-    yield tmp_path
+    built = CaseBuilder(dx).build(ct=path)
+    np.testing.assert_allclose([built.extra["ct_probabilities"][h] for h in CT_FINDING_IDS], expected, atol=1e-5)
+    assert built.files["ct"] == str(path)
     get_settings.cache_clear()
 
 
-def test_kgdx_diagnose_with_ct(tiny_home, tiny_trained, tiny_cohort, ct_head, biased_ct, monkeypatch, tmp_path):
+def test_kgdx_diagnose_with_ct(env, tiny_trained, tiny_cohort, ct_head, biased_ct, monkeypatch, tmp_path):
     from typer.testing import CliRunner
 
     from kgdx.app.cli import app
@@ -263,11 +245,13 @@ def test_kgdx_diagnose_with_ct(tiny_home, tiny_trained, tiny_cohort, ct_head, bi
         "metaData": {"created": "2025-01-01T00:00:00Z", "phenopacketSchemaVersion": "2.0"}}))
 
     monkeypatch.setenv("KGDX_CT_MODEL", ct_head["path"])  # the trained head
+    get_settings.cache_clear()
     r = runner.invoke(app, ["diagnose", str(packet), "--ct", volume, "--model", model, "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["case"] == "c1"
 
     monkeypatch.setenv("KGDX_CT_MODEL", str(biased_ct))  # a CT-only case: the head's findings are the case
+    get_settings.cache_clear()
     r = runner.invoke(app, ["diagnose", "--ct", volume, "--model", model, "--json", "--explain", "1", "--no-drugs"])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
@@ -275,5 +259,6 @@ def test_kgdx_diagnose_with_ct(tiny_home, tiny_trained, tiny_cohort, ct_head, bi
     assert cited & {GGO, EFFUSION}
 
     monkeypatch.delenv("KGDX_CT_MODEL")
+    get_settings.cache_clear()
     r = runner.invoke(app, ["diagnose", str(packet), "--ct", volume, "--model", model])
     assert r.exit_code != 0 and isinstance(r.exception, ConfigError)

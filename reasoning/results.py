@@ -1,0 +1,96 @@
+"""What the Diagnoser returns: the ranked differential and the whole diagnosis.
+
+They live apart from :mod:`kgdx.reasoning.diagnoser` so that explanations, drug suggestions and
+the app can use them without importing the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from kgdx.ingest.case import PatientCase
+from kgdx.reasoning.metrics import GoldRank, gold_rank
+
+if TYPE_CHECKING:
+    from kgdx.reasoning.drugs import DrugSuggestion
+    from kgdx.reasoning.explain import Explanation
+    from kgdx.reasoning.model import Attribution
+
+__all__ = ["RankedDisease", "Ranking", "Diagnosis"]
+
+
+@dataclass
+class RankedDisease:
+    """One disease of a differential."""
+
+    rank: int
+    id: str
+    name: str
+    score: float
+    probability: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rank": self.rank, "id": self.id, "name": self.name, "score": round(self.score, 4),
+                "probability": round(self.probability, 4)}
+
+
+@dataclass
+class Ranking:
+    """The ranked differential for one case, with what is needed to explain it.
+
+    Attributes:
+        case: The case as the model saw it (ids mapped, lab findings added).
+        top: The ``k`` best diseases.
+        scores: ``(num_diseases,)`` scores of every disease in the KG.
+        notes: What happened to the input: unknown ids, mapped ids, findings from labs.
+    """
+
+    case: PatientCase
+    top: list[RankedDisease]
+    scores: np.ndarray
+    observed: list[int] = field(repr=False, default_factory=list)
+    excluded: list[int] = field(repr=False, default_factory=list)
+    attribution: Attribution | None = field(repr=False, default=None)
+    notes: list[str] = field(default_factory=list)
+    use_genes: bool = False
+    diseases: Sequence[str] = field(repr=False, default=())
+
+    def rank_of(self, disease_id: str) -> GoldRank | None:
+        """Where ``disease_id`` ranks among every disease (``rank`` = 1 + diseases scored higher,
+        ``ties`` = others with its score), or ``None`` if the KG lacks it."""
+        try:
+            return gold_rank(self.scores, list(self.diseases).index(disease_id))
+        except ValueError:
+            return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"case": self.case.id, "diseases": [d.to_dict() for d in self.top], "notes": self.notes,
+                "unknown_ids": self.case.unknown_ids}
+
+
+@dataclass
+class Diagnosis:
+    """A ranking with its explanation and drug suggestions (:meth:`Diagnoser.diagnose`)."""
+
+    ranking: Ranking
+    explanation: Explanation | None = None
+    drugs: list[DrugSuggestion] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        doc = self.ranking.to_dict()
+        if self.explanation is not None:
+            doc["explanation"] = self.explanation.to_dict()
+        doc["drugs"] = [s.to_dict() for s in self.drugs]
+        return doc
+
+    def to_markdown(self) -> str:
+        out = self.explanation.to_markdown() if self.explanation else ""
+        if self.drugs:
+            out += "\n\n### Suggested drugs\n\n" + "\n".join(
+                f"- **{s.name}** (`{s.drug}`) for " + ", ".join(f"{t['name']} (line {t['line'] or '?'})" for t in s.treats)
+                for s in self.drugs)
+        return out
