@@ -49,8 +49,12 @@ def latencies_ms(fn: Callable[[], Any], repeat: int, warmup: int = 3) -> dict[st
         fn()
         times.append((time.perf_counter() - t) * 1000)
     times.sort()
-    return {"p50": round(statistics.median(times), 3), "p95": round(times[int(0.95 * (len(times) - 1))], 3),
-            "mean": round(statistics.fmean(times), 3), "n": repeat}
+    return {
+        "p50": round(statistics.median(times), 3),
+        "p95": round(times[int(0.95 * (len(times) - 1))], 3),
+        "mean": round(statistics.fmean(times), 3),
+        "n": repeat,
+    }
 
 
 def write_results(name: str, results: dict[str, Any], out: str | Path | None = None) -> Path:

@@ -76,7 +76,10 @@ def main() -> None:
     dx = Diagnoser.from_pretrained("default", store=open_store("memory"))
     ix = dx.index
     cases, total = sample_cases(dx, args.cases, args.limit, args.seed)
-    print(f"{len(cases)} of {total} cases from {args.cases}; KG: {ix.num_diseases} diseases, {ix.num_phenotypes} terms", flush=True)
+    print(
+        f"{len(cases)} of {total} cases from {args.cases}; KG: {ix.num_diseases} diseases, {ix.num_phenotypes} terms",
+        flush=True,
+    )
 
     term_x, disease_x = node_text_features(dx.store, ix)
     sim = CaseSimulator(ix, SimulationConfig(), seed=args.seed)
@@ -84,15 +87,30 @@ def main() -> None:
 
     scorers: dict = {}
     training: dict = {}
-    scorers["baseline: IC overlap over ancestors"] = (lambda ic: lambda c: ic.scores(ix.phenotype_ids(c.observed_ids)))(ICOverlap(ix))
+    scorers["baseline: IC overlap over ancestors"] = (lambda ic: lambda c: ic.scores(ix.phenotype_ids(c.observed_ids)))(
+        ICOverlap(ix)
+    )
     scorers["EvidenceGNN (shipped checkpoint, 500 × 32 cases)"] = lambda c: dx.rank(c, k=1).scores
 
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        summary = train(dx.store, TrainConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed,
-                                              warmup=min(100, args.steps // 5), eval_every=args.steps), tmp, progress=False, index=ix)
-        training["EvidenceGNN"] = {"seconds": round(time.perf_counter() - t, 1),
-                                   **{k: v for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}}
+        summary = train(
+            dx.store,
+            TrainConfig(
+                steps=args.steps,
+                batch_size=args.batch_size,
+                seed=args.seed,
+                warmup=min(100, args.steps // 5),
+                eval_every=args.steps,
+            ),
+            tmp,
+            progress=False,
+            index=ix,
+        )
+        training["EvidenceGNN"] = {
+            "seconds": round(time.perf_counter() - t, 1),
+            **{k: v for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
+        }
         ev = Diagnoser(dx.store, load_checkpoint(Path(tmp) / "last.pt")[0], ix)
     cfg = ev.model.config
     cfg.prior_weight, cfg.prior_excluded = dx.model.config.prior_weight, dx.model.config.prior_excluded
@@ -100,15 +118,20 @@ def main() -> None:
     scorers["EvidenceGNN (this budget), learned part only"] = learned_only(ev)
 
     for arch in ("rgcn", "hgt"):
-        conf = GenericTrainConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed,
-                                  warmup=min(30, args.steps // 5),
-                                  model=GenericGNNConfig(arch=arch, hidden=args.hidden, ancestor_hops=args.ancestor_hops))
+        conf = GenericTrainConfig(
+            steps=args.steps,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            warmup=min(30, args.steps // 5),
+            model=GenericGNNConfig(arch=arch, hidden=args.hidden, ancestor_hops=args.ancestor_hops),
+        )
         ranker, info = train_generic(ix, term_x, disease_x, train_cases, conf, progress=False)
         info.pop("config")
         training[arch] = info
         print(f"trained {arch}: {info}", flush=True)
         scorers[{"rgcn": "R-GCN", "hgt": "HGT"}[arch]] = (
-            lambda r: lambda c: r.scores(ix.phenotype_ids(c.observed_ids), ix.phenotype_ids(c.excluded_ids)))(ranker)
+            lambda r: lambda c: r.scores(ix.phenotype_ids(c.observed_ids), ix.phenotype_ids(c.excluded_ids))
+        )(ranker)
 
     methods = {}
     probe = cases[: min(50, len(cases))]
@@ -120,16 +143,31 @@ def main() -> None:
         s["latency_ms"] = latencies_ms(lambda fn=fn, it=it: fn(next(it)), repeat=min(100, len(probe) * 4 - 3))
         methods[name] = s
         o, k = s["overall"], s["in_kg"]
-        print(f"{name:52s} top1 {o['top1']:.3f} top3 {o['top3']:.3f} top10 {o['top10']:.3f} MRR {o['mrr']:.3f}"
-              f" | in-KG top1 {k['top1']:.3f} | p50 {s['latency_ms']['p50']:.1f} ms", flush=True)
+        print(
+            f"{name:52s} top1 {o['top1']:.3f} top3 {o['top3']:.3f} top10 {o['top10']:.3f} MRR {o['mrr']:.3f}"
+            f" | in-KG top1 {k['top1']:.3f} | p50 {s['latency_ms']['p50']:.1f} ms",
+            flush=True,
+        )
 
     results = {
-        "data": {"folder": str(args.cases), "cases": len(cases), "of": total, "sample_seed": args.seed,
-                 "cases_not_in_kg": methods["R-GCN"]["cases_not_in_kg"]},
-        "training": {"simulated_cases": len(train_cases), "steps": args.steps, "batch_size": args.batch_size,
-                     "per_contender": training},
-        "generic_config": {"hidden": args.hidden, "ancestor_hops": args.ancestor_hops,
-                           "features": "MiniLM text of label + definition, projected per node type, + learned type embedding"},
+        "data": {
+            "folder": str(args.cases),
+            "cases": len(cases),
+            "of": total,
+            "sample_seed": args.seed,
+            "cases_not_in_kg": methods["R-GCN"]["cases_not_in_kg"],
+        },
+        "training": {
+            "simulated_cases": len(train_cases),
+            "steps": args.steps,
+            "batch_size": args.batch_size,
+            "per_contender": training,
+        },
+        "generic_config": {
+            "hidden": args.hidden,
+            "ancestor_hops": args.ancestor_hops,
+            "features": "MiniLM text of label + definition, projected per node type, + learned type embedding",
+        },
         "methods": methods,
         "choice": max(("EvidenceGNN (this budget)", "R-GCN", "HGT"), key=lambda m: methods[m]["overall"]["mrr"]),
         "peak_rss_mb": round(peak_rss_mb()),

@@ -85,8 +85,12 @@ KG_VARIANTS = {
     "KG: symptoms+labs": ({"phenopacket"}, True),
     "KG: symptoms+labs+report": ({"phenopacket", "report"}, True),
 }
-SUPERVISED = ("image-only (CT emb → MLP)", "text-only (report emb → MLP)", "labs-only (lab encoder → MLP)",
-              "attention fusion, no KG")
+SUPERVISED = (
+    "image-only (CT emb → MLP)",
+    "text-only (report emb → MLP)",
+    "labs-only (lab encoder → MLP)",
+    "attention fusion, no KG",
+)
 
 
 class Clock:
@@ -117,8 +121,10 @@ def get_cohort(args: argparse.Namespace):  # noqa: ANN201 - kgdx.ingest.cohort.C
         cohort = read_cohort(folder)
         m = cohort.manifest
         if (m["n"], m["seed"], m["config"]["volume"]["shape"]) != (args.n, args.seed, shape):
-            raise SystemExit(f"{folder} holds a cohort of n={m['n']}, seed={m['seed']}, shape={m['config']['volume']['shape']}"
-                             f", not n={args.n}, seed={args.seed}, shape={shape}: pass those or another --cohort")
+            raise SystemExit(
+                f"{folder} holds a cohort of n={m['n']}, seed={m['seed']}, shape={m['config']['volume']['shape']}"
+                f", not n={args.n}, seed={args.seed}, shape={shape}: pass those or another --cohort"
+            )
         return cohort, False
     cfg = SynthConfig.parse({"volume": {"shape": shape}})
     generate_cohort(folder, args.n, seed=args.seed, cfg=cfg, workers=args.workers, progress=True)
@@ -134,15 +140,23 @@ def phenotype_model(name: str, store, out: Path, steps: int):  # noqa: ANN001, A
         model, info = load_checkpoint(name)
         return model, {"checkpoint": str(name), "trained_here": False, "train_config": info.get("train_config")}
     except ModelError as e:
-        print(f"the phenotype checkpoint {name!r} does not load ({e.one_line()[:160]}); training a quick one "
-              f"({steps} steps on cases simulated from the KG)", file=sys.stderr)
+        print(
+            f"the phenotype checkpoint {name!r} does not load ({e.one_line()[:160]}); training a quick one "
+            f"({steps} steps on cases simulated from the KG)",
+            file=sys.stderr,
+        )
     from kgdx.reasoning.train import TrainConfig, train
 
     cfg = TrainConfig(steps=steps, eval_every=steps, val_cases=100, warmup=min(20, steps))
     summary = train(store, cfg, out / "phenotype", progress=True)
     model, info = load_checkpoint(summary["best"])
-    return model, {"checkpoint": summary["best"], "trained_here": True, "steps": steps,
-                   "best_val_top1_simulated": summary["best_val_top1"], "train_config": info.get("train_config")}
+    return model, {
+        "checkpoint": summary["best"],
+        "trained_here": True,
+        "steps": steps,
+        "best_val_top1_simulated": summary["best_val_top1"],
+        "train_config": info.get("train_config"),
+    }
 
 
 # -- KG scoring ---------------------------------------------------------------------------------------
@@ -167,14 +181,25 @@ def kg_scores(model, evidence: list[CaseEvidence | None], cols: list[int], batch
     model.eval()
     with torch.no_grad():
         for i in range(0, len(evidence), batch):
-            rows = [i + j for j, e in enumerate(evidence[i:i + batch]) if e is not None]
+            rows = [i + j for j, e in enumerate(evidence[i : i + batch]) if e is not None]
             if rows:
                 out[rows] = model(CaseEvidence.batch([evidence[r] for r in rows])).numpy()[:, cols]
     return out
 
 
-def finetune(dx: Diagnoser, train: list[tuple[CaseEvidence, int]], val: list[CaseEvidence], val_y: np.ndarray,
-             cols: list[int], *, steps: int, lr: float, seed: int, batch: int = 16, eval_every: int = 25):
+def finetune(
+    dx: Diagnoser,
+    train: list[tuple[CaseEvidence, int]],
+    val: list[CaseEvidence],
+    val_y: np.ndarray,
+    cols: list[int],
+    *,
+    steps: int,
+    lr: float,
+    seed: int,
+    batch: int = 16,
+    eval_every: int = 25,
+):
     """A copy of the phenotype model fine-tuned on cohort cases (cross-entropy of the primary
     disease over every KG disease), at the step with the best validation macro AUROC."""
     import copy
@@ -183,7 +208,7 @@ def finetune(dx: Diagnoser, train: list[tuple[CaseEvidence, int]], val: list[Cas
     rng = np.random.default_rng(seed)
     model = copy.deepcopy(dx.model).train()
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    val_batches = [CaseEvidence.batch(val[i:i + 32]) for i in range(0, len(val), 32)]
+    val_batches = [CaseEvidence.batch(val[i : i + 32]) for i in range(0, len(val), 32)]
 
     def val_auroc() -> float:
         model.eval()
@@ -216,15 +241,23 @@ def evaluate(S: dict[str, np.ndarray], data: dict[str, Any]) -> dict[str, Any]:
     """Test and held-out metrics of one method's scores (``S[split]`` is ``(N, D_cohort)``)."""
     out: dict[str, Any] = {}
     m = macro_scores(data["Y"]["test"], S["test"])
-    out["test"] = {"macro_auroc": m["auroc"], "macro_auprc": m["auprc"], "diseases": m["labels"],
-                   **topk(S["test"], data["primary"]["test"])}
+    out["test"] = {
+        "macro_auroc": m["auroc"],
+        "macro_auprc": m["auprc"],
+        "diseases": m["labels"],
+        **topk(S["test"], data["primary"]["test"]),
+    }
     if len(data["ids"]["held_out"]):
         t = topk(S["held_out"], data["held_gold"])
         both_y = np.concatenate([data["Y"]["test"], data["Y"]["held_out"]])
         both_s = np.concatenate([S["test"], S["held_out"]])
         h = macro_scores(both_y, both_s, columns=data["held_cols"])
-        out["held_out"] = {**t, "held_out_disease_auroc": h["auroc"], "held_out_disease_auprc": h["auprc"],
-                           "cases": len(data["ids"]["held_out"])}
+        out["held_out"] = {
+            **t,
+            "held_out_disease_auroc": h["auroc"],
+            "held_out_disease_auprc": h["auprc"],
+            "cases": len(data["ids"]["held_out"]),
+        }
     return out
 
 
@@ -258,8 +291,13 @@ def _with_ancestors(dx: Diagnoser, ids: set[str]) -> set[str]:
     return out
 
 
-def drug_benchmark(dx: Diagnoser, built: dict[str, list[PatientCase]], data: dict[str, Any], kgsrc,  # noqa: ANN001
-                   settings: list[tuple[int, int]]) -> dict[str, Any]:
+def drug_benchmark(
+    dx: Diagnoser,
+    built: dict[str, list[PatientCase]],
+    data: dict[str, Any],
+    kgsrc,  # noqa: ANN001
+    settings: list[tuple[int, int]],
+) -> dict[str, Any]:
     """Suggestions on the zero-shot KG ranking against the true treatments, with violations."""
     from kgdx.reasoning.drugs import suggest_drugs
 
@@ -281,7 +319,9 @@ def drug_benchmark(dx: Diagnoser, built: dict[str, list[PatientCase]], data: dic
         dis = {d["id"] for d in rec["diseases"]}
         for d in list(dis):
             dis |= kgsrc.ancestors(d) if d in kgsrc.diseases else set()
-        phen = {p["id"] for p in rec["phenotypes"] if p["present"]} | {f["id"] for f in rec["ct_findings"] if f["present"]}
+        phen = {p["id"] for p in rec["phenotypes"] if p["present"]} | {
+            f["id"] for f in rec["ct_findings"] if f["present"]
+        }
         return drugs, dis | _with_ancestors(dx, phen)
 
     def run(split: str, ranks: list, k: int, top: int, safety: str) -> dict[str, Any]:
@@ -302,25 +342,46 @@ def drug_benchmark(dx: Diagnoser, built: dict[str, list[PatientCase]], data: dic
             observed = {dx.index.phenotypes[t] for t in (r.observed if r is not None else [])}
             record_conditions = set(case.conditions) | _with_ancestors(dx, observed)
             rec_v.add(sugg, drug_violations(dx.store, sugg, conditions=record_conditions, current_drugs=case.drugs))
-            true_v.add(sugg, drug_violations(dx.store, sugg, conditions=true_conditions | set(case.conditions),
-                                             current_drugs=case.drugs))
-        return {"k": k, "top_diseases": top, "safety": safety, "cases": len(jac), "cases_without_ranking": none,
-                "jaccard": round(float(np.mean(jac)), 4), "f1": round(float(np.mean(f1)), 4),
-                "mean_suggestions": round(float(np.mean(n_sugg)), 2),
-                "violations_vs_record": rec_v.to_dict(), "violations_vs_truth": true_v.to_dict()}
+            true_v.add(
+                sugg,
+                drug_violations(
+                    dx.store, sugg, conditions=true_conditions | set(case.conditions), current_drugs=case.drugs
+                ),
+            )
+        return {
+            "k": k,
+            "top_diseases": top,
+            "safety": safety,
+            "cases": len(jac),
+            "cases_without_ranking": none,
+            "jaccard": round(float(np.mean(jac)), 4),
+            "f1": round(float(np.mean(f1)), 4),
+            "mean_suggestions": round(float(np.mean(n_sugg)), 2),
+            "violations_vs_record": rec_v.to_dict(),
+            "violations_vs_truth": true_v.to_dict(),
+        }
 
     val_ranks = rankings("validation")
     grid = [run("validation", val_ranks, k, top, "remove") for k, top in settings]
     best = max(grid, key=lambda g: (g["f1"], -g["k"]))
     test_ranks = rankings("test")
-    out = {"selection": {"on": "validation F1 with safety=remove",
-                         "grid": [{"k": g["k"], "top_diseases": g["top_diseases"], "f1": g["f1"], "jaccard": g["jaccard"]}
-                                  for g in grid],
-                         "chosen": {"k": best["k"], "top_diseases": best["top_diseases"]}},
-           "test": {}}
-    for name, (k, top) in (("default (k=10, top_diseases=5)", (10, 5)),
-                           (f"chosen on validation (k={best['k']}, top_diseases={best['top_diseases']})",
-                            (best["k"], best["top_diseases"]))):
+    out = {
+        "selection": {
+            "on": "validation F1 with safety=remove",
+            "grid": [
+                {"k": g["k"], "top_diseases": g["top_diseases"], "f1": g["f1"], "jaccard": g["jaccard"]} for g in grid
+            ],
+            "chosen": {"k": best["k"], "top_diseases": best["top_diseases"]},
+        },
+        "test": {},
+    }
+    for name, (k, top) in (
+        ("default (k=10, top_diseases=5)", (10, 5)),
+        (
+            f"chosen on validation (k={best['k']}, top_diseases={best['top_diseases']})",
+            (best["k"], best["top_diseases"]),
+        ),
+    ):
         out["test"][name] = {s: run("test", test_ranks, k, top, s) for s in ("remove", "flag")}
     out["true_treatments_per_case"] = round(float(np.mean([len(truth(c)[0]) for c in data["ids"]["test"]])), 2)
     return out
@@ -335,15 +396,19 @@ def _f(v: Any) -> str:
 
 def print_table(methods: dict[str, dict[str, Any]], fractions: list[float]) -> str:
     lines = []
-    head = f"{'method':36s} {'labels':>9s} | {'AUROC':>6s} {'AUPRC':>6s} {'top1':>6s} {'top3':>6s} | " \
-           f"{'HO top1':>7s} {'HO top3':>7s} {'HO AUROC':>8s}"
+    head = (
+        f"{'method':36s} {'labels':>9s} | {'AUROC':>6s} {'AUPRC':>6s} {'top1':>6s} {'top3':>6s} | "
+        f"{'HO top1':>7s} {'HO top3':>7s} {'HO AUROC':>8s}"
+    )
     lines += [head, "-" * len(head)]
     for name, by_frac in methods.items():
         for frac, r in by_frac.items():
             t, h = r["test"], r.get("held_out", {})
-            lines.append(f"{name[:36]:36s} {frac:>9s} | {_f(t['macro_auroc']):>6s} {_f(t['macro_auprc']):>6s} "
-                         f"{_f(t['top1']):>6s} {_f(t['top3']):>6s} | {_f(h.get('top1')):>7s} {_f(h.get('top3')):>7s} "
-                         f"{_f(h.get('held_out_disease_auroc')):>8s}")
+            lines.append(
+                f"{name[:36]:36s} {frac:>9s} | {_f(t['macro_auroc']):>6s} {_f(t['macro_auprc']):>6s} "
+                f"{_f(t['top1']):>6s} {_f(t['top3']):>6s} | {_f(h.get('top1')):>7s} {_f(h.get('top3')):>7s} "
+                f"{_f(h.get('held_out_disease_auroc')):>8s}"
+            )
     return "\n".join(lines)
 
 
@@ -354,7 +419,9 @@ def plot(methods: dict[str, dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     names = list(methods)
-    fracs = sorted({f for m in methods.values() for f in m}, key=lambda f: -float(f.rstrip("%")) if f[0].isdigit() else -1000)
+    fracs = sorted(
+        {f for m in methods.values() for f in m}, key=lambda f: -float(f.rstrip("%")) if f[0].isdigit() else -1000
+    )
     fig, (a, b) = plt.subplots(1, 2, figsize=(14, 5.5), gridspec_kw={"width_ratios": [3, 2]})
     w = 0.8 / max(1, len(fracs))
     for i, f in enumerate(fracs):
@@ -373,8 +440,11 @@ def plot(methods: dict[str, dict[str, Any]], path: Path) -> None:
                 b.text(0.01, j + i * w, "0: cannot name an unseen disease", va="center", fontsize=7, color="grey")
     b.set_yticks(np.arange(len(names)) + w * (len(fracs) - 1) / 2, [""] * len(names))
     b.invert_yaxis()
-    b.set(xlabel="top-3 of the held-out disease among the cohort's diseases", xlim=(0, 1),
-          title="Held-out diseases (never in train)")
+    b.set(
+        xlabel="top-3 of the held-out disease among the cohort's diseases",
+        xlim=(0, 1),
+        title="Held-out diseases (never in train)",
+    )
     fig.legend(*a.get_legend_handles_labels(), loc="upper center", ncol=len(fracs), fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.94))
     fig.savefig(path, dpi=110)
@@ -389,22 +459,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--n", type=int, default=600, help="cohort size (default 600)")
     ap.add_argument("--size", default="32x64x64", help="volume shape ZxYxX (default 32x64x64, ct-tiny's input size)")
     ap.add_argument("--seed", type=int, default=0, help="cohort seed")
-    ap.add_argument("--cohort", default=None, help="cohort folder (reused if it holds this n/seed/size; default: temporary)")
+    ap.add_argument(
+        "--cohort", default=None, help="cohort folder (reused if it holds this n/seed/size; default: temporary)"
+    )
     ap.add_argument("--workers", type=int, default=2, help="processes for cohort generation")
     ap.add_argument("--model", default="default", help="phenotype checkpoint (name or path)")
-    ap.add_argument("--model-steps", type=int, default=150, help="steps of the quick phenotype model if --model does not load")
-    ap.add_argument("--ct-checkpoint", default=None, help="use this CT encoder (with a trained head) instead of training one")
+    ap.add_argument(
+        "--model-steps", type=int, default=150, help="steps of the quick phenotype model if --model does not load"
+    )
+    ap.add_argument(
+        "--ct-checkpoint", default=None, help="use this CT encoder (with a trained head) instead of training one"
+    )
     ap.add_argument("--ct-epochs", type=int, default=12, help="CT encoder stage-1 epochs")
     ap.add_argument("--fractions", type=float, nargs="+", default=[1.0, 0.1], help="shares of the training labels")
     ap.add_argument("--repeats", type=int, default=3, help="seeds per supervised run (and label subset)")
     ap.add_argument("--finetune-steps", type=int, default=150, help="KG fine-tuning steps (0: skip)")
     ap.add_argument("--link-embeddings", action="store_true", help="let the linker match paraphrases with MiniLM too")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch CPU threads (default 1: these tiny models run fastest on one; 0: torch's default)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default 1: these tiny models run fastest on one; 0: torch's default)",
+    )
     ap.add_argument("--work-dir", default=None, help="where checkpoints go (default: next to the cohort)")
     ap.add_argument("--out", default=None, help="JSON path (default benchmarks/results/chest.json)")
     ap.add_argument("--plot", default=None, help="plot path (default benchmarks/results/chest.png)")
-    ap.add_argument("--quick", action="store_true", help="a smoke run: n=120, 4 CT epochs, 1 repeat, 40 fine-tune steps")
+    ap.add_argument(
+        "--quick", action="store_true", help="a smoke run: n=120, 4 CT epochs, 1 repeat, 40 fine-tune steps"
+    )
     a = ap.parse_args(argv)
     if a.quick:
         a.n, a.ct_epochs, a.repeats, a.finetune_steps = min(a.n, 120), min(a.ct_epochs, 4), 1, min(a.finetune_steps, 40)
@@ -469,29 +551,49 @@ def main(argv: list[str] | None = None) -> int:
     def primary(split: str) -> list[int]:
         return [col[next(d["id"] for d in labels[c]["diseases"] if d["role"] == "primary")] for c in ids[split]]
 
-    data = {"ids": ids, "labels": labels, "Y": {s: Y(s) for s in SPLITS}, "primary": {s: primary(s) for s in SPLITS},
-            "held_cols": held_cols,
-            "held_gold": [col[next(d["id"] for d in labels[c]["diseases"] if d["id"] in held)] for c in ids["held_out"]]}
+    data = {
+        "ids": ids,
+        "labels": labels,
+        "Y": {s: Y(s) for s in SPLITS},
+        "primary": {s: primary(s) for s in SPLITS},
+        "held_cols": held_cols,
+        "held_gold": [col[next(d["id"] for d in labels[c]["diseases"] if d["id"] in held)] for c in ids["held_out"]],
+    }
 
     # 2. CT encoder and finding head (train split only)
     from kgdx.encoders.factory import get_model_config
     from kgdx.encoders.factory import load_checkpoint as load_encoder
 
-    pre_cfg = get_model_config("ct-tiny").preprocess if not args.ct_checkpoint else load_encoder(args.ct_checkpoint).cfg.preprocess
+    pre_cfg = (
+        get_model_config("ct-tiny").preprocess
+        if not args.ct_checkpoint
+        else load_encoder(args.ct_checkpoint).cfg.preprocess
+    )
     X = {s: preprocess_cohort(cohort, ids[s], pre_cfg) for s in SPLITS if ids[s]}
     clock("CT preprocessing")
     ct_info: dict[str, Any]
     if args.ct_checkpoint:
         encoder = load_encoder(args.ct_checkpoint)
         yt = np.stack([finding_targets(labels[c], encoder.findings) for c in ids["test"]])
-        ct_info = {"checkpoint": args.ct_checkpoint, "trained_here": False,
-                   "test": finding_auroc(predict(encoder, X["test"])[1], yt, encoder.findings)}
+        ct_info = {
+            "checkpoint": args.ct_checkpoint,
+            "trained_here": False,
+            "test": finding_auroc(predict(encoder, X["test"])[1], yt, encoder.findings),
+        }
     else:
-        res = train_ct_head(cohort, work / "ct-head.pt", CTHeadConfig(epochs=args.ct_epochs, seed=args.seed),
-                            inputs={s: X[s] for s in ("train", "validation", "test")}, progress=True)
+        res = train_ct_head(
+            cohort,
+            work / "ct-head.pt",
+            CTHeadConfig(epochs=args.ct_epochs, seed=args.seed),
+            inputs={s: X[s] for s in ("train", "validation", "test")},
+            progress=True,
+        )
         encoder = res.pop("encoder")
-        ct_info = {"checkpoint": res["path"], "trained_here": True,
-                   **{k: res[k] for k in ("best_head_epoch", "dense", "seconds", "train_cases", "validation", "test")}}
+        ct_info = {
+            "checkpoint": res["path"],
+            "trained_here": True,
+            **{k: res[k] for k in ("best_head_epoch", "dense", "seconds", "train_cases", "validation", "test")},
+        }
     clock("CT encoder and finding head")
 
     # 3. cases through the encoders
@@ -542,8 +644,16 @@ def main(argv: list[str] | None = None) -> int:
             for r in range(args.repeats):
                 sub = _subset(len(evidence["train"]), frac, r)
                 pairs = [(evidence["train"][i], gold_train[i]) for i in sub if evidence["train"][i] is not None]
-                ft, info = finetune(dx, pairs, [evidence["validation"][i] for i in val_ok],
-                                    data["Y"]["validation"][val_ok], kg_cols, steps=args.finetune_steps, lr=1e-3, seed=r)
+                ft, info = finetune(
+                    dx,
+                    pairs,
+                    [evidence["validation"][i] for i in val_ok],
+                    data["Y"]["validation"][val_ok],
+                    kg_cols,
+                    steps=args.finetune_steps,
+                    lr=1e-3,
+                    seed=r,
+                )
                 S = {s: kg_scores(ft, evidence[s], kg_cols) for s in ("test", "held_out") if ids[s]}
                 runs.append({**evaluate(S, data), "selection": info})
             methods.setdefault("KG fusion, fine-tuned on train", {})[f"{frac:.0%}"] = _mean_sd(runs)
@@ -566,8 +676,12 @@ def main(argv: list[str] | None = None) -> int:
             runs = []
             for r in range(args.repeats):
                 sub = torch.from_numpy(_subset(len(y_tr), frac, r))
-                model_, info = fit_multilabel(make, ({k: v[sub] for k, v in F["train"].items()}, y_tr[sub]),
-                                              (F["validation"], y_va), FitConfig(seed=r))
+                model_, info = fit_multilabel(
+                    make,
+                    ({k: v[sub] for k, v in F["train"].items()}, y_tr[sub]),
+                    (F["validation"], y_va),
+                    FitConfig(seed=r),
+                )
                 S = {}
                 for s in ("test", "held_out"):
                     if ids[s]:
@@ -586,23 +700,38 @@ def main(argv: list[str] | None = None) -> int:
     # 6. report
     counts = {s: len(cohort.ids(s)) for s in SPLITS}
     results = {
-        "data": {"cohort": str(cohort.root), "generated_here": generated, "seed": cohort.manifest["seed"],
-                 "n": cohort.manifest["n"], "volume_shape": cohort.manifest["config"]["volume"]["shape"],
-                 "cases_per_split": counts, "cases_used_per_split": {s: len(ids[s]) for s in SPLITS},
-                 "cohort_diseases": len(diseases_all), "diseases_scored": len(diseases), "diseases_not_in_kg": not_in_kg,
-                 "held_out_diseases": held, "cases_left_out": {s: len(v) for s, v in left_out.items()},
-                 "left_out_reason": "primary disease not in the KG" if left_out else None,
-                 "kg_cases_without_known_findings": empty_cases,
-                 "test_findings_by_origin": origins},
+        "data": {
+            "cohort": str(cohort.root),
+            "generated_here": generated,
+            "seed": cohort.manifest["seed"],
+            "n": cohort.manifest["n"],
+            "volume_shape": cohort.manifest["config"]["volume"]["shape"],
+            "cases_per_split": counts,
+            "cases_used_per_split": {s: len(ids[s]) for s in SPLITS},
+            "cohort_diseases": len(diseases_all),
+            "diseases_scored": len(diseases),
+            "diseases_not_in_kg": not_in_kg,
+            "held_out_diseases": held,
+            "cases_left_out": {s: len(v) for s, v in left_out.items()},
+            "left_out_reason": "primary disease not in the KG" if left_out else None,
+            "kg_cases_without_known_findings": empty_cases,
+            "test_findings_by_origin": origins,
+        },
         "phenotype_model": model_info,
         "ct_head": ct_info,
         "linking": {"embeddings": args.link_embeddings, "report_sections": list(builder.report_sections or ())},
         "methods": methods,
         "supervised_selection": fit_info,
         "drugs": drugs,
-        "settings": {"fractions": args.fractions, "repeats": args.repeats, "finetune_steps": args.finetune_steps,
-                     "ct_epochs": args.ct_epochs, "threads": torch.get_num_threads(),
-                     "fit": asdict(FitConfig()), "ct_head_config": asdict(CTHeadConfig(epochs=args.ct_epochs, seed=args.seed))},
+        "settings": {
+            "fractions": args.fractions,
+            "repeats": args.repeats,
+            "finetune_steps": args.finetune_steps,
+            "ct_epochs": args.ct_epochs,
+            "threads": torch.get_num_threads(),
+            "fit": asdict(FitConfig()),
+            "ct_head_config": asdict(CTHeadConfig(epochs=args.ct_epochs, seed=args.seed)),
+        },
         "seconds": {**clock.stages, "total": round(time.perf_counter() - clock.t0, 1)},
         "peak_rss_mb": round(peak_rss_mb()),
     }
@@ -612,9 +741,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nCT head, test split: macro AUROC {_f(ct_test['macro_auroc'])} over {ct_test['cases']} cases")
     for name, by in drugs["test"].items():
         for safety, r in by.items():
-            print(f"drugs {name}, safety={safety}: Jaccard {r['jaccard']:.3f} F1 {r['f1']:.3f}; unsafe vs record "
-                  f"{r['violations_vs_record']['rate']:.3f}, vs truth {r['violations_vs_truth']['rate']:.3f} "
-                  f"({r['mean_suggestions']} suggestions per case)")
+            print(
+                f"drugs {name}, safety={safety}: Jaccard {r['jaccard']:.3f} F1 {r['f1']:.3f}; unsafe vs record "
+                f"{r['violations_vs_record']['rate']:.3f}, vs truth {r['violations_vs_truth']['rate']:.3f} "
+                f"({r['mean_suggestions']} suggestions per case)"
+            )
     path = write_results("chest", results, args.out)
     png = Path(args.plot) if args.plot else RESULTS / "chest.png"
     plot(methods, png)

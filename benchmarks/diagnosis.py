@@ -46,8 +46,10 @@ DEFAULT_CASES = Path(__file__).resolve().parents[1].parent / "shared" / "data" /
 
 def _fmt(name: str, s: dict) -> str:
     o, k = s["overall"], s["in_kg"]
-    return (f"{name:42s} top1 {o['top1']:.3f} top3 {o['top3']:.3f} top10 {o['top10']:.3f} MRR {o['mrr']:.3f}"
-            f" | in-KG top1 {k['top1']:.3f} top10 {k['top10']:.3f}")
+    return (
+        f"{name:42s} top1 {o['top1']:.3f} top3 {o['top3']:.3f} top10 {o['top10']:.3f} MRR {o['mrr']:.3f}"
+        f" | in-KG top1 {k['top1']:.3f} top10 {k['top10']:.3f}"
+    )
 
 
 def real_cases(dx: Diagnoser, folder: Path, limit: int | None, per_case: str | None) -> dict:
@@ -91,9 +93,13 @@ def real_cases(dx: Diagnoser, folder: Path, limit: int | None, per_case: str | N
         print(_fmt(name, s), flush=True)
     best_baseline = max(v["overall"]["top1"] for k, v in out["methods"].items() if k.startswith("baseline:"))
     ours = out["methods"]["EvidenceGNN (phenotype only)"]["overall"]["top1"]
-    out["targets"] = {"top1_overall": ours, "best_baseline_top1": best_baseline,
-                      "margin_points": round(100 * (ours - best_baseline), 1),
-                      "target_margin_points": 8, "target_top1": 0.5}
+    out["targets"] = {
+        "top1_overall": ours,
+        "best_baseline_top1": best_baseline,
+        "margin_points": round(100 * (ours - best_baseline), 1),
+        "target_margin_points": 8,
+        "target_top1": 0.5,
+    }
     out["cases_not_in_kg"] = out["methods"]["EvidenceGNN (phenotype only)"]["cases_not_in_kg"]
     return out, cases
 
@@ -118,13 +124,19 @@ def explanations(dx: Diagnoser, cases: list[PatientCase], n: int, neo4j: bool) -
         edges += len(e.cited_edges())
         if store is not None:
             neo_share.append(verify_in_neo4j(e, store))
-    out = {"cases": min(n, len(cases)), "paths": paths, "cited_edges": edges,
-           "share_in_kg": round(verified / paths, 4) if paths else None}
+    out = {
+        "cases": min(n, len(cases)),
+        "paths": paths,
+        "cited_edges": edges,
+        "share_in_kg": round(verified / paths, 4) if paths else None,
+    }
     if store is not None:
         out["share_in_neo4j"] = round(float(np.mean(neo_share)), 4) if neo_share else None
         store.close()
-    print(f"explanations: {paths} paths over {out['cases']} cases; in the KG: {out['share_in_kg']}"
-          + (f"; in Neo4j: {out.get('share_in_neo4j')}" if store is not None else ""))
+    print(
+        f"explanations: {paths} paths over {out['cases']} cases; in the KG: {out['share_in_kg']}"
+        + (f"; in Neo4j: {out.get('share_in_neo4j')}" if store is not None else "")
+    )
     return out
 
 
@@ -134,15 +146,24 @@ def speed(dx: Diagnoser, cases: list[PatientCase]) -> dict:
     i = iter(range(10**9))
     ours = latencies_ms(lambda: dx.rank(sample[next(i) % len(sample)], k=10), repeat=200, warmup=10)
     j = iter(range(10**9))
-    base = latencies_ms(lambda: ic.scores(dx.index.phenotype_ids(sample[next(j) % len(sample)].observed_ids)), repeat=200, warmup=10)
+    base = latencies_ms(
+        lambda: ic.scores(dx.index.phenotype_ids(sample[next(j) % len(sample)].observed_ids)), repeat=200, warmup=10
+    )
     t = time.perf_counter()
     dx.scores(sample * 2, batch_size=16)
     batched = 2 * len(sample) / (time.perf_counter() - t)
-    out = {"ranking_latency_ms": ours, "ic_baseline_latency_ms": base, "batched_cases_per_s": round(batched, 1),
-           "diseases_scored_per_case": dx.index.num_diseases, "peak_rss_mb": round(peak_rss_mb()),
-           "target_p50_ms": 50}
-    print(f"speed: ranking p50 {ours['p50']:.1f} ms p95 {ours['p95']:.1f} ms (IC baseline p50 {base['p50']:.1f} ms); "
-          f"batched {batched:.0f} cases/s; peak RSS {out['peak_rss_mb']} MB")
+    out = {
+        "ranking_latency_ms": ours,
+        "ic_baseline_latency_ms": base,
+        "batched_cases_per_s": round(batched, 1),
+        "diseases_scored_per_case": dx.index.num_diseases,
+        "peak_rss_mb": round(peak_rss_mb()),
+        "target_p50_ms": 50,
+    }
+    print(
+        f"speed: ranking p50 {ours['p50']:.1f} ms p95 {ours['p95']:.1f} ms (IC baseline p50 {base['p50']:.1f} ms); "
+        f"batched {batched:.0f} cases/s; peak RSS {out['peak_rss_mb']} MB"
+    )
     return out
 
 

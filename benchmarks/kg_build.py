@@ -36,15 +36,25 @@ def main() -> None:
         build_s = time.perf_counter() - t
     counts = result.store.counts()
     out = {
-        "data": {"kind": "default KG (installed HPO releases + built-in modules)",
-                 "sources": [{"name": s["name"], "version": s["version"], "release_date": s["release_date"]}
-                             for s in result.manifest["sources"]],
-                 "counts": counts.to_dict()},
-        "build": {"seconds": round(build_s, 1), "peak_rss_mb": round(peak_rss_mb()),
-                  "added_rss_mb": round(rss_mb() - base), "target_seconds": 30},
+        "data": {
+            "kind": "default KG (installed HPO releases + built-in modules)",
+            "sources": [
+                {"name": s["name"], "version": s["version"], "release_date": s["release_date"]}
+                for s in result.manifest["sources"]
+            ],
+            "counts": counts.to_dict(),
+        },
+        "build": {
+            "seconds": round(build_s, 1),
+            "peak_rss_mb": round(peak_rss_mb()),
+            "added_rss_mb": round(rss_mb() - base),
+            "target_seconds": 30,
+        },
     }
-    print(f"build: {build_s:.1f} s, {counts.total_nodes:,} nodes, {counts.total_relationships:,} relationships, "
-          f"peak RSS {out['build']['peak_rss_mb']:,} MB")
+    print(
+        f"build: {build_s:.1f} s, {counts.total_nodes:,} nodes, {counts.total_relationships:,} relationships, "
+        f"peak RSS {out['build']['peak_rss_mb']:,} MB"
+    )
 
     if not args.no_neo4j:
         from kgdx.kg.neo4j_store import Neo4jStore
@@ -57,9 +67,14 @@ def main() -> None:
             rep = neo.write([*result.store.iter_nodes(), *result.store.iter_edges()], progress=True)
             load_s = time.perf_counter() - t
             assert neo.counts() == counts, "Neo4j counts differ from the in-memory KG"
-        out["neo4j_load"] = {"seconds": round(load_s, 1), "relationships_per_s": round(rep.edges / load_s),
-                             "nodes": rep.nodes, "relationships": rep.edges, "batch_size": args.batch_size,
-                             "target_seconds": 60}
+        out["neo4j_load"] = {
+            "seconds": round(load_s, 1),
+            "relationships_per_s": round(rep.edges / load_s),
+            "nodes": rep.nodes,
+            "relationships": rep.edges,
+            "batch_size": args.batch_size,
+            "target_seconds": 60,
+        }
         print(f"Neo4j load: {load_s:.1f} s, {rep.edges / load_s:,.0f} relationships/s (counts equal the in-memory KG)")
     print(f"wrote {write_results('kg_build', out, args.out)}")
 

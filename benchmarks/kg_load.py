@@ -33,24 +33,47 @@ from kgdx.kg.schema import core_schema
 
 # Share of nodes and relationships per type, shaped like the default KG plus drugs and genes.
 NODE_MIX = {"Phenotype": 0.45, "Disease": 0.30, "Gene": 0.12, "Drug": 0.10, "LabTest": 0.03}
-EDGE_MIX = {"HAS_PHENOTYPE": 0.70, "IS_A": 0.08, "ASSOCIATED_WITH": 0.10, "TREATS": 0.06, "INTERACTS_WITH": 0.04,
-            "INDICATES": 0.02}
-ENDS = {"HAS_PHENOTYPE": ("Disease", "Phenotype"), "IS_A": ("Phenotype", "Phenotype"),
-        "ASSOCIATED_WITH": ("Gene", "Disease"), "TREATS": ("Drug", "Disease"),
-        "INTERACTS_WITH": ("Drug", "Drug"), "INDICATES": ("LabTest", "Phenotype")}
+EDGE_MIX = {
+    "HAS_PHENOTYPE": 0.70,
+    "IS_A": 0.08,
+    "ASSOCIATED_WITH": 0.10,
+    "TREATS": 0.06,
+    "INTERACTS_WITH": 0.04,
+    "INDICATES": 0.02,
+}
+ENDS = {
+    "HAS_PHENOTYPE": ("Disease", "Phenotype"),
+    "IS_A": ("Phenotype", "Phenotype"),
+    "ASSOCIATED_WITH": ("Gene", "Disease"),
+    "TREATS": ("Drug", "Disease"),
+    "INTERACTS_WITH": ("Drug", "Drug"),
+    "INDICATES": ("LabTest", "Phenotype"),
+}
 
 
 def _id(label: str, i: int) -> str:
-    return {"Phenotype": f"HP:{i:07d}", "Disease": f"OMIM:{100000 + i:06d}", "Gene": f"NCBIGene:{i + 1}",
-            "Drug": f"DRUGBANK:DB{i:05d}", "LabTest": f"LOINC:{i + 1}-0"}[label]
+    return {
+        "Phenotype": f"HP:{i:07d}",
+        "Disease": f"OMIM:{100000 + i:06d}",
+        "Gene": f"NCBIGene:{i + 1}",
+        "Drug": f"DRUGBANK:DB{i:05d}",
+        "LabTest": f"LOINC:{i + 1}-0",
+    }[label]
 
 
 def generate(n_nodes: int, n_edges: int, seed: int = 0) -> tuple[list[Node], list[Edge]]:
     """A deterministic KG of about ``n_nodes`` nodes and exactly ``n_edges`` distinct edges."""
     rng = random.Random(seed)
     counts = {t: max(2, int(n_nodes * share)) for t, share in NODE_MIX.items()}
-    nodes = [Node(t, _id(t, i), {"name": f"{t} {i}", **({"symbol": f"G{i}"} if t == "Gene" else {"synonyms": [f"{t.lower()} {i}"]})})
-             for t, n in counts.items() for i in range(n)]
+    nodes = [
+        Node(
+            t,
+            _id(t, i),
+            {"name": f"{t} {i}", **({"symbol": f"G{i}"} if t == "Gene" else {"synonyms": [f"{t.lower()} {i}"]})},
+        )
+        for t, n in counts.items()
+        for i in range(n)
+    ]
     edges: list[Edge] = []
     seen: set[tuple[str, str, str]] = set()
     for rel, share in EDGE_MIX.items():
@@ -113,9 +136,13 @@ def main() -> None:
     mem = MemoryStore(schema)
     rep = mem.write([*nodes, *edges])
     mem_rate = (rep.nodes + rep.edges) / rep.seconds
-    memory = {"seconds": round(rep.seconds, 2), "records_per_s": round(mem_rate),
-              "relationships_per_s": round(rep.edges / rep.seconds), "peak_rss_mb": round(peak_rss_mb()),
-              "added_rss_mb": round(rss_mb() - base)}
+    memory = {
+        "seconds": round(rep.seconds, 2),
+        "records_per_s": round(mem_rate),
+        "relationships_per_s": round(rep.edges / rep.seconds),
+        "peak_rss_mb": round(peak_rss_mb()),
+        "added_rss_mb": round(rss_mb() - base),
+    }
     print(f"in-memory build: {rep.seconds:.1f} s, {mem_rate:,.0f} records/s, peak RSS {memory['peak_rss_mb']:,} MB")
 
     neo = Neo4jStore.from_settings(schema)
@@ -129,8 +156,10 @@ def main() -> None:
     neo.write_naive(naive_slice)
     naive_s = time.perf_counter() - t
     naive_rate = len(naive_slice) / naive_s
-    print(f"naive loader: {len(naive_slice):,} rows in {naive_s:.1f} s = {naive_rate:,.0f} relationships/s "
-          f"(extrapolated to {len(edges):,}: {len(edges) / naive_rate / 60:.1f} min)")
+    print(
+        f"naive loader: {len(naive_slice):,} rows in {naive_s:.1f} s = {naive_rate:,.0f} relationships/s "
+        f"(extrapolated to {len(edges):,}: {len(edges) / naive_rate / 60:.1f} min)"
+    )
     neo.clear()
 
     t = time.perf_counter()
@@ -139,31 +168,50 @@ def main() -> None:
     bulk_rate = len(edges) / bulk_s
     counts = neo.counts()
     assert counts.total_relationships == len(edges) and counts.total_nodes == len(nodes), counts
-    print(f"bulk loader: {len(nodes):,} nodes + {len(edges):,} relationships in {bulk_s:.1f} s = "
-          f"{bulk_rate:,.0f} relationships/s ({bulk_rate / naive_rate:.0f}x the naive loader)")
+    print(
+        f"bulk loader: {len(nodes):,} nodes + {len(edges):,} relationships in {bulk_s:.1f} s = "
+        f"{bulk_rate:,.0f} relationships/s ({bulk_rate / naive_rate:.0f}x the naive loader)"
+    )
 
     rng = random.Random(1)
-    ids = {"Phenotype": _id("Phenotype", 17), "Disease": _id("Disease", 42), "Drug": _id("Drug", 5),
-           "drugs": [_id("Drug", rng.randrange(100)) for _ in range(20)]}
+    ids = {
+        "Phenotype": _id("Phenotype", 17),
+        "Disease": _id("Disease", 42),
+        "Drug": _id("Drug", 5),
+        "drugs": [_id("Drug", rng.randrange(100)) for _ in range(20)],
+    }
     ids["concepts"] = [nb.node.id for nb in mem.disease_phenotypes(ids["Disease"])][:3] + [_id("Phenotype", 3)]
     latency = {}
     for name, q in QUERIES.items():
-        latency[name] = {"memory": latencies_ms(lambda q=q: q(mem, ids), args.repeat),
-                         "neo4j": latencies_ms(lambda q=q: q(neo, ids), args.repeat)}
+        latency[name] = {
+            "memory": latencies_ms(lambda q=q: q(mem, ids), args.repeat),
+            "neo4j": latencies_ms(lambda q=q: q(neo, ids), args.repeat),
+        }
         assert q(mem, ids) == q(neo, ids), name
-        print(f"  {name:20s} memory p50 {latency[name]['memory']['p50']:8.3f} ms p95 {latency[name]['memory']['p95']:8.3f}"
-              f" | neo4j p50 {latency[name]['neo4j']['p50']:8.3f} ms p95 {latency[name]['neo4j']['p95']:8.3f}")
+        print(
+            f"  {name:20s} memory p50 {latency[name]['memory']['p50']:8.3f} ms p95 {latency[name]['memory']['p95']:8.3f}"
+            f" | neo4j p50 {latency[name]['neo4j']['p50']:8.3f} ms p95 {latency[name]['neo4j']['p95']:8.3f}"
+        )
     neo.clear()
     neo.close()
 
     results = {
-        "data": {"kind": "generated (benchmarks/kg_load.py:generate, seed 0)", "nodes": len(nodes), "relationships": len(edges)},
-        "neo4j_load": {"bulk_seconds": round(bulk_s, 1), "bulk_relationships_per_s": round(bulk_rate),
-                       "naive_rows": len(naive_slice), "naive_seconds": round(naive_s, 1),
-                       "naive_relationships_per_s": round(naive_rate),
-                       "naive_extrapolated_seconds": round(len(edges) / naive_rate),
-                       "speedup": round(bulk_rate / naive_rate, 1), "batch_size": args.batch_size,
-                       "targets": {"speedup": 20, "relationships_per_s": 20_000}},
+        "data": {
+            "kind": "generated (benchmarks/kg_load.py:generate, seed 0)",
+            "nodes": len(nodes),
+            "relationships": len(edges),
+        },
+        "neo4j_load": {
+            "bulk_seconds": round(bulk_s, 1),
+            "bulk_relationships_per_s": round(bulk_rate),
+            "naive_rows": len(naive_slice),
+            "naive_seconds": round(naive_s, 1),
+            "naive_relationships_per_s": round(naive_rate),
+            "naive_extrapolated_seconds": round(len(edges) / naive_rate),
+            "speedup": round(bulk_rate / naive_rate, 1),
+            "batch_size": args.batch_size,
+            "targets": {"speedup": 20, "relationships_per_s": 20_000},
+        },
         "memory_build": memory,
         "query_latency_ms": latency,
     }

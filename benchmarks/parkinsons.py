@@ -81,11 +81,17 @@ def notes_eval(dx: Diagnoser, labels: list[dict], *, oracle: bool) -> tuple[dict
         text = (NOTES / lab["file"]).read_text()
         golds = [lab["gold"], *lab.get("gold_equivalents", [])]
         if oracle:
-            case = PatientCase(lab["file"],
-                               observed=[Finding(p["id"], p["label"], 0.5 if p.get("hedged") else 1.0, "label")
-                                         for p in lab["phenotypes"] if p["status"] == "present"],
-                               excluded=[Finding(p["id"], p["label"], 1.0, "label") for p in lab["phenotypes"]
-                                         if p["status"] == "absent"])
+            case = PatientCase(
+                lab["file"],
+                observed=[
+                    Finding(p["id"], p["label"], 0.5 if p.get("hedged") else 1.0, "label")
+                    for p in lab["phenotypes"]
+                    if p["status"] == "present"
+                ],
+                excluded=[
+                    Finding(p["id"], p["label"], 1.0, "label") for p in lab["phenotypes"] if p["status"] == "absent"
+                ],
+            )
         else:
             case = PatientCase(lab["file"])
             builder.add_text(case, text, kind="note")
@@ -119,39 +125,61 @@ def main() -> None:
     new_diseases = [i for i in applied.nodes if after.schema.node_type_of(i).label == "Disease"]
     dx_before, dx_after = Diagnoser(before, model), Diagnoser(after, model)
     labels = [json.loads(line) for line in (NOTES / "labels.jsonl").read_text().splitlines() if line.strip()]
-    results: dict = {"module": {"name": applied.name, "version": applied.version, **applied.summary()},
-                     "data": {"notes": len(labels), "notes_folder": str(NOTES)}}
+    results: dict = {
+        "module": {"name": applied.name, "version": applied.version, **applied.summary()},
+        "data": {"notes": len(labels), "notes_folder": str(NOTES)},
+    }
 
     if args.cases.is_dir():
         results["real_cases"] = real_cases(dx_before, dx_after, args.cases, args.cohorts)
         for k in ("before", "after"):
             s = results["real_cases"][k]
-            print(f"real PD cases {k:6s}: {s['cases']} cases, top-1 {s['overall']['top1']:.3f}, "
-                  f"top-10 {s['overall']['top10']:.3f}, MRR {s['overall']['mrr']:.3f}")
+            print(
+                f"real PD cases {k:6s}: {s['cases']} cases, top-1 {s['overall']['top1']:.3f}, "
+                f"top-10 {s['overall']['top10']:.3f}, MRR {s['overall']['mrr']:.3f}"
+            )
     else:
         results["real_cases"] = {"skipped": f"{args.cases} not found"}
 
     zs, zs_rows = notes_eval(dx_after, labels, oracle=False)
     zo, _ = notes_eval(dx_after, labels, oracle=True)
     results["notes_zero_shot"] = {"linked": zs, "oracle_findings": zo, "per_note": zs_rows}
-    print(f"notes, zero-shot: top-1 {zs['overall']['top1']:.3f} top-3 {zs['overall']['top3']:.3f} "
-          f"(oracle findings: top-1 {zo['overall']['top1']:.3f} top-3 {zo['overall']['top3']:.3f}); linking {zs['linking']}")
+    print(
+        f"notes, zero-shot: top-1 {zs['overall']['top1']:.3f} top-3 {zs['overall']['top3']:.3f} "
+        f"(oracle findings: top-1 {zo['overall']['top1']:.3f} top-3 {zo['overall']['top3']:.3f}); linking {zs['linking']}"
+    )
 
     if args.finetune_steps:
         with tempfile.TemporaryDirectory() as tmp:
-            cfg = TrainConfig(steps=args.finetune_steps, lr=5e-4, warmup=20, eval_every=args.finetune_steps,
-                              val_cases=200, init=str(checkpoint_path(args.model)),
-                              focus=tuple(new_diseases), focus_rate=0.5)
+            cfg = TrainConfig(
+                steps=args.finetune_steps,
+                lr=5e-4,
+                warmup=20,
+                eval_every=args.finetune_steps,
+                val_cases=200,
+                init=str(checkpoint_path(args.model)),
+                focus=tuple(new_diseases),
+                focus_rate=0.5,
+            )
             train(after, cfg, tmp, progress=True, index=dx_after.index)
             tuned, _ = load_checkpoint(Path(tmp) / "last.pt")
         dx_tuned = Diagnoser(after, tuned, dx_after.index)
         ft, ft_rows = notes_eval(dx_tuned, labels, oracle=False)
         fo, _ = notes_eval(dx_tuned, labels, oracle=True)
-        results["notes_fine_tuned"] = {"steps": args.finetune_steps, "linked": ft, "oracle_findings": fo, "per_note": ft_rows}
-        print(f"notes, fine-tuned ({args.finetune_steps} steps): top-1 {ft['overall']['top1']:.3f} top-3 {ft['overall']['top3']:.3f}"
-              f" (oracle findings: top-1 {fo['overall']['top1']:.3f})")
+        results["notes_fine_tuned"] = {
+            "steps": args.finetune_steps,
+            "linked": ft,
+            "oracle_findings": fo,
+            "per_note": ft_rows,
+        }
+        print(
+            f"notes, fine-tuned ({args.finetune_steps} steps): top-1 {ft['overall']['top1']:.3f} top-3 {ft['overall']['top3']:.3f}"
+            f" (oracle findings: top-1 {fo['overall']['top1']:.3f})"
+        )
         if "per_case" in results["real_cases"].get("after", {}):
-            results["real_cases"]["after_fine_tuned"] = real_cases(dx_tuned, dx_tuned, args.cases, args.cohorts)["after"]
+            results["real_cases"]["after_fine_tuned"] = real_cases(dx_tuned, dx_tuned, args.cases, args.cohorts)[
+                "after"
+            ]
 
     paths = verified = 0
     builder = CaseBuilder(dx_after)

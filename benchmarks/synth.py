@@ -83,17 +83,27 @@ def main() -> None:
     rate = args.n / total_s  # the KG is cached in this process by now
     rate_e2e = args.n / (total_s + kg_load_s)
     results = {
-        "config": {"n": args.n, "workers": args.workers, "seed": args.seed, "shape_zyx": list(cfg.volume.shape),
-                   "spacing_zyx_mm": [round(s, 3) for s in cfg.volume.spacing]},
+        "config": {
+            "n": args.n,
+            "workers": args.workers,
+            "seed": args.seed,
+            "shape_zyx": list(cfg.volume.shape),
+            "spacing_zyx_mm": [round(s, 3) for s in cfg.volume.spacing],
+        },
         "kg_load_s": round(kg_load_s, 2),
         "total_s": round(total_s, 2),
         "cases_per_s": round(rate, 3),
         "cases_per_s_end_to_end": round(rate_e2e, 3),
-        "stage_s_per_case": {"make_case": round(make_s / args.stage_cases, 3),
-                             "write_case": round(write_s / args.stage_cases, 3)},
+        "stage_s_per_case": {
+            "make_case": round(make_s / args.stage_cases, 3),
+            "write_case": round(write_s / args.stage_cases, 3),
+        },
         "bytes_per_case": {**per_file, "total": round(disk["total"] / args.n)},
-        "projection": {"cases": args.extrapolate, "hours": round((args.extrapolate / rate + kg_load_s) / 3600, 3),
-                       "gib": round(disk["total"] / args.n * args.extrapolate / 2**30, 3)},
+        "projection": {
+            "cases": args.extrapolate,
+            "hours": round((args.extrapolate / rate + kg_load_s) / 3600, 3),
+            "gib": round(disk["total"] / args.n * args.extrapolate / 2**30, 3),
+        },
         "splits": summary.splits,
         "peak_rss_mb_main": round(peak_rss_mb(), 1),
     }
@@ -103,10 +113,15 @@ def main() -> None:
         ("generation", f"{total_s:.1f} s"),
         ("cases/s", f"{rate:.2f} ({rate_e2e:.2f} end to end with the KG load)"),
         ("per case, 1 process", f"make {make_s / args.stage_cases:.3f} s + write {write_s / args.stage_cases:.3f} s"),
-        ("disk per case", ", ".join(f"{k} {v / 1024:.0f} KiB" for k, v in per_file.items())
-         + f"; total {disk['total'] / args.n / 1024:.0f} KiB"),
-        (f"{args.extrapolate} cases", f"{results['projection']['hours'] * 60:.1f} min, "
-                                      f"{results['projection']['gib']:.2f} GiB"),
+        (
+            "disk per case",
+            ", ".join(f"{k} {v / 1024:.0f} KiB" for k, v in per_file.items())
+            + f"; total {disk['total'] / args.n / 1024:.0f} KiB",
+        ),
+        (
+            f"{args.extrapolate} cases",
+            f"{results['projection']['hours'] * 60:.1f} min, {results['projection']['gib']:.2f} GiB",
+        ),
     ]
     width = max(len(k) for k, _ in rows)
     print("\n".join(f"{k:<{width}}  {v}" for k, v in rows))

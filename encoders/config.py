@@ -135,8 +135,16 @@ class SliceViTCfg:
     dropout: float = 0.0
 
     def __post_init__(self) -> None:
-        _positive("slice_encoder", image_size=self.image_size, patch_size=self.patch_size, width=self.width,
-                  depth=self.depth, heads=self.heads, mlp_ratio=self.mlp_ratio, in_channels=self.in_channels)
+        _positive(
+            "slice_encoder",
+            image_size=self.image_size,
+            patch_size=self.patch_size,
+            width=self.width,
+            depth=self.depth,
+            heads=self.heads,
+            mlp_ratio=self.mlp_ratio,
+            in_channels=self.in_channels,
+        )
         if self.image_size % self.patch_size:
             raise ValueError(
                 f"slice_encoder.image_size (got {self.image_size}) must be divisible by patch_size (got {self.patch_size})"
@@ -163,7 +171,9 @@ class SliceFusionCfg:
     dropout: float = 0.1
 
     def __post_init__(self) -> None:
-        _positive("fusion", num_slices=self.num_slices, width=self.width, depth=self.depth, heads=self.heads, ffn=self.ffn)
+        _positive(
+            "fusion", num_slices=self.num_slices, width=self.width, depth=self.depth, heads=self.heads, ffn=self.ffn
+        )
         if self.width % self.heads:
             raise ValueError(f"fusion.width (got {self.width}) must be divisible by heads (got {self.heads})")
 

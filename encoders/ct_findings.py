@@ -39,7 +39,9 @@ CT_FINDINGS: tuple[CTFinding, ...] = (
     CTFinding("HP:0032174", "Tree-in-bud pattern", ("tree-in-bud", "tree-in-bud opacity", "tree-in-bud nodularity")),
     CTFinding("HP:0033655", "Pulmonary cavity", ("cavity", "cavitation", "cavitary lesion")),
     CTFinding("HP:0002202", "Pleural effusion", ("effusion", "pleural fluid")),
-    CTFinding("HP:0100721", "Mediastinal lymphadenopathy", ("mediastinal adenopathy", "enlarged mediastinal lymph node")),
+    CTFinding(
+        "HP:0100721", "Mediastinal lymphadenopathy", ("mediastinal adenopathy", "enlarged mediastinal lymph node")
+    ),
     CTFinding("HP:0002110", "Bronchiectasis", ()),
     CTFinding("HP:0002107", "Pneumothorax", ()),
     CTFinding("HP:6000317", "Mosaic attenuation pattern in lung", ("mosaic attenuation", "mosaic perfusion")),

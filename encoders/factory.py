@@ -99,7 +99,11 @@ def create_encoder(
         >>> type(enc).__name__, enc.embed_dim
         ('CTEncoder', 64)
     """
-    cfg = name_or_path if isinstance(name_or_path, (CTEncoderCfg, TextEncoderCfg, LabEncoderCfg)) else get_model_config(name_or_path)
+    cfg = (
+        name_or_path
+        if isinstance(name_or_path, (CTEncoderCfg, TextEncoderCfg, LabEncoderCfg))
+        else get_model_config(name_or_path)
+    )
     model = _build(cfg, **kwargs)
     if pretrained is not None:
         _load_state(model, checkpoints.read(pretrained, kinds=("encoder", "pretrain"), shipped=_shipped()))

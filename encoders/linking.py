@@ -133,8 +133,15 @@ class _Tok:
 
 
 def _tokenize(text: str, offset: int = 0) -> list[_Tok]:
-    return [_Tok(m.group(), m.group() if m.group() in _PUNCT else normalize_token(m.group()), m.start() + offset, m.end() + offset)
-            for m in _TOKEN.finditer(text)]
+    return [
+        _Tok(
+            m.group(),
+            m.group() if m.group() in _PUNCT else normalize_token(m.group()),
+            m.start() + offset,
+            m.end() + offset,
+        )
+        for m in _TOKEN.finditer(text)
+    ]
 
 
 def _sentences(text: str) -> list[tuple[int, int]]:
@@ -156,61 +163,268 @@ def _sentences(text: str) -> list[tuple[int, int]]:
 #: precedes) or ``both``.
 TRIGGERS: tuple[tuple[str, str, str], ...] = (
     # negation, forward
-    *((p, "neg", "fwd") for p in (
-        "no", "not", "without", "denies", "denied", "deny", "denying", "negative for", "free of", "absence of",
-        "no evidence of", "no evidence for", "no sign of", "no signs of", "no finding of", "no findings of",
-        "never", "nor", "neither", "resolution of", "resolved", "fails to reveal", "failed to reveal",
-        "no longer", "absent", "ruled out for", "no suspicious", "rather than", "instead of", "clear of",
-    )),
+    *(
+        (p, "neg", "fwd")
+        for p in (
+            "no",
+            "not",
+            "without",
+            "denies",
+            "denied",
+            "deny",
+            "denying",
+            "negative for",
+            "free of",
+            "absence of",
+            "no evidence of",
+            "no evidence for",
+            "no sign of",
+            "no signs of",
+            "no finding of",
+            "no findings of",
+            "never",
+            "nor",
+            "neither",
+            "resolution of",
+            "resolved",
+            "fails to reveal",
+            "failed to reveal",
+            "no longer",
+            "absent",
+            "ruled out for",
+            "no suspicious",
+            "rather than",
+            "instead of",
+            "clear of",
+        )
+    ),
     # negation, backward
-    *((p, "neg", "bwd") for p in (
-        "is absent", "are absent", "was absent", "absent", "not seen", "not identified", "not visualized",
-        "not present", "not appreciated", "not demonstrated", "not detected", "not noted", "not evident",
-        "has resolved", "have resolved", "resolved", "was excluded", "were excluded", "is excluded", "excluded",
-        "ruled out", "was ruled out", "has been ruled out", "have been ruled out", "unlikely", "negative",
-        "is not seen", "are not seen", "no longer seen", "no longer present", "has cleared", "have cleared",
-    )),
+    *(
+        (p, "neg", "bwd")
+        for p in (
+            "is absent",
+            "are absent",
+            "was absent",
+            "absent",
+            "not seen",
+            "not identified",
+            "not visualized",
+            "not present",
+            "not appreciated",
+            "not demonstrated",
+            "not detected",
+            "not noted",
+            "not evident",
+            "has resolved",
+            "have resolved",
+            "resolved",
+            "was excluded",
+            "were excluded",
+            "is excluded",
+            "excluded",
+            "ruled out",
+            "was ruled out",
+            "has been ruled out",
+            "have been ruled out",
+            "unlikely",
+            "negative",
+            "is not seen",
+            "are not seen",
+            "no longer seen",
+            "no longer present",
+            "has cleared",
+            "have cleared",
+        )
+    ),
     # uncertainty, forward
-    *((p, "unc", "fwd") for p in (
-        "possible", "possibly", "probable", "probably", "likely", "questionable", "question of", "suspicious for",
-        "suspected", "suspect", "suspicion of", "concerning for", "concern for", "worrisome for", "may represent",
-        "may be", "might represent", "might be", "could represent", "could be", "can not exclude", "cannot exclude",
-        "cannot rule out", "can not rule out", "can't exclude", "cannot be excluded", "rule out", "r / o",
-        "differential diagnosis includes", "differential includes", "differential diagnosis of", "consider",
-        "considered", "suggestive of", "suggest", "suggests", "suggesting", "equivocal", "equivocal for",
-        "evaluate for", "evaluation for", "assess for", "to exclude", "to rule out", "query", "?",
-        "versus", "vs", "or possibly", "presumed", "presumably", "may have", "perhaps", "can be seen in",
-        "can be seen with", "may be seen in", "may be seen with", "differential considerations include",
-    )),
+    *(
+        (p, "unc", "fwd")
+        for p in (
+            "possible",
+            "possibly",
+            "probable",
+            "probably",
+            "likely",
+            "questionable",
+            "question of",
+            "suspicious for",
+            "suspected",
+            "suspect",
+            "suspicion of",
+            "concerning for",
+            "concern for",
+            "worrisome for",
+            "may represent",
+            "may be",
+            "might represent",
+            "might be",
+            "could represent",
+            "could be",
+            "can not exclude",
+            "cannot exclude",
+            "cannot rule out",
+            "can not rule out",
+            "can't exclude",
+            "cannot be excluded",
+            "rule out",
+            "r / o",
+            "differential diagnosis includes",
+            "differential includes",
+            "differential diagnosis of",
+            "consider",
+            "considered",
+            "suggestive of",
+            "suggest",
+            "suggests",
+            "suggesting",
+            "equivocal",
+            "equivocal for",
+            "evaluate for",
+            "evaluation for",
+            "assess for",
+            "to exclude",
+            "to rule out",
+            "query",
+            "?",
+            "versus",
+            "vs",
+            "or possibly",
+            "presumed",
+            "presumably",
+            "may have",
+            "perhaps",
+            "can be seen in",
+            "can be seen with",
+            "may be seen in",
+            "may be seen with",
+            "differential considerations include",
+        )
+    ),
     # uncertainty, backward
-    *((p, "unc", "bwd") for p in (
-        "is possible", "are possible", "is suspected", "are suspected", "suspected", "not excluded",
-        "is not excluded", "cannot be excluded", "can not be excluded", "cannot be ruled out",
-        "can not be ruled out", "not ruled out", "is likely", "is questionable", "is probable", "versus",
-        "vs", "?", "is not entirely excluded", "remains a possibility", "is a possibility", "is considered",
-        "is favored", "is suspicious",
-    )),
+    *(
+        (p, "unc", "bwd")
+        for p in (
+            "is possible",
+            "are possible",
+            "is suspected",
+            "are suspected",
+            "suspected",
+            "not excluded",
+            "is not excluded",
+            "cannot be excluded",
+            "can not be excluded",
+            "cannot be ruled out",
+            "can not be ruled out",
+            "not ruled out",
+            "is likely",
+            "is questionable",
+            "is probable",
+            "versus",
+            "vs",
+            "?",
+            "is not entirely excluded",
+            "remains a possibility",
+            "is a possibility",
+            "is considered",
+            "is favored",
+            "is suspicious",
+        )
+    ),
     # someone else's history
-    *((p, "fam", "fwd") for p in (
-        "family history of", "family history", "fh of", "mother has", "mother had", "father has", "father had",
-        "brother has", "brother had", "sister has", "sister had", "his mother", "her mother", "his father",
-        "her father", "maternal", "paternal", "sibling with",
-    )),
+    *(
+        (p, "fam", "fwd")
+        for p in (
+            "family history of",
+            "family history",
+            "fh of",
+            "mother has",
+            "mother had",
+            "father has",
+            "father had",
+            "brother has",
+            "brother had",
+            "sister has",
+            "sister had",
+            "his mother",
+            "her mother",
+            "his father",
+            "her father",
+            "maternal",
+            "paternal",
+            "sibling with",
+        )
+    ),
     # pseudo-triggers: look like triggers, change nothing
-    *((p, "pseudo", "both") for p in (
-        "no increase", "no significant change", "no change", "no interval change", "no significant interval change",
-        "not only", "not necessarily", "without change", "without interval change", "gram negative",
-        "no further", "not certain whether", "no new change", "not significantly changed", "no definite change",
-        "not changed", "unchanged", "no decrease", "not increased", "not decreased",
-    )),
+    *(
+        (p, "pseudo", "both")
+        for p in (
+            "no increase",
+            "no significant change",
+            "no change",
+            "no interval change",
+            "no significant interval change",
+            "not only",
+            "not necessarily",
+            "without change",
+            "without interval change",
+            "gram negative",
+            "no further",
+            "not certain whether",
+            "no new change",
+            "not significantly changed",
+            "no definite change",
+            "not changed",
+            "unchanged",
+            "no decrease",
+            "not increased",
+            "not decreased",
+        )
+    ),
     # terminators: end every scope
-    *((p, "term", "both") for p in (
-        "but", "however", "although", "though", "except", "apart from", "aside from", "which", "whereas",
-        "yet", "nevertheless", "otherwise", "there is", "there are", "there was", "there were", "there has been",
-        "with the exception of", "other than", "reports", "report", "complains of", "presents with",
-        "presented with", "endorses", "admits to", "notes", "noted", "has", "have", "while", "represents",
-        "demonstrates", "shows", "showed", "reveals", "revealed", "seen", "present",
-    )),
+    *(
+        (p, "term", "both")
+        for p in (
+            "but",
+            "however",
+            "although",
+            "though",
+            "except",
+            "apart from",
+            "aside from",
+            "which",
+            "whereas",
+            "yet",
+            "nevertheless",
+            "otherwise",
+            "there is",
+            "there are",
+            "there was",
+            "there were",
+            "there has been",
+            "with the exception of",
+            "other than",
+            "reports",
+            "report",
+            "complains of",
+            "presents with",
+            "presented with",
+            "endorses",
+            "admits to",
+            "notes",
+            "noted",
+            "has",
+            "have",
+            "while",
+            "represents",
+            "demonstrates",
+            "shows",
+            "showed",
+            "reveals",
+            "revealed",
+            "seen",
+            "present",
+        )
+    ),
 )
 
 _FWD_WORDS = 10  # words a forward trigger reaches
@@ -258,7 +472,123 @@ def _find_triggers(toks: Sequence[_Tok]) -> list[_Trig]:
 
 # --------------------------------------------------------------------------- vocabulary
 
-_STOP = frozenset(normalize_token(w) for w in ["a", "an", "the", "of", "in", "on", "at", "to", "with", "and", "or", "is", "are", "was", "were", "be", "been", "being", "there", "this", "that", "these", "those", "for", "from", "by", "as", "both", "his", "her", "their", "its", "it", "he", "she", "they", "we", "patient", "pt", "has", "have", "had", "does", "do", "did", "no", "not", "without", "any", "some", "very", "left", "right", "bilateral", "bilaterally", "upper", "lower", "middle", "lobe", "lobes", "mild", "mildly", "moderate", "severe", "small", "large", "new", "old", "stable", "again", "also", "within", "into", "onto", "over", "under", "about", "seen", "noted", "identified", "present", "mm", "cm", "scattered", "multiple", "few", "several", "diffuse", "focal", "patchy", "minimal", "trace", "slight", "slightly", "likely", "possible", "prior", "previous", "today", "now", "recent", "recently", "since", "last", "year", "years", "month", "months", "day", "days", "week", "weeks"])
+_STOP = frozenset(
+    normalize_token(w)
+    for w in [
+        "a",
+        "an",
+        "the",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "with",
+        "and",
+        "or",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "there",
+        "this",
+        "that",
+        "these",
+        "those",
+        "for",
+        "from",
+        "by",
+        "as",
+        "both",
+        "his",
+        "her",
+        "their",
+        "its",
+        "it",
+        "he",
+        "she",
+        "they",
+        "we",
+        "patient",
+        "pt",
+        "has",
+        "have",
+        "had",
+        "does",
+        "do",
+        "did",
+        "no",
+        "not",
+        "without",
+        "any",
+        "some",
+        "very",
+        "left",
+        "right",
+        "bilateral",
+        "bilaterally",
+        "upper",
+        "lower",
+        "middle",
+        "lobe",
+        "lobes",
+        "mild",
+        "mildly",
+        "moderate",
+        "severe",
+        "small",
+        "large",
+        "new",
+        "old",
+        "stable",
+        "again",
+        "also",
+        "within",
+        "into",
+        "onto",
+        "over",
+        "under",
+        "about",
+        "seen",
+        "noted",
+        "identified",
+        "present",
+        "mm",
+        "cm",
+        "scattered",
+        "multiple",
+        "few",
+        "several",
+        "diffuse",
+        "focal",
+        "patchy",
+        "minimal",
+        "trace",
+        "slight",
+        "slightly",
+        "likely",
+        "possible",
+        "prior",
+        "previous",
+        "today",
+        "now",
+        "recent",
+        "recently",
+        "since",
+        "last",
+        "year",
+        "years",
+        "month",
+        "months",
+        "day",
+        "days",
+        "week",
+        "weeks",
+    ]
+)
 
 # Articles are skipped when matching, so "clubbing of the fingers" is "Clubbing of fingers".
 _ARTICLES = frozenset({"the", "a", "an"})
@@ -383,14 +713,19 @@ class ConceptLinker:
 
     def _best(self, ids: Sequence[int]) -> int:
         # Prefer a label over a synonym, then the shortest name, then the smallest id: deterministic.
-        return min(ids, key=lambda i: (self._entries[i].method != "label", len(self._entries[i].label), self._entries[i].node_id))
+        return min(
+            ids,
+            key=lambda i: (self._entries[i].method != "label", len(self._entries[i].label), self._entries[i].node_id),
+        )
 
     def _vocab_embeddings(self) -> np.ndarray:
         if self._emb is not None:
             return self._emb
         assert self.text_encoder is not None
         texts = [e.text for e in self._entries]
-        key = hashlib.sha256(("\x1f".join(texts) + f"|{getattr(self.text_encoder, 'path', '')}").encode()).hexdigest()[:20]
+        key = hashlib.sha256(("\x1f".join(texts) + f"|{getattr(self.text_encoder, 'path', '')}").encode()).hexdigest()[
+            :20
+        ]
         cache = self.cache_dir / f"vocab-{key}.npy" if self.cache_dir is not None else None
         if cache is not None and cache.is_file():
             emb = np.load(cache)
@@ -461,8 +796,10 @@ class ConceptLinker:
             sims = scores[np.arange(len(all_cands)), best]
         out: list[list[LinkedConcept]] = [[] for _ in texts]
         for ti, text, toks, trigs, matches, cands, base in jobs:
-            found = [(a, b, i, self._entries[i].method, 1.0 if self._entries[i].method == "label" else 0.99)
-                     for a, b, i in matches]
+            found = [
+                (a, b, i, self._entries[i].method, 1.0 if self._entries[i].method == "label" else 0.99)
+                for a, b, i in matches
+            ]
             if cands and sims is not None:
                 emb_hits = []
                 for k, (a, b) in enumerate(cands):
@@ -551,7 +888,9 @@ class ConceptLinker:
         return out
 
     @staticmethod
-    def _assert(a: int, b: int, trigs: Sequence[_Trig], mention_starts: Sequence[int]) -> tuple[Status, str | None, bool]:
+    def _assert(
+        a: int, b: int, trigs: Sequence[_Trig], mention_starts: Sequence[int]
+    ) -> tuple[Status, str | None, bool]:
         """Status of the mention at tokens ``[a, b)`` from the sentence's triggers."""
         terms = [t for t in trigs if t.kind == "term"]
 
@@ -564,10 +903,24 @@ class ConceptLinker:
         def between_mention(lo: int, hi: int) -> bool:
             return any(lo <= s < hi for s in mention_starts)
 
-        fwd = [t for t in trigs if t.kind in ("neg", "unc", "fam", "pseudo") and t.direction in ("fwd", "both")
-               and t.end <= a and not blocked(t.end, a) and words_between(t.end, a) <= _FWD_WORDS]
-        bwd = [t for t in trigs if t.kind in ("neg", "unc", "pseudo") and t.direction in ("bwd", "both")
-               and t.start >= b and not blocked(b, t.start) and words_between(b, t.start) <= _BWD_WORDS]
+        fwd = [
+            t
+            for t in trigs
+            if t.kind in ("neg", "unc", "fam", "pseudo")
+            and t.direction in ("fwd", "both")
+            and t.end <= a
+            and not blocked(t.end, a)
+            and words_between(t.end, a) <= _FWD_WORDS
+        ]
+        bwd = [
+            t
+            for t in trigs
+            if t.kind in ("neg", "unc", "pseudo")
+            and t.direction in ("bwd", "both")
+            and t.start >= b
+            and not blocked(b, t.start)
+            and words_between(b, t.start) <= _BWD_WORDS
+        ]
         fam = any(t.kind == "fam" for t in fwd)
         chosen: list[_Trig] = []
         if fwd:

@@ -69,8 +69,9 @@ class CTPreprocessor:
                 RandScaleCrop(roi_scale=side, max_roi_scale=math.sqrt(augment.crop_scale[1]), random_size=True),
                 Resize(size, mode="bilinear"),
                 RandFlip(prob=augment.hflip_prob, spatial_axis=1),  # axis 1 of (H, W) is x: left-right
-                RandAffine(prob=augment.affine_prob, rotate_range=(math.radians(augment.rotate_deg),),
-                           padding_mode="zeros"),
+                RandAffine(
+                    prob=augment.affine_prob, rotate_range=(math.radians(augment.rotate_deg),), padding_mode="zeros"
+                ),
                 RandGaussianSmooth(sigma_x=augment.blur_sigma, sigma_y=augment.blur_sigma, prob=augment.blur_prob),
             ]
         finish += [

@@ -98,16 +98,25 @@ def make_phantom(
     if spacing is None:
         spacing = (300.0 / shape[0], 380.0 / shape[1], 380.0 / shape[2])
     rng = np.random.default_rng(seed)
-    flags = {k: bool(rng.random() < 0.5) if v is None else v
-             for k, v in (("nodule", nodule), ("effusion", effusion), ("emphysema", emphysema))}
+    flags = {
+        k: bool(rng.random() < 0.5) if v is None else v
+        for k, v in (("nodule", nodule), ("effusion", effusion), ("emphysema", emphysema))
+    }
     ph = draw_chest(tuple(shape), tuple(spacing), rng)
     _, drawn = draw_findings(ph, [FINDINGS[k] for k, on in flags.items() if on], 0.7, rng)
     image = acquire(ph.hu, tuple(spacing), Acquisition(float(spacing[0]), "standard", noise_hu), rng)
     info = drawn.get(FINDINGS["nodule"]) or drawn.get(FINDINGS["effusion"])
     side = {"R": "right", "L": "left"}.get(info.sides[0], "right") if info and info.sides else "right"
     size = drawn[FINDINGS["nodule"]].size_mm if FINDINGS["nodule"] in drawn else None
-    return Phantom(image.astype(np.float32), tuple(spacing), flags["nodule"], flags["effusion"], flags["emphysema"],
-                   float(round(size or 0.0)), side)
+    return Phantom(
+        image.astype(np.float32),
+        tuple(spacing),
+        flags["nodule"],
+        flags["effusion"],
+        flags["emphysema"],
+        float(round(size or 0.0)),
+        side,
+    )
 
 
 def synthetic_report(p: Phantom) -> str:
@@ -120,8 +129,15 @@ def synthetic_report(p: Phantom) -> str:
     )
     findings.append(f"Small {p.side} pleural effusion." if p.effusion else "No pleural effusion.")
     findings.append("Centrilobular emphysema." if p.emphysema else "No emphysema.")
-    impression = [s for s, on in ((f"{p.side.capitalize()} pulmonary nodule.", p.nodule),
-                                  ("Pleural effusion.", p.effusion), ("Emphysema.", p.emphysema)) if on]
+    impression = [
+        s
+        for s, on in (
+            (f"{p.side.capitalize()} pulmonary nodule.", p.nodule),
+            ("Pleural effusion.", p.effusion),
+            ("Emphysema.", p.emphysema),
+        )
+        if on
+    ]
     return "FINDINGS: " + " ".join(findings) + "\nIMPRESSION: " + (" ".join(impression) or "No acute abnormality.")
 
 
@@ -199,7 +215,9 @@ def write_dicom_series(
     return paths
 
 
-def write_pretrain_manifest(folder: str | Path, n: int = 8, *, shape: tuple[int, int, int] = (16, 48, 48), seed: int = 0) -> Path:
+def write_pretrain_manifest(
+    folder: str | Path, n: int = 8, *, shape: tuple[int, int, int] = (16, 48, 48), seed: int = 0
+) -> Path:
     """Write ``n`` phantom NIfTI volumes with their reports and a JSONL manifest; return the manifest.
 
     Each manifest line is ``{"volume": "vol_000.nii.gz", "report": "..."}`` with the volume path

@@ -35,8 +35,16 @@ import torch
 from kgdx.encoders.schedule import cosine_warmup
 from kgdx.errors import ConfigError, DataError
 
-__all__ = ["CTHeadConfig", "finding_targets", "mask_targets", "preprocess_cohort", "train_ct_head", "calibrate_head",
-           "finding_auroc", "predict"]
+__all__ = [
+    "CTHeadConfig",
+    "finding_targets",
+    "mask_targets",
+    "preprocess_cohort",
+    "train_ct_head",
+    "calibrate_head",
+    "finding_auroc",
+    "predict",
+]
 
 
 @dataclass
@@ -114,8 +122,12 @@ def finding_auroc(probs: np.ndarray, targets: np.ndarray, findings: tuple[str, .
 
     per = {h: auroc(targets[:, j], probs[:, j]) for j, h in enumerate(findings)}
     vals = [v for v in per.values() if v is not None]
-    return {"macro_auroc": float(np.mean(vals)) if vals else None, "per_finding": per,
-            "positives": {h: int(targets[:, j].sum()) for j, h in enumerate(findings)}, "cases": int(len(targets))}
+    return {
+        "macro_auroc": float(np.mean(vals)) if vals else None,
+        "per_finding": per,
+        "positives": {h: int(targets[:, j].sum()) for j, h in enumerate(findings)},
+        "cases": int(len(targets)),
+    }
 
 
 @torch.no_grad()
@@ -126,7 +138,7 @@ def predict(encoder, x: torch.Tensor, batch_size: int = 32) -> tuple[np.ndarray,
     embs, probs = [], []
     try:
         for i in range(0, len(x), batch_size):
-            out = encoder(x[i:i + batch_size].float())
+            out = encoder(x[i : i + batch_size].float())
             embs.append(out.scan_embedding.numpy())
             probs.append(out.finding_probs.numpy())
     finally:
@@ -142,8 +154,11 @@ def mask_targets(cohort, ids: list[str], cfg, findings: tuple[str, ...], patch_s
 
     from kgdx.encoders.transforms import PadToSquare, UniformSliceSample
 
-    values = {int(k): findings.index(v["id"]) for k, v in cohort.manifest.get("mask_labels", {}).items()
-              if v["id"] in findings}
+    values = {
+        int(k): findings.index(v["id"])
+        for k, v in cohort.manifest.get("mask_labels", {}).items()
+        if v["id"] in findings
+    }
     steps = [UniformSliceSample(cfg.num_slices)]
     if cfg.pad_to_square:
         steps.append(PadToSquare(0.0))
@@ -151,7 +166,11 @@ def mask_targets(cohort, ids: list[str], cfg, findings: tuple[str, ...], patch_s
     chain = Compose(steps)
     out = []
     for cid in ids:
-        m = torch.as_tensor(chain(torch.from_numpy(cohort.volume(cid, "ct_mask").array.astype(np.float32)))).round().long()
+        m = (
+            torch.as_tensor(chain(torch.from_numpy(cohort.volume(cid, "ct_mask").array.astype(np.float32))))
+            .round()
+            .long()
+        )
         onehot = torch.zeros(m.shape[0], len(findings), *m.shape[1:])  # (S, F, H, W)
         for v, j in values.items():
             onehot[:, j] = (m == v).float()
@@ -168,7 +187,7 @@ def _pos_weight(y: torch.Tensor, dims: tuple[int, ...], cap: float) -> torch.Ten
 @torch.no_grad()
 def _slice_cls(encoder, x: torch.Tensor, batch_size: int = 32) -> torch.Tensor:  # noqa: ANN001
     encoder.eval()
-    return torch.cat([encoder(x[i:i + batch_size].float()).slice_cls for i in range(0, len(x), batch_size)])
+    return torch.cat([encoder(x[i : i + batch_size].float()).slice_cls for i in range(0, len(x), batch_size)])
 
 
 def calibrate_head(encoder, logits: np.ndarray, targets: np.ndarray, *, l2: float = 1.0) -> dict[str, list[float]]:  # noqa: ANN001
@@ -185,7 +204,7 @@ def calibrate_head(encoder, logits: np.ndarray, targets: np.ndarray, *, l2: floa
         opt.zero_grad()
         a = log_a.exp()
         loss = torch.nn.functional.binary_cross_entropy_with_logits(a * z + c, y, reduction="sum")
-        loss = loss + l2 * ((a - 1) ** 2 + c ** 2).sum()
+        loss = loss + l2 * ((a - 1) ** 2 + c**2).sum()
         loss.backward()
         return loss
 
@@ -252,14 +271,19 @@ def train_ct_head(
         raise ConfigError(f"the model {c.model!r} has no finding head in its config")
     ids = {s: cohort.ids(s) for s in ("train", "validation", "test")}
     if not ids["train"] or not ids["validation"]:
-        raise DataError(f"the cohort needs train and validation cases (got {len(ids['train'])} and "
-                        f"{len(ids['validation'])})", file=cohort.root)
+        raise DataError(
+            f"the cohort needs train and validation cases (got {len(ids['train'])} and {len(ids['validation'])})",
+            file=cohort.root,
+        )
     inputs = dict(inputs or {})
     for s in ("train", "validation", "test"):
         if s not in inputs and ids[s]:
             inputs[s] = preprocess_cohort(cohort, ids[s], encoder.cfg.preprocess, progress=progress)
-    y = {s: torch.from_numpy(np.stack([finding_targets(cohort.labels[i], findings) for i in ids[s]]))
-         for s in ids if ids[s]}
+    y = {
+        s: torch.from_numpy(np.stack([finding_targets(cohort.labels[i], findings) for i in ids[s]]))
+        for s in ids
+        if ids[s]
+    }
     pcfg, vcfg = encoder.cfg.preprocess, encoder.cfg.slice_encoder
     dense = c.dense and bool(cohort.manifest.get("mask_labels")) and not c.freeze_encoder
     masks = mask_targets(cohort, ids["train"], pcfg, findings, vcfg.patch_size) if dense else None
@@ -286,8 +310,13 @@ def train_ct_head(
     if not c.freeze_encoder and c.epochs:
         params = [*encoder.parameters(), *aux_patch.parameters(), *aux_slice.parameters()]
         decay = [p for p in params if p.ndim >= 2]
-        opt = torch.optim.AdamW([{"params": decay, "weight_decay": c.weight_decay},
-                                 {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}], lr=c.lr)
+        opt = torch.optim.AdamW(
+            [
+                {"params": decay, "weight_decay": c.weight_decay},
+                {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+            ],
+            lr=c.lr,
+        )
         steps_per_epoch = math.ceil(n / c.batch_size)
         total, step = steps_per_epoch * c.epochs, 0
         with bar("training CT encoder", total, enabled=progress) as advance:
@@ -296,9 +325,13 @@ def train_ct_head(
                 order = rng.permutation(n)
                 losses = []
                 for b in range(steps_per_epoch):
-                    idx = torch.from_numpy(order[b * c.batch_size:(b + 1) * c.batch_size])
+                    idx = torch.from_numpy(order[b * c.batch_size : (b + 1) * c.batch_size])
                     x = inputs["train"][idx].float()  # (B, S, C, H, W)
-                    flip = torch.from_numpy(rng.random(len(idx)) < 0.5) if c.flip else torch.zeros(len(idx), dtype=torch.bool)
+                    flip = (
+                        torch.from_numpy(rng.random(len(idx)) < 0.5)
+                        if c.flip
+                        else torch.zeros(len(idx), dtype=torch.bool)
+                    )
                     x[flip] = x[flip].flip(-1)
                     for g in opt.param_groups:
                         g["lr"] = cosine_warmup(step, steps_per_epoch, total, peak=c.lr)
@@ -311,8 +344,11 @@ def train_ct_head(
                         m[flip] = m[flip].flip(3)  # the patch grid flips with the image
                         m = m.view(B, S, side * side, F)
                         tokens = out_.vit.tokens[:, 1:].reshape(B, S, side * side, D)
-                        loss = loss + bce(aux_patch(tokens), m, pos_weight=pw_patch) \
+                        loss = (
+                            loss
+                            + bce(aux_patch(tokens), m, pos_weight=pw_patch)
                             + bce(aux_slice(out_.slice_cls), m.amax(2), pos_weight=pw_slice)
+                        )
                     opt.zero_grad()
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(params, 3.0)
@@ -334,7 +370,7 @@ def train_ct_head(
         order = torch.from_numpy(rng.permutation(n))
         losses = []
         for b in range(0, n, 32):
-            idx = order[b:b + 32]
+            idx = order[b : b + 32]
             xs = cache["train"][idx]
             if c.flip:
                 flip = torch.from_numpy(rng.random(len(idx)) < 0.5)
@@ -361,18 +397,29 @@ def train_ct_head(
     with torch.no_grad():
         zv = encoder.finding_head(encoder.fusion(cache["validation"])[0]).numpy()
     calibration = calibrate_head(encoder, zv, y["validation"].numpy())
-    summary: dict[str, Any] = {"best_head_epoch": best_epoch, "history": history, "dense": dense,
-                               "seconds": round(time.perf_counter() - t0, 1), "train_cases": n,
-                               "calibration": calibration}
+    summary: dict[str, Any] = {
+        "best_head_epoch": best_epoch,
+        "history": history,
+        "dense": dense,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "train_cases": n,
+        "calibration": calibration,
+    }
     for s in ("validation", "test"):
         if s in inputs and s in y:
             _, p = predict(encoder, inputs[s])
             summary[s] = finding_auroc(p, y[s].numpy(), findings)
-    meta = {"trained_by": "kgdx.encoders.train_ct_head", "config": asdict(c), "cohort": str(cohort.root),
-            "cohort_seed": cohort.manifest.get("seed"), "cohort_n": cohort.manifest.get("n"),
-            "labels": "ct_findings present and drawn (+ lesion masks when dense), train split only; "
-                      "head epoch chosen and calibrated on validation",
-            **{k: summary[k] for k in summary if k != "history"}, "history": history}
+    meta = {
+        "trained_by": "kgdx.encoders.train_ct_head",
+        "config": asdict(c),
+        "cohort": str(cohort.root),
+        "cohort_seed": cohort.manifest.get("seed"),
+        "cohort_n": cohort.manifest.get("n"),
+        "labels": "ct_findings present and drawn (+ lesion masks when dense), train split only; "
+        "head epoch chosen and calibrated on validation",
+        **{k: summary[k] for k in summary if k != "history"},
+        "history": history,
+    }
     summary["path"] = str(save_checkpoint(encoder, out, meta=meta))
     summary["encoder"] = encoder
     return summary
@@ -386,5 +433,7 @@ def format_auroc_table(result: dict[str, Any], names: dict[str, str] | None = No
         label = f"{h} {names.get(h, '')}".strip()[:48]
         lines.append(f"{label:<48} {(f'{a:.3f}') if a is not None else '   n/a':>6} {result['positives'][h]:>5}")
     m = result["macro_auroc"]
-    lines.append(f"{'macro (findings with both classes)':<48} {(f'{m:.3f}') if m is not None else 'n/a':>6} {result['cases']:>5}")
+    lines.append(
+        f"{'macro (findings with both classes)':<48} {(f'{m:.3f}') if m is not None else 'n/a':>6} {result['cases']:>5}"
+    )
     return "\n".join(lines)

@@ -54,9 +54,7 @@ def init_transformer_weights(module: nn.Module) -> None:
 
 def transformer_stack(width: int, depth: int, heads: int, ffn: int, dropout: float) -> nn.TransformerEncoder:
     """``depth`` pre-norm GELU transformer blocks, batch-first."""
-    layer = nn.TransformerEncoderLayer(
-        width, heads, ffn, dropout, activation="gelu", batch_first=True, norm_first=True
-    )
+    layer = nn.TransformerEncoderLayer(width, heads, ffn, dropout, activation="gelu", batch_first=True, norm_first=True)
     return nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
 
 
@@ -141,4 +139,6 @@ class SliceViT(nn.Module):
 
     def extra_repr(self) -> str:
         c = self.cfg
-        return f"image_size={c.image_size}, patch_size={c.patch_size}, width={c.width}, depth={c.depth}, heads={c.heads}"
+        return (
+            f"image_size={c.image_size}, patch_size={c.patch_size}, width={c.width}, depth={c.depth}, heads={c.heads}"
+        )

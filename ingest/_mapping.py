@@ -141,8 +141,9 @@ def load_mapping(path: str | Path, model: type[M]) -> M:
         raise SchemaError(f"cannot read the mapping file: {e.strerror or e}", file=path) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        raise SchemaError(f"invalid YAML: {getattr(e, 'problem', e)}", file=path,
-                          line=None if mark is None else mark.line + 1) from None
+        raise SchemaError(
+            f"invalid YAML: {getattr(e, 'problem', e)}", file=path, line=None if mark is None else mark.line + 1
+        ) from None
     if not isinstance(data, dict):
         raise SchemaError("a mapping file must be a YAML mapping", file=path)
     try:
@@ -169,8 +170,11 @@ def check_rules(
         if nt is None:
             raise SchemaError(f"unknown node type {rule.to!r}", file=path, field=f"nodes.{key}.to")
         if rule.prefix is not None and rule.prefix not in nt.id_prefixes:
-            raise SchemaError(f"prefix {rule.prefix!r} is not one of {rule.to}'s {list(nt.id_prefixes)}",
-                              file=path, field=f"nodes.{key}.prefix")
+            raise SchemaError(
+                f"prefix {rule.prefix!r} is not one of {rule.to}'s {list(nt.id_prefixes)}",
+                file=path,
+                field=f"nodes.{key}.prefix",
+            )
     kinds = {_kind(k) for k in nodes}
     for name, rule in relations.items():
         if rule.to is None:
@@ -187,12 +191,18 @@ def check_rules(
                 if (s, d) not in rt.pairs:
                     raise SchemaError(f"{rule.to} cannot join {s} to {d}", file=path, field=where)
         if rule.src == rule.dst and rt.hierarchy and rule.parent is None:
-            raise SchemaError("a hierarchy between one node type needs 'parent' (which end is the parent)",
-                              file=path, field=f"{where}.parent")
+            raise SchemaError(
+                "a hierarchy between one node type needs 'parent' (which end is the parent)",
+                file=path,
+                field=f"{where}.parent",
+            )
         for prop, spec in rt.properties.items():
             if spec.required and prop != PROVENANCE and prop not in rule.props:
-                raise SchemaError(f"{rule.to} requires {prop!r}, which the source lacks: give it in "
-                                  f"'props' or skip the relation", file=path, field=f"{where}.props")
+                raise SchemaError(
+                    f"{rule.to} requires {prop!r}, which the source lacks: give it in 'props' or skip the relation",
+                    file=path,
+                    field=f"{where}.props",
+                )
         for prop, value in rule.props.items():
             spec = rt.properties.get(prop)
             if spec is None:

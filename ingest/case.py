@@ -88,5 +88,7 @@ class PatientCase:
         return [f.id for f in self.excluded]
 
     def summary(self) -> str:
-        return (f"{self.id}: {len(self.observed)} observed, {len(self.excluded)} excluded phenotypes, "
-                f"{len(self.labs)} labs, {len(self.drugs)} drugs")
+        return (
+            f"{self.id}: {len(self.observed)} observed, {len(self.excluded)} excluded phenotypes, "
+            f"{len(self.labs)} labs, {len(self.drugs)} drugs"
+        )

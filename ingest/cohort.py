@@ -35,6 +35,7 @@ LAYOUT = {
     "report": "reports/{id}.txt",
 }
 
+
 class Cohort:
     """A generated cohort folder: its manifest, labels, splits and cases.
 

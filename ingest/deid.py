@@ -103,7 +103,9 @@ REMOVE_KEYWORDS: frozenset[str] = frozenset(
 REMOVE_VRS: frozenset[str] = frozenset({"PN", "DA", "TM", "DT", "LT", "ST", "UT"})
 
 #: UIDs that identify a kind of object, not a patient, and so are kept.
-KEEP_UIDS: frozenset[str] = frozenset({"SOPClassUID", "TransferSyntaxUID", "MediaStorageSOPClassUID", "ReferencedSOPClassUID"})
+KEEP_UIDS: frozenset[str] = frozenset(
+    {"SOPClassUID", "TransferSyntaxUID", "MediaStorageSOPClassUID", "ReferencedSOPClassUID"}
+)
 
 #: Recorded in DeidentificationMethod (an LO, so at most 64 characters).
 METHOD = "kgdx.ingest.deid: PS3.15 Basic Profile subset"

@@ -91,9 +91,7 @@ def _read_header(f: Path) -> Any:
         raise DataError(f"corrupt or truncated DICOM file: {e}", file=f) from None
     if "PixelData" not in ds:
         sop = getattr(ds, "SOPClassUID", None)
-        raise DataError(
-            f"no pixel data: the file is truncated, or not an image (SOP class {sop or 'missing'})", file=f
-        )
+        raise DataError(f"no pixel data: the file is truncated, or not an image (SOP class {sop or 'missing'})", file=f)
     return ds
 
 
@@ -145,7 +143,9 @@ def _pixels_hu(s: _Slice) -> np.ndarray:
 def _check_modality(ds: Any, f: Path) -> None:
     modality = str(getattr(ds, "Modality", "") or "")
     if modality != "CT":
-        raise DataError(f"modality is {modality or 'missing'!r}, not 'CT'; kgdx reads CT series only", file=f, field="Modality")
+        raise DataError(
+            f"modality is {modality or 'missing'!r}, not 'CT'; kgdx reads CT series only", file=f, field="Modality"
+        )
     sop = str(getattr(ds, "SOPClassUID", ""))
     if sop == ENHANCED_CT_IMAGE_STORAGE or int(getattr(ds, "NumberOfFrames", 1) or 1) > 1:
         raise DataError("multi-frame (Enhanced) CT is not supported; export the series as one file per slice", file=f)
@@ -265,7 +265,9 @@ def read_dicom_series(
         if (int(s.ds.Rows), int(s.ds.Columns)) != (rows, cols):
             raise DataError(f"slice size {s.ds.Rows}x{s.ds.Columns} differs from {rows}x{cols}", file=s.path)
         if not np.allclose([float(v) for v in _require(s.ds, "PixelSpacing", s.path)], spacing_rc, rtol=1e-4):
-            raise DataError(f"PixelSpacing {list(s.ds.PixelSpacing)} differs from {spacing_rc}", file=s.path, field="PixelSpacing")
+            raise DataError(
+                f"PixelSpacing {list(s.ds.PixelSpacing)} differs from {spacing_rc}", file=s.path, field="PixelSpacing"
+            )
 
     ordered, dz = _sort_and_check(slices, spacing_rel_tol)
     array = np.stack([_pixels_hu(s) for s in ordered])  # (z, y, x): rows are y, columns are x

@@ -228,8 +228,13 @@ def _edge_shape(value: Any, line: int, bad: Callable[..., None]) -> dict | None:
         return None
     for key in ("source_id", "target_id"):
         ref = value.get(key)
-        if (not isinstance(ref, list) or len(ref) != 2 or not isinstance(ref[0], str)
-                or isinstance(ref[1], bool) or not isinstance(ref[1], (str, int))):
+        if (
+            not isinstance(ref, list)
+            or len(ref) != 2
+            or not isinstance(ref[0], str)
+            or isinstance(ref[1], bool)
+            or not isinstance(ref[1], (str, int))
+        ):
             bad(f"'{key}' must be [kind, identifier]", line, key)
             return None
     return value

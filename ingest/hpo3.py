@@ -89,8 +89,9 @@ def read_hpo3(known_terms: set[str], known_diseases: set[str], known_pairs: set[
     h = hpo3()
     o = h.Ontology
     version = o.version() if callable(getattr(o, "version", None)) else str(o.version)
-    report = SourceReport("HPO release in hpo3", version=f"hpo3 {importlib.metadata.version('hpo3')}",
-                          release_date=version)
+    report = SourceReport(
+        "HPO release in hpo3", version=f"hpo3 {importlib.metadata.version('hpo3')}", release_date=version
+    )
     source = f"HPO {version} (hpo3)"
     nodes: list[Node] = []
     edges: list[Edge] = []
@@ -103,8 +104,11 @@ def read_hpo3(known_terms: set[str], known_diseases: set[str], known_pairs: set[
     report.records[NodeLabel.PHENOTYPE] = len(nodes)
     report.records[RelType.IS_A] = len(edges)
 
-    phenotypic = {tid for tid, t in live.items() if tid == _hp(_ROOT_PHENOTYPE) or
-                  any(p.id == _hp(_ROOT_PHENOTYPE) for p in t.all_parents)}
+    phenotypic = {
+        tid
+        for tid, t in live.items()
+        if tid == _hp(_ROOT_PHENOTYPE) or any(p.id == _hp(_ROOT_PHENOTYPE) for p in t.all_parents)
+    }
     added_diseases = added_pairs = 0
     for prefix, diseases in (("OMIM", o.omim_diseases), ("ORPHA", o.orpha_diseases)):
         for d in sorted(diseases, key=lambda d: d.id):

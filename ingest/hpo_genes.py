@@ -49,14 +49,18 @@ def read_hpo_genes(path: str | Path, *, release: str | None = None, strict: bool
             cols = line.rstrip("\n").split("\t")
             if len(cols) != len(header):
                 if strict:
-                    raise DataError(f"wrong number of columns: {len(cols)} instead of {len(header)}", file=path, line=lineno)
+                    raise DataError(
+                        f"wrong number of columns: {len(cols)} instead of {len(header)}", file=path, line=lineno
+                    )
                 report.skip("wrong number of columns", f"{path}:{lineno}")
                 continue
             gene, symbol, disease = (cols[idx[c]].strip() for c in need)
             gene = gene.removeprefix("NCBIGene:")
             if not gene.isdigit() or not symbol:
                 if strict:
-                    raise DataError(f"bad gene id or symbol: {gene!r} {symbol!r}", file=path, line=lineno, field="ncbi_gene_id")
+                    raise DataError(
+                        f"bad gene id or symbol: {gene!r} {symbol!r}", file=path, line=lineno, field="ncbi_gene_id"
+                    )
                 report.skip("bad gene id or symbol", f"{path}:{lineno}")
                 continue
             gid = f"NCBIGene:{gene}"
@@ -64,10 +68,19 @@ def read_hpo_genes(path: str | Path, *, release: str | None = None, strict: bool
             if not _DISEASE.match(disease):
                 report.skip("no usable disease id")
                 continue
-            kind = _ASSOCIATION.get(cols[idx["association_type"]].strip().upper(), "UNKNOWN") if "association_type" in idx else "UNKNOWN"
+            kind = (
+                _ASSOCIATION.get(cols[idx["association_type"]].strip().upper(), "UNKNOWN")
+                if "association_type" in idx
+                else "UNKNOWN"
+            )
             links.setdefault((gid, disease), (kind, lineno))
-    nodes = [Node(NodeLabel.GENE, g, {"name": s, "symbol": s}, Origin(str(path), line)) for g, (s, line) in sorted(genes.items())]
-    edges = [Edge(RelType.ASSOCIATED_WITH, g, d, {"source": source, "association": kind}, Origin(str(path), line))
-             for (g, d), (kind, line) in sorted(links.items())]
+    nodes = [
+        Node(NodeLabel.GENE, g, {"name": s, "symbol": s}, Origin(str(path), line))
+        for g, (s, line) in sorted(genes.items())
+    ]
+    edges = [
+        Edge(RelType.ASSOCIATED_WITH, g, d, {"source": source, "association": kind}, Origin(str(path), line))
+        for (g, d), (kind, line) in sorted(links.items())
+    ]
     report.records.update({NodeLabel.GENE: len(nodes), RelType.ASSOCIATED_WITH: len(edges)})
     return SourceRecords(nodes, edges, report)

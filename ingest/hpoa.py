@@ -35,8 +35,20 @@ FREQUENCY_TERMS: dict[str, float] = {
     "HP:0040285": 0.0,  # Excluded (0%)
 }
 
-_COLUMNS = ("database_id", "disease_name", "qualifier", "hpo_id", "reference", "evidence", "onset",
-            "frequency", "sex", "modifier", "aspect", "biocuration")
+_COLUMNS = (
+    "database_id",
+    "disease_name",
+    "qualifier",
+    "hpo_id",
+    "reference",
+    "evidence",
+    "onset",
+    "frequency",
+    "sex",
+    "modifier",
+    "aspect",
+    "biocuration",
+)
 _DISEASE = re.compile(r"^(OMIM:\d{6}|ORPHA:\d+|DECIPHER:\d+)$")
 _HP = re.compile(r"^HP:\d{7}$")
 _FRACTION = re.compile(r"^(\d+)/(\d+)$")
@@ -102,8 +114,9 @@ def _header(path: Path) -> tuple[dict[str, str], int]:
                 continue
             cols = tuple(line.rstrip("\n").split("\t"))
             if cols[: len(_COLUMNS)] != _COLUMNS:
-                raise DataError(f"not an HPO annotation file: expected the columns {list(_COLUMNS)}",
-                                file=path, line=lineno)
+                raise DataError(
+                    f"not an HPO annotation file: expected the columns {list(_COLUMNS)}", file=path, line=lineno
+                )
             return meta, lineno
     raise DataError("empty annotation file", file=path)
 
@@ -192,7 +205,9 @@ def read_hpoa(path: str | Path, idmap: HpoIdMap | None = None, *, strict: bool =
     for (disease, hp), p in sorted(pairs.items()):
         freq = p.frequency()
         refs = sorted(p.refs)
-        provenance = source + (": " + ";".join(refs[:_MAX_REFS]) + (";…" if len(refs) > _MAX_REFS else "") if refs else "")
+        provenance = source + (
+            ": " + ";".join(refs[:_MAX_REFS]) + (";…" if len(refs) > _MAX_REFS else "") if refs else ""
+        )
         props: dict = {"source": provenance}
         if p.evidence:
             props["evidence"] = ",".join(sorted(p.evidence))
@@ -207,9 +222,11 @@ def read_hpoa(path: str | Path, idmap: HpoIdMap | None = None, *, strict: bool =
         if len(p.sexes) == 1 and next(iter(p.sexes)) in ("MALE", "FEMALE"):
             props["sex"] = next(iter(p.sexes))
         edges.append(Edge(RelType.HAS_PHENOTYPE, disease, hp, props, origin))
-    report.records.update({
-        NodeLabel.DISEASE: len(nodes),
-        RelType.HAS_PHENOTYPE: sum(e.type == RelType.HAS_PHENOTYPE for e in edges),
-        RelType.EXCLUDES_PHENOTYPE: sum(e.type == RelType.EXCLUDES_PHENOTYPE for e in edges),
-    })
+    report.records.update(
+        {
+            NodeLabel.DISEASE: len(nodes),
+            RelType.HAS_PHENOTYPE: sum(e.type == RelType.HAS_PHENOTYPE for e in edges),
+            RelType.EXCLUDES_PHENOTYPE: sum(e.type == RelType.EXCLUDES_PHENOTYPE for e in edges),
+        }
+    )
     return SourceRecords(nodes, edges, report)

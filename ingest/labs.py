@@ -160,7 +160,9 @@ def scale_to_reference(value: float, low: float | None, high: float | None, clip
     return max(-clip, min(clip, x))
 
 
-def _number(text: str, path: Path, line: int, column: str, *, allow_censor: bool = False) -> tuple[float | None, str | None]:
+def _number(
+    text: str, path: Path, line: int, column: str, *, allow_censor: bool = False
+) -> tuple[float | None, str | None]:
     t = text.strip()
     if t == "" or t.upper() in {"NA", "N/A", "NULL", "NONE"}:
         return None, None
@@ -230,7 +232,9 @@ def read_lab_table(path: str | Path, *, strict_loinc: bool = True) -> list[LabRe
         low, _ = _number(get("ref_low"), p, lineno, "ref_low")
         high, _ = _number(get("ref_high"), p, lineno, "ref_high")
         if low is not None and high is not None and low >= high:
-            raise DataError(f"reference range is inverted or empty: low {low} >= high {high}", file=p, line=lineno, field="ref_low")
+            raise DataError(
+                f"reference range is inverted or empty: low {low} >= high {high}", file=p, line=lineno, field="ref_low"
+            )
         unit = get("unit")
         if value is not None and not unit:
             raise DataError(f"a value ({value}) needs a unit", file=p, line=lineno, field="unit")

@@ -80,7 +80,9 @@ def read_image_file(path: str | Path) -> Volume:
     except RuntimeError as e:
         # ITK's message is a multi-line C++ trace; its last lines say what failed.
         detail = [ln.strip() for ln in str(e).splitlines() if ln.strip() and not ln.strip().startswith("sitk::")]
-        raise DataError(f"cannot read the image (corrupt or truncated?): {' '.join(detail[-2:]) or e}", file=p) from None
+        raise DataError(
+            f"cannot read the image (corrupt or truncated?): {' '.join(detail[-2:]) or e}", file=p
+        ) from None
     if dim == 4 and size[3] == 1:
         img = img[:, :, :, 0]
     elif dim != 3:

@@ -63,8 +63,13 @@ _REPLACED_BY = "IAO:0100001"
 _CONSIDER = "oboInOwl:consider"
 _ALT_ID = "oboInOwl:hasAlternativeId"
 _NAMESPACE = "oboInOwl:hasOBONamespace"
-_HEADER = {"owl:versionInfo": "version-info", "dc:title": "title", "dcterms:title": "title",
-           "oboInOwl:date": "date", "dcterms:date": "date"}
+_HEADER = {
+    "owl:versionInfo": "version-info",
+    "dc:title": "title",
+    "dcterms:title": "title",
+    "oboInOwl:date": "date",
+    "dcterms:date": "date",
+}
 
 
 def contract_iri(iri: str) -> str:
@@ -79,7 +84,7 @@ def contract_iri(iri: str) -> str:
         return f"{m.group(1)}:{m.group(2)}"
     for base, prefix in _BASES:
         if iri.startswith(base) and len(iri) > len(base):
-            return prefix + iri[len(base):]
+            return prefix + iri[len(base) :]
     m = _IDENTIFIERS.match(iri)
     if m:
         return f"{m.group(1)}:{m.group(2)}"

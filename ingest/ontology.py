@@ -57,13 +57,23 @@ __all__ = [
 
 #: Source vocabularies' prefixes (lower-cased) and the schema prefix they map to.
 XREF_PREFIXES: dict[str, str] = {
-    "omim": "OMIM", "mim": "OMIM",
-    "orphanet": "ORPHA", "ordo": "ORPHA", "orpha": "ORPHA",
-    "doid": "DOID", "mondo": "MONDO", "decipher": "DECIPHER",
-    "hp": "HP", "hpo": "HP",
-    "chebi": "CHEBI", "drugbank": "DRUGBANK",
-    "ncbigene": "NCBIGene", "hgnc": "HGNC",
-    "uberon": "UBERON", "loinc": "LOINC", "atc": "ATC",
+    "omim": "OMIM",
+    "mim": "OMIM",
+    "orphanet": "ORPHA",
+    "ordo": "ORPHA",
+    "orpha": "ORPHA",
+    "doid": "DOID",
+    "mondo": "MONDO",
+    "decipher": "DECIPHER",
+    "hp": "HP",
+    "hpo": "HP",
+    "chebi": "CHEBI",
+    "drugbank": "DRUGBANK",
+    "ncbigene": "NCBIGene",
+    "hgnc": "HGNC",
+    "uberon": "UBERON",
+    "loinc": "LOINC",
+    "atc": "ATC",
 }
 _EQUIVALENT = re.compile(r'source="MONDO:equivalentTo"')
 _EXACT = ("skos:exactMatch", "http://www.w3.org/2004/02/skos/core#exactMatch")
@@ -121,7 +131,7 @@ def normalise_xref(xref: str, schema: Schema | None = None) -> str | None:
         if contracted == xref:
             for base, prefix in _iri_bases(schema):
                 if xref.startswith(base) and len(xref) > len(base):
-                    contracted = f"{prefix}:{xref[len(base):]}"
+                    contracted = f"{prefix}:{xref[len(base) :]}"
                     break
         xref = contracted
     prefix, sep, local = xref.partition(":")
@@ -218,8 +228,11 @@ def ontology_records(
     path = Path(path)
     header, terms = _read_terms(path)
     version = _version(header)
-    report = OntologyReport(f"{onto.name} ({path.name})", version=version,
-                            release_date=version if version and _DATE.fullmatch(version) else None)
+    report = OntologyReport(
+        f"{onto.name} ({path.name})",
+        version=version,
+        release_date=version if version and _DATE.fullmatch(version) else None,
+    )
     report.add_file(path)
     source = " ".join(p for p in (onto.name, path.name, version) if p)
     node_type = schema.node_types[onto.node_type]

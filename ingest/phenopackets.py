@@ -115,8 +115,9 @@ def read_phenopacket(path: str | Path, resolve: Resolver | None = None, *, valid
         if (current, excluded) in seen:
             continue
         seen.add((current, excluded))
-        finding = Finding(current, _get(feat, "type", "label"), 1.0, "phenopacket",
-                          original_id=term if current != term else None)
+        finding = Finding(
+            current, _get(feat, "type", "label"), 1.0, "phenopacket", original_id=term if current != term else None
+        )
         (case.excluded if excluded else case.observed).append(finding)
     observed = {f.id for f in case.observed}
     case.excluded = [f for f in case.excluded if f.id not in observed]  # contradictions: keep "observed"
@@ -126,8 +127,9 @@ def read_phenopacket(path: str | Path, resolve: Resolver | None = None, *, valid
         if disease and disease not in case.diagnoses:
             case.diagnoses.append(disease)
         for gi in _get(interp, "diagnosis", "genomicInterpretations") or []:
-            gene = (_get(gi, "variantInterpretation", "variationDescriptor", "geneContext", "symbol")
-                    or _get(gi, "gene", "symbol"))
+            gene = _get(gi, "variantInterpretation", "variationDescriptor", "geneContext", "symbol") or _get(
+                gi, "gene", "symbol"
+            )
             if gene and gene not in case.genes:
                 case.genes.append(gene)
     # The interpretations carry the diagnosis; other diseases the individual has are known
@@ -143,8 +145,16 @@ def read_phenopacket(path: str | Path, resolve: Resolver | None = None, *, valid
         q = _get(m, "value", "quantity")
         if loinc and isinstance(q, dict) and isinstance(q.get("value"), (int, float)):
             rr = q.get("referenceRange") or {}
-            case.labs.append(LabResult(loinc, float(q["value"]), _get(q, "unit", "label"),
-                                       rr.get("low"), rr.get("high"), _get(m, "assay", "label")))
+            case.labs.append(
+                LabResult(
+                    loinc,
+                    float(q["value"]),
+                    _get(q, "unit", "label"),
+                    rr.get("low"),
+                    rr.get("high"),
+                    _get(m, "assay", "label"),
+                )
+            )
     for a in doc.get("medicalActions") or []:
         agent = _get(a, "treatment", "agent", "id")
         if agent and agent not in case.drugs:
@@ -156,7 +166,9 @@ def read_phenopacket(path: str | Path, resolve: Resolver | None = None, *, valid
     return case
 
 
-def iter_phenopackets(folder: str | Path, resolve: Resolver | None = None, *, validate: bool = True) -> Iterator[PatientCase]:
+def iter_phenopackets(
+    folder: str | Path, resolve: Resolver | None = None, *, validate: bool = True
+) -> Iterator[PatientCase]:
     """Every ``*.json`` phenopacket under ``folder`` (recursively), in sorted path order."""
     folder = Path(folder)
     if not folder.is_dir():

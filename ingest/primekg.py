@@ -37,8 +37,20 @@ from kgdx.kg.schema import Schema, core_schema
 __all__ = ["PrimeKGMapping", "COLUMNS", "read_primekg", "load_primekg_mapping"]
 
 #: The columns of PrimeKG's kg.csv (in its order; the reader finds them by name).
-COLUMNS = ("relation", "display_relation", "x_index", "x_id", "x_type", "x_name", "x_source",
-           "y_index", "y_id", "y_type", "y_name", "y_source")
+COLUMNS = (
+    "relation",
+    "display_relation",
+    "x_index",
+    "x_id",
+    "x_type",
+    "x_name",
+    "x_source",
+    "y_index",
+    "y_id",
+    "y_type",
+    "y_name",
+    "y_source",
+)
 _NEEDED = ("relation", "x_id", "x_type", "x_name", "x_source", "y_id", "y_type", "y_name", "y_source")
 # Positions in _NEEDED of each end's id, type, name and source, and the id's column name.
 _SIDES = ((1, 2, 3, 4, "x_id"), (5, 6, 7, 8, "y_id"))
@@ -62,8 +74,9 @@ def load_primekg_mapping(path: str | Path | None = None, schema: Schema | None =
     mapping = load_mapping(path, PrimeKGMapping)
     for key in mapping.nodes:
         if "|" not in key:
-            raise SchemaError("node keys are '<x_type>|<x_source>', e.g. 'disease|MONDO'",
-                              file=path, field=f"nodes.{key}")
+            raise SchemaError(
+                "node keys are '<x_type>|<x_source>', e.g. 'disease|MONDO'", file=path, field=f"nodes.{key}"
+            )
     check_rules(mapping.nodes, mapping.relations, schema or core_schema(), path)
     return mapping
 
@@ -114,8 +127,12 @@ def read_primekg(
             raise DataError("empty file", file=path, line=1)
         missing = [c for c in _NEEDED if c not in header]
         if missing:
-            raise DataError(f"not a PrimeKG kg.csv: missing the columns {missing} (has {header[:12]})",
-                            file=path, line=1, field=missing[0])
+            raise DataError(
+                f"not a PrimeKG kg.csv: missing the columns {missing} (has {header[:12]})",
+                file=path,
+                line=1,
+                field=missing[0],
+            )
         idx = [header.index(name) for name in _NEEDED]
         width = len(header)
         # (type, source, raw id) -> (our id, type, source), or None for an unmapped type. Rows

@@ -69,7 +69,7 @@ def _parse(path: Path, format: str | None) -> Graph:
 def _local(term: Any) -> str | None:
     """The kgdx local name of a URIRef in the kgdx namespace, else ``None``."""
     if isinstance(term, URIRef) and str(term).startswith(_NS):
-        return str(term)[len(_NS):]
+        return str(term)[len(_NS) :]
     return None
 
 
@@ -175,8 +175,10 @@ def read_rdf(path: str | Path, schema: Schema, *, format: str | None = None, str
     # -- nodes --------------------------------------------------------------------------------------
     nodes: dict[str, Node] = {}
     iri_of: dict[Any, str] = {}
-    typed = sorted(((subj, t) for subj, preds in by_subject.items() for t in preds.get(_TYPE, ())),
-                   key=lambda t: (str(t[0]), str(t[1])))
+    typed = sorted(
+        ((subj, t) for subj, preds in by_subject.items() for t in preds.get(_TYPE, ())),
+        key=lambda t: (str(t[0]), str(t[1])),
+    )
     for subject, type_ in typed:
         label = _local(type_)
         if label is None:

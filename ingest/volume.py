@@ -96,7 +96,9 @@ class Volume:
         if len(self.spacing) != 3 or any(not np.isfinite(s) or s <= 0 for s in self.spacing):
             raise DataError(f"spacing must be three positive mm values (z, y, x), got {self.spacing}", file=self.source)
         if len(self.direction) != 9:
-            raise DataError(f"direction must have 9 entries (a 3 x 3 matrix), got {len(self.direction)}", file=self.source)
+            raise DataError(
+                f"direction must have 9 entries (a 3 x 3 matrix), got {len(self.direction)}", file=self.source
+            )
         object.__setattr__(self, "array", check_voxels(arr.astype(np.float32, copy=False), self.source))
         object.__setattr__(self, "spacing", tuple(float(s) for s in self.spacing))
         object.__setattr__(self, "origin", tuple(float(s) for s in self.origin))
@@ -257,9 +259,15 @@ def _lps_affine(spacing: tuple[float, float, float], origin_lps: tuple[float, fl
     return aff
 
 
-def write_volume(path: str | Path, array: np.ndarray, spacing: tuple[float, float, float] = (1.0, 1.0, 1.0),
-                 origin_lps: tuple[float, float, float] = (0.0, 0.0, 0.0), *, compress_level: int = 6,
-                 description: str = "") -> Path:
+def write_volume(
+    path: str | Path,
+    array: np.ndarray,
+    spacing: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    origin_lps: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    *,
+    compress_level: int = 6,
+    description: str = "",
+) -> Path:
     """Write an LPS ``(z, y, x)`` array with its ``spacing`` (mm, ``(z, y, x)``) and the LPS position
     of voxel 0, atomically; the format follows the suffix.
 
@@ -300,4 +308,3 @@ def write_volume(path: str | Path, array: np.ndarray, spacing: tuple[float, floa
         raise ValueError(f"write_volume writes .nii, .nii.gz, .nrrd or .mha, not {path.name!r}")
     tmp.replace(path)
     return path
-

@@ -52,8 +52,9 @@ def load_yaml_with_lines(path: str | Path) -> Any:
         return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        raise DataError(f"invalid YAML: {getattr(e, 'problem', e)}", file=path,
-                        line=None if mark is None else mark.line + 1) from None
+        raise DataError(
+            f"invalid YAML: {getattr(e, 'problem', e)}", file=path, line=None if mark is None else mark.line + 1
+        ) from None
 
 
 def read_curated(path: str | Path) -> Iterator[Node | Edge]:

@@ -23,8 +23,17 @@ from kgdx.kg.records import Edge, Node
 from kgdx.kg.schema import Schema
 from kgdx.kg.store import KGStore
 
-__all__ = ["AppliedModule", "ModulePlan", "Registry", "SnapshotRegistry", "MetaRegistry", "plan", "apply", "remove",
-           "module_digest"]
+__all__ = [
+    "AppliedModule",
+    "ModulePlan",
+    "Registry",
+    "SnapshotRegistry",
+    "MetaRegistry",
+    "plan",
+    "apply",
+    "remove",
+    "module_digest",
+]
 
 
 @dataclass
@@ -42,11 +51,20 @@ class AppliedModule:
     applied_at: str = ""
 
     def summary(self) -> dict[str, Any]:
-        types = sorted((self.schema or {}).get("node_types", {})) + sorted((self.schema or {}).get("relationship_types", {}))
-        return {"name": self.name, "version": self.version, "digest": self.digest[:12], "new_types": types,
-                "nodes_added": len(self.nodes), "edges_added": len(self.edges),
-                "nodes_changed": len(self.previous_nodes), "edges_changed": len(self.previous_edges),
-                "applied_at": self.applied_at}
+        types = sorted((self.schema or {}).get("node_types", {})) + sorted(
+            (self.schema or {}).get("relationship_types", {})
+        )
+        return {
+            "name": self.name,
+            "version": self.version,
+            "digest": self.digest[:12],
+            "new_types": types,
+            "nodes_added": len(self.nodes),
+            "edges_added": len(self.edges),
+            "nodes_changed": len(self.previous_nodes),
+            "edges_changed": len(self.previous_edges),
+            "applied_at": self.applied_at,
+        }
 
 
 class Registry(Protocol):
@@ -140,8 +158,10 @@ def plan(store: KGStore, module: Module, registry: Registry) -> ModulePlan:
         if m["name"] == module.name:
             if m["digest"] == digest:
                 return ModulePlan(module, digest, store.schema, None, [], [], [], [], {}, [], already_applied=True)
-            raise SchemaError(f"module {module.name!r} version {m['version']} is applied already with other content; "
-                              f"remove it first (kgdx kg remove {module.name})")
+            raise SchemaError(
+                f"module {module.name!r} version {m['version']} is applied already with other content; "
+                f"remove it first (kgdx kg remove {module.name})"
+            )
     additions = module.schema_additions()
     merged = store.schema.merge(additions) if additions is not None else store.schema
     nodes, edges = store.prepare(module.records(), schema=merged)
@@ -155,8 +175,18 @@ def plan(store: KGStore, module: Module, registry: Registry) -> ModulePlan:
             new_edges.append(e.key)
         else:
             previous_edges.append({"key": list(e.key), "props": old.props})
-    return ModulePlan(module, digest, merged, additions, nodes, edges, [n.id for n in nodes if n.id not in existing],
-                      new_edges, previous_nodes, previous_edges)
+    return ModulePlan(
+        module,
+        digest,
+        merged,
+        additions,
+        nodes,
+        edges,
+        [n.id for n in nodes if n.id not in existing],
+        new_edges,
+        previous_nodes,
+        previous_edges,
+    )
 
 
 def apply(store: KGStore, module: Module, registry: Registry) -> tuple[AppliedModule | None, ModulePlan]:
@@ -170,10 +200,17 @@ def apply(store: KGStore, module: Module, registry: Registry) -> tuple[AppliedMo
     if p.additions is not None:
         store.migrate(p.schema)
     store.write([*p.nodes, *p.edges])
-    applied = AppliedModule(module.name, module.version, p.digest,
-                            p.additions.to_dict() if p.additions is not None else None,
-                            p.new_nodes, [list(k) for k in p.new_edges], p.previous_nodes, p.previous_edges,
-                            datetime.now(UTC).isoformat(timespec="seconds"))
+    applied = AppliedModule(
+        module.name,
+        module.version,
+        p.digest,
+        p.additions.to_dict() if p.additions is not None else None,
+        p.new_nodes,
+        [list(k) for k in p.new_edges],
+        p.previous_nodes,
+        p.previous_edges,
+        datetime.now(UTC).isoformat(timespec="seconds"),
+    )
     state["modules"].append(asdict(applied))
     registry.save(state)
     return applied, p
@@ -191,7 +228,7 @@ def remove(store: KGStore, name: str, registry: Registry) -> AppliedModule:
         raise SchemaError(f"module {name!r} is not applied (applied: {names or 'none'})")
     i = names.index(name)
     gone = AppliedModule(**state["modules"][i])
-    later = [AppliedModule(**m) for m in state["modules"][i + 1:]]
+    later = [AppliedModule(**m) for m in state["modules"][i + 1 :]]
     schema = Schema.from_dict(state["base_schema"])
     for m in [AppliedModule(**m) for m in state["modules"][:i]] + later:
         if m.schema:

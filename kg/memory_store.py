@@ -231,8 +231,10 @@ class MemoryStore(KGStore):
                 if len(nedges) < max_hops:
                     stack.append((nids, nedges))
         paths = [
-            Path(tuple(self._node(i) for i in reversed(ids)),
-                 tuple(Edge(e.type, e.src, e.dst, _copy(e.props)) for e in reversed(edges)))
+            Path(
+                tuple(self._node(i) for i in reversed(ids)),
+                tuple(Edge(e.type, e.src, e.dst, _copy(e.props)) for e in reversed(edges)),
+            )
             for ids, edges in found
         ]
         return self._finish_paths(paths, limit)

@@ -49,8 +49,15 @@ from kgdx.kg.store import KGStore, group_by_type
 __all__ = ["Neo4jImport", "to_neo4j_csv", "CSV_TYPES", "DELIMITERS"]
 
 #: Property kind → neo4j-admin header type (``None``: plain string column).
-CSV_TYPES = {"str": None, "int": "long", "float": "double", "bool": "boolean",
-             "str_list": "string[]", "int_list": "long[]", "float_list": "double[]"}
+CSV_TYPES = {
+    "str": None,
+    "int": "long",
+    "float": "double",
+    "bool": "boolean",
+    "str_list": "string[]",
+    "int_list": "long[]",
+    "float_list": "double[]",
+}
 #: Array delimiters tried in order; the first that no list element contains is used.
 DELIMITERS = (";", "|", "\x1f")
 _DATABASE = re.compile(r"^[A-Za-z][A-Za-z0-9.\-]{0,62}$")
@@ -103,8 +110,9 @@ def _quote(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def _choose_delimiter(schema: Schema, nodes: Iterable[Node], edges: Iterable[Edge],
-                      requested: str | None) -> tuple[str, bool]:
+def _choose_delimiter(
+    schema: Schema, nodes: Iterable[Node], edges: Iterable[Edge], requested: str | None
+) -> tuple[str, bool]:
     """The array delimiter to use, and whether any string holds a newline."""
     used: set[str] = set()
     multiline = False
@@ -130,8 +138,10 @@ def _choose_delimiter(schema: Schema, nodes: Iterable[Node], edges: Iterable[Edg
         if len(requested) != 1:
             raise ConfigError(f"'array_delimiter' must be one character (got {requested!r})")
         if requested in used:
-            raise DataError(f"a list element contains the array delimiter {requested!r}; "
-                            f"leave 'array_delimiter' unset to choose a safe one")
+            raise DataError(
+                f"a list element contains the array delimiter {requested!r}; "
+                f"leave 'array_delimiter' unset to choose a safe one"
+            )
         return requested, multiline
     for ch in DELIMITERS:
         if ch not in used:
@@ -179,8 +189,9 @@ def to_neo4j_csv(
         raise ConfigError(f"'database' must be a Neo4j database name (got {database!r})")
     schema = store.schema
     by_label, by_rel = group_by_type(store.iter_nodes()), group_by_type(store.iter_edges())  # one pass each
-    delim, multiline = _choose_delimiter(schema, (n for g in by_label.values() for n in g),
-                                         (e for g in by_rel.values() for e in g), array_delimiter)
+    delim, multiline = _choose_delimiter(
+        schema, (n for g in by_label.values() for n in g), (e for g in by_rel.values() for e in g), array_delimiter
+    )
     out = Path(directory)
     (out / "nodes").mkdir(parents=True, exist_ok=True)
     (out / "relationships").mkdir(parents=True, exist_ok=True)
@@ -194,8 +205,9 @@ def to_neo4j_csv(
             continue
         specs = nt.properties
         labels = _quote(delim.join((label, NODE)))
-        rows = ([_quote(n.id), labels, *(_field(n.props.get(k), s.type, delim) for k, s in specs.items())]
-                for n in nodes)
+        rows = (
+            [_quote(n.id), labels, *(_field(n.props.get(k), s.type, delim) for k, s in specs.items())] for n in nodes
+        )
         result.rows[f"nodes/{label}.csv"] = _write(path, ["id:ID", ":LABEL", *_header(specs)], rows)
         result.node_files[label] = path
 
@@ -206,8 +218,10 @@ def to_neo4j_csv(
         if not edges:
             continue
         specs = rt.properties
-        rows = ([_quote(e.src), _quote(e.dst), rel, *(_field(e.props.get(k), s.type, delim) for k, s in specs.items())]
-                for e in edges)
+        rows = (
+            [_quote(e.src), _quote(e.dst), rel, *(_field(e.props.get(k), s.type, delim) for k, s in specs.items())]
+            for e in edges
+        )
         result.rows[f"relationships/{rel}.csv"] = _write(path, [":START_ID", ":END_ID", ":TYPE", *_header(specs)], rows)
         result.relationship_files[rel] = path
 
@@ -217,10 +231,14 @@ def to_neo4j_csv(
     if multiline:
         options.append("--multiline-fields=true")
     result.command = [
-        "neo4j-admin", "database", "import", "full",
+        "neo4j-admin",
+        "database",
+        "import",
+        "full",
         *(f"--nodes={p.resolve()}" for p in result.node_files.values()),
         *(f"--relationships={p.resolve()}" for p in result.relationship_files.values()),
-        *options, database,
+        *options,
+        database,
     ]
     result.script = out / "import.sh"
     result.script.write_text(_script(result, options, database), encoding="utf-8")

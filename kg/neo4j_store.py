@@ -56,10 +56,17 @@ class CypherResult:
 def _plain(value: Any) -> Any:
     """A driver value as plain JSON-ready Python."""
     if isinstance(value, GraphNode):
-        return {"labels": sorted(lab for lab in value.labels if lab != Q.NODE), **{k: _plain(v) for k, v in value.items()}}
+        return {
+            "labels": sorted(lab for lab in value.labels if lab != Q.NODE),
+            **{k: _plain(v) for k, v in value.items()},
+        }
     if isinstance(value, GraphRelationship):
-        return {"type": value.type, "src": value.start_node.get("id") if value.start_node else None,
-                "dst": value.end_node.get("id") if value.end_node else None, **{k: _plain(v) for k, v in value.items()}}
+        return {
+            "type": value.type,
+            "src": value.start_node.get("id") if value.start_node else None,
+            "dst": value.end_node.get("id") if value.end_node else None,
+            **{k: _plain(v) for k, v in value.items()},
+        }
     if isinstance(value, GraphPath):
         return {"nodes": [_plain(n) for n in value.nodes], "relationships": [_plain(r) for r in value.relationships]}
     if isinstance(value, Mapping):
@@ -121,8 +128,13 @@ class Neo4jStore(KGStore):
             from kgdx.settings import get_settings  # app settings; kg itself does not depend on them
 
             settings = get_settings()
-        return cls(schema, settings.neo4j_uri, (settings.neo4j_user, settings.neo4j_password),
-                   database=settings.neo4j_database, batch_size=settings.batch_size)
+        return cls(
+            schema,
+            settings.neo4j_uri,
+            (settings.neo4j_user, settings.neo4j_password),
+            database=settings.neo4j_database,
+            batch_size=settings.batch_size,
+        )
 
     def close(self) -> None:
         self._driver.close()
@@ -235,7 +247,9 @@ class Neo4jStore(KGStore):
         """Write edges one ``MERGE`` statement and one transaction each (benchmark baseline)."""
         with self._driver.session(database=self.database) as s:
             for e in edges:
-                q = Q.naive_merge_edge(e.type, self._schema.node_type_of(e.src).label, self._schema.node_type_of(e.dst).label)
+                q = Q.naive_merge_edge(
+                    e.type, self._schema.node_type_of(e.src).label, self._schema.node_type_of(e.dst).label
+                )
                 s.execute_write(lambda tx, q=q, e=e: tx.run(q, src=e.src, dst=e.dst, props=e.props).consume())
 
     def existing_ids(self, ids: Collection[str]) -> set[str]:
@@ -317,12 +331,14 @@ class Neo4jStore(KGStore):
         if direction not in ("out", "in", "both"):
             raise StoreError(f"'direction' must be 'out', 'in' or 'both' (got {direction!r})")
         rows = self._read(
-            Q.neighbours(direction), id=node_id,
+            Q.neighbours(direction),
+            id=node_id,
             types=None if rel_types is None else list(rel_types),
             labels=None if node_types is None else list(node_types),
         )
         return self._sorted_neighbours(
-            Neighbour(Edge(r["type"], r["src"], r["dst"], r["rprops"]), self._node(r["labels"], r["props"])) for r in rows
+            Neighbour(Edge(r["type"], r["src"], r["dst"], r["rprops"]), self._node(r["labels"], r["props"]))
+            for r in rows
         )
 
     def interactions(self, drug_ids: Collection[str]) -> list[Edge]:
@@ -339,8 +355,13 @@ class Neo4jStore(KGStore):
         limit: int = 100,
     ) -> list[Path]:
         self._check_hops(max_hops)
-        rows = self._read(Q.evidence_paths(max_hops), target=target_id, concepts=list(concept_ids),
-                          types=list(rel_types), cap=MAX_PATHS + 1)
+        rows = self._read(
+            Q.evidence_paths(max_hops),
+            target=target_id,
+            concepts=list(concept_ids),
+            types=list(rel_types),
+            cap=MAX_PATHS + 1,
+        )
         if len(rows) > MAX_PATHS:
             raise too_many_paths()
         paths = []
@@ -364,9 +385,12 @@ class Neo4jStore(KGStore):
             frontier = reached - seen
             seen |= frontier
         ids = sorted(seen)
-        nodes = sorted((self._node(r["labels"], r["props"]) for r in self._read(Q.NODES_BY_IDS, ids=ids)),
-                       key=lambda n: n.id)
-        edges = [Edge(r["type"], r["src"], r["dst"], r["rprops"]) for r in self._read(Q.INDUCED_EDGES, ids=ids, types=types)]
+        nodes = sorted(
+            (self._node(r["labels"], r["props"]) for r in self._read(Q.NODES_BY_IDS, ids=ids)), key=lambda n: n.id
+        )
+        edges = [
+            Edge(r["type"], r["src"], r["dst"], r["rprops"]) for r in self._read(Q.INDUCED_EDGES, ids=ids, types=types)
+        ]
         return nodes, self._sorted_edges(edges)
 
     # -- the read-only user path -----------------------------------------------------------------
@@ -444,7 +468,8 @@ def _check_read_only(summary: neo4j.ResultSummary) -> None:
     kind = summary.query_type
     if kind != "r":
         what = {"w": "writes", "rw": "reads and writes", "s": "is a schema or administration command"}.get(
-            kind or "", f"is of type {kind!r}")
+            kind or "", f"is of type {kind!r}"
+        )
         raise ReadOnlyQueryError(f"the read-only Cypher path refuses this query: it {what}")
     plan = summary.plan or {}
     for op in _walk(plan):

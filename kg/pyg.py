@@ -96,8 +96,9 @@ def to_hetero_data(store: KGStore, *, features: FeatureHook | None = None) -> tu
             data[t].x = x
 
     rows: dict[tuple[str, str, str], list[tuple[int, int, list[float]]]] = {t: [] for t in schema.edge_triples}
-    attrs = {rel: [p for p in NUMERIC_EDGE_PROPERTIES if p in rt.properties]
-             for rel, rt in schema.relationship_types.items()}
+    attrs = {
+        rel: [p for p in NUMERIC_EDGE_PROPERTIES if p in rt.properties] for rel, rt in schema.relationship_types.items()
+    }
     for e in store.iter_edges():
         s, d = schema.node_type_of(e.src).label, schema.node_type_of(e.dst).label
         values = [float(e.props[p]) if e.props.get(p) is not None else math.nan for p in attrs[e.type]]
@@ -105,7 +106,9 @@ def to_hetero_data(store: KGStore, *, features: FeatureHook | None = None) -> tu
     for triple, items in rows.items():
         items.sort()
         es = data[triple]
-        es.edge_index = torch.tensor([[a for a, _, _ in items], [b for _, b, _ in items]], dtype=torch.long).reshape(2, -1)
+        es.edge_index = torch.tensor([[a for a, _, _ in items], [b for _, b, _ in items]], dtype=torch.long).reshape(
+            2, -1
+        )
         names = attrs[triple[1]]
         if names:
             es.edge_attr = torch.tensor([v for _, _, v in items], dtype=torch.float).reshape(-1, len(names))

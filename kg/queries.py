@@ -36,8 +36,10 @@ def ident(name: str) -> str:
 def schema_statements(schema: Schema) -> list[str]:
     """Constraints and indexes derived from the schema; each is idempotent (``IF NOT EXISTS``)."""
     out = [f"CREATE INDEX kgdx_node_id IF NOT EXISTS FOR (n:{ident(NODE)}) ON (n.id)"]
-    out.append(f"CREATE FULLTEXT INDEX {LOOKUP_INDEX} IF NOT EXISTS FOR (n:{ident(NODE)}) "
-               "ON EACH [n.id, n.alt_ids, n.name, n.synonyms]")
+    out.append(
+        f"CREATE FULLTEXT INDEX {LOOKUP_INDEX} IF NOT EXISTS FOR (n:{ident(NODE)}) "
+        "ON EACH [n.id, n.alt_ids, n.name, n.synonyms]"
+    )
     out.append(f"CREATE CONSTRAINT kgdx_meta_key IF NOT EXISTS FOR (n:{ident(META)}) REQUIRE n.key IS UNIQUE")
     for label, nt in sorted(schema.node_types.items()):
         q = ident(label)
@@ -65,8 +67,9 @@ def drop_statements(labels: list[str]) -> list[str]:
 
 
 #: Names of kgdx's indexes on ``$label``, to drop them with the type.
-OWNED_INDEXES = ("SHOW INDEXES YIELD name, labelsOrTypes WHERE name STARTS WITH 'kgdx_' AND $label IN labelsOrTypes "
-                 "RETURN name")
+OWNED_INDEXES = (
+    "SHOW INDEXES YIELD name, labelsOrTypes WHERE name STARTS WITH 'kgdx_' AND $label IN labelsOrTypes RETURN name"
+)
 
 
 REPLACE_PROPERTIES = f"MATCH (n:{ident(NODE)} {{id: $id}}) SET n = $props SET n.id = $id"
@@ -76,10 +79,7 @@ REPLACE_PROPERTIES = f"MATCH (n:{ident(NODE)} {{id: $id}}) SET n = $props SET n.
 
 def merge_nodes(label: str) -> str:
     """Upsert a batch of nodes of one label: ``$rows`` = [{id, props}]."""
-    return (
-        f"UNWIND $rows AS row MERGE (n:{ident(label)} {{id: row.id}}) "
-        f"SET n:{ident(NODE)} SET n += row.props"
-    )
+    return f"UNWIND $rows AS row MERGE (n:{ident(label)} {{id: row.id}}) SET n:{ident(NODE)} SET n += row.props"
 
 
 def merge_edges(rel_type: str, src_label: str, dst_label: str) -> str:
@@ -153,10 +153,7 @@ _LOOKUP_WHERE = (
 )
 #: Exact lookup by id, alternative id, name or synonym: the full-text index narrows the nodes to
 #: those holding the words of ``$phrase`` (see :func:`lucene_phrase`), the WHERE keeps exact matches.
-LOOKUP = (
-    f"CALL db.index.fulltext.queryNodes('{LOOKUP_INDEX}', $phrase) YIELD node AS n "
-    f"{_LOOKUP_WHERE}{_RET_NODE}"
-)
+LOOKUP = f"CALL db.index.fulltext.queryNodes('{LOOKUP_INDEX}', $phrase) YIELD node AS n {_LOOKUP_WHERE}{_RET_NODE}"
 #: The same without the index (a scan of every node), for text with no word to search for.
 LOOKUP_SCAN = f"MATCH (n:{ident(NODE)}) {_LOOKUP_WHERE}{_RET_NODE}"
 
@@ -227,12 +224,32 @@ NODES_BY_IDS = f"UNWIND $ids AS i MATCH (n:{ident(NODE)} {{id: i}}) {_RET_NODE}"
 #: Plan operators a user query may not use even when Neo4j calls the query read-only: LOAD CSV
 #: reads the server's files and the network, CALL {...} IN TRANSACTIONS commits on its own, and
 #: TERMINATE TRANSACTIONS and administration commands act on the server.
-FORBIDDEN_OPERATORS = ("LoadCSV", "TransactionApply", "TransactionForeach", "TerminateTransactions",
-                       "AdministrationCommand")
+FORBIDDEN_OPERATORS = (
+    "LoadCSV",
+    "TransactionApply",
+    "TransactionForeach",
+    "TerminateTransactions",
+    "AdministrationCommand",
+)
 #: Procedure namespaces a user query may not call: administration of the server.
-FORBIDDEN_PROCEDURES = ("dbms.", "db.create", "db.clearQueryCaches", "db.checkpoint", "apoc.load.", "apoc.import.",
-                        "apoc.export.", "apoc.periodic.", "apoc.trigger.", "apoc.refactor.", "apoc.create.",
-                        "apoc.merge.", "apoc.cypher.run", "apoc.cypher.doIt", "apoc.schema.assert", "apoc.systemdb.")
+FORBIDDEN_PROCEDURES = (
+    "dbms.",
+    "db.create",
+    "db.clearQueryCaches",
+    "db.checkpoint",
+    "apoc.load.",
+    "apoc.import.",
+    "apoc.export.",
+    "apoc.periodic.",
+    "apoc.trigger.",
+    "apoc.refactor.",
+    "apoc.create.",
+    "apoc.merge.",
+    "apoc.cypher.run",
+    "apoc.cypher.doIt",
+    "apoc.schema.assert",
+    "apoc.systemdb.",
+)
 
 
 def explain(query: str) -> str:

@@ -87,7 +87,9 @@ def check_prefixes(schema: Schema) -> None:
             if p not in schema.prefixes:
                 raise SchemaError(
                     f"node type {label!r} uses the id prefix {p!r}, which has no IRI base in the "
-                    f"schema's 'prefixes'; RDF needs one", field=f"prefixes.{p}")
+                    f"schema's 'prefixes'; RDF needs one",
+                    field=f"prefixes.{p}",
+                )
 
 
 def curie_to_iri(curie: str, schema: Schema) -> str:
@@ -96,8 +98,10 @@ def curie_to_iri(curie: str, schema: Schema) -> str:
     try:
         base = schema.prefixes[prefix]
     except KeyError:
-        raise SchemaError(f"the id prefix {prefix!r} of {curie!r} has no IRI base in the schema's 'prefixes'",
-                          field=f"prefixes.{prefix}") from None
+        raise SchemaError(
+            f"the id prefix {prefix!r} of {curie!r} has no IRI base in the schema's 'prefixes'",
+            field=f"prefixes.{prefix}",
+        ) from None
     return base + quote(local, safe=_SAFE)
 
 
@@ -110,7 +114,7 @@ def iri_to_curie(iri: str, schema: Schema, prefixes: tuple[str, ...] | None = No
             best = p
     if best is None:
         return None
-    return f"{best}:{unquote(iri[len(schema.prefixes[best]):])}"
+    return f"{best}:{unquote(iri[len(schema.prefixes[best]) :])}"
 
 
 def edge_iri(edge: Edge) -> str:
@@ -199,8 +203,12 @@ def to_rdf_graph(store: KGStore) -> Graph:
         src, dst = URIRef(curie_to_iri(e.src, schema)), URIRef(curie_to_iri(e.dst, schema))
         g.add((src, KGDX[e.type], dst))
         st = URIRef(edge_iri(e))
-        for pred, obj in ((RDF.type, RDF.Statement), (RDF.subject, src), (RDF.predicate, KGDX[e.type]),
-                          (RDF.object, dst)):
+        for pred, obj in (
+            (RDF.type, RDF.Statement),
+            (RDF.subject, src),
+            (RDF.predicate, KGDX[e.type]),
+            (RDF.object, dst),
+        ):
             g.add((st, pred, obj))
         add(st, _ordered(e.props, schema.relationship_types[e.type].properties))
     return g
@@ -270,8 +278,12 @@ class _TurtleWriter:
     def edge(self, e: Edge) -> None:
         s, d = self.node_term(e.src), self.node_term(e.dst)
         self.out.write(f"{s} kgdx:{e.type} {d} .\n")
-        lines = [f"<{_check_iri(edge_iri(e))}> a rdf:Statement", f"    rdf:subject {s}",
-                 f"    rdf:predicate kgdx:{e.type}", f"    rdf:object {d}"]
+        lines = [
+            f"<{_check_iri(edge_iri(e))}> a rdf:Statement",
+            f"    rdf:subject {s}",
+            f"    rdf:predicate kgdx:{e.type}",
+            f"    rdf:object {d}",
+        ]
         self.block(lines, _ordered(e.props, self.schema.relationship_types[e.type].properties))
 
 

@@ -292,9 +292,7 @@ class Schema(FrozenModel):
     @cached_property
     def edge_triples(self) -> tuple[tuple[str, str, str], ...]:
         """Every (source type, relationship type, target type) the schema allows, sorted."""
-        return tuple(
-            sorted((s, name, t) for name, rt in self.relationship_types.items() for s, t in rt.pairs)
-        )
+        return tuple(sorted((s, name, t) for name, rt in self.relationship_types.items() for s, t in rt.pairs))
 
     def metadata(self) -> tuple[list[str], list[tuple[str, str, str]]]:
         """PyG-style metadata: node types and edge triples, in a stable order."""

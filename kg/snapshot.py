@@ -51,9 +51,7 @@ def _table(key_cols: dict[str, list[str]], specs: dict[str, PropertySpec], props
     return pa.table(cols)
 
 
-def save_snapshot(
-    store: MemoryStore, path: str | Path, manifest: dict[str, Any] | None = None
-) -> Path:
+def save_snapshot(store: MemoryStore, path: str | Path, manifest: dict[str, Any] | None = None) -> Path:
     """Write ``store`` as a snapshot folder at ``path``, replacing any previous one atomically.
 
     Returns:
@@ -73,11 +71,17 @@ def save_snapshot(
             pq.write_table(t, tmp / "nodes" / f"{label}.parquet")
         for rel, edges in sorted(group_by_type(store.iter_edges()).items()):
             edges.sort(key=lambda e: (e.src, e.dst))
-            t = _table({"src": [e.src for e in edges], "dst": [e.dst for e in edges]},
-                       schema.relationship_types[rel].properties, [e.props for e in edges])
+            t = _table(
+                {"src": [e.src for e in edges], "dst": [e.dst for e in edges]},
+                schema.relationship_types[rel].properties,
+                [e.props for e in edges],
+            )
             pq.write_table(t, tmp / "edges" / f"{rel}.parquet")
-        info = {**(manifest or {}), "counts": store.counts().to_dict(),
-                "schema": {"name": schema.name, "version": schema.version, "modules": list(schema.modules)}}
+        info = {
+            **(manifest or {}),
+            "counts": store.counts().to_dict(),
+            "schema": {"name": schema.name, "version": schema.version, "modules": list(schema.modules)},
+        }
         (tmp / "manifest.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         old = None
         if path.exists():

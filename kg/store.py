@@ -28,7 +28,14 @@ __all__ = ["KGStore", "Neighbour", "Path", "Counts", "WriteReport", "Direction",
 Direction = Literal["out", "in", "both"]
 
 #: Relationship types that evidence paths follow by default.
-EVIDENCE_TYPES = (RelType.HAS_PHENOTYPE, RelType.IS_A, RelType.INDICATES, RelType.ASSOCIATED_WITH, RelType.HAS_FINDING, RelType.HAS_LAB_RESULT)
+EVIDENCE_TYPES = (
+    RelType.HAS_PHENOTYPE,
+    RelType.IS_A,
+    RelType.INDICATES,
+    RelType.ASSOCIATED_WITH,
+    RelType.HAS_FINDING,
+    RelType.HAS_LAB_RESULT,
+)
 
 #: How many paths a path query may enumerate before it refuses (it would explode on hubs).
 MAX_PATHS = 20_000
@@ -167,7 +174,10 @@ class KGStore(ABC):
             raise RecordError(
                 f"edge ({bad.src})-[{bad.type}]->({bad.dst}) refers to {which!r}, which is neither "
                 f"in this load nor in the store ({len(missing)} missing ids in all)",
-                record=bad, file=o.file if o else None, line=o.line if o else None, field="src" if which == bad.src else "dst",
+                record=bad,
+                file=o.file if o else None,
+                line=o.line if o else None,
+                field="src" if which == bad.src else "dst",
             )
         return list(merged_nodes.values()), list(merged_edges.values())
 
@@ -320,7 +330,11 @@ class KGStore(ABC):
     def summary(self) -> dict[str, Any]:
         """Counts plus the schema's name, version and applied modules."""
         return {
-            "schema": {"name": self._schema.name, "version": self._schema.version, "modules": list(self._schema.modules)},
+            "schema": {
+                "name": self._schema.name,
+                "version": self._schema.version,
+                "modules": list(self._schema.modules),
+            },
             **self.counts().to_dict(),
         }
 

@@ -56,15 +56,28 @@ def resolve(name_or_path: str | Path, *, shipped: Path | None = None) -> Path:
     raise ModelError(f"no checkpoint named {str(name_or_path)!r} in {[str(d) for d in dirs]}; pass a path")
 
 
-def save(path: str | Path, *, kind: str, config: dict[str, Any], state_dict: dict[str, Any],
-         meta: dict[str, Any] | None = None, **extra: Any) -> Path:
+def save(
+    path: str | Path,
+    *,
+    kind: str,
+    config: dict[str, Any],
+    state_dict: dict[str, Any],
+    meta: dict[str, Any] | None = None,
+    **extra: Any,
+) -> Path:
     """Write a checkpoint atomically; returns its path."""
     import torch
 
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    blob = {"format": FORMAT, "kind": kind, "config": config,
-            "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()}, "meta": dict(meta or {}), **extra}
+    blob = {
+        "format": FORMAT,
+        "kind": kind,
+        "config": config,
+        "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
+        "meta": dict(meta or {}),
+        **extra,
+    }
     tmp = p.with_suffix(p.suffix + ".tmp")
     torch.save(blob, tmp)
     os.replace(tmp, p)
@@ -84,8 +97,9 @@ def read(name_or_path: str | Path, *, kinds: Iterable[str], shipped: Path | None
     try:
         blob = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # noqa: BLE001 - torch raises many kinds for a bad file
-        raise ModelError(f"cannot read the checkpoint (corrupt or truncated?): {type(e).__name__}: {e}",
-                         file=path) from None
+        raise ModelError(
+            f"cannot read the checkpoint (corrupt or truncated?): {type(e).__name__}: {e}", file=path
+        ) from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise ModelError(f"not a kgdx checkpoint (expected format {FORMAT!r})", file=path)
     if blob.get("kind") not in kinds:

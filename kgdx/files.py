@@ -10,8 +10,9 @@ from kgdx.errors import DataError, KgdxError
 __all__ = ["open_text", "read_text"]
 
 
-def open_text(path: str | Path, *, what: str | None = None, newline: str | None = None,
-              error: type[KgdxError] = DataError) -> TextIO:
+def open_text(
+    path: str | Path, *, what: str | None = None, newline: str | None = None, error: type[KgdxError] = DataError
+) -> TextIO:
     """``path`` opened as UTF-8 text.
 
     Raises:

@@ -29,15 +29,19 @@ class Settings(BaseSettings):
     neo4j_password: str = "kgdx-dev-password"
     neo4j_database: str = "neo4j"
     neo4j_port: int = Field(default=7687, description="Bolt port of the server that `kgdx neo4j start` launches.")
-    neo4j_data_dir: Path | None = Field(default=None, description="Data folder of the launched server; default HOME/neo4j.")
+    neo4j_data_dir: Path | None = Field(
+        default=None, description="Data folder of the launched server; default HOME/neo4j."
+    )
     neo4j_heap: str = Field(default="2g", description="JVM heap of the launched server.")
 
     query_timeout_s: float = Field(default=30.0, gt=0, description="Timeout of user Cypher on the read-only path.")
     query_max_rows: int = Field(default=1000, gt=0, description="Row cap of user Cypher on the read-only path.")
     batch_size: int = Field(default=10_000, gt=0, description="Rows per transaction when writing to Neo4j.")
 
-    ct_model: str | None = Field(default=None, description="CT encoder checkpoint (name or path) with a trained "
-                                                             "finding head, for cases with a CT.")
+    ct_model: str | None = Field(
+        default=None,
+        description="CT encoder checkpoint (name or path) with a trained finding head, for cases with a CT.",
+    )
 
     @property
     def home_dir(self) -> Path:

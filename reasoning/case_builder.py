@@ -62,8 +62,9 @@ CTInput = Union[str, Path, "Volume", "torch.Tensor"]  # noqa: UP007 - forward re
 TextInput = str | Path
 
 
-def add_ct_findings(case: PatientCase, probabilities: dict[str, float], *, threshold: float = 0.5,
-                    exclude_below: float | None = None) -> list[Finding]:
+def add_ct_findings(
+    case: PatientCase, probabilities: dict[str, float], *, threshold: float = 0.5, exclude_below: float | None = None
+) -> list[Finding]:
     """Add CT-head findings to ``case``: each finding with probability ≥ ``threshold`` becomes an
     observed finding (``origin="ct"``, ``probability`` = the head's output), unless the case already
     has it. With ``exclude_below``, a finding the head is that sure is absent becomes an excluded
@@ -134,9 +135,16 @@ class CaseBuilder:
         report_sections: Report sections to link (``None``: all of it).
     """
 
-    def __init__(self, dx: Diagnoser, *, ct_model: str | Path | CTEncoder | None = None,
-                 link_embeddings: bool = False, ct_threshold: float = 0.5, ct_exclude_below: float | None = None,
-                 report_sections: Sequence[str] | None = REPORT_SECTIONS) -> None:
+    def __init__(
+        self,
+        dx: Diagnoser,
+        *,
+        ct_model: str | Path | CTEncoder | None = None,
+        link_embeddings: bool = False,
+        ct_threshold: float = 0.5,
+        ct_exclude_below: float | None = None,
+        report_sections: Sequence[str] | None = REPORT_SECTIONS,
+    ) -> None:
         if not 0.0 <= ct_threshold <= 1.0:
             raise ValueError(f"'ct_threshold' must be in [0, 1] (got {ct_threshold})")
         self.dx = dx
@@ -153,8 +161,10 @@ class CaseBuilder:
 
     def __repr__(self) -> str:
         ct = self.ct_model if not hasattr(self.ct_model, "cfg") else type(self.ct_model).__name__
-        return (f"CaseBuilder(ct_model={ct!r}, ct_threshold={self.ct_threshold}, "
-                f"link_embeddings={self.link_embeddings}, report_sections={self.report_sections})")
+        return (
+            f"CaseBuilder(ct_model={ct!r}, ct_threshold={self.ct_threshold}, "
+            f"link_embeddings={self.link_embeddings}, report_sections={self.report_sections})"
+        )
 
     # -- encoders --------------------------------------------------------------------------------
 
@@ -194,9 +204,11 @@ class CaseBuilder:
 
             model = self.ct_model or get_settings().ct_model
             if not model:
-                raise ConfigError("a CT needs a CT encoder checkpoint trained with a finding head: pass ct_model or "
-                                  "set KGDX_CT_MODEL (train one with `kgdx train-ct-head`); an untrained head's "
-                                  "probabilities would mean nothing")
+                raise ConfigError(
+                    "a CT needs a CT encoder checkpoint trained with a finding head: pass ct_model or "
+                    "set KGDX_CT_MODEL (train one with `kgdx train-ct-head`); an untrained head's "
+                    "probabilities would mean nothing"
+                )
             if isinstance(model, (str, Path)):
                 from kgdx.encoders.factory import load_checkpoint
 
@@ -234,7 +246,7 @@ class CaseBuilder:
         embs, probs = [], []
         with torch.inference_mode():
             for i in range(0, len(cts), batch_size):
-                out = enc(torch.stack([tensor(c) for c in cts[i:i + batch_size]]))  # (b, S, C, H, W)
+                out = enc(torch.stack([tensor(c) for c in cts[i : i + batch_size]]))  # (b, S, C, H, W)
                 embs.append(out.scan_embedding.float().numpy())
                 probs += [dict(zip(enc.findings, p.tolist())) for p in out.finding_probs.float()]
         return (np.concatenate(embs) if embs else np.zeros((0, enc.embed_dim), np.float32)), probs
@@ -309,10 +321,20 @@ class CaseBuilder:
 
     # -- whole cases -----------------------------------------------------------------------------
 
-    def build(self, case: PatientCase | str | Path | None = None, *, observed: Iterable[str] = (),
-              excluded: Iterable[str] = (), drugs: Iterable[str] = (), conditions: Iterable[str] = (),
-              note: TextInput | None = None, report: TextInput | None = None, ct: CTInput | None = None,
-              labs: str | Path | Iterable[LabResult] | None = None, embed: bool = False) -> PatientCase:
+    def build(
+        self,
+        case: PatientCase | str | Path | None = None,
+        *,
+        observed: Iterable[str] = (),
+        excluded: Iterable[str] = (),
+        drugs: Iterable[str] = (),
+        conditions: Iterable[str] = (),
+        note: TextInput | None = None,
+        report: TextInput | None = None,
+        ct: CTInput | None = None,
+        labs: str | Path | Iterable[LabResult] | None = None,
+        embed: bool = False,
+    ) -> PatientCase:
         """One case from any mix of a phenopacket (path or case), HPO ids, drugs, conditions, a
         note, a report, a CT and labs.
 
@@ -325,14 +347,21 @@ class CaseBuilder:
         start.excluded += [Finding(i, origin="request") for i in excluded]
         start.drugs += list(drugs)
         start.conditions += list(conditions)
-        return self.build_many([start], cts=[ct], reports=[report], notes=[[note] if note is not None else []],
-                               labs=[labs], embed=embed)[0]
+        return self.build_many(
+            [start], cts=[ct], reports=[report], notes=[[note] if note is not None else []], labs=[labs], embed=embed
+        )[0]
 
-    def build_many(self, cases: Sequence[PatientCase | str | Path | None], *,
-                   cts: Sequence[CTInput | None] | None = None, reports: Sequence[TextInput | None] | None = None,
-                   notes: Sequence[Sequence[TextInput]] | None = None,
-                   labs: Sequence[str | Path | Iterable[LabResult] | None] | None = None,
-                   embed: bool = False, progress: bool = False) -> list[PatientCase]:
+    def build_many(
+        self,
+        cases: Sequence[PatientCase | str | Path | None],
+        *,
+        cts: Sequence[CTInput | None] | None = None,
+        reports: Sequence[TextInput | None] | None = None,
+        notes: Sequence[Sequence[TextInput]] | None = None,
+        labs: Sequence[str | Path | Iterable[LabResult] | None] | None = None,
+        embed: bool = False,
+        progress: bool = False,
+    ) -> list[PatientCase]:
         """Build many cases, running the encoders in batches.
 
         Without ``cts`` / ``reports``, each case's own ``files["ct"]`` and ``texts["report"]`` (or
@@ -376,7 +405,7 @@ class CaseBuilder:
             for i, case in enumerate(built):
                 if rep_in[i] is not None:
                     self.add_text(case, rep_in[i], kind="report")
-                for note in (notes[i] if notes is not None else ()):
+                for note in notes[i] if notes is not None else ():
                     self.add_text(case, _text(note, "note", case), kind="note")
                 if i in ct_out:
                     self._add_ct(case, ct_in[i], *ct_out[i])

@@ -34,11 +34,11 @@ def checkpoint_path(name_or_path: str | Path) -> Path:
     return checkpoints.resolve(name_or_path, shipped=_shipped())
 
 
-def save_checkpoint(model: EvidenceGNN, path: str | Path, *, meta: dict[str, Any] | None = None,
-                    **extra: Any) -> Path:
+def save_checkpoint(model: EvidenceGNN, path: str | Path, *, meta: dict[str, Any] | None = None, **extra: Any) -> Path:
     """Save the model; ``meta`` describes how it was made, ``extra`` holds training state."""
-    return checkpoints.save(path, kind=KIND, config=model.config_dict(), state_dict=model.state_dict(), meta=meta,
-                            **extra)
+    return checkpoints.save(
+        path, kind=KIND, config=model.config_dict(), state_dict=model.state_dict(), meta=meta, **extra
+    )
 
 
 def load_checkpoint(name_or_path: str | Path = "default") -> tuple[EvidenceGNN, dict[str, Any]]:

@@ -77,7 +77,9 @@ class Diagnoser:
 
         return read_phenopacket(case, self.resolve)
 
-    def _inputs(self, case: PatientCase, use_genes: bool) -> tuple[list[int], list[float], list[int], list[int], list[str]]:
+    def _inputs(
+        self, case: PatientCase, use_genes: bool
+    ) -> tuple[list[int], list[float], list[int], list[int], list[str]]:
         notes: list[str] = []
         weights: dict[int, float] = {}
         for f in case.observed:
@@ -88,14 +90,16 @@ class Diagnoser:
             weights[t] = max(weights.get(t, 0.0), f.probability)
         for lab in case.labs:
             direction = lab.direction
-            for d in ({"high": ("high", "positive"), "low": ("low", "negative")}.get(direction, ())):
+            for d in {"high": ("high", "positive"), "low": ("low", "negative")}.get(direction, ()):
                 for hp in self._indicates.get((loinc_curie(lab.loinc), d), []):
                     t = self.index.phenotype_index.get(hp)
                     if t is not None and t not in weights:
                         weights[t] = 0.9
                         case.observed.append(Finding(hp, None, 0.9, "labs"))
                         notes.append(f"{lab.name or lab.loinc} {lab.value:g} is {direction}: adds {hp}")
-        excluded = [t for t in self.index.phenotype_ids([self.resolve(f.id) or "" for f in case.excluded]) if t not in weights]
+        excluded = [
+            t for t in self.index.phenotype_ids([self.resolve(f.id) or "" for f in case.excluded]) if t not in weights
+        ]
         genes: list[int] = []
         if use_genes:
             for g in case.genes:
@@ -106,7 +110,9 @@ class Diagnoser:
 
     # -- ranking ----------------------------------------------------------------------------------
 
-    def evidence(self, case: PatientCase, *, use_genes: bool = False) -> tuple[CaseEvidence, list[int], list[int], list[str]]:
+    def evidence(
+        self, case: PatientCase, *, use_genes: bool = False
+    ) -> tuple[CaseEvidence, list[int], list[int], list[str]]:
         observed, weights, excluded, genes, notes = self._inputs(case, use_genes)
         if not observed and not excluded:
             raise DataError(f"case {case.id} has no finding the KG knows; nothing to rank from", file=case.source)
@@ -125,14 +131,20 @@ class Diagnoser:
             raise ValueError(f"'k' must be at least 1 (got {k})")
         # The ranking's case gets the lab findings and id notes; the caller's case stays as it was.
         case = copy.copy(self.load_case(case))
-        case.observed, case.excluded, case.unknown_ids = list(case.observed), list(case.excluded), dict(case.unknown_ids)
+        case.observed, case.excluded, case.unknown_ids = (
+            list(case.observed),
+            list(case.excluded),
+            dict(case.unknown_ids),
+        )
         ev, observed, excluded, notes = self.evidence(case, use_genes=use_genes)
         att = self.model.attribute(ev)
         scores = att.score.numpy()
         order = np.argsort(-scores, kind="stable")[:k]
         probs = torch.softmax(torch.from_numpy(scores), 0).numpy()
-        top = [RankedDisease(r + 1, self.index.diseases[i], self.index.disease_names[i], float(scores[i]), float(probs[i]))
-               for r, i in enumerate(order)]
+        top = [
+            RankedDisease(r + 1, self.index.diseases[i], self.index.disease_names[i], float(scores[i]), float(probs[i]))
+            for r, i in enumerate(order)
+        ]
         return Ranking(case, top, scores, observed, excluded, att, notes, use_genes, self.index.diseases)
 
     @torch.no_grad()
@@ -140,7 +152,7 @@ class Diagnoser:
         """Scores of every disease for many cases, batched: ``(len(cases), num_diseases)``."""
         out = []
         for i in range(0, len(cases), batch_size):
-            evs = [self.evidence(c, use_genes=use_genes)[0] for c in cases[i:i + batch_size]]
+            evs = [self.evidence(c, use_genes=use_genes)[0] for c in cases[i : i + batch_size]]
             out.append(self.model(CaseEvidence.batch(evs)).numpy())
         return np.concatenate(out) if out else np.zeros((0, self.index.num_diseases))
 
@@ -160,8 +172,16 @@ class Diagnoser:
         result = case if isinstance(case, Ranking) else self.rank(case, k=max(k, 5))
         return suggest_drugs(self, result, k=k, **kwargs)
 
-    def diagnose(self, case: PatientCase | str | Path, *, k: int = 5, explain: int = 3, drugs: int = 5,
-                 use_genes: bool = False, safety: str = "remove") -> Diagnosis:
+    def diagnose(
+        self,
+        case: PatientCase | str | Path,
+        *,
+        k: int = 5,
+        explain: int = 3,
+        drugs: int = 5,
+        use_genes: bool = False,
+        safety: str = "remove",
+    ) -> Diagnosis:
         """Rank, explain the ``explain`` best diseases and suggest up to ``drugs`` drugs: the whole
         answer the CLI, the HTTP API and the notebooks show.
 

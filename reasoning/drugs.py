@@ -42,8 +42,13 @@ class SafetyIssue:
     cypher: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "severity": self.severity, "text": self.text, "cypher": self.cypher,
-                "edges": [{"type": e.type, "src": e.src, "dst": e.dst, **e.props} for e in self.edges]}
+        return {
+            "kind": self.kind,
+            "severity": self.severity,
+            "text": self.text,
+            "cypher": self.cypher,
+            "edges": [{"type": e.type, "src": e.src, "dst": e.dst, **e.props} for e in self.edges],
+        }
 
 
 @dataclass
@@ -59,8 +64,14 @@ class DrugSuggestion:
         return not self.issues
 
     def to_dict(self) -> dict[str, Any]:
-        return {"drug": self.drug, "name": self.name, "score": round(self.score, 4), "safe": self.safe,
-                "treats": self.treats, "issues": [i.to_dict() for i in self.issues]}
+        return {
+            "drug": self.drug,
+            "name": self.name,
+            "score": round(self.score, 4),
+            "safe": self.safe,
+            "treats": self.treats,
+            "issues": [i.to_dict() for i in self.issues],
+        }
 
 
 def _conditions(dx: Diagnoser, result: Ranking, min_probability: float) -> dict[str, str]:
@@ -112,8 +123,17 @@ def suggest_drugs(
             line = nb.edge.props.get("line")
             scores[nb.node.id] += (r.probability / total) * LINE_WEIGHT.get(line, 0.3)
             names[nb.node.id] = nb.node.name
-            treats[nb.node.id].append({"disease": r.id, "name": r.name, "line": line, "source": nb.edge.props["source"],
-                                       "cypher": path_match([(NodeLabel.DRUG, nb.node.id), (NodeLabel.DISEASE, r.id)], [(RelType.TREATS, True)])})
+            treats[nb.node.id].append(
+                {
+                    "disease": r.id,
+                    "name": r.name,
+                    "line": line,
+                    "source": nb.edge.props["source"],
+                    "cypher": path_match(
+                        [(NodeLabel.DRUG, nb.node.id), (NodeLabel.DISEASE, r.id)], [(RelType.TREATS, True)]
+                    ),
+                }
+            )
     conditions = _conditions(dx, result, condition_probability)
     current = list(dict.fromkeys(result.case.drugs))
     ranked = sorted(scores, key=lambda d: (-scores[d], d))
@@ -125,11 +145,18 @@ def suggest_drugs(
             why = conditions.get(nb.node.id)
             if why is not None:
                 sev = nb.edge.props.get("severity", "unknown")
-                s.issues.append(SafetyIssue(
-                    "contraindication", sev, [nb.edge],
-                    f"{names[drug]} is contraindicated ({sev}) in {nb.node.name} ({nb.node.id}), the patient's {why}"
-                    f" [{nb.edge.props.get('reason', '')}; {nb.edge.props['source']}]",
-                    path_match([(NodeLabel.DRUG, drug), (nb.node.type, nb.node.id)], [(RelType.CONTRAINDICATED_IN, True)])))
+                s.issues.append(
+                    SafetyIssue(
+                        "contraindication",
+                        sev,
+                        [nb.edge],
+                        f"{names[drug]} is contraindicated ({sev}) in {nb.node.name} ({nb.node.id}), the patient's {why}"
+                        f" [{nb.edge.props.get('reason', '')}; {nb.edge.props['source']}]",
+                        path_match(
+                            [(NodeLabel.DRUG, drug), (nb.node.type, nb.node.id)], [(RelType.CONTRAINDICATED_IN, True)]
+                        ),
+                    )
+                )
         others = current + kept
         for e in store.interactions([drug, *others]):
             other = e.dst if e.src == drug else e.src
@@ -138,11 +165,16 @@ def suggest_drugs(
             whose = "current drug" if other in current else "better-ranked suggestion"
             node = store.node(other)
             other_name = node.name if node else other
-            s.issues.append(SafetyIssue(
-                "interaction", e.props["severity"], [e],
-                f"{names[drug]} interacts ({e.props['severity']}) with {other_name} ({other}), a {whose}: "
-                f"{e.props['mechanism']} [{e.props['source']}]",
-                path_match([(NodeLabel.DRUG, e.src), (NodeLabel.DRUG, e.dst)], [(RelType.INTERACTS_WITH, True)])))
+            s.issues.append(
+                SafetyIssue(
+                    "interaction",
+                    e.props["severity"],
+                    [e],
+                    f"{names[drug]} interacts ({e.props['severity']}) with {other_name} ({other}), a {whose}: "
+                    f"{e.props['mechanism']} [{e.props['source']}]",
+                    path_match([(NodeLabel.DRUG, e.src), (NodeLabel.DRUG, e.dst)], [(RelType.INTERACTS_WITH, True)]),
+                )
+            )
         if s.issues and safety == "remove":
             continue
         out.append(s)

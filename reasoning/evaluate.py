@@ -22,15 +22,23 @@ __all__ = ["evaluate_scores", "per_case_record"]
 Scorer = Callable[[PatientCase], np.ndarray]
 
 
-def per_case_record(case: PatientCase, gold: str | None, rank: GoldRank | None, scores: np.ndarray | None,
-                    diseases: list[str]) -> dict[str, Any]:
+def per_case_record(
+    case: PatientCase, gold: str | None, rank: GoldRank | None, scores: np.ndarray | None, diseases: list[str]
+) -> dict[str, Any]:
     """One JSON line: case id, gold disease, its rank and ties, and the top 10 with scores."""
     top = []
     if scores is not None:
         order = np.argsort(-scores, kind="stable")[:10]
         top = [{"id": diseases[i], "score": round(float(scores[i]), 4)} for i in order]
-    return {"case": case.id, "file": case.source, "gold": gold, "in_kg": rank is not None,
-            "rank": rank.rank if rank else None, "ties": rank.ties if rank else None, "top10": top}
+    return {
+        "case": case.id,
+        "file": case.source,
+        "gold": gold,
+        "in_kg": rank is not None,
+        "rank": rank.rank if rank else None,
+        "ties": rank.ties if rank else None,
+        "top10": top,
+    }
 
 
 def evaluate_scores(
@@ -51,7 +59,9 @@ def evaluate_scores(
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(Path(per_case).open("w", encoding="utf-8")) if per_case else None
         for case in cases:
-            gold = next((d for d in case.diagnoses if d in disease_index), case.diagnoses[0] if case.diagnoses else None)
+            gold = next(
+                (d for d in case.diagnoses if d in disease_index), case.diagnoses[0] if case.diagnoses else None
+            )
             g = disease_index.get(gold) if gold else None
             scores = scorer(case) if (g is not None or out) and (case.observed or case.excluded) else None
             rank = gold_rank(scores, g) if (g is not None and scores is not None) else None

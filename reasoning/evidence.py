@@ -30,11 +30,27 @@ from kgdx.reasoning.index import KGIndex
 
 __all__ = ["CaseEvidence", "EvidenceExtractor", "HAS_FINDING_FEATURES", "LACKS_FINDING_FEATURES", "DISEASE_FEATURES"]
 
-HAS_FINDING_FEATURES = ("match_ic_ratio", "match_ic", "match_frequency", "has_term_frequency", "has_term",
-                "contradicted", "term_ic", "term_background")
+HAS_FINDING_FEATURES = (
+    "match_ic_ratio",
+    "match_ic",
+    "match_frequency",
+    "has_term_frequency",
+    "has_term",
+    "contradicted",
+    "term_ic",
+    "term_background",
+)
 LACKS_FINDING_FEATURES = ("has_term_frequency", "has_term", "known_absent", "term_ic", "term_background")
-DISEASE_FEATURES = ("log_annotations", "observed_coverage", "excluded_coverage", "observed_overlap",
-                    "log_observed_overlap", "excluded_overlap", "log_excluded_overlap", "gene_match")
+DISEASE_FEATURES = (
+    "log_annotations",
+    "observed_coverage",
+    "excluded_coverage",
+    "observed_overlap",
+    "log_observed_overlap",
+    "excluded_overlap",
+    "log_excluded_overlap",
+    "gene_match",
+)
 
 
 @dataclass
@@ -68,13 +84,23 @@ class CaseEvidence:
         """Stack cases: disease indices become ``case * num_diseases + disease``."""
         D = items[0].num_diseases
         oo = eo = 0
-        parts: dict[str, list[torch.Tensor]] = {k: [] for k in CaseEvidence.__dataclass_fields__ if k not in ("num_diseases", "num_cases")}
+        parts: dict[str, list[torch.Tensor]] = {
+            k: [] for k in CaseEvidence.__dataclass_fields__ if k not in ("num_diseases", "num_cases")
+        }
         for b, it in enumerate(items):
             parts["finding_disease"].append(it.finding_disease + b * D)
             parts["finding_index"].append(it.finding_index + oo)
             parts["lacking_disease"].append(it.lacking_disease + b * D)
             parts["lacking_index"].append(it.lacking_index + eo)
-            for k in ("finding_feat", "finding_none", "finding_weight", "lacking_feat", "lacking_none", "disease_feat", "overlap"):
+            for k in (
+                "finding_feat",
+                "finding_none",
+                "finding_weight",
+                "lacking_feat",
+                "lacking_none",
+                "disease_feat",
+                "overlap",
+            ):
                 parts[k].append(getattr(it, k))
             oo += len(it.finding_none)
             eo += len(it.lacking_none)
@@ -151,12 +177,25 @@ class EvidenceExtractor:
                 contra[exc_csc.indices[lo:hi]] = 1.0
             d = np.flatnonzero((best_ic > 0) | (contra > 0))
             t_ic = max(float(ic[t]), 1e-3)
-            feats = np.stack([best_ic[d] / t_ic, best_ic[d], best_f[d], has_f[d], (has_f[d] > 0),
-                              contra[d], np.full(len(d), ic[t]), np.full(len(d), bg[t])], 1)
+            feats = np.stack(
+                [
+                    best_ic[d] / t_ic,
+                    best_ic[d],
+                    best_f[d],
+                    has_f[d],
+                    (has_f[d] > 0),
+                    contra[d],
+                    np.full(len(d), ic[t]),
+                    np.full(len(d), bg[t]),
+                ],
+                1,
+            )
             od.append(d)
             oc.append(np.full(len(d), j))
             of.append(feats)
-        finding_none = np.array([[0, 0, 0, 0, 0, 0, ic[t], bg[t]] for t in observed], np.float32).reshape(-1, len(HAS_FINDING_FEATURES))
+        finding_none = np.array([[0, 0, 0, 0, 0, 0, ic[t], bg[t]] for t in observed], np.float32).reshape(
+            -1, len(HAS_FINDING_FEATURES)
+        )
 
         xd, xc, xf = [], [], []
         for k, t in enumerate(excluded):
@@ -169,8 +208,12 @@ class EvidenceExtractor:
             d = np.flatnonzero((has_f > 0) | (absent > 0))
             xd.append(d)
             xc.append(np.full(len(d), k))
-            xf.append(np.stack([has_f[d], (has_f[d] > 0), absent[d], np.full(len(d), ic[t]), np.full(len(d), bg[t])], 1))
-        lacking_none = np.array([[0, 0, 0, ic[t], bg[t]] for t in excluded], np.float32).reshape(-1, len(LACKS_FINDING_FEATURES))
+            xf.append(
+                np.stack([has_f[d], (has_f[d] > 0), absent[d], np.full(len(d), ic[t]), np.full(len(d), bg[t])], 1)
+            )
+        lacking_none = np.array([[0, 0, 0, ic[t], bg[t]] for t in excluded], np.float32).reshape(
+            -1, len(LACKS_FINDING_FEATURES)
+        )
 
         # Shared-closure overlap: the IC of every term both the patient's findings (with their
         # ancestors) and the disease's profile reach, for observed and for excluded findings.
@@ -194,9 +237,19 @@ class EvidenceExtractor:
         gene = np.zeros(D, np.float32)
         if gene_diseases:
             gene[list(gene_diseases)] = 1.0
-        disease = np.stack([np.log1p(self._n_ann), (self._weighted @ reached) / self._weighted_total,
-                            (self._weighted @ xmark) / self._weighted_total, obs_overlap / obs_total,
-                            np.log1p(obs_overlap), exc_overlap / exc_total, np.log1p(exc_overlap), gene], 1)
+        disease = np.stack(
+            [
+                np.log1p(self._n_ann),
+                (self._weighted @ reached) / self._weighted_total,
+                (self._weighted @ xmark) / self._weighted_total,
+                obs_overlap / obs_total,
+                np.log1p(obs_overlap),
+                exc_overlap / exc_total,
+                np.log1p(exc_overlap),
+                gene,
+            ],
+            1,
+        )
 
         def cat(parts: list[np.ndarray], dtype: torch.dtype, width: int | None = None) -> torch.Tensor:
             if not parts:
@@ -205,11 +258,16 @@ class EvidenceExtractor:
 
         w = np.ones(len(observed), np.float32) if weights is None else np.asarray(weights, np.float32)
         return CaseEvidence(
-            finding_disease=cat(od, torch.long), finding_index=cat(oc, torch.long),
-            finding_feat=cat(of, torch.float, len(HAS_FINDING_FEATURES)), finding_none=torch.from_numpy(finding_none),
+            finding_disease=cat(od, torch.long),
+            finding_index=cat(oc, torch.long),
+            finding_feat=cat(of, torch.float, len(HAS_FINDING_FEATURES)),
+            finding_none=torch.from_numpy(finding_none),
             finding_weight=torch.from_numpy(w),
-            lacking_disease=cat(xd, torch.long), lacking_index=cat(xc, torch.long),
-            lacking_feat=cat(xf, torch.float, len(LACKS_FINDING_FEATURES)), lacking_none=torch.from_numpy(lacking_none),
+            lacking_disease=cat(xd, torch.long),
+            lacking_index=cat(xc, torch.long),
+            lacking_feat=cat(xf, torch.float, len(LACKS_FINDING_FEATURES)),
+            lacking_none=torch.from_numpy(lacking_none),
             disease_feat=torch.from_numpy(disease.astype(np.float32)),
-            overlap=torch.from_numpy(np.stack([obs_overlap, exc_overlap], 1).astype(np.float32)), num_diseases=D,
+            overlap=torch.from_numpy(np.stack([obs_overlap, exc_overlap], 1).astype(np.float32)),
+            num_diseases=D,
         )

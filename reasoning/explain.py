@@ -56,16 +56,26 @@ class EvidencePath:
             label = f"{edge.type} [{'; '.join(extra)}]"
             arrow = f" –{label}→ " if fwd else f" ←{label}– "
             parts.append(f"{arrow}{node.name} ({node.id})")
-        lead = {"observed": "patient has", "excluded": "patient lacks", "contradicted": "patient has",
-                "expected-absent": "not reported in the patient:", "gene": "patient's gene"}[self.kind]
+        lead = {
+            "observed": "patient has",
+            "excluded": "patient lacks",
+            "contradicted": "patient has",
+            "expected-absent": "not reported in the patient:",
+            "gene": "patient's gene",
+        }[self.kind]
         return f"{lead} " + "".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"claim": self.claim, "kind": self.kind,
-                "contribution": None if self.contribution is None else round(self.contribution, 4),
-                "nodes": [{"id": n.id, "type": n.type, "name": n.name} for n in self.nodes],
-                "edges": [{"type": e.type, "src": e.src, "dst": e.dst, **e.props} for e in self.edges],
-                "text": self.text(), "cypher": self.cypher, "verified": self.verified}
+        return {
+            "claim": self.claim,
+            "kind": self.kind,
+            "contribution": None if self.contribution is None else round(self.contribution, 4),
+            "nodes": [{"id": n.id, "type": n.type, "name": n.name} for n in self.nodes],
+            "edges": [{"type": e.type, "src": e.src, "dst": e.dst, **e.props} for e in self.edges],
+            "text": self.text(),
+            "cypher": self.cypher,
+            "verified": self.verified,
+        }
 
 
 @dataclass
@@ -102,9 +112,19 @@ class Explanation:
         return verify_in_neo4j(self, store)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"case": self.case_id, "validity": self.validity, "notes": self.notes,
-                "diseases": [{**d.disease.to_dict(), "supports": [p.to_dict() for p in d.supports],
-                              "against": [p.to_dict() for p in d.against]} for d in self.diseases]}
+        return {
+            "case": self.case_id,
+            "validity": self.validity,
+            "notes": self.notes,
+            "diseases": [
+                {
+                    **d.disease.to_dict(),
+                    "supports": [p.to_dict() for p in d.supports],
+                    "against": [p.to_dict() for p in d.against],
+                }
+                for d in self.diseases
+            ],
+        }
 
     def to_text(self, cypher: bool = False) -> str:
         lines = [f"Differential for {self.case_id}"]
@@ -152,7 +172,9 @@ class _PathBuilder:
     def edge(self, src: str, rel: str, dst: str) -> Edge | None:
         key = (src, rel)
         if key not in self._out:
-            self._out[key] = {nb.edge.dst: nb.edge for nb in self.dx.store.neighbours(src, rel_types=[rel], direction="out")}
+            self._out[key] = {
+                nb.edge.dst: nb.edge for nb in self.dx.store.neighbours(src, rel_types=[rel], direction="out")
+            }
         return self._out[key].get(dst)
 
     def up_chain(self, lo: int, hi: int) -> list[int]:
@@ -174,8 +196,9 @@ class _PathBuilder:
                     queue.append(p)
         return [lo, hi]  # not an ancestor: the edge will fail verification
 
-    def build(self, claim: str, kind: str, contribution: float | None, hops: list[tuple[str, str, str, bool]],
-              start: str) -> EvidencePath:
+    def build(
+        self, claim: str, kind: str, contribution: float | None, hops: list[tuple[str, str, str, bool]], start: str
+    ) -> EvidencePath:
         """``hops``: (src, type, dst, forward) in stored direction, in path order from ``start``."""
         nodes, edges, fwd, ok = [self.node(start)], [], [], True
         for src, rel, dst, forward in hops:
@@ -228,11 +251,13 @@ def _observed_path(pb: _PathBuilder, t: int, d: int, contribution: float) -> Evi
     disease = ix.diseases[d]
     exc = ix.excludes
     for x in sorted(ix.ancestors_of(t), key=lambda a: -ix.ic[a]):
-        if d in exc.indices[exc.indptr[x]:exc.indptr[x + 1]]:
+        if d in exc.indices[exc.indptr[x] : exc.indptr[x + 1]]:
             hops = pb.is_a_hops(pb.up_chain(t, int(x)), upward=True)
             hops.append((disease, RelType.EXCLUDES_PHENOTYPE, ix.phenotypes[x], False))
             return pb.build("against", "contradicted", contribution, hops, ix.phenotypes[t])
-    shared = [a for a in ix.ancestors_of(t) if ix.ic[a] >= pb.dx.extractor.ic_floor and d in ix.rows_reaching(int(a))[0]]
+    shared = [
+        a for a in ix.ancestors_of(t) if ix.ic[a] >= pb.dx.extractor.ic_floor and d in ix.rows_reaching(int(a))[0]
+    ]
     if not shared:
         return None
     a = int(max(shared, key=lambda a: ix.ic[a]))
@@ -249,8 +274,14 @@ def _excluded_path(pb: _PathBuilder, x: int, d: int, contribution: float) -> Evi
     disease = ix.diseases[d]
     claim = "supports" if contribution >= 0 else "against"
     exc = ix.excludes
-    if d in exc.indices[exc.indptr[x]:exc.indptr[x + 1]]:
-        return pb.build(claim, "excluded", contribution, [(disease, RelType.EXCLUDES_PHENOTYPE, ix.phenotypes[x], False)], ix.phenotypes[x])
+    if d in exc.indices[exc.indptr[x] : exc.indptr[x + 1]]:
+        return pb.build(
+            claim,
+            "excluded",
+            contribution,
+            [(disease, RelType.EXCLUDES_PHENOTYPE, ix.phenotypes[x], False)],
+            ix.phenotypes[x],
+        )
     b = _best_annotation(ix, d, x)
     if b is None:
         return None
@@ -258,8 +289,9 @@ def _excluded_path(pb: _PathBuilder, x: int, d: int, contribution: float) -> Evi
     return pb.build(claim, "excluded", contribution, hops, ix.phenotypes[x])
 
 
-def explain(dx: Diagnoser, result: Ranking, top: int = 3, per_disease: int = 5, expected: int = 2,
-            use_genes: bool | None = None) -> Explanation:
+def explain(
+    dx: Diagnoser, result: Ranking, top: int = 3, per_disease: int = 5, expected: int = 2, use_genes: bool | None = None
+) -> Explanation:
     """Evidence paths for the ``top`` diseases of ``result``.
 
     Args:
@@ -290,19 +322,31 @@ def explain(dx: Diagnoser, result: Ranking, top: int = 3, per_disease: int = 5, 
             if p is not None:
                 paths.append(p)
         if use_genes:
-            for nb in dx.store.neighbours(r.id, rel_types=[RelType.ASSOCIATED_WITH], direction="in", node_types=[NodeLabel.GENE]):
+            for nb in dx.store.neighbours(
+                r.id, rel_types=[RelType.ASSOCIATED_WITH], direction="in", node_types=[NodeLabel.GENE]
+            ):
                 if nb.node.props.get("symbol", nb.node.name) in result.case.genes:
-                    paths.append(pb.build("supports", "gene", None, [(nb.node.id, RelType.ASSOCIATED_WITH, r.id, True)], nb.node.id))
+                    paths.append(
+                        pb.build(
+                            "supports", "gene", None, [(nb.node.id, RelType.ASSOCIATED_WITH, r.id, True)], nb.node.id
+                        )
+                    )
         ann = ix.annotations
         lo, hi = ann.indptr[d], ann.indptr[d + 1]
-        missing = [(float(f) * float(ix.ic[b]), int(b)) for b, f in zip(ann.indices[lo:hi], ann.data[lo:hi])
-                   if f >= 0.5 and int(b) not in reached and int(b) not in excluded]
+        missing = [
+            (float(f) * float(ix.ic[b]), int(b))
+            for b, f in zip(ann.indices[lo:hi], ann.data[lo:hi])
+            if f >= 0.5 and int(b) not in reached and int(b) not in excluded
+        ]
         for _, b in sorted(missing, reverse=True)[:expected]:
             # The same edges as from the phenotype, walked the other way: from the disease.
             hops = [(src, rel, dst, True) for src, rel, dst, _ in reversed(pb.annotation_hops(r.id, ix.phenotypes[b]))]
             paths.append(pb.build("against", "expected-absent", None, hops, r.id))
-        out.append(DiseaseExplanation(r, [p for p in paths if p.claim == "supports"],
-                                      [p for p in paths if p.claim == "against"]))
+        out.append(
+            DiseaseExplanation(
+                r, [p for p in paths if p.claim == "supports"], [p for p in paths if p.claim == "against"]
+            )
+        )
     return Explanation(result.case.id, out, list(result.notes))
 
 
@@ -313,4 +357,3 @@ def verify_in_neo4j(explanation: Explanation, store: Any) -> float:
     if not paths:
         return 1.0
     return sum(bool(store.cypher(p.cypher, max_rows=1).rows) for p in paths) / len(paths)
-

@@ -37,7 +37,13 @@ def phenotype_bridges(schema) -> dict[str, list[str]]:  # noqa: ANN001 - kgdx.kg
     for rel, rt in sorted(schema.relationship_types.items()):
         if NodeLabel.PHENOTYPE in rt.target and not rt.hierarchy:
             for src in rt.source:
-                if src not in (NodeLabel.PHENOTYPE, NodeLabel.DISEASE, NodeLabel.PATIENT, NodeLabel.LAB_TEST, NodeLabel.DRUG):
+                if src not in (
+                    NodeLabel.PHENOTYPE,
+                    NodeLabel.DISEASE,
+                    NodeLabel.PATIENT,
+                    NodeLabel.LAB_TEST,
+                    NodeLabel.DRUG,
+                ):
                     out[src].append(rel)
     return dict(out)
 
@@ -68,9 +74,13 @@ def phenotype_like_relations(schema) -> list[tuple[str, str]]:  # noqa: ANN001 -
     frequency, e.g. ``(HAS_NEUROIMAGING_FINDING, NeuroimagingFinding)``; such node types can be
     observed in a patient like phenotypes."""
     bridges = phenotype_bridges(schema)
-    return [(rel, t) for rel, rt in sorted(schema.relationship_types.items())
-            if rel != RelType.HAS_PHENOTYPE and NodeLabel.DISEASE in rt.source and "frequency" in rt.properties
-            for t in rt.target if t in bridges]
+    return [
+        (rel, t)
+        for rel, rt in sorted(schema.relationship_types.items())
+        if rel != RelType.HAS_PHENOTYPE and NodeLabel.DISEASE in rt.source and "frequency" in rt.properties
+        for t in rt.target
+        if t in bridges
+    ]
 
 
 @dataclass
@@ -171,7 +181,11 @@ class KGIndex:
         counts = np.diff(anc_csc.indptr)[at_]
         pd = np.repeat(ad_, counts)
         pf = np.repeat(af_, counts)
-        pt = np.concatenate([anc_csc.indices[anc_csc.indptr[t]:anc_csc.indptr[t + 1]] for t in at_]) if len(at_) else np.array([], np.int64)
+        pt = (
+            np.concatenate([anc_csc.indices[anc_csc.indptr[t] : anc_csc.indptr[t + 1]] for t in at_])
+            if len(at_)
+            else np.array([], np.int64)
+        )
         key = pd * T + pt
         order = np.lexsort((-pf, key))
         key, pf = key[order], pf[order]
@@ -200,13 +214,24 @@ class KGIndex:
             if e.dst in d_ix and symbols.get(e.src):
                 genes[symbols[e.src]].append(d_ix[e.dst])
 
-        return cls(terms, diseases, ic, background.astype(np.float32), anc_csc, profile,
-                   annotations, excludes, names, dict(genes), dict(parents))
+        return cls(
+            terms,
+            diseases,
+            ic,
+            background.astype(np.float32),
+            anc_csc,
+            profile,
+            annotations,
+            excludes,
+            names,
+            dict(genes),
+            dict(parents),
+        )
 
     def ancestors_of(self, t: int) -> np.ndarray:
         """Indices of ``t`` and its ancestors."""
         a = self.ancestors
-        return a.indices[a.indptr[t]:a.indptr[t + 1]]
+        return a.indices[a.indptr[t] : a.indptr[t + 1]]
 
     @cached_property
     def _descendants(self) -> sp.csr_matrix:  # row t lists t and its descendants
@@ -215,7 +240,7 @@ class KGIndex:
     def descendants_of(self, t: int) -> np.ndarray:
         """Indices of ``t`` and its descendants."""
         d = self._descendants
-        return d.indices[d.indptr[t]:d.indptr[t + 1]]
+        return d.indices[d.indptr[t] : d.indptr[t + 1]]
 
     def closure(self, terms: Sequence[int]) -> np.ndarray:
         """``terms`` and all their ancestors, sorted and unique."""

@@ -63,5 +63,10 @@ class RankingMetrics:
         return {k: round(v, 4) for k, v in out.items()}
 
     def summary(self) -> dict[str, object]:
-        return {"cases": self.n, "cases_in_kg": self.n_in_kg, "cases_not_in_kg": self.n - self.n_in_kg,
-                "overall": self._summary(self.ranks), "in_kg": self._summary([r for r in self.ranks if r])}
+        return {
+            "cases": self.n,
+            "cases_in_kg": self.n_in_kg,
+            "cases_not_in_kg": self.n - self.n_in_kg,
+            "overall": self._summary(self.ranks),
+            "in_kg": self._summary([r for r in self.ranks if r]),
+        }

@@ -97,10 +97,12 @@ class EvidenceGNN(nn.Module):
         if c.hidden < 1 or c.layers < 1:
             raise ValueError(f"'hidden' and 'layers' must be positive (got {c.hidden}, {c.layers})")
         # One message function per relation that joins the patient to the KG, named as in the schema.
-        self.messages = nn.ModuleDict({
-            RelType.HAS_FINDING: _mlp(len(HAS_FINDING_FEATURES), c.hidden, c.layers),
-            RelType.LACKS_FINDING: _mlp(len(LACKS_FINDING_FEATURES), c.hidden, c.layers),
-        })
+        self.messages = nn.ModuleDict(
+            {
+                RelType.HAS_FINDING: _mlp(len(HAS_FINDING_FEATURES), c.hidden, c.layers),
+                RelType.LACKS_FINDING: _mlp(len(LACKS_FINDING_FEATURES), c.hidden, c.layers),
+            }
+        )
         self.psi = _mlp(len(DISEASE_FEATURES), c.hidden, c.layers)
         self.reset_parameters()
 
@@ -111,8 +113,10 @@ class EvidenceGNN(nn.Module):
 
     def __repr__(self) -> str:
         c = self.config
-        return (f"{type(self).__name__}(hidden={c.hidden}, layers={c.layers}, use_excluded={c.use_excluded}, "
-                f"use_disease_features={c.use_disease_features}, params={sum(p.numel() for p in self.parameters())})")
+        return (
+            f"{type(self).__name__}(hidden={c.hidden}, layers={c.layers}, use_excluded={c.use_excluded}, "
+            f"use_disease_features={c.use_disease_features}, params={sum(p.numel() for p in self.parameters())})"
+        )
 
     def _observed(self, ev: CaseEvidence) -> torch.Tensor:
         # (E,) message minus the finding's no-match message, weighted by the finding's probability

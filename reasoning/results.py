@@ -34,8 +34,13 @@ class RankedDisease:
     probability: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rank": self.rank, "id": self.id, "name": self.name, "score": round(self.score, 4),
-                "probability": round(self.probability, 4)}
+        return {
+            "rank": self.rank,
+            "id": self.id,
+            "name": self.name,
+            "score": round(self.score, 4),
+            "probability": round(self.probability, 4),
+        }
 
 
 @dataclass
@@ -68,8 +73,12 @@ class Ranking:
             return None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"case": self.case.id, "diseases": [d.to_dict() for d in self.top], "notes": self.notes,
-                "unknown_ids": self.case.unknown_ids}
+        return {
+            "case": self.case.id,
+            "diseases": [d.to_dict() for d in self.top],
+            "notes": self.notes,
+            "unknown_ids": self.case.unknown_ids,
+        }
 
 
 @dataclass
@@ -91,6 +100,8 @@ class Diagnosis:
         out = self.explanation.to_markdown() if self.explanation else ""
         if self.drugs:
             out += "\n\n### Suggested drugs\n\n" + "\n".join(
-                f"- **{s.name}** (`{s.drug}`) for " + ", ".join(f"{t['name']} (line {t['line'] or '?'})" for t in s.treats)
-                for s in self.drugs)
+                f"- **{s.name}** (`{s.drug}`) for "
+                + ", ".join(f"{t['name']} (line {t['line'] or '?'})" for t in s.treats)
+                for s in self.drugs
+            )
         return out

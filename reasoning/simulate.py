@@ -53,8 +53,9 @@ class CaseSimulator:
         seed: Random seed; the same seed gives the same cases.
     """
 
-    def __init__(self, index: KGIndex, config: SimulationConfig | None = None, diseases: np.ndarray | None = None,
-                 seed: int = 0) -> None:
+    def __init__(
+        self, index: KGIndex, config: SimulationConfig | None = None, diseases: np.ndarray | None = None, seed: int = 0
+    ) -> None:
         self.index = index
         self.config = config or SimulationConfig()
         ann = index.annotations
@@ -133,6 +134,6 @@ class CaseSimulator:
             return None
         t = int(self.rng.choice(terms))
         col = self._term_diseases
-        rows = col.indices[col.indptr[t]:col.indptr[t + 1]]
+        rows = col.indices[col.indptr[t] : col.indptr[t + 1]]
         rows = rows[rows != d]
         return int(self.rng.choice(rows)) if len(rows) else None

@@ -135,8 +135,15 @@ def train(
 
     val_rng = np.random.default_rng(c.seed + 10_001)
     val_cases = [draw(val_sim, val_rng) for _ in range(c.val_cases)]
-    val = [(CaseEvidence.batch([extractor(v.observed, v.excluded, None, v.gene_diseases) for v in val_cases[i:i + 64]]),
-            [v.disease for v in val_cases[i:i + 64]]) for i in range(0, len(val_cases), 64)]
+    val = [
+        (
+            CaseEvidence.batch(
+                [extractor(v.observed, v.excluded, None, v.gene_diseases) for v in val_cases[i : i + 64]]
+            ),
+            [v.disease for v in val_cases[i : i + 64]],
+        )
+        for i in range(0, len(val_cases), 64)
+    ]
     dev = None
     if dev_cases:
         dev = [(extractor(o, x), [g]) for o, x, g in dev_cases]
@@ -165,8 +172,13 @@ def train(
             losses.append(loss.item())
             advance(1)
             if (step + 1) % c.eval_every == 0 or step + 1 == c.steps:
-                row = {"step": step + 1, "loss": float(np.mean(losses)), "lr": _lr(step, c),
-                       "val": _validate(model, val), "seconds": round(time.perf_counter() - t0, 1)}
+                row = {
+                    "step": step + 1,
+                    "loss": float(np.mean(losses)),
+                    "lr": _lr(step, c),
+                    "val": _validate(model, val),
+                    "seconds": round(time.perf_counter() - t0, 1),
+                }
                 if dev is not None:
                     row["dev"] = _validate(model, dev)
                 losses = []
@@ -179,8 +191,14 @@ def train(
                     save_checkpoint(model, out / "best.pt", meta=info)
                 save_checkpoint(model, out / "last.pt", meta=info, optimizer=opt.state_dict())
     _plot(history, out / "learning_curves.png")
-    return {"best_val_top1": best, "steps": c.steps, "seconds": round(time.perf_counter() - t0, 1),
-            "best": str(out / "best.pt"), "last": str(out / "last.pt"), "history": history}
+    return {
+        "best_val_top1": best,
+        "steps": c.steps,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "best": str(out / "best.pt"),
+        "last": str(out / "last.pt"),
+        "history": history,
+    }
 
 
 def _plot(history: list[dict[str, Any]], path: Path) -> None:

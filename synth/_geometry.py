@@ -44,8 +44,11 @@ class Grid:
         """The nearest voxel ``(k, j, i)`` of point ``p`` = (x, y, z), clipped to the grid."""
         x, y, z = p
         out = []
-        for v, n, s in ((z, self.shape[0], self.spacing[0]), (y, self.shape[1], self.spacing[1]),
-                        (x, self.shape[2], self.spacing[2])):
+        for v, n, s in (
+            (z, self.shape[0], self.spacing[0]),
+            (y, self.shape[1], self.spacing[1]),
+            (x, self.shape[2], self.spacing[2]),
+        ):
             out.append(int(np.clip(round(v / s + (n - 1) / 2), 0, n - 1)))
         return tuple(out)  # type: ignore[return-value]
 

@@ -47,8 +47,13 @@ def sample_acquisition(cfg: VolumeConfig, rng: np.random.Generator) -> Acquisiti
     return Acquisition(thickness, kernel, round(float(rng.uniform(lo, hi)), 2))
 
 
-def acquire(hu: np.ndarray, spacing: tuple[float, float, float], acq: Acquisition, rng: np.random.Generator,
-            body: np.ndarray | None = None) -> np.ndarray:
+def acquire(
+    hu: np.ndarray,
+    spacing: tuple[float, float, float],
+    acq: Acquisition,
+    rng: np.random.Generator,
+    body: np.ndarray | None = None,
+) -> np.ndarray:
     """The ``int16`` CT image of a noise-free HU volume ``(z, y, x)``.
 
     Args:
@@ -66,8 +71,9 @@ def acquire(hu: np.ndarray, spacing: tuple[float, float, float], acq: Acquisitio
     """
     sz = acq.slice_thickness_mm / 2.3548 / spacing[0]
     sxy = KERNEL_SIGMA[acq.kernel]
-    img = ndimage.gaussian_filter(hu.astype(np.float32), sigma=(sz if sz > 0.15 else 0.0, sxy, sxy), mode="nearest",
-                                  truncate=3.0)
+    img = ndimage.gaussian_filter(
+        hu.astype(np.float32), sigma=(sz if sz > 0.15 else 0.0, sxy, sxy), mode="nearest", truncate=3.0
+    )
     if acq.noise_sd_hu > 0:
         noise = rng.standard_normal(hu.shape, dtype=np.float32)
         if acq.kernel != "sharp":
@@ -83,4 +89,3 @@ def acquire(hu: np.ndarray, spacing: tuple[float, float, float], acq: Acquisitio
     outside = (y[:, None] ** 2 + x[None, :] ** 2) > r * r  # beyond the circular scan field of view
     img[:, outside] = -1024.0
     return np.clip(np.rint(img), -1024, 3071).astype(np.int16)
-

@@ -83,8 +83,9 @@ def _layout(cfg: SynthConfig) -> dict[str, str]:
     return {k: v.replace(".nii.gz", ext) for k, v in LAYOUT.items()}
 
 
-def make_case(index: int, seed: int, cfg: SynthConfig, sampler: PatientSampler | None = None, *,
-              keep_phantom: bool = False) -> SynthCase:
+def make_case(
+    index: int, seed: int, cfg: SynthConfig, sampler: PatientSampler | None = None, *, keep_phantom: bool = False
+) -> SynthCase:
     """Generate case ``index`` of the cohort with ``seed`` (nothing is written).
 
     Args:
@@ -112,8 +113,19 @@ def make_case(index: int, seed: int, cfg: SynthConfig, sampler: PatientSampler |
     absent = [s.hpo_id for s in RENDERED if s.hpo_id not in patient.ct_findings]
     report = write_report(patient.ct_findings, lesions, absent, acq, rngs["report"], cfg.difficulty)
     split = assign_split(patient.id, [d for d, _ in patient.diseases], seed, cfg.splits)
-    return SynthCase(patient, ct, labels, clean, ph.tissue if keep_phantom else None, spacing, ph.grid.origin_lps,
-                     acq, lesions, report, split)
+    return SynthCase(
+        patient,
+        ct,
+        labels,
+        clean,
+        ph.tissue if keep_phantom else None,
+        spacing,
+        ph.grid.origin_lps,
+        acq,
+        lesions,
+        report,
+        split,
+    )
 
 
 def label_record(case: SynthCase, kg: KgSource, files: dict[str, str]) -> dict[str, Any]:
@@ -125,9 +137,18 @@ def label_record(case: SynthCase, kg: KgSource, files: dict[str, str]) -> dict[s
         if t is None:
             continue
         info = case.lesions.get(s.hpo_id)
-        ct.append({"id": s.hpo_id, "label": t.label, "key": s.key, "present": t.present,
-                   "mask_label": s.label, "drawn": s.label is not None, "sources": t.sources,
-                   **({"lesion": info.to_dict()} if info is not None else {})})
+        ct.append(
+            {
+                "id": s.hpo_id,
+                "label": t.label,
+                "key": s.key,
+                "present": t.present,
+                "mask_label": s.label,
+                "drawn": s.label is not None,
+                "sources": t.sources,
+                **({"lesion": info.to_dict()} if info is not None else {}),
+            }
+        )
     other = [t.to_dict() for t in p.phenotypes.values() if t.modality != "ct"]
     flagged = [d.id for d in p.drugs.current if d.flags]
     return {
@@ -142,30 +163,47 @@ def label_record(case: SynthCase, kg: KgSource, files: dict[str, str]) -> dict[s
         "ct_findings": ct,
         "phenotypes": other,
         "labs": [v.to_dict() for v in p.labs],
-        "report": {"language": case.report.language, "mentions": [m.to_dict() for m in case.report.mentions],
-                   "omitted": case.report.omitted},
+        "report": {
+            "language": case.report.language,
+            "mentions": [m.to_dict() for m in case.report.mentions],
+            "omitted": case.report.omitted,
+        },
         "treatments": p.drugs.treatments,
         "withheld_treatments": p.drugs.withheld,
-        "current_drugs": [{"id": d.id, "name": d.name, "why": d.why, "flags": [f.to_dict(kg) for f in d.flags]}
-                          for d in p.drugs.current],
+        "current_drugs": [
+            {"id": d.id, "name": d.name, "why": d.why, "flags": [f.to_dict(kg) for f in d.flags]}
+            for d in p.drugs.current
+        ],
         "flagged_current_drugs": flagged,
         "acquisition": case.acquisition.to_dict(),
-        "geometry": {"shape": list(case.ct.shape), "spacing_zyx_mm": [round(s, 4) for s in case.spacing],
-                     "origin_lps_mm": [round(o, 4) for o in case.origin], "orientation": "LPS"},
+        "geometry": {
+            "shape": list(case.ct.shape),
+            "spacing_zyx_mm": [round(s, 4) for s in case.spacing],
+            "origin_lps_mm": [round(o, 4) for o in case.origin],
+            "orientation": "LPS",
+        },
         "hints": sorted(p.hints),
         "files": files,
     }
 
 
-def write_case(case: SynthCase, out: str | Path, kg: KgSource, cfg: SynthConfig) -> tuple[dict[str, Any], dict[str, int]]:
+def write_case(
+    case: SynthCase, out: str | Path, kg: KgSource, cfg: SynthConfig
+) -> tuple[dict[str, Any], dict[str, int]]:
     """Write a case's four files under ``out``; return its label record and the bytes per file."""
     out = Path(out)
     lay = {k: v.format(id=case.id) for k, v in _layout(cfg).items()}
     sizes: dict[str, int] = {}
     desc = "kgdx synthetic chest CT"
     for kind, array, what in (("ct", case.ct, desc), ("ct_mask", case.mask, "kgdx synthetic lesion labels")):
-        written = write_volume(out / lay[kind], array, case.spacing, case.origin,
-                               compress_level=cfg.volume.compress_level, description=what)
+        written = write_volume(
+            out / lay[kind],
+            array,
+            case.spacing,
+            case.origin,
+            compress_level=cfg.volume.compress_level,
+            description=what,
+        )
         sizes[kind] = written.stat().st_size
     rep = case.report.text.encode("utf-8")
     (out / lay["report"]).write_bytes(rep)
@@ -216,8 +254,16 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def generate_cohort(out: str | Path, n: int, *, seed: int = 0, cfg: SynthConfig | None = None, workers: int = 1,
-                    progress: bool = False, overwrite: bool = False) -> CohortSummary:
+def generate_cohort(
+    out: str | Path,
+    n: int,
+    *,
+    seed: int = 0,
+    cfg: SynthConfig | None = None,
+    workers: int = 1,
+    progress: bool = False,
+    overwrite: bool = False,
+) -> CohortSummary:
     """Generate ``n`` cases into the folder ``out`` (layout in the module docstring).
 
     Args:
@@ -272,23 +318,33 @@ def generate_cohort(out: str | Path, n: int, *, seed: int = 0, cfg: SynthConfig 
     return _finish(out, records, sizes, kg, cfg, seed, n)
 
 
-def _finish(out: Path, records: list[dict[str, Any]], sizes: Counter, kg: KgSource, cfg: SynthConfig, seed: int,
-            n: int) -> CohortSummary:
+def _finish(
+    out: Path, records: list[dict[str, Any]], sizes: Counter, kg: KgSource, cfg: SynthConfig, seed: int, n: int
+) -> CohortSummary:
     with (out / "labels.jsonl").open("w", encoding="utf-8") as f:
         for rec in records:
             f.write(json.dumps(rec, sort_keys=True, ensure_ascii=False) + "\n")
     splits = {s: [r["id"] for r in records if r["split"] == s] for s in SPLITS}
-    (out / "splits.json").write_text(json.dumps({
-        "held_out_diseases": [{"id": d, "name": kg.name(d)} for d in cfg.splits.held_out_diseases],
-        "rule": "cases with a held-out disease -> held_out; others by sha256(seed:case_id) against the fractions",
-        "fractions": {"train": cfg.splits.train, "validation": cfg.splits.validation, "test": cfg.splits.test},
-        **splits,
-    }, indent=2) + "\n", encoding="utf-8")
+    (out / "splits.json").write_text(
+        json.dumps(
+            {
+                "held_out_diseases": [{"id": d, "name": kg.name(d)} for d in cfg.splits.held_out_diseases],
+                "rule": "cases with a held-out disease -> held_out; others by sha256(seed:case_id) against the fractions",
+                "fractions": {"train": cfg.splits.train, "validation": cfg.splits.validation, "test": cfg.splits.test},
+                **splits,
+            },
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     with (out / "pretrain_manifest.jsonl").open("w", encoding="utf-8") as f:
         for r in records:
             if r["split"] == "train":
-                f.write(json.dumps({"case": r["id"], "volume": r["files"]["ct"], "report_path": r["files"]["report"]})
-                        + "\n")
+                f.write(
+                    json.dumps({"case": r["id"], "volume": r["files"]["ct"], "report_path": r["files"]["report"]})
+                    + "\n"
+                )
     counts = _counts(records, kg)
     total = int(sum(sizes.values()))
     manifest = {
@@ -299,13 +355,20 @@ def _finish(out: Path, records: list[dict[str, Any]], sizes: Counter, kg: KgSour
         "versions": _versions(),
         "config": cfg.model_dump(mode="json"),
         "layout": _layout(cfg),
-        "geometry": {"shape_zyx": list(cfg.volume.shape), "spacing_zyx_mm": [round(s, 4) for s in cfg.volume.spacing],
-                     "orientation": "LPS (nibabel axcodes L, P, S)", "ct_dtype": "int16 HU",
-                     "mask_dtype": "uint8"},
+        "geometry": {
+            "shape_zyx": list(cfg.volume.shape),
+            "spacing_zyx_mm": [round(s, 4) for s in cfg.volume.spacing],
+            "orientation": "LPS (nibabel axcodes L, P, S)",
+            "ct_dtype": "int16 HU",
+            "mask_dtype": "uint8",
+        },
         "mask_labels": {str(s.label): {"id": s.hpo_id, "key": s.key, "label": kg.name(s.hpo_id)} for s in RENDERED},
         "counts": counts,
-        "disk_bytes": {**{k: int(v) for k, v in sorted(sizes.items())}, "total": total,
-                       "per_case": round(total / n, 1)},
+        "disk_bytes": {
+            **{k: int(v) for k, v in sorted(sizes.items())},
+            "total": total,
+            "per_case": round(total / n, 1),
+        },
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return CohortSummary(out, n, seed, {k: len(v) for k, v in splits.items()}, total, round(total / n, 1))
@@ -328,11 +391,16 @@ def _counts(records: list[dict[str, Any]], kg: KgSource) -> dict[str, Any]:
         for m in r["report"]["mentions"]:
             errors[m["error"] or "none"] += 1
         errors["omitted"] += len(r["report"]["omitted"])
-    return {"cases": len(records), "splits": dict(sorted(split.items())), "diseases": dict(sorted(dis.items())),
-            "second_disease": sum(len(r["diseases"]) > 1 for r in records),
-            "ct_findings_present": dict(sorted(ct.items())), "report_languages": dict(sorted(lang.items())),
-            "report_mentions": dict(sorted(errors.items())),
-            "flagged_current_drugs": sum(bool(r["flagged_current_drugs"]) for r in records)}
+    return {
+        "cases": len(records),
+        "splits": dict(sorted(split.items())),
+        "diseases": dict(sorted(dis.items())),
+        "second_disease": sum(len(r["diseases"]) > 1 for r in records),
+        "ct_findings_present": dict(sorted(ct.items())),
+        "report_languages": dict(sorted(lang.items())),
+        "report_mentions": dict(sorted(errors.items())),
+        "flagged_current_drugs": sum(bool(r["flagged_current_drugs"]) for r in records),
+    }
 
 
 def cpu_workers() -> int:

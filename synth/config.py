@@ -53,14 +53,19 @@ class VolumeConfig(FrozenModel):
     shape: tuple[int, int, int] = Field(default=(64, 128, 128), description="Voxels (z, y, x).")
     fov_mm: tuple[float, float] = Field(default=(320.0, 360.0), description="(z extent, in-plane FOV) in mm.")
     noise_sd_hu: tuple[float, float] = Field(
-        default=(6.0, 22.0), description="Per-case image noise SD in HU, drawn uniformly from this range (dose variants).")
+        default=(6.0, 22.0),
+        description="Per-case image noise SD in HU, drawn uniformly from this range (dose variants).",
+    )
     slice_thickness_mm: tuple[float, ...] = Field(
         default=(1.25, 2.5, 5.0),
-        description="Nominal reconstructed slice thicknesses, one drawn per case; the z blur's FWHM.")
+        description="Nominal reconstructed slice thicknesses, one drawn per case; the z blur's FWHM.",
+    )
     kernels: tuple[Literal["soft", "standard", "sharp"], ...] = Field(
-        default=("soft", "standard", "sharp"), description="Reconstruction kernels, one drawn per case (in-plane blur).")
+        default=("soft", "standard", "sharp"), description="Reconstruction kernels, one drawn per case (in-plane blur)."
+    )
     air_noise: bool = Field(
-        default=False, description="Add image noise to the air around the body too (about doubles the file size).")
+        default=False, description="Add image noise to the air around the body too (about doubles the file size)."
+    )
     compress: bool = Field(default=True, description="Write .nii.gz (gzip with mtime 0) instead of .nii.")
     compress_level: int = Field(default=6, ge=1, le=9, description="gzip level of .nii.gz files.")
 
@@ -103,51 +108,80 @@ class DifficultyConfig(FrozenModel):
     """Knobs that make a case harder. Rates are probabilities; counts are Poisson means."""
 
     second_disease_rate: float = Field(
-        default=0.25, ge=0, le=1, description="Share of patients with a second respiratory disease (comorbidity).")
+        default=0.25, ge=0, le=1, description="Share of patients with a second respiratory disease (comorbidity)."
+    )
     condition_rate: float = Field(
-        default=0.3, ge=0, le=1,
+        default=0.3,
+        ge=0,
+        le=1,
         description="Share of patients with a safety-relevant comorbid condition from the history (a phenotype that "
-                    "a KG CONTRAINDICATED_IN edge points to, e.g. prolonged QT or hepatic failure).")
+        "a KG CONTRAINDICATED_IN edge points to, e.g. prolonged QT or hepatic failure).",
+    )
     severity_beta: tuple[float, float] = Field(
-        default=(2.0, 2.0), description="Beta(a, b) of the per-patient severity in [0, 1].")
+        default=(2.0, 2.0), description="Beta(a, b) of the per-patient severity in [0, 1]."
+    )
     severity_gain: float = Field(
-        default=0.5, ge=0, le=1,
-        description="How much severity scales a KG frequency: p' = p * (1 - gain/2 + gain * severity), capped at 1.")
+        default=0.5,
+        ge=0,
+        le=1,
+        description="How much severity scales a KG frequency: p' = p * (1 - gain/2 + gain * severity), capped at 1.",
+    )
     ct_ambiguity: float = Field(
-        default=0.3, ge=0, le=1,
+        default=0.3,
+        ge=0,
+        le=1,
         description="Share of patients whose CT findings are drawn from the KG profile of the primary disease merged "
-                    "(max per finding) with that of its nearest CT mimic, so the image alone fits both.")
+        "(max per finding) with that of its nearest CT mimic, so the image alone fits both.",
+    )
     ct_finding_dropout: float = Field(
-        default=0.1, ge=0, le=1, description="Share of sampled CT findings too subtle to show (left out of the case).")
+        default=0.1, ge=0, le=1, description="Share of sampled CT findings too subtle to show (left out of the case)."
+    )
     incidental_ct_findings: float = Field(
-        default=0.3, ge=0, description="Mean number of incidental CT findings unrelated to the diseases.")
+        default=0.3, ge=0, description="Mean number of incidental CT findings unrelated to the diseases."
+    )
     noise_symptoms: float = Field(
-        default=0.8, ge=0, description="Mean number of unrelated symptoms or signs (true, but from no disease).")
+        default=0.8, ge=0, description="Mean number of unrelated symptoms or signs (true, but from no disease)."
+    )
     symptom_dropout: float = Field(
-        default=0.15, ge=0, le=1, description="Share of a patient's true symptoms and signs not recorded.")
+        default=0.15, ge=0, le=1, description="Share of a patient's true symptoms and signs not recorded."
+    )
     excluded_rate: float = Field(
-        default=0.35, ge=0, le=1,
-        description="Share of absent symptoms of the patient's diseases and their mimics recorded as excluded.")
+        default=0.35,
+        ge=0,
+        le=1,
+        description="Share of absent symptoms of the patient's diseases and their mimics recorded as excluded.",
+    )
     lab_missing_rate: float = Field(default=0.2, ge=0, le=1, description="Share of lab values missing (at random).")
     lab_noise_cv: float = Field(default=0.05, ge=0, le=1, description="Analytical noise of a lab value (CV).")
     lab_false_abnormal_rate: float = Field(
-        default=0.02, ge=0, le=1, description="Chance that a test no disease moves is mildly abnormal anyway.")
+        default=0.02, ge=0, le=1, description="Chance that a test no disease moves is mildly abnormal anyway."
+    )
     report_omission_rate: float = Field(
-        default=0.05, ge=0, le=1, description="Chance that the report leaves out a CT finding that is present.")
+        default=0.05, ge=0, le=1, description="Chance that the report leaves out a CT finding that is present."
+    )
     report_error_rate: float = Field(
-        default=0.03, ge=0, le=1,
+        default=0.03,
+        ge=0,
+        le=1,
         description="Chance that a statement is wrong: a present finding called absent, or a finding called "
-                    "present that is not there.")
+        "present that is not there.",
+    )
     report_uncertainty_rate: float = Field(
-        default=0.15, ge=0, le=1, description="Chance that a present finding is hedged ('possible', 'cannot exclude').")
+        default=0.15, ge=0, le=1, description="Chance that a present finding is hedged ('possible', 'cannot exclude')."
+    )
     report_negatives: float = Field(
-        default=2.5, ge=0, description="Mean number of pertinent negative statements ('no effusion').")
+        default=2.5, ge=0, description="Mean number of pertinent negative statements ('no effusion')."
+    )
     zh_report_rate: float = Field(
-        default=0.0, ge=0, le=1, description="Share of reports written in Chinese, as MedMPT's were.")
+        default=0.0, ge=0, le=1, description="Share of reports written in Chinese, as MedMPT's were."
+    )
     unsafe_drug_rate: float = Field(
-        default=0.35, ge=0, le=1,
+        default=0.35,
+        ge=0,
+        le=1,
         description="Share of patients given one current drug that a KG safety edge flags (contraindicated in one of "
-                    "their conditions, or interacting with a first-line treatment).")
+        "their conditions, or interacting with a first-line treatment).",
+    )
     background_drugs: float = Field(default=1.5, ge=0, description="Mean number of other current drugs.")
 
     @field_validator("severity_beta")
@@ -166,7 +200,8 @@ class SplitConfig(FrozenModel):
     test: float = Field(default=0.15, ge=0, le=1)
     held_out_diseases: tuple[str, ...] = Field(
         default=DEFAULT_HELD_OUT,
-        description="Every case with one of these diseases goes to the 'held_out' split, never to train/validation/test.")
+        description="Every case with one of these diseases goes to the 'held_out' split, never to train/validation/test.",
+    )
 
     @model_validator(mode="after")
     def _sum(self) -> SplitConfig:
@@ -184,10 +219,12 @@ class SynthConfig(FrozenModel):
     difficulty: DifficultyConfig = DifficultyConfig()
     splits: SplitConfig = SplitConfig()
     disease_weights: dict[str, float] | None = Field(
-        default=None, description="Relative weight of each primary disease (default: uniform over the module's).")
+        default=None, description="Relative weight of each primary disease (default: uniform over the module's)."
+    )
     created: str = Field(
         default="2025-01-01T00:00:00Z",
-        description="The phenopackets' metaData.created; fixed so the same seed gives the same bytes.")
+        description="The phenopackets' metaData.created; fixed so the same seed gives the same bytes.",
+    )
 
     @classmethod
     def from_file(cls, path: str | Path) -> SynthConfig:

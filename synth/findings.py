@@ -80,83 +80,235 @@ class CTFindingSpec:
 
 
 CT_CATALOGUE: tuple[CTFindingSpec, ...] = (
-    CTFindingSpec("HP:0025179", "ggo", 1,
-                  ("ground-glass opacities", "ground-glass opacification", "areas of ground-glass attenuation",
-                   "hazy ground-glass opacity"), "磨玻璃影", "lung", True),
-    CTFindingSpec("HP:0032177", "consolidation", 2,
-                  ("consolidation", "airspace consolidation", "parenchymal consolidation", "dense airspace opacity"),
-                  "实变影", "lung", True),
-    CTFindingSpec("HP:0033608", "nodule", 3,
-                  ("pulmonary nodule", "nodule", "nodular opacity", "lung nodule"), "肺结节", "lung", True),
-    CTFindingSpec("HP:0033821", "mass", 4,
-                  ("pulmonary mass", "mass", "soft-tissue mass", "lung mass"), "肺肿块", "lung", True),
-    CTFindingSpec("HP:0002097", "emphysema", 5,
-                  ("emphysema", "emphysematous change", "centrilobular emphysema", "low-attenuation areas of emphysema"),
-                  "肺气肿", "lung", True),
-    CTFindingSpec("HP:0025175", "honeycombing", 6,
-                  ("honeycombing", "honeycomb cysts", "honeycomb lung"), "蜂窝肺", "lung", True),
-    CTFindingSpec("HP:0025390", "reticulation", 7,
-                  ("reticulation", "reticular opacities", "subpleural reticular pattern", "fine reticular change"),
-                  "网格影", "lung", False),
-    CTFindingSpec("HP:0032174", "tree_in_bud", 8,
-                  ("tree-in-bud opacities", "tree-in-bud nodularity", "tree-in-bud pattern"), "树芽征", "lung", True),
-    CTFindingSpec("HP:0033655", "cavity", 9,
-                  ("cavity", "cavitary lesion", "thick-walled cavity", "cavitation"), "空洞", "lung", True),
-    CTFindingSpec("HP:0002202", "effusion", 10,
-                  ("pleural effusion", "effusion", "pleural fluid", "layering pleural effusion"), "胸腔积液", "pleura", True),
-    CTFindingSpec("HP:0100721", "mediastinal_ln", 11,
-                  ("mediastinal lymphadenopathy", "enlarged mediastinal lymph nodes", "mediastinal adenopathy"),
-                  "纵隔淋巴结肿大", "mediastinum", True),
-    CTFindingSpec("HP:0002110", "bronchiectasis", 12,
-                  ("bronchiectasis", "dilated bronchi", "cylindrical bronchiectasis", "bronchial dilatation"),
-                  "支气管扩张", "airway", True),
-    CTFindingSpec("HP:0002107", "pneumothorax", 13,
-                  ("pneumothorax", "pleural air", "apical pneumothorax"), "气胸", "pleura", True),
-    CTFindingSpec("HP:6000317", "mosaic", 14,
-                  ("mosaic attenuation", "mosaic attenuation pattern", "heterogeneous lobular attenuation"),
-                  "马赛克征", "lung", True),
-    CTFindingSpec("HP:0033662", "air_bronchogram", 15,
-                  ("air bronchograms", "air bronchogram", "air-filled bronchi"), "支气管充气征", "lung", False,
-                  requires="HP:0032177"),
-    CTFindingSpec("HP:0030879", "septal", 16,
-                  ("interlobular septal thickening", "thickened interlobular septa", "septal thickening"),
-                  "小叶间隔增厚", "lung", True),
-    CTFindingSpec("HP:0034388", "hilar_ln", 17,
-                  ("hilar lymphadenopathy", "enlarged hilar lymph nodes", "hilar adenopathy"), "肺门淋巴结肿大",
-                  "mediastinum", True),
-    CTFindingSpec("HP:0100750", "atelectasis", 18,
-                  ("atelectasis", "subsegmental atelectasis", "atelectatic change"), "肺不张", "lung", True),
-    CTFindingSpec("HP:0032445", "cyst", 19,
-                  ("pulmonary cyst", "thin-walled cyst", "lung cyst"), "肺囊肿", "lung", False),
-    CTFindingSpec("HP:0031944", "pleural_thickening", 20,
-                  ("pleural thickening", "thickened pleura"), "胸膜增厚", "pleura", True),
-    CTFindingSpec("HP:0001640", "cardiomegaly", 21,
-                  ("cardiomegaly", "enlarged heart", "cardiac enlargement"), "心影增大", "heart", True),
+    CTFindingSpec(
+        "HP:0025179",
+        "ggo",
+        1,
+        (
+            "ground-glass opacities",
+            "ground-glass opacification",
+            "areas of ground-glass attenuation",
+            "hazy ground-glass opacity",
+        ),
+        "磨玻璃影",
+        "lung",
+        True,
+    ),
+    CTFindingSpec(
+        "HP:0032177",
+        "consolidation",
+        2,
+        ("consolidation", "airspace consolidation", "parenchymal consolidation", "dense airspace opacity"),
+        "实变影",
+        "lung",
+        True,
+    ),
+    CTFindingSpec(
+        "HP:0033608",
+        "nodule",
+        3,
+        ("pulmonary nodule", "nodule", "nodular opacity", "lung nodule"),
+        "肺结节",
+        "lung",
+        True,
+    ),
+    CTFindingSpec(
+        "HP:0033821", "mass", 4, ("pulmonary mass", "mass", "soft-tissue mass", "lung mass"), "肺肿块", "lung", True
+    ),
+    CTFindingSpec(
+        "HP:0002097",
+        "emphysema",
+        5,
+        ("emphysema", "emphysematous change", "centrilobular emphysema", "low-attenuation areas of emphysema"),
+        "肺气肿",
+        "lung",
+        True,
+    ),
+    CTFindingSpec(
+        "HP:0025175", "honeycombing", 6, ("honeycombing", "honeycomb cysts", "honeycomb lung"), "蜂窝肺", "lung", True
+    ),
+    CTFindingSpec(
+        "HP:0025390",
+        "reticulation",
+        7,
+        ("reticulation", "reticular opacities", "subpleural reticular pattern", "fine reticular change"),
+        "网格影",
+        "lung",
+        False,
+    ),
+    CTFindingSpec(
+        "HP:0032174",
+        "tree_in_bud",
+        8,
+        ("tree-in-bud opacities", "tree-in-bud nodularity", "tree-in-bud pattern"),
+        "树芽征",
+        "lung",
+        True,
+    ),
+    CTFindingSpec(
+        "HP:0033655",
+        "cavity",
+        9,
+        ("cavity", "cavitary lesion", "thick-walled cavity", "cavitation"),
+        "空洞",
+        "lung",
+        True,
+    ),
+    CTFindingSpec(
+        "HP:0002202",
+        "effusion",
+        10,
+        ("pleural effusion", "effusion", "pleural fluid", "layering pleural effusion"),
+        "胸腔积液",
+        "pleura",
+        True,
+    ),
+    CTFindingSpec(
+        "HP:0100721",
+        "mediastinal_ln",
+        11,
+        ("mediastinal lymphadenopathy", "enlarged mediastinal lymph nodes", "mediastinal adenopathy"),
+        "纵隔淋巴结肿大",
+        "mediastinum",
+        True,
+    ),
+    CTFindingSpec(
+        "HP:0002110",
+        "bronchiectasis",
+        12,
+        ("bronchiectasis", "dilated bronchi", "cylindrical bronchiectasis", "bronchial dilatation"),
+        "支气管扩张",
+        "airway",
+        True,
+    ),
+    CTFindingSpec(
+        "HP:0002107", "pneumothorax", 13, ("pneumothorax", "pleural air", "apical pneumothorax"), "气胸", "pleura", True
+    ),
+    CTFindingSpec(
+        "HP:6000317",
+        "mosaic",
+        14,
+        ("mosaic attenuation", "mosaic attenuation pattern", "heterogeneous lobular attenuation"),
+        "马赛克征",
+        "lung",
+        True,
+    ),
+    CTFindingSpec(
+        "HP:0033662",
+        "air_bronchogram",
+        15,
+        ("air bronchograms", "air bronchogram", "air-filled bronchi"),
+        "支气管充气征",
+        "lung",
+        False,
+        requires="HP:0032177",
+    ),
+    CTFindingSpec(
+        "HP:0030879",
+        "septal",
+        16,
+        ("interlobular septal thickening", "thickened interlobular septa", "septal thickening"),
+        "小叶间隔增厚",
+        "lung",
+        True,
+    ),
+    CTFindingSpec(
+        "HP:0034388",
+        "hilar_ln",
+        17,
+        ("hilar lymphadenopathy", "enlarged hilar lymph nodes", "hilar adenopathy"),
+        "肺门淋巴结肿大",
+        "mediastinum",
+        True,
+    ),
+    CTFindingSpec(
+        "HP:0100750",
+        "atelectasis",
+        18,
+        ("atelectasis", "subsegmental atelectasis", "atelectatic change"),
+        "肺不张",
+        "lung",
+        True,
+    ),
+    CTFindingSpec(
+        "HP:0032445", "cyst", 19, ("pulmonary cyst", "thin-walled cyst", "lung cyst"), "肺囊肿", "lung", False
+    ),
+    CTFindingSpec(
+        "HP:0031944", "pleural_thickening", 20, ("pleural thickening", "thickened pleura"), "胸膜增厚", "pleura", True
+    ),
+    CTFindingSpec(
+        "HP:0001640",
+        "cardiomegaly",
+        21,
+        ("cardiomegaly", "enlarged heart", "cardiac enlargement"),
+        "心影增大",
+        "heart",
+        True,
+    ),
     # Described in the report only: below what the default voxel size can draw faithfully, or a
     # feature of another finding's shape or of perfusion.
     CTFindingSpec("HP:0025391", "crazy_paving", None, ("crazy-paving pattern", "crazy paving"), "铺路石征", "lung"),
     CTFindingSpec("HP:0032971", "halo", None, ("halo sign", "surrounding ground-glass halo"), "晕征", "lung"),
     CTFindingSpec("HP:0033661", "air_crescent", None, ("air crescent sign", "air crescent"), "空气新月征", "lung"),
-    CTFindingSpec("HP:0032969", "traction_bronchiectasis", None, ("traction bronchiectasis",), "牵拉性支气管扩张",
-                  "airway"),
-    CTFindingSpec("HP:0033542", "bronchial_wall_thickening", None,
-                  ("bronchial wall thickening", "thickened bronchial walls"), "支气管壁增厚", "airway", True),
-    CTFindingSpec("HP:0033663", "air_trapping", None, ("air trapping", "expiratory air trapping"), "空气潴留", "airway"),
-    CTFindingSpec("HP:0025180", "centrilobular_ggo", None,
-                  ("centrilobular ground-glass nodules", "centrilobular ground-glass opacities"), "小叶中心磨玻璃结节",
-                  "lung"),
-    CTFindingSpec("HP:0025398", "perilymphatic", None,
-                  ("perilymphatic nodules", "perilymphatic nodularity"), "淋巴管周围结节", "lung"),
-    CTFindingSpec("HP:0032176", "apical_opacity", None, ("apical opacity", "apical scarring and opacity"), "肺尖阴影",
-                  "lung"),
-    CTFindingSpec("HP:0550005", "basal_fibrosis", None,
-                  ("bibasilar fibrosis", "basal predominant fibrosis"), "双下肺纤维化", "lung"),
-    CTFindingSpec("HP:0005133", "rv_dilatation", None,
-                  ("right ventricular dilatation", "enlarged right ventricle"), "右心室扩大", "heart"),
+    CTFindingSpec(
+        "HP:0032969", "traction_bronchiectasis", None, ("traction bronchiectasis",), "牵拉性支气管扩张", "airway"
+    ),
+    CTFindingSpec(
+        "HP:0033542",
+        "bronchial_wall_thickening",
+        None,
+        ("bronchial wall thickening", "thickened bronchial walls"),
+        "支气管壁增厚",
+        "airway",
+        True,
+    ),
+    CTFindingSpec(
+        "HP:0033663", "air_trapping", None, ("air trapping", "expiratory air trapping"), "空气潴留", "airway"
+    ),
+    CTFindingSpec(
+        "HP:0025180",
+        "centrilobular_ggo",
+        None,
+        ("centrilobular ground-glass nodules", "centrilobular ground-glass opacities"),
+        "小叶中心磨玻璃结节",
+        "lung",
+    ),
+    CTFindingSpec(
+        "HP:0025398",
+        "perilymphatic",
+        None,
+        ("perilymphatic nodules", "perilymphatic nodularity"),
+        "淋巴管周围结节",
+        "lung",
+    ),
+    CTFindingSpec(
+        "HP:0032176", "apical_opacity", None, ("apical opacity", "apical scarring and opacity"), "肺尖阴影", "lung"
+    ),
+    CTFindingSpec(
+        "HP:0550005",
+        "basal_fibrosis",
+        None,
+        ("bibasilar fibrosis", "basal predominant fibrosis"),
+        "双下肺纤维化",
+        "lung",
+    ),
+    CTFindingSpec(
+        "HP:0005133",
+        "rv_dilatation",
+        None,
+        ("right ventricular dilatation", "enlarged right ventricle"),
+        "右心室扩大",
+        "heart",
+    ),
     CTFindingSpec("HP:0025695", "mucus_plug", None, ("mucus plugging", "mucoid impaction"), "黏液栓", "airway"),
-    CTFindingSpec("HP:0031041", "svc_obstruction", None,
-                  ("superior vena cava compression", "narrowing of the superior vena cava"), "上腔静脉受压",
-                  "mediastinum"),
+    CTFindingSpec(
+        "HP:0031041",
+        "svc_obstruction",
+        None,
+        ("superior vena cava compression", "narrowing of the superior vena cava"),
+        "上腔静脉受压",
+        "mediastinum",
+    ),
 )
 
 #: Phenotypes a non-contrast CT cannot show (an embolus needs contrast in the pulmonary arteries):
@@ -165,16 +317,20 @@ HIDDEN_ON_NONCONTRAST: frozenset[str] = frozenset({"HP:0002204"})  # Pulmonary e
 
 #: Results of tests this cohort has no value for (spirometry pattern, cultures, IgE, sputum
 #: cytology): true in the patient, kept in the labels, shown nowhere.
-OTHER_TESTS: frozenset[str] = frozenset({
-    "HP:0002091",  # Restrictive ventilatory defect
-    "HP:0003212",  # Increased circulating IgE concentration
-    "HP:0032017",  # Sputum eosinophilia
-    "HP:0430108",  # Positive Mycobacterium avium sputum culture
-})
+OTHER_TESTS: frozenset[str] = frozenset(
+    {
+        "HP:0002091",  # Restrictive ventilatory defect
+        "HP:0003212",  # Increased circulating IgE concentration
+        "HP:0032017",  # Sputum eosinophilia
+        "HP:0430108",  # Positive Mycobacterium avium sputum culture
+    }
+)
 
 _BY_ID = {s.hpo_id: s for s in CT_CATALOGUE}
 #: The findings drawn in the volume, by mask label value.
-RENDERED: tuple[CTFindingSpec, ...] = tuple(sorted((s for s in CT_CATALOGUE if s.label is not None), key=lambda s: s.label))
+RENDERED: tuple[CTFindingSpec, ...] = tuple(
+    sorted((s for s in CT_CATALOGUE if s.label is not None), key=lambda s: s.label)
+)
 #: HPO id → mask label value, for the drawn findings.
 LABEL_OF: dict[str, int] = {s.hpo_id: s.label for s in RENDERED}
 

@@ -241,7 +241,9 @@ def load_kg_source(module: str = "respiratory") -> KgSource:
             indicates[e.src].append((str(e.props["direction"]), e.dst))
         elif e.type == RelType.TREATS:
             line = e.props.get("line")
-            treatments.append(Treatment(e.src, e.dst, int(line) if line is not None else None, str(e.props.get("note", ""))))
+            treatments.append(
+                Treatment(e.src, e.dst, int(line) if line is not None else None, str(e.props.get("note", "")))
+            )
         elif e.type == RelType.CONTRAINDICATED_IN:
             contra.append(Contraindication(e.src, e.dst, str(e.props["severity"]), str(e.props.get("reason", ""))))
         elif e.type == RelType.INTERACTS_WITH:
@@ -251,14 +253,22 @@ def load_kg_source(module: str = "respiratory") -> KgSource:
         if not pheno.get(d):
             raise DataError(f"disease {d} has no HAS_PHENOTYPE edge", file=mod.root)
     diseases = {
-        d: DiseaseInfo(d, str(nodes[d].props["name"]), tuple(nodes[d].props.get("synonyms") or ()),
-                       tuple(sorted(pheno[d].items())))
+        d: DiseaseInfo(
+            d, str(nodes[d].props["name"]), tuple(nodes[d].props.get("synonyms") or ()), tuple(sorted(pheno[d].items()))
+        )
         for d in diag
     }
     labs = {
-        i: LabInfo(i, str(n.props["name"]), str(n.props.get("unit", "")), float(n.props.get("ref_low", 0.0)),
-                   float(n.props.get("ref_high", 0.0)), tuple(sorted(indicates.get(i, ()))))
-        for i, n in sorted(nodes.items()) if n.type == NodeLabel.LAB_TEST
+        i: LabInfo(
+            i,
+            str(n.props["name"]),
+            str(n.props.get("unit", "")),
+            float(n.props.get("ref_low", 0.0)),
+            float(n.props.get("ref_high", 0.0)),
+            tuple(sorted(indicates.get(i, ()))),
+        )
+        for i, n in sorted(nodes.items())
+        if n.type == NodeLabel.LAB_TEST
     }
     hp_ids = {h for p in pheno.values() for h in p} | {d for _, d in (x for v in indicates.values() for x in v)}
     hp_ids |= {c.target for c in contra if c.target.startswith("HP:")}

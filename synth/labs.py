@@ -50,9 +50,17 @@ class LabValue:
         return lab_direction(self.value, self.ref_low, self.ref_high)
 
     def to_dict(self) -> dict:
-        return {"loinc": self.loinc, "name": self.name, "value": self.value, "unit": self.unit,
-                "ref_low": self.ref_low, "ref_high": self.ref_high, "direction": self.direction,
-                "missing": self.missing, "cause": self.cause}
+        return {
+            "loinc": self.loinc,
+            "name": self.name,
+            "value": self.value,
+            "unit": self.unit,
+            "ref_low": self.ref_low,
+            "ref_high": self.ref_high,
+            "direction": self.direction,
+            "missing": self.missing,
+            "cause": self.cause,
+        }
 
 
 def lab_direction(value: float, low: float, high: float) -> str:
@@ -99,8 +107,9 @@ def _abnormal(lab: LabInfo, direction: str, severity: float, rng: np.random.Gene
     return v if v >= 0.35 * lo else 0.35 * lo * float(rng.uniform(0.6, 1.0))
 
 
-def sample_labs(kg: KgSource, wanted: dict[str, str], severity: float, rng: np.random.Generator,
-                cfg: DifficultyConfig) -> list[LabValue]:
+def sample_labs(
+    kg: KgSource, wanted: dict[str, str], severity: float, rng: np.random.Generator, cfg: DifficultyConfig
+) -> list[LabValue]:
     """Draw one value per KG lab test.
 
     Args:
@@ -140,8 +149,9 @@ def sample_labs(kg: KgSource, wanted: dict[str, str], severity: float, rng: np.r
     return out
 
 
-def _coherent_white_cells(kg: KgSource, values: dict[str, float], wanted: dict[str, str], severity: float,
-                          rng: np.random.Generator) -> None:
+def _coherent_white_cells(
+    kg: KgSource, values: dict[str, float], wanted: dict[str, str], severity: float, rng: np.random.Generator
+) -> None:
     """Make the total white count the sum of its parts, keeping the wanted direction of each."""
     if not all(k in values for k in (_WBC, _NEUT, _LYMPH, _EOS)):
         return

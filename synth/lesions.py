@@ -43,9 +43,26 @@ __all__ = ["LesionInfo", "draw_findings", "DRAW_ORDER", "lobe_of"]
 
 #: Drawing order (keys): diffuse patterns first, focal and pleural ones last.
 DRAW_ORDER: tuple[str, ...] = (
-    "cardiomegaly", "mosaic", "emphysema", "ggo", "septal", "reticulation", "honeycombing", "bronchiectasis",
-    "tree_in_bud", "consolidation", "atelectasis", "cyst", "nodule", "mass", "cavity", "effusion",
-    "pleural_thickening", "pneumothorax", "hilar_ln", "mediastinal_ln",
+    "cardiomegaly",
+    "mosaic",
+    "emphysema",
+    "ggo",
+    "septal",
+    "reticulation",
+    "honeycombing",
+    "bronchiectasis",
+    "tree_in_bud",
+    "consolidation",
+    "atelectasis",
+    "cyst",
+    "nodule",
+    "mass",
+    "cavity",
+    "effusion",
+    "pleural_thickening",
+    "pneumothorax",
+    "hilar_ln",
+    "mediastinal_ln",
 )
 
 _LUNG = (Tissue.LUNG_R, Tissue.LUNG_L, Tissue.VESSEL, Tissue.AIRWAY, Tissue.BRONCHIAL_WALL)
@@ -66,8 +83,14 @@ class LesionInfo:
     voxels: int = 0
 
     def to_dict(self) -> dict:
-        return {"sides": self.sides, "lobes": self.lobes, "size_mm": self.size_mm, "count": self.count,
-                "subtype": self.subtype, "voxels": self.voxels}
+        return {
+            "sides": self.sides,
+            "lobes": self.lobes,
+            "size_mm": self.size_mm,
+            "count": self.count,
+            "subtype": self.subtype,
+            "voxels": self.voxels,
+        }
 
 
 def lobe_of(ph: Phantom, p: Point) -> str:
@@ -102,8 +125,14 @@ class _Canvas:
 
     # -------------------------------------------------------------------- placement
 
-    def zone(self, side: str | None = None, height: tuple[float, float] = (0, 1), depth: tuple[float, float] | None = None,
-             dep: tuple[float, float] | None = None, free: bool = False) -> np.ndarray:
+    def zone(
+        self,
+        side: str | None = None,
+        height: tuple[float, float] = (0, 1),
+        depth: tuple[float, float] | None = None,
+        dep: tuple[float, float] | None = None,
+        free: bool = False,
+    ) -> np.ndarray:
         m = self.lung_side[side] if side else self.lung
         h = self.ph.height()
         m = m & (h >= height[0]) & (h <= height[1])
@@ -186,7 +215,9 @@ def _ggo(cv: _Canvas, info: LesionInfo) -> None:
     info.subtype = "peripheral" if peripheral else "diffuse"
 
 
-def _network(cv: _Canvas, zone: np.ndarray, cell_mm: float, width_mm: float, density: float) -> tuple[tuple, np.ndarray]:
+def _network(
+    cv: _Canvas, zone: np.ndarray, cell_mm: float, width_mm: float, density: float
+) -> tuple[tuple, np.ndarray]:
     """Voxels of ``zone`` on the edges of a random cell tiling (Voronoi ridges)."""
     idx = np.flatnonzero(zone)
     if idx.size == 0:
@@ -295,8 +326,11 @@ def _consolidation(cv: _Canvas, info: LesionInfo, bronchogram: int | None, infos
     for _ in range(n):
         side = str(cv.rng.choice(["R", "L"]))
         hr = cv.height_range((0.0, 0.6) if dependent else (0.0, 0.9))
-        p = cv.pick_any(cv.zone(side, hr, dep=(0.45, 1.0) if dependent else None, depth=(4, 40), free=True),
-                        cv.zone(side, hr), cv.zone(side))
+        p = cv.pick_any(
+            cv.zone(side, hr, dep=(0.45, 1.0) if dependent else None, depth=(4, 40), free=True),
+            cv.zone(side, hr),
+            cv.zone(side),
+        )
         r = cv.rng.uniform(16, 24) + 22 * cv.s
         b = cv.blob(p, (r, r * cv.rng.uniform(0.7, 1.0), r * cv.rng.uniform(0.8, 1.3)), 0.45)
         if b is None:
@@ -313,7 +347,9 @@ def _consolidation(cv: _Canvas, info: LesionInfo, bronchogram: int | None, infos
     info.subtype = "dependent" if dependent else "lobar/segmental"
 
 
-def _air_bronchograms(cv: _Canvas, sl, region: np.ndarray, centre: Point, label: int, infos: dict[str, LesionInfo]) -> None:
+def _air_bronchograms(
+    cv: _Canvas, sl, region: np.ndarray, centre: Point, label: int, infos: dict[str, LesionInfo]
+) -> None:
     g = cv.ph.grid
     side = cv.side_of(centre)
     hilum = np.array(cv.ph.hila[side], np.float32)
@@ -553,7 +589,7 @@ def _atelectasis(cv: _Canvas, info: LesionInfo) -> None:
     z, y, x = g.coords(sl)
     px, py, pz = x - c[0], y - c[1], z - c[2]
     dn = px * n[0] + py * n[1] + pz * n[2]
-    m = (np.abs(dn) < t / 2 + g.spacing[0] / 2) & (px ** 2 + py ** 2 + pz ** 2 < R ** 2) & cv.lung[sl]
+    m = (np.abs(dn) < t / 2 + g.spacing[0] / 2) & (px**2 + py**2 + pz**2 < R**2) & cv.lung[sl]
     info.voxels += cv.paint(sl, m, info.label, cv.rng.uniform(-80, 10))
     info.subtype = "plate-like"
     _note(cv, info, c)
@@ -662,8 +698,9 @@ def _note_mask(cv: _Canvas, info: LesionInfo, m: np.ndarray) -> None:
                 info.lobes.append(name)
 
 
-def draw_findings(ph: Phantom, findings: list[str], severity: float, rng: np.random.Generator,
-                  hints: set[str] | None = None) -> tuple[np.ndarray, dict[str, LesionInfo]]:
+def draw_findings(
+    ph: Phantom, findings: list[str], severity: float, rng: np.random.Generator, hints: set[str] | None = None
+) -> tuple[np.ndarray, dict[str, LesionInfo]]:
     """Draw the CT findings ``findings`` (HPO ids with a mask label) into ``ph.hu``.
 
     Args:
@@ -719,8 +756,20 @@ def draw_findings(ph: Phantom, findings: list[str], severity: float, rng: np.ran
 
 
 _DRAW = {
-    "ggo": _ggo, "septal": _septal, "reticulation": _reticulation, "honeycombing": _honeycombing,
-    "emphysema": _emphysema, "mosaic": _mosaic, "mass": _mass, "cavity": _cavity, "effusion": _effusion,
-    "pneumothorax": _pneumothorax, "pleural_thickening": _pleural_thickening, "tree_in_bud": _tree_in_bud,
-    "bronchiectasis": _bronchiectasis, "atelectasis": _atelectasis, "cyst": _cyst, "cardiomegaly": _cardiomegaly,
+    "ggo": _ggo,
+    "septal": _septal,
+    "reticulation": _reticulation,
+    "honeycombing": _honeycombing,
+    "emphysema": _emphysema,
+    "mosaic": _mosaic,
+    "mass": _mass,
+    "cavity": _cavity,
+    "effusion": _effusion,
+    "pneumothorax": _pneumothorax,
+    "pleural_thickening": _pleural_thickening,
+    "tree_in_bud": _tree_in_bud,
+    "bronchiectasis": _bronchiectasis,
+    "atelectasis": _atelectasis,
+    "cyst": _cyst,
+    "cardiomegaly": _cardiomegaly,
 }

@@ -48,8 +48,14 @@ class DrugFlag:
     with_treatment: bool = False
 
     def to_dict(self, kg: KgSource) -> dict:
-        return {"kind": self.kind, "other": self.other, "other_name": kg.name(self.other), "severity": self.severity,
-                "reason": self.reason, "with_treatment": self.with_treatment}
+        return {
+            "kind": self.kind,
+            "other": self.other,
+            "other_name": kg.name(self.other),
+            "severity": self.severity,
+            "reason": self.reason,
+            "with_treatment": self.with_treatment,
+        }
 
 
 @dataclass
@@ -79,8 +85,11 @@ def first_line(kg: KgSource, disease: str, after: int | None = None) -> tuple[li
 
 
 def _contra_flags(kg: KgSource, drug: str, conditions: set[str]) -> list[DrugFlag]:
-    return [DrugFlag("contraindicated_in", c.target, c.severity, c.reason)
-            for c in kg.contraindications_of(drug) if c.target in conditions]
+    return [
+        DrugFlag("contraindicated_in", c.target, c.severity, c.reason)
+        for c in kg.contraindications_of(drug)
+        if c.target in conditions
+    ]
 
 
 def _unsafe_with(kg: KgSource, drug: str, others: list[str]) -> list[DrugFlag]:
@@ -94,8 +103,9 @@ def _unsafe_with(kg: KgSource, drug: str, others: list[str]) -> list[DrugFlag]:
     return out
 
 
-def _treat(kg: KgSource, disease: str, conditions: set[str], current: list[str], withheld: list[dict], *,
-           strict: bool) -> list[dict]:
+def _treat(
+    kg: KgSource, disease: str, conditions: set[str], current: list[str], withheld: list[dict], *, strict: bool
+) -> list[dict]:
     """The safe drugs of the first line that has any; ``withheld`` collects the first line's rejects.
 
     ``strict`` rules out relative contraindications and major interactions too; otherwise only
@@ -114,11 +124,26 @@ def _treat(kg: KgSource, disease: str, conditions: set[str], current: list[str],
             hard = [f for f in flags if strict or f.severity in ("absolute", "contraindicated")]
             if hard:
                 if first and strict:
-                    withheld.append({"drug": t.drug, "name": kg.name(t.drug), "disease": disease, "line": t.line,
-                                     "reasons": [f.to_dict(kg) for f in hard]})
+                    withheld.append(
+                        {
+                            "drug": t.drug,
+                            "name": kg.name(t.drug),
+                            "disease": disease,
+                            "line": t.line,
+                            "reasons": [f.to_dict(kg) for f in hard],
+                        }
+                    )
             else:
-                ok.append({"drug": t.drug, "name": kg.name(t.drug), "disease": disease, "line": t.line,
-                           "note": t.note, "cautions": [f.to_dict(kg) for f in flags]})
+                ok.append(
+                    {
+                        "drug": t.drug,
+                        "name": kg.name(t.drug),
+                        "disease": disease,
+                        "line": t.line,
+                        "note": t.note,
+                        "cautions": [f.to_dict(kg) for f in flags],
+                    }
+                )
         if ok:
             return ok
         if line is None:
@@ -126,8 +151,15 @@ def _treat(kg: KgSource, disease: str, conditions: set[str], current: list[str],
         after, first = line, False
 
 
-def plan_drugs(kg: KgSource, diseases: list[tuple[str, str]], phenotypes: set[str], rng: np.random.Generator,
-               *, unsafe_rate: float, background_mean: float) -> DrugPlan:
+def plan_drugs(
+    kg: KgSource,
+    diseases: list[tuple[str, str]],
+    phenotypes: set[str],
+    rng: np.random.Generator,
+    *,
+    unsafe_rate: float,
+    background_mean: float,
+) -> DrugPlan:
     """Draw current drugs and derive the true treatments.
 
     Args:
@@ -183,7 +215,11 @@ def plan_drugs(kg: KgSource, diseases: list[tuple[str, str]], phenotypes: set[st
             if o != cd.id and (it := kg.interaction(cd.id, o)) is not None:
                 cd.flags.append(DrugFlag("interacts_with", o, it.severity, it.mechanism))
         for o in treat_ids + [w["drug"] for w in withheld]:
-            if (o != cd.id and o not in current and (it := kg.interaction(cd.id, o)) is not None
-                    and not any(f.other == o for f in cd.flags)):
+            if (
+                o != cd.id
+                and o not in current
+                and (it := kg.interaction(cd.id, o)) is not None
+                and not any(f.other == o for f in cd.flags)
+            ):
                 cd.flags.append(DrugFlag("interacts_with", o, it.severity, it.mechanism, with_treatment=True))
     return DrugPlan([current[k] for k in cur_ids], treatments, withheld)

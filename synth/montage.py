@@ -18,11 +18,27 @@ __all__ = ["render_montage", "render_case_montage", "LABEL_COLOURS"]
 _NAMES = {s.label: s.key.replace("_", " ") for s in RENDERED}
 #: RGB colour of each mask label in the overlay.
 LABEL_COLOURS = {
-    1: (0.30, 0.75, 0.93), 2: (0.95, 0.35, 0.20), 3: (1.00, 0.85, 0.10), 4: (0.85, 0.10, 0.45), 5: (0.20, 0.40, 1.00),
-    6: (0.60, 0.30, 0.85), 7: (0.95, 0.60, 0.85), 8: (0.40, 0.90, 0.35), 9: (1.00, 0.55, 0.00), 10: (0.10, 0.85, 0.75),
-    11: (0.75, 0.55, 0.35), 12: (0.55, 0.95, 0.95), 13: (0.90, 0.90, 0.90), 14: (0.35, 0.55, 0.35),
-    15: (1.00, 1.00, 0.55), 16: (0.95, 0.80, 0.55), 17: (0.65, 0.40, 0.20), 18: (0.55, 0.55, 1.00),
-    19: (0.30, 0.95, 0.55), 20: (0.65, 0.65, 0.45), 21: (0.85, 0.25, 0.25),
+    1: (0.30, 0.75, 0.93),
+    2: (0.95, 0.35, 0.20),
+    3: (1.00, 0.85, 0.10),
+    4: (0.85, 0.10, 0.45),
+    5: (0.20, 0.40, 1.00),
+    6: (0.60, 0.30, 0.85),
+    7: (0.95, 0.60, 0.85),
+    8: (0.40, 0.90, 0.35),
+    9: (1.00, 0.55, 0.00),
+    10: (0.10, 0.85, 0.75),
+    11: (0.75, 0.55, 0.35),
+    12: (0.55, 0.95, 0.95),
+    13: (0.90, 0.90, 0.90),
+    14: (0.35, 0.55, 0.35),
+    15: (1.00, 1.00, 0.55),
+    16: (0.95, 0.80, 0.55),
+    17: (0.65, 0.40, 0.20),
+    18: (0.55, 0.55, 1.00),
+    19: (0.30, 0.95, 0.55),
+    20: (0.65, 0.65, 0.45),
+    21: (0.85, 0.25, 0.25),
 }
 
 
@@ -38,9 +54,18 @@ def _overlay(ax, img: np.ndarray, lab: np.ndarray, window: tuple[float, float], 
     ax.set_yticks([])
 
 
-def render_montage(ct: np.ndarray, mask: np.ndarray, spacing: tuple[float, float, float], out: str | Path, *,
-                   title: str | None = None, n_axial: int = 12, window: tuple[float, float] = (-1350.0, 150.0),
-                   alpha: float = 0.45, dpi: int = 80) -> Path:
+def render_montage(
+    ct: np.ndarray,
+    mask: np.ndarray,
+    spacing: tuple[float, float, float],
+    out: str | Path,
+    *,
+    title: str | None = None,
+    n_axial: int = 12,
+    window: tuple[float, float] = (-1350.0, 150.0),
+    alpha: float = 0.45,
+    dpi: int = 80,
+) -> Path:
     """Write a montage PNG of a ``(z, y, x)`` CT in HU with its label map.
 
     Args:
@@ -77,8 +102,10 @@ def render_montage(ct: np.ndarray, mask: np.ndarray, spacing: tuple[float, float
     lesion_z = np.nonzero(mask.any(axis=(1, 2)))[0]
     slices = list(spread)
     if lesion_z.size:  # swap in slices through lesions, evenly
-        pick = np.unique(np.linspace(lesion_z.min(), lesion_z.max(), min(n_axial // 2, lesion_z.size)).round().astype(int))
-        slices = sorted(set(spread[:: 2].tolist()) | set(pick.tolist()))[:n_axial]
+        pick = np.unique(
+            np.linspace(lesion_z.min(), lesion_z.max(), min(n_axial // 2, lesion_z.size)).round().astype(int)
+        )
+        slices = sorted(set(spread[::2].tolist()) | set(pick.tolist()))[:n_axial]
     cols = 4
     rows = int(np.ceil(len(slices) / cols)) + 1
     fig = Figure(figsize=(cols * 3.2, rows * 3.2))

@@ -79,8 +79,14 @@ class PhenotypeTruth:
     recorded: str | None = None
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "label": self.label, "modality": self.modality, "present": self.present,
-                "sources": self.sources, "recorded": self.recorded}
+        return {
+            "id": self.id,
+            "label": self.label,
+            "modality": self.modality,
+            "present": self.present,
+            "sources": self.sources,
+            "recorded": self.recorded,
+        }
 
 
 @dataclass
@@ -100,7 +106,9 @@ class Patient:
     hints: set[str]
 
     def present(self, modality: str | None = None) -> list[str]:
-        return sorted(p.id for p in self.phenotypes.values() if p.present and (modality is None or p.modality == modality))
+        return sorted(
+            p.id for p in self.phenotypes.values() if p.present and (modality is None or p.modality == modality)
+        )
 
     @property
     def ct_findings(self) -> list[str]:
@@ -126,13 +134,16 @@ class PatientSampler:
         if unknown:
             from kgdx.errors import ConfigError
 
-            raise ConfigError(f"disease_weights names diseases the module does not have: {unknown}",
-                              field="disease_weights")
+            raise ConfigError(
+                f"disease_weights names diseases the module does not have: {unknown}", field="disease_weights"
+            )
         w = np.array([float(weights.get(d, 1.0 if not weights else 0.0)) for d in self.diseases])
         if w.sum() <= 0:
             from kgdx.errors import ConfigError
 
-            raise ConfigError("disease_weights must give at least one disease a positive weight", field="disease_weights")
+            raise ConfigError(
+                "disease_weights must give at least one disease a positive weight", field="disease_weights"
+            )
         self.weights = w / w.sum()
         self.ct_ids = [s.hpo_id for s in CT_CATALOGUE]
         self.mimic = self._mimics()
@@ -165,8 +176,11 @@ class PatientSampler:
         broad = {x for x, c in cover.items() if c >= n / 3}
         out = {}
         for d in self.diseases:
-            out[d] = [e for e in self.diseases if e != d and not ((anc[d] & anc[e]) - broad)
-                      and d not in anc[e] and e not in anc[d]]
+            out[d] = [
+                e
+                for e in self.diseases
+                if e != d and not ((anc[d] & anc[e]) - broad) and d not in anc[e] and e not in anc[d]
+            ]
         return out
 
     # ------------------------------------------------------------------------------ sampling
@@ -205,7 +219,8 @@ class PatientSampler:
                 if self.modality(hp) == "ct" and f > mine.get(hp, 0.0) and hp not in truth:
                     # Draw with the mimic's (higher) frequency: the image fits both diseases.
                     p_extra = (min(1.0, f * gain) - min(1.0, mine.get(hp, 0.0) * gain)) / max(
-                        1e-9, 1 - min(1.0, mine.get(hp, 0.0) * gain))
+                        1e-9, 1 - min(1.0, mine.get(hp, 0.0) * gain)
+                    )
                     if rng.random() < p_extra:
                         add(hp, f"mimic:{mimic}")
         for hp in sorted(truth):
@@ -253,8 +268,14 @@ class PatientSampler:
             if t.modality == "clinical":
                 keep = "condition" in t.sources or rng.random() >= k.symptom_dropout
                 t.recorded = "observed" if keep else None
-        looked_for = sorted({h for d in [x for x, _ in diseases] + ([mimic] if mimic else [])
-                             for h, _ in kg.diseases[d].phenotypes if self.modality(h) == "clinical"})
+        looked_for = sorted(
+            {
+                h
+                for d in [x for x, _ in diseases] + ([mimic] if mimic else [])
+                for h, _ in kg.diseases[d].phenotypes
+                if self.modality(h) == "clinical"
+            }
+        )
         for hp in looked_for:
             if hp not in truth and rng.random() < k.excluded_rate:
                 truth[hp] = PhenotypeTruth(hp, kg.name(hp), "clinical", False, [], "excluded")
@@ -264,8 +285,9 @@ class PatientSampler:
                 truth[s.hpo_id] = PhenotypeTruth(s.hpo_id, kg.name(s.hpo_id), "ct", False)
 
         present = {h for h, t in truth.items() if t.present}
-        drugs = plan_drugs(kg, diseases, present, rng, unsafe_rate=k.unsafe_drug_rate,
-                           background_mean=k.background_drugs)
+        drugs = plan_drugs(
+            kg, diseases, present, rng, unsafe_rate=k.unsafe_drug_rate, background_mean=k.background_drugs
+        )
         hints = set()
         if "HP:0032176" in present:  # apical opacity: draw the lesions in the upper zones
             hints.add("apical")
@@ -275,5 +297,16 @@ class PatientSampler:
             hints.add("halo")
         if rng.random() < 0.25:
             hints.add("multiple")
-        return Patient(case_id(index), index, sex, age, round(severity, 3), diseases, mimic,
-                       dict(sorted(truth.items())), labs, drugs, hints)
+        return Patient(
+            case_id(index),
+            index,
+            sex,
+            age,
+            round(severity, 3),
+            diseases,
+            mimic,
+            dict(sorted(truth.items())),
+            labs,
+            drugs,
+            hints,
+        )

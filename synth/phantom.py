@@ -160,7 +160,9 @@ class Phantom:
             y = self.grid.y[None, :, None] - self.anatomy.cavity_yc
             x = self.grid.x[None, None, :]
             with np.errstate(divide="ignore", invalid="ignore"):
-                r = np.sqrt((x / np.maximum(a, 1e-3)[:, None, None]) ** 2 + (y / np.maximum(b, 1e-3)[:, None, None]) ** 2)
+                r = np.sqrt(
+                    (x / np.maximum(a, 1e-3)[:, None, None]) ** 2 + (y / np.maximum(b, 1e-3)[:, None, None]) ** 2
+                )
             r[(a <= 0)] = 9.0
             self._cache["rho"] = r.astype(np.float32)
         return self._cache["rho"]
@@ -232,8 +234,13 @@ def _diaphragm(an: Anatomy, grid: Grid) -> np.ndarray:
     return np.where(x < 0, out[0], out[1]).astype(np.float32)
 
 
-def make_phantom(shape: tuple[int, int, int], spacing: tuple[float, float, float], rng: np.random.Generator,
-                 *, heart_scale: float = 1.0) -> Phantom:
+def make_phantom(
+    shape: tuple[int, int, int],
+    spacing: tuple[float, float, float],
+    rng: np.random.Generator,
+    *,
+    heart_scale: float = 1.0,
+) -> Phantom:
     """Draw one patient's chest.
 
     Args:
@@ -272,7 +279,7 @@ def make_phantom(shape: tuple[int, int, int], spacing: tuple[float, float, float
     cavity = (rho < 1) & (ca3 > 0)
     # Below the domes the cavity stays full width (the upper abdomen).
     abd_a, abd_b = an.cavity_a, an.cavity_b
-    abd = ((x3 / abd_a) ** 2 + ((y3 - an.cavity_yc) / abd_b) ** 2 < 1)
+    abd = (x3 / abd_a) ** 2 + ((y3 - an.cavity_yc) / abd_b) ** 2 < 1
     dia = _diaphragm(an, grid)[None]
     below = z3 < dia
     thorax = cavity & ~below
@@ -290,7 +297,8 @@ def make_phantom(shape: tuple[int, int, int], spacing: tuple[float, float, float
     heart_semi = (60.0 * heart_scale, 46.0 * min(heart_scale, 1.12), 52.0)
     # Wider in front (thymic fat, great vessels) than behind, and wider at the heart's level.
     band_w = (20.0 + 6.0 * np.clip((an.carina_z + 20 - z3) / 40.0, 0, 1)) * (
-        1.15 - 0.3 * np.clip((y3 - an.cavity_yc + an.cavity_b) / (2 * an.cavity_b), 0, 1))
+        1.15 - 0.3 * np.clip((y3 - an.cavity_yc + an.cavity_b) / (2 * an.cavity_b), 0, 1)
+    )
     vb_y = an.spine_y
     mediast = (np.abs(x3 - 4.0) < band_w) & (y3 < vb_y + 10) & thorax
     hq = ellipsoid(grid, heart_c, tuple(s + 6.0 for s in heart_semi))
@@ -301,7 +309,7 @@ def make_phantom(shape: tuple[int, int, int], spacing: tuple[float, float, float
         mediast |= m & thorax
     desc_x, desc_y = 24.0, vb_y - 10.0
     mediast |= ((x3 - desc_x) ** 2 + (y3 - desc_y) ** 2 < 17.0**2) & thorax
-    mediast |= ((x3 ** 2 + (y3 - vb_y) ** 2) < 22.0**2) & thorax
+    mediast |= ((x3**2 + (y3 - vb_y) ** 2) < 22.0**2) & thorax
     put(thorax & ~mediast, Tissue.LUNG_R, -830.0)
     put(thorax & ~mediast & (x3 >= 0), Tissue.LUNG_L, -830.0)
     put(mediast, Tissue.FAT, -95.0)
@@ -318,12 +326,21 @@ def make_phantom(shape: tuple[int, int, int], spacing: tuple[float, float, float
         ((asc[0], asc[1], arch_z), (12.0, an.cavity_yc + 0.05 * an.cavity_b, arch_z + 10.0), 12.5),  # arch
         ((12.0, an.cavity_yc + 0.05 * an.cavity_b, arch_z + 10.0), (desc_x, desc_y, arch_z), 12.0),
         ((desc_x, desc_y, arch_z), (desc_x, desc_y, float(grid.z[0]) - 10.0), 11.5),  # descending aorta
-        ((-26.0, an.cavity_yc - 0.1 * an.cavity_b, heart_c[2] + 15.0), (-26.0, an.cavity_yc - 0.1 * an.cavity_b,
-                                                                         an.apex_z + 10.0), 9.0),  # SVC
-        ((20.0, heart_c[1] - 5.0, heart_c[2] + 30.0), (6.0, an.cavity_yc - 0.02 * an.cavity_b, an.carina_z - 10.0), 13.0),
+        (
+            (-26.0, an.cavity_yc - 0.1 * an.cavity_b, heart_c[2] + 15.0),
+            (-26.0, an.cavity_yc - 0.1 * an.cavity_b, an.apex_z + 10.0),
+            9.0,
+        ),  # SVC
+        (
+            (20.0, heart_c[1] - 5.0, heart_c[2] + 30.0),
+            (6.0, an.cavity_yc - 0.02 * an.cavity_b, an.carina_z - 10.0),
+            13.0,
+        ),
     ]
-    hila = {"R": (-0.42 * an.cavity_a, an.cavity_yc + 0.02 * an.cavity_b, an.carina_z - 22.0),
-            "L": (0.40 * an.cavity_a, an.cavity_yc + 0.05 * an.cavity_b, an.carina_z - 14.0)}
+    hila = {
+        "R": (-0.42 * an.cavity_a, an.cavity_yc + 0.02 * an.cavity_b, an.carina_z - 22.0),
+        "L": (0.40 * an.cavity_a, an.cavity_yc + 0.05 * an.cavity_b, an.carina_z - 14.0),
+    }
     pa_split = (6.0, an.cavity_yc - 0.02 * an.cavity_b, an.carina_z - 10.0)
     vessels_big += [(pa_split, hila["R"], 10.0), (pa_split, hila["L"], 10.0)]
     for a, b, r in vessels_big:
@@ -338,9 +355,11 @@ def make_phantom(shape: tuple[int, int, int], spacing: tuple[float, float, float
         put(frac > 0.5, Tissue.SOFT, 40.0, sl)
     tr_y = vb_y - 40.0
     carina = (-2.0, tr_y + 4.0, an.carina_z)
-    airways_big = [((-2.0, tr_y, float(grid.z[-1]) + 10.0), carina, 9.5, 2.5),
-                   (carina, (hila["R"][0] + 8.0, hila["R"][1] + 9.0, hila["R"][2] + 4.0), 6.5, 1.8),
-                   (carina, (hila["L"][0] - 8.0, hila["L"][1] + 9.0, hila["L"][2] - 6.0), 6.0, 1.8)]
+    airways_big = [
+        ((-2.0, tr_y, float(grid.z[-1]) + 10.0), carina, 9.5, 2.5),
+        (carina, (hila["R"][0] + 8.0, hila["R"][1] + 9.0, hila["R"][2] + 4.0), 6.5, 1.8),
+        (carina, (hila["L"][0] - 8.0, hila["L"][1] + 9.0, hila["L"][2] - 6.0), 6.0, 1.8),
+    ]
     for a, b, r, w in airways_big:
         tb = tube(grid, a, b, r, margin=w)
         if tb is not None:
@@ -359,8 +378,13 @@ def make_phantom(shape: tuple[int, int, int], spacing: tuple[float, float, float
     lung_hu = -848.0 + 55.0 * dep + tex
     hu[lung] = np.broadcast_to(lung_hu, shape)[lung]
 
-    landmarks = {"carina": carina, "trachea": (-2.0, tr_y, an.carina_z + 40.0), "arch": (12.0, an.cavity_yc, arch_z),
-                 "heart": heart_c, "heart_semi": heart_semi}
+    landmarks = {
+        "carina": carina,
+        "trachea": (-2.0, tr_y, an.carina_z + 40.0),
+        "arch": (12.0, an.cavity_yc, arch_z),
+        "heart": heart_c,
+        "heart_semi": heart_semi,
+    }
     ph = Phantom(hu, tissue, grid, an, hila, landmarks)
     _draw_trees(ph, rng, carina)
     return ph
@@ -372,8 +396,8 @@ def _draw_bones(grid: Grid, an: Anatomy, hu: np.ndarray, tissue: np.ndarray, bel
     x3 = grid.x[None, None, :]
     shape = hu.shape
     vb_y = an.spine_y
-    r2 = x3 ** 2 + (y3 - vb_y) ** 2
-    disc = (np.mod(z3 - an.carina_z, 28.0) < 6.0)
+    r2 = x3**2 + (y3 - vb_y) ** 2
+    disc = np.mod(z3 - an.carina_z, 28.0) < 6.0
     body = np.broadcast_to(r2 < 17.0**2, shape)
     cortex = body & np.broadcast_to(r2 > 14.0**2, shape)
     tissue[body] = Tissue.MARROW
@@ -384,7 +408,7 @@ def _draw_bones(grid: Grid, an: Anatomy, hu: np.ndarray, tissue: np.ndarray, bel
     tissue[d] = Tissue.CARTILAGE
     hu[d] = 90.0
     canal_y = vb_y + 27.0
-    rc2 = x3 ** 2 + (y3 - canal_y) ** 2
+    rc2 = x3**2 + (y3 - canal_y) ** 2
     lamina = np.broadcast_to((rc2 < 14.0**2) & (rc2 >= 8.0**2) & (y3 > vb_y + 12.0), shape)
     spinous = np.broadcast_to((np.abs(x3) < 3.5) & (y3 > canal_y + 10.0) & (y3 < canal_y + 34.0), shape)
     for m in (lamina, spinous):
@@ -405,7 +429,7 @@ def _draw_bones(grid: Grid, an: Anatomy, hu: np.ndarray, tissue: np.ndarray, bel
     # Ribs: 12 pairs hugging the cavity wall, sloping down from back to front.
     yy = y3 - an.cavity_yc
     theta = np.arctan2(yy, x3)  # (1, y, x)
-    r = np.sqrt(x3 ** 2 + yy ** 2)
+    r = np.sqrt(x3**2 + yy**2)
     ca, cb = an.cavity_a, an.cavity_b
     edge = ca * cb / np.sqrt((cb * np.cos(theta)) ** 2 + (ca * np.sin(theta)) ** 2)
     radial = r - edge  # mm outside the (full-width) cavity wall

@@ -26,16 +26,46 @@ __all__ = ["build_phenopacket", "validate_phenopacket", "RESOURCES"]
 
 #: metaData.resources: the vocabularies the ids come from.
 RESOURCES = (
-    {"id": "hp", "name": "human phenotype ontology", "url": "http://purl.obolibrary.org/obo/hp.owl",
-     "version": "2025-01-16", "namespacePrefix": "HP", "iriPrefix": "http://purl.obolibrary.org/obo/HP_"},
-    {"id": "mondo", "name": "Mondo Disease Ontology", "url": "http://purl.obolibrary.org/obo/mondo.obo",
-     "version": "2024-07-02", "namespacePrefix": "MONDO", "iriPrefix": "http://purl.obolibrary.org/obo/MONDO_"},
-    {"id": "loinc", "name": "Logical Observation Identifiers Names and Codes", "url": "https://loinc.org",
-     "version": "2.77", "namespacePrefix": "LOINC", "iriPrefix": "https://loinc.org/"},
-    {"id": "drugbank", "name": "DrugBank", "url": "https://go.drugbank.com", "version": "5.1",
-     "namespacePrefix": "DRUGBANK", "iriPrefix": "https://go.drugbank.com/drugs/"},
-    {"id": "ucum", "name": "Unified Code for Units of Measure", "url": "https://ucum.org", "version": "2.1",
-     "namespacePrefix": "UCUM", "iriPrefix": "https://ucum.org/ucum#"},
+    {
+        "id": "hp",
+        "name": "human phenotype ontology",
+        "url": "http://purl.obolibrary.org/obo/hp.owl",
+        "version": "2025-01-16",
+        "namespacePrefix": "HP",
+        "iriPrefix": "http://purl.obolibrary.org/obo/HP_",
+    },
+    {
+        "id": "mondo",
+        "name": "Mondo Disease Ontology",
+        "url": "http://purl.obolibrary.org/obo/mondo.obo",
+        "version": "2024-07-02",
+        "namespacePrefix": "MONDO",
+        "iriPrefix": "http://purl.obolibrary.org/obo/MONDO_",
+    },
+    {
+        "id": "loinc",
+        "name": "Logical Observation Identifiers Names and Codes",
+        "url": "https://loinc.org",
+        "version": "2.77",
+        "namespacePrefix": "LOINC",
+        "iriPrefix": "https://loinc.org/",
+    },
+    {
+        "id": "drugbank",
+        "name": "DrugBank",
+        "url": "https://go.drugbank.com",
+        "version": "5.1",
+        "namespacePrefix": "DRUGBANK",
+        "iriPrefix": "https://go.drugbank.com/drugs/",
+    },
+    {
+        "id": "ucum",
+        "name": "Unified Code for Units of Measure",
+        "url": "https://ucum.org",
+        "version": "2.1",
+        "namespacePrefix": "UCUM",
+        "iriPrefix": "https://ucum.org/ucum#",
+    },
 )
 
 
@@ -43,8 +73,9 @@ def _oc(curie: str, label: str) -> dict[str, str]:
     return {"id": curie, "label": label}
 
 
-def build_phenopacket(patient: Any, kg: KgSource, files: dict[str, str], *, created: str,
-                      report_language: str = "en") -> dict[str, Any]:
+def build_phenopacket(
+    patient: Any, kg: KgSource, files: dict[str, str], *, created: str, report_language: str = "en"
+) -> dict[str, Any]:
     """The phenopacket of a sampled patient (see the module docstring for what it holds).
 
     Args:
@@ -67,30 +98,55 @@ def build_phenopacket(patient: Any, kg: KgSource, files: dict[str, str], *, crea
         if v.missing:
             continue
         unit = _oc(f"UCUM:{v.unit}", v.unit)
-        measurements.append({
-            "assay": _oc(v.loinc, v.name),
-            "value": {"quantity": {"unit": unit, "value": v.value,
-                                   "referenceRange": {"unit": unit, "low": v.ref_low, "high": v.ref_high}}},
-        })
-    actions = [{"treatment": {"agent": _oc(d.id, d.name), "drugType": "EHR_MEDICATION_LIST"}}
-               for d in patient.drugs.current]
+        measurements.append(
+            {
+                "assay": _oc(v.loinc, v.name),
+                "value": {
+                    "quantity": {
+                        "unit": unit,
+                        "value": v.value,
+                        "referenceRange": {"unit": unit, "low": v.ref_low, "high": v.ref_high},
+                    }
+                },
+            }
+        )
+    actions = [
+        {"treatment": {"agent": _oc(d.id, d.name), "drugType": "EHR_MEDICATION_LIST"}} for d in patient.drugs.current
+    ]
     attrs = {
-        "ct": {"kind": "ct", "fileFormat": "nifti", "modality": "CT", "orientation": "LPS",
-               "description": "non-contrast chest CT, HU (int16)"},
-        "ct_mask": {"kind": "ct_mask", "fileFormat": "nifti",
-                    "description": "lesion label map (uint8); values in docs/synthetic-cohort.md"},
+        "ct": {
+            "kind": "ct",
+            "fileFormat": "nifti",
+            "modality": "CT",
+            "orientation": "LPS",
+            "description": "non-contrast chest CT, HU (int16)",
+        },
+        "ct_mask": {
+            "kind": "ct_mask",
+            "fileFormat": "nifti",
+            "description": "lesion label map (uint8); values in docs/synthetic-cohort.md",
+        },
         "report": {"kind": "report", "fileFormat": "txt", "language": report_language},
     }
     return {
         "id": patient.id,
-        "subject": {"id": patient.id, "sex": patient.sex,
-                    "timeAtLastEncounter": {"age": {"iso8601duration": f"P{patient.age}Y"}}},
+        "subject": {
+            "id": patient.id,
+            "sex": patient.sex,
+            "timeAtLastEncounter": {"age": {"iso8601duration": f"P{patient.age}Y"}},
+        },
         "phenotypicFeatures": features,
         "measurements": measurements,
         "diseases": [{"term": _oc(d, kg.name(d))} for d, _ in patient.diseases],
         "medicalActions": actions,
-        "files": [{"uri": uri, "individualToFileIdentifiers": {patient.id: patient.id},
-                   "fileAttributes": attrs[kind]} for kind, uri in files.items()],
-        "metaData": {"created": created, "createdBy": "kgdx synth", "resources": list(RESOURCES),
-                     "phenopacketSchemaVersion": "2.0"},
+        "files": [
+            {"uri": uri, "individualToFileIdentifiers": {patient.id: patient.id}, "fileAttributes": attrs[kind]}
+            for kind, uri in files.items()
+        ],
+        "metaData": {
+            "created": created,
+            "createdBy": "kgdx synth",
+            "resources": list(RESOURCES),
+            "phenopacketSchemaVersion": "2.0",
+        },
     }

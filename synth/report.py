@@ -40,49 +40,101 @@ from kgdx.synth.lesions import LesionInfo
 __all__ = ["Mention", "SynthReport", "write_report"]
 
 # Findings the impression leads with, most important first.
-_PRIORITY = ("mass", "cavity", "consolidation", "ggo", "nodule", "honeycombing", "reticulation", "pneumothorax",
-             "effusion", "mediastinal_ln", "hilar_ln", "bronchiectasis", "tree_in_bud", "emphysema", "septal",
-             "mosaic", "cyst", "atelectasis", "cardiomegaly", "pleural_thickening")
+_PRIORITY = (
+    "mass",
+    "cavity",
+    "consolidation",
+    "ggo",
+    "nodule",
+    "honeycombing",
+    "reticulation",
+    "pneumothorax",
+    "effusion",
+    "mediastinal_ln",
+    "hilar_ln",
+    "bronchiectasis",
+    "tree_in_bud",
+    "emphysema",
+    "septal",
+    "mosaic",
+    "cyst",
+    "atelectasis",
+    "cardiomegaly",
+    "pleural_thickening",
+)
 
 # A pattern-level comment for the impression: what the pattern suggests, never one disease.
 _DIFFERENTIAL = {
-    "mass": ("Appearance is suspicious for malignancy; tissue sampling is advised.",
-             "Findings are concerning for a neoplastic process."),
-    "cavity": ("Differential includes cavitating infection and cavitating neoplasm.",
-               "Correlation with microbiology is recommended."),
-    "consolidation": ("In the appropriate clinical setting this may represent infection.",
-                      "Correlate clinically and with inflammatory markers."),
-    "ggo": ("Differential includes infection, oedema and inflammation.",
-            "Findings are nonspecific; correlate with laboratory results."),
-    "nodule": ("Follow-up CT according to Fleischner Society guidelines is suggested.",
-               "Comparison with prior imaging would be helpful."),
+    "mass": (
+        "Appearance is suspicious for malignancy; tissue sampling is advised.",
+        "Findings are concerning for a neoplastic process.",
+    ),
+    "cavity": (
+        "Differential includes cavitating infection and cavitating neoplasm.",
+        "Correlation with microbiology is recommended.",
+    ),
+    "consolidation": (
+        "In the appropriate clinical setting this may represent infection.",
+        "Correlate clinically and with inflammatory markers.",
+    ),
+    "ggo": (
+        "Differential includes infection, oedema and inflammation.",
+        "Findings are nonspecific; correlate with laboratory results.",
+    ),
+    "nodule": (
+        "Follow-up CT according to Fleischner Society guidelines is suggested.",
+        "Comparison with prior imaging would be helpful.",
+    ),
     "honeycombing": ("Pattern is compatible with a fibrotic interstitial process.",),
     "reticulation": ("Pattern raises the question of an interstitial process.",),
     "tree_in_bud": ("Pattern suggests small airways infection or aspiration.",),
 }
-_INDICATIONS = ("Shortness of breath.", "Cough.", "Chest pain.", "Respiratory symptoms, evaluate.",
-                "Abnormal chest radiograph.", "Follow-up.", "Hypoxia.", "Fever.")
-_OTHER = ("The visualised upper abdomen is unremarkable. No acute osseous abnormality.",
-          "Osseous structures are intact. The upper abdominal organs are unremarkable.",
-          "Bones and soft tissues are within normal limits.")
+_INDICATIONS = (
+    "Shortness of breath.",
+    "Cough.",
+    "Chest pain.",
+    "Respiratory symptoms, evaluate.",
+    "Abnormal chest radiograph.",
+    "Follow-up.",
+    "Hypoxia.",
+    "Fever.",
+)
+_OTHER = (
+    "The visualised upper abdomen is unremarkable. No acute osseous abnormality.",
+    "Osseous structures are intact. The upper abdominal organs are unremarkable.",
+    "Bones and soft tissues are within normal limits.",
+)
 
 _EN_PRESENT = {  # by grammatical number of the phrase
-    "plural": ("{P} in the {loc}.", "There are {p} in the {loc}.", "{P} are noted in the {loc}.",
-               "The {loc} {shows} {p}."),
+    "plural": (
+        "{P} in the {loc}.",
+        "There are {p} in the {loc}.",
+        "{P} are noted in the {loc}.",
+        "The {loc} {shows} {p}.",
+    ),
     "count": ("{A} {p} in the {loc}.", "There is {a} {p} in the {loc}.", "{A} {p} is present in the {loc}."),
-    "mass": ("{P} in the {loc}.", "There is {p} in the {loc}.", "{P} is noted in the {loc}.",
-             "The {loc} {shows} {p}."),
+    "mass": ("{P} in the {loc}.", "There is {p} in the {loc}.", "{P} is noted in the {loc}.", "The {loc} {shows} {p}."),
 }
-_EN_UNC = ("Possible {p} in the {loc}.", "Subtle {p} in the {loc} cannot be excluded.",
-           "Findings suspicious for {p} in the {loc}.", "Cannot exclude {p} in the {loc}.")
+_EN_UNC = (
+    "Possible {p} in the {loc}.",
+    "Subtle {p} in the {loc} cannot be excluded.",
+    "Findings suspicious for {p} in the {loc}.",
+    "Cannot exclude {p} in the {loc}.",
+)
 _EN_NEG = {
     "plural": ("No {p}.", "No evidence of {p}.", "{P} are not seen."),
     "count": ("No {p}.", "No evidence of {p}.", "{A} {p} is not seen."),
     "mass": ("No {p}.", "There is no {p}.", "No evidence of {p}.", "{P} is not seen."),
 }
 _COUNTABLE = ("nodule", "mass", "lesion", "cavity", "cyst", "opacity")
-_PLURAL = {"nodule": "nodules", "mass": "masses", "lesion": "lesions", "cavity": "cavities", "cyst": "cysts",
-           "opacity": "opacities"}
+_PLURAL = {
+    "nodule": "nodules",
+    "mass": "masses",
+    "lesion": "lesions",
+    "cavity": "cavities",
+    "cyst": "cysts",
+    "opacity": "opacities",
+}
 
 
 def _number(phrase: str) -> str:
@@ -105,11 +157,23 @@ def _article(text: str) -> str:
     return "an" if first[:1] in "aeiou" else "a"
 
 
-_ZH_LOBE = {"right upper lobe": "右肺上叶", "right middle lobe": "右肺中叶", "right lower lobe": "右肺下叶",
-            "left upper lobe": "左肺上叶", "lingula": "左肺舌段", "left lower lobe": "左肺下叶",
-            "right upper zone": "右上肺野", "right mid zone": "右中肺野", "right lower zone": "右下肺野",
-            "left upper zone": "左上肺野", "left mid zone": "左中肺野", "left lower zone": "左下肺野",
-            "right": "右侧", "left": "左侧", "both lungs": "双肺"}
+_ZH_LOBE = {
+    "right upper lobe": "右肺上叶",
+    "right middle lobe": "右肺中叶",
+    "right lower lobe": "右肺下叶",
+    "left upper lobe": "左肺上叶",
+    "lingula": "左肺舌段",
+    "left lower lobe": "左肺下叶",
+    "right upper zone": "右上肺野",
+    "right mid zone": "右中肺野",
+    "right lower zone": "右下肺野",
+    "left upper zone": "左上肺野",
+    "left mid zone": "左中肺野",
+    "left lower zone": "左下肺野",
+    "right": "右侧",
+    "left": "左侧",
+    "both lungs": "双肺",
+}
 _ZH_PRESENT = ("{loc}见{p}。", "{loc}可见{p}。", "{loc}示{p}。")
 _ZH_UNC = ("{loc}{p}可能。", "不除外{loc}{p}。", "{loc}可疑{p}。")
 _ZH_NEG = ("未见{p}。", "无{p}。", "未见明确{p}。")
@@ -138,8 +202,15 @@ class Mention:
     span: tuple[int, int]
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "status": self.status, "truth": self.truth, "error": self.error,
-                "section": self.section, "text": self.text, "span": list(self.span)}
+        return {
+            "id": self.id,
+            "status": self.status,
+            "truth": self.truth,
+            "error": self.error,
+            "section": self.section,
+            "text": self.text,
+            "span": list(self.span),
+        }
 
 
 @dataclass
@@ -160,18 +231,31 @@ class _Writer:
         self.parts.append(s)
         self.length += len(s)
 
-    def sentence(self, template: str, phrase: str, loc: str, m: tuple[str, str, str, str | None, str] | None,
-                 extra: dict | None = None) -> None:
+    def sentence(
+        self,
+        template: str,
+        phrase: str,
+        loc: str,
+        m: tuple[str, str, str, str | None, str] | None,
+        extra: dict | None = None,
+    ) -> None:
         """Write one sentence; ``m`` = (id, status, truth, error, section) records a mention."""
         cap = phrase[:1].upper() + phrase[1:]
         art = _article(phrase)
-        fields = {"p": phrase, "P": cap, "loc": loc, "a": art, "A": art.capitalize(),
-                  "shows": "show" if " and " in loc else "shows", **(extra or {})}
+        fields = {
+            "p": phrase,
+            "P": cap,
+            "loc": loc,
+            "a": art,
+            "A": art.capitalize(),
+            "shows": "show" if " and " in loc else "shows",
+            **(extra or {}),
+        }
         key = "{P}" if "{P}" in template else "{p}"
         before, after = template.split(key, 1)
         head = before.format(**fields)
         start = self.length + len(head)
-        text = (cap if key == "{P}" else phrase)
+        text = cap if key == "{P}" else phrase
         self.raw(head + text + after.format(**fields))
         if m is not None:
             self.mentions.append(Mention(m[0], m[1], m[2], m[3], m[4], text, (start, start + len(text))))
@@ -219,8 +303,14 @@ def _descr(s: CTFindingSpec, info: LesionInfo | None, phrase: str) -> str:
     return phrase
 
 
-def write_report(present: list[str], infos: dict[str, LesionInfo], absent: list[str], acq: Acquisition,
-                 rng: np.random.Generator, cfg: DifficultyConfig) -> SynthReport:
+def write_report(
+    present: list[str],
+    infos: dict[str, LesionInfo],
+    absent: list[str],
+    acq: Acquisition,
+    rng: np.random.Generator,
+    cfg: DifficultyConfig,
+) -> SynthReport:
     """Write the report of one case.
 
     Args:
@@ -249,7 +339,7 @@ def write_report(present: list[str], infos: dict[str, LesionInfo], absent: list[
             plan.append((s, "present", None))
     negs = [spec(h) for h in sorted(absent) if spec(h).negatable]
     n_neg = min(len(negs), int(rng.poisson(cfg.report_negatives)))
-    for i in (rng.choice(len(negs), size=n_neg, replace=False) if n_neg else []):
+    for i in rng.choice(len(negs), size=n_neg, replace=False) if n_neg else []:
         s = negs[int(i)]
         if rng.random() < cfg.report_error_rate:
             plan.append((s, "present", "false_positive"))
@@ -266,7 +356,9 @@ def write_report(present: list[str], infos: dict[str, LesionInfo], absent: list[
 
 def _fake_info(s: CTFindingSpec, rng: np.random.Generator) -> LesionInfo:
     side = "R" if rng.random() < 0.5 else "L"
-    lobe = str(rng.choice(["right upper lobe", "right lower lobe"] if side == "R" else ["left upper lobe", "left lower lobe"]))
+    lobe = str(
+        rng.choice(["right upper lobe", "right lower lobe"] if side == "R" else ["left upper lobe", "left lower lobe"])
+    )
     if s.key in ("effusion", "pneumothorax", "pleural_thickening"):
         lobe = "right" if side == "R" else "left"
     if s.key in ("mediastinal_ln",):
@@ -283,9 +375,14 @@ def _info_for(s: CTFindingSpec, infos: dict[str, LesionInfo], error: str | None,
     if info is None and s.requires:
         info = infos.get(s.requires)
     if info is None:  # report-only findings borrow the location of what they are seen with
-        host = {"crazy_paving": "HP:0025179", "halo": "HP:0033608", "air_crescent": "HP:0033608",
-                "traction_bronchiectasis": "HP:0025390", "basal_fibrosis": "HP:0025390",
-                "centrilobular_ggo": "HP:0025179"}.get(s.key)
+        host = {
+            "crazy_paving": "HP:0025179",
+            "halo": "HP:0033608",
+            "air_crescent": "HP:0033608",
+            "traction_bronchiectasis": "HP:0025390",
+            "basal_fibrosis": "HP:0025390",
+            "centrilobular_ggo": "HP:0025179",
+        }.get(s.key)
         info = infos.get(host) if host else None
     return info
 
@@ -297,14 +394,20 @@ def _pick(rng: np.random.Generator, options: tuple[str, ...]) -> str:
 def _write_en(w: _Writer, plan, infos, acq: Acquisition, rng: np.random.Generator) -> None:
     w.raw("CT CHEST WITHOUT CONTRAST\n\n")
     w.raw(f"CLINICAL INDICATION: {_pick(rng, _INDICATIONS)}\n\n")
-    w.raw(f"TECHNIQUE: Axial images of the chest were acquired without intravenous contrast and reconstructed at "
-          f"{acq.slice_thickness_mm:g} mm with a {acq.kernel} kernel.\n\n")
+    w.raw(
+        f"TECHNIQUE: Axial images of the chest were acquired without intravenous contrast and reconstructed at "
+        f"{acq.slice_thickness_mm:g} mm with a {acq.kernel} kernel.\n\n"
+    )
     w.raw("COMPARISON: None.\n\n")
     w.raw("FINDINGS:\n")
     groups = (("lung", "airway"), ("pleura",), ("mediastinum",), ("heart",))
     titles = ("Lungs and airways: ", "Pleura: ", "Mediastinum and hila: ", "Heart: ")
-    clear = ("The lungs are clear.", "The pleural spaces are clear.", "The mediastinum is unremarkable.",
-             "The heart is normal in size.")
+    clear = (
+        "The lungs are clear.",
+        "The pleural spaces are clear.",
+        "The mediastinum is unremarkable.",
+        "The heart is normal in size.",
+    )
     for comps, title, empty in zip(groups, titles, clear):
         items = [x for x in plan if x[0].compartment in comps]
         w.raw(title)
@@ -363,8 +466,11 @@ def _write_zh(w: _Writer, plan, infos, acq: Acquisition, rng: np.random.Generato
         else:
             w.sentence(_pick(rng, _ZH_PRESENT), s.zh, _loc_zh(info, s), m)
         w.raw("\n")
-    w.raw("心脏大小形态未见明显异常，骨质结构完整。\n\n" if not any(x[0].key == "cardiomegaly" for x in plan)
-          else "骨质结构完整。\n\n")
+    w.raw(
+        "心脏大小形态未见明显异常，骨质结构完整。\n\n"
+        if not any(x[0].key == "cardiomegaly" for x in plan)
+        else "骨质结构完整。\n\n"
+    )
     w.raw("诊断意见：\n")
     main = [x for x in plan if x[1] != "absent"][:3]
     if not main:

@@ -17,7 +17,6 @@ from kgdx.synth.config import SplitConfig
 __all__ = ["SPLITS", "assign_split"]
 
 
-
 def assign_split(case_id: str, diseases: list[str], seed: int, cfg: SplitConfig) -> str:
     """The split of one case.
 

@@ -45,12 +45,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
     report = yield
-    if (
-        report.skipped
-        and not hasattr(report, "wasxfail")
-        and item.get_closest_marker("neo4j") is not None
-        and _in_ci()
-    ):
+    if report.skipped and not hasattr(report, "wasxfail") and item.get_closest_marker("neo4j") is not None and _in_ci():
         report.outcome = "failed"
         report.longrepr = f"{_CI_SKIP_PREFIX}: {_skip_reason(report)}"
     return report
@@ -71,9 +66,7 @@ def neo4j_driver():
 
     s = get_settings()
     try:
-        driver = neo4j.GraphDatabase.driver(
-            s.neo4j_uri, auth=(s.neo4j_user, s.neo4j_password), connection_timeout=5
-        )
+        driver = neo4j.GraphDatabase.driver(s.neo4j_uri, auth=(s.neo4j_user, s.neo4j_password), connection_timeout=5)
     except Exception as e:  # a malformed URI
         pytest.skip(f"Neo4j not reachable at {s.neo4j_uri} ({NEO4J_START_HINT}): {e}")
     try:
@@ -128,8 +121,9 @@ def tiny_trained(tiny_store, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("train")
     torch.manual_seed(0)
-    cfg = TrainConfig(steps=60, batch_size=16, eval_every=30, val_cases=40, warmup=5,
-                      model=EvidenceGNNConfig(hidden=8, ic_floor=0.0))
+    cfg = TrainConfig(
+        steps=60, batch_size=16, eval_every=30, val_cases=40, warmup=5, model=EvidenceGNNConfig(hidden=8, ic_floor=0.0)
+    )
     summary = train(tiny_store, cfg, out, progress=False)
     return out, summary
 

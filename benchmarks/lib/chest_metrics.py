@@ -101,10 +101,14 @@ def macro_scores(Y: np.ndarray, S: np.ndarray, columns: Sequence[int] | None = N
         if a is not None:
             au[j] = a
             ap[j] = average_precision(Y[:, j], S[:, j])
-    return {"auroc": float(np.mean(list(au.values()))) if au else None,
-            "auprc": float(np.mean(list(ap.values()))) if ap else None,
-            "labels": len(au), "labels_without_both_classes": len(list(cols)) - len(au),
-            "per_label_auroc": au, "per_label_auprc": ap}
+    return {
+        "auroc": float(np.mean(list(au.values()))) if au else None,
+        "auprc": float(np.mean(list(ap.values()))) if ap else None,
+        "labels": len(au),
+        "labels_without_both_classes": len(list(cols)) - len(au),
+        "per_label_auroc": au,
+        "per_label_auprc": ap,
+    }
 
 
 def topk(S: np.ndarray, gold: Sequence[int], ks: Sequence[int] = (1, 3)) -> dict[str, float]:
@@ -145,8 +149,14 @@ class Violation:
     against: str  # "condition", "current_drug" or "suggestion"
 
 
-def drug_violations(store: KGStore, drugs: Sequence[str], *, conditions: Iterable[str] = (),
-                    current_drugs: Iterable[str] = (), among_suggestions: bool = True) -> list[Violation]:
+def drug_violations(
+    store: KGStore,
+    drugs: Sequence[str],
+    *,
+    conditions: Iterable[str] = (),
+    current_drugs: Iterable[str] = (),
+    among_suggestions: bool = True,
+) -> list[Violation]:
     """Every ``CONTRAINDICATED_IN`` edge from one of ``drugs`` into ``conditions``, and every
     ``INTERACTS_WITH`` edge between one of ``drugs`` and a current drug (or, with
     ``among_suggestions``, another of ``drugs``), read from the KG, whatever its severity.
@@ -166,15 +176,20 @@ def drug_violations(store: KGStore, drugs: Sequence[str], *, conditions: Iterabl
     for i, drug in enumerate(drugs):
         for nb in store.neighbours(drug, rel_types=["CONTRAINDICATED_IN"], direction="out"):
             if nb.node.id in conds:
-                out.append(Violation(drug, "contraindication", nb.node.id, str(nb.edge.props.get("severity", "unknown")),
-                                     "condition"))
+                out.append(
+                    Violation(
+                        drug, "contraindication", nb.node.id, str(nb.edge.props.get("severity", "unknown")), "condition"
+                    )
+                )
         earlier = set(drugs[:i]) if among_suggestions else set()
         for e in store.interactions([drug, *current, *earlier]):
             if drug not in (e.src, e.dst):
                 continue
             other = e.dst if e.src == drug else e.src
             if other in current:
-                out.append(Violation(drug, "interaction", other, str(e.props.get("severity", "unknown")), "current_drug"))
+                out.append(
+                    Violation(drug, "interaction", other, str(e.props.get("severity", "unknown")), "current_drug")
+                )
             elif other in earlier:
                 out.append(Violation(drug, "interaction", other, str(e.props.get("severity", "unknown")), "suggestion"))
     return out
@@ -202,5 +217,9 @@ class ViolationCount:
         return self.unsafe / self.suggestions if self.suggestions else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"suggestions": self.suggestions, "unsafe": self.unsafe, "rate": round(self.rate, 4),
-                "by_kind": dict(sorted(self.by_kind.items()))}
+        return {
+            "suggestions": self.suggestions,
+            "unsafe": self.unsafe,
+            "rate": round(self.rate, 4),
+            "by_kind": dict(sorted(self.by_kind.items())),
+        }

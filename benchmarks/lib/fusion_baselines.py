@@ -42,8 +42,14 @@ def _lab_encoder(num_tests: int, width: int, depth: int, dropout: float) -> nn.M
     from kgdx.encoders.labs import LabEncoder
 
     # The tests are named by position only: the values come already scaled (lab_vector).
-    cfg = LabEncoderCfg(tests=tuple(f"t{i}" for i in range(num_tests)), width=width, depth=depth,
-                        heads=4, ffn=2 * width, dropout=dropout)
+    cfg = LabEncoderCfg(
+        tests=tuple(f"t{i}" for i in range(num_tests)),
+        width=width,
+        depth=depth,
+        heads=4,
+        ffn=2 * width,
+        dropout=dropout,
+    )
     return LabEncoder(cfg)
 
 
@@ -81,8 +87,9 @@ class LabsMLP(nn.Module):
         depth: Lab-encoder layers.
     """
 
-    def __init__(self, num_tests: int, num_labels: int, width: int = 32, depth: int = 1, hidden: int = 128,
-                 dropout: float = 0.2) -> None:
+    def __init__(
+        self, num_tests: int, num_labels: int, width: int = 32, depth: int = 1, hidden: int = 128, dropout: float = 0.2
+    ) -> None:
         super().__init__()
         self.labs = _lab_encoder(num_tests, width, depth, dropout=0.1)
         self.head = _head(width, hidden, num_labels, dropout)
@@ -104,8 +111,18 @@ class AttentionFusion(nn.Module):
         heads: Attention heads.
     """
 
-    def __init__(self, ct_dim: int, text_dim: int, num_tests: int, num_labels: int, width: int = 64, depth: int = 2,
-                 heads: int = 4, hidden: int = 128, dropout: float = 0.2) -> None:
+    def __init__(
+        self,
+        ct_dim: int,
+        text_dim: int,
+        num_tests: int,
+        num_labels: int,
+        width: int = 64,
+        depth: int = 2,
+        heads: int = 4,
+        hidden: int = 128,
+        dropout: float = 0.2,
+    ) -> None:
         super().__init__()
         if width % heads:
             raise ValueError(f"'width' (got {width}) must be divisible by 'heads' (got {heads})")
@@ -124,8 +141,14 @@ class AttentionFusion(nn.Module):
 
     def forward(self, batch: Batch) -> torch.Tensor:
         b = batch["ct"].shape[0]
-        tokens = torch.stack([self.ct(batch["ct"]), self.text(batch["report"]),
-                              self.labs(batch["labs"], batch["labs_present"].bool()).embedding], 1)  # (B, 3, W)
+        tokens = torch.stack(
+            [
+                self.ct(batch["ct"]),
+                self.text(batch["report"]),
+                self.labs(batch["labs"], batch["labs_present"].bool()).embedding,
+            ],
+            1,
+        )  # (B, 3, W)
         x = torch.cat([self.cls.expand(b, -1, -1), tokens], 1) + self.modality  # (B, 4, W)
         return self.head(self.norm(self.fusion(x))[:, 0])
 
@@ -148,7 +171,7 @@ def predict_scores(model: nn.Module, x: Batch, batch_size: int = 256) -> np.ndar
     was = model.training
     model.eval()
     n = len(next(iter(x.values())))
-    out = [model({k: v[i:i + batch_size] for k, v in x.items()}) for i in range(0, n, batch_size)]
+    out = [model({k: v[i : i + batch_size] for k, v in x.items()}) for i in range(0, n, batch_size)]
     model.train(was)
     return torch.cat(out).numpy()
 
@@ -185,7 +208,7 @@ def fit_multilabel(
         model.train()
         order = torch.from_numpy(rng.permutation(n))
         for i in range(0, n, c.batch_size):
-            idx = order[i:i + c.batch_size]
+            idx = order[i : i + c.batch_size]
             loss = loss_fn(model({k: v[idx] for k, v in x_tr.items()}), y_tr[idx])
             opt.zero_grad()
             loss.backward()
@@ -203,5 +226,8 @@ def fit_multilabel(
                 break
     model.load_state_dict(best_state)
     model.eval()
-    return model, {"best_epoch": best_epoch, "val_macro_auroc": None if best[0] == -np.inf else round(float(best[0]), 4),
-                   "epochs_run": epoch}
+    return model, {
+        "best_epoch": best_epoch,
+        "val_macro_auroc": None if best[0] == -np.inf else round(float(best[0]), 4),
+        "epochs_run": epoch,
+    }

@@ -58,8 +58,18 @@ from kgdx.encoders.schedule import cosine_warmup
 from kgdx.reasoning.index import KGIndex
 
 __all__ = [
-    "ARCHITECTURES", "EDGE_TYPES", "NODE_TYPES", "CaseGraph", "GenericGNNConfig", "GenericHeteroGNN",
-    "GenericRanker", "GenericTrainConfig", "SubgraphBuilder", "node_text_features", "node_texts", "train_generic",
+    "ARCHITECTURES",
+    "EDGE_TYPES",
+    "NODE_TYPES",
+    "CaseGraph",
+    "GenericGNNConfig",
+    "GenericHeteroGNN",
+    "GenericRanker",
+    "GenericTrainConfig",
+    "SubgraphBuilder",
+    "node_text_features",
+    "node_texts",
+    "train_generic",
 ]
 
 ARCHITECTURES = ("rgcn", "hgt")
@@ -142,7 +152,10 @@ def node_text_features(
 
             encoder = TextEncoder()
         if progress:
-            print(f"embedding {len(texts)} phenotype and disease labels with {encoder!r} (cached in {path.parent})", flush=True)
+            print(
+                f"embedding {len(texts)} phenotype and disease labels with {encoder!r} (cached in {path.parent})",
+                flush=True,
+            )
         x = encoder.encode(texts, batch_size=batch_size, progress=progress).astype(np.float32)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npy")
@@ -150,7 +163,7 @@ def node_text_features(
         tmp.replace(path)
     if x.shape[0] != len(texts):
         raise ValueError(f"cached features have {x.shape[0]} rows for {len(texts)} nodes: delete {path}")
-    return x[: index.num_phenotypes], x[index.num_phenotypes:]
+    return x[: index.num_phenotypes], x[index.num_phenotypes :]
 
 
 # -- per-case subgraphs ----------------------------------------------------------------------------
@@ -188,8 +201,10 @@ class CaseGraph:
         if not items:
             raise ValueError("nothing to batch")
         off = {"Patient": 0, "Phenotype": 0, "Disease": 0}
-        parts: dict[str, list[torch.Tensor]] = {k: [] for k in ("phenotypes", "diseases", "term_case", "disease_case",
-                                                                 "observed_case", "observed_terms", "gold")}
+        parts: dict[str, list[torch.Tensor]] = {
+            k: []
+            for k in ("phenotypes", "diseases", "term_case", "disease_case", "observed_case", "observed_terms", "gold")
+        }
         edges: dict[tuple[str, str, str], list[torch.Tensor]] = {et: [] for et in EDGE_TYPES}
         c = 0
         for it in items:
@@ -207,8 +222,11 @@ class CaseGraph:
             off["Phenotype"] += len(it.phenotypes)
             off["Disease"] += len(it.diseases)
             c += it.num_cases
-        return CaseGraph(**{k: torch.cat(v) for k, v in parts.items()}, edges={k: torch.cat(v, 1) for k, v in edges.items()},
-                         num_cases=c)
+        return CaseGraph(
+            **{k: torch.cat(v) for k, v in parts.items()},
+            edges={k: torch.cat(v, 1) for k, v in edges.items()},
+            num_cases=c,
+        )
 
     def num_nodes(self) -> dict[str, int]:
         return {"Patient": self.num_cases, "Phenotype": len(self.phenotypes), "Disease": len(self.diseases)}
@@ -242,8 +260,10 @@ class SubgraphBuilder:
         self._parents = {t: np.asarray(sorted(p), np.int64) for t, p in index.parents.items()}
 
     def __repr__(self) -> str:
-        return (f"SubgraphBuilder(phenotypes={self.index.num_phenotypes}, diseases={self.index.num_diseases}, "
-                f"ancestor_hops={self.ancestor_hops})")
+        return (
+            f"SubgraphBuilder(phenotypes={self.index.num_phenotypes}, diseases={self.index.num_diseases}, "
+            f"ancestor_hops={self.ancestor_hops})"
+        )
 
     def terms_for(self, findings: Sequence[int]) -> np.ndarray:
         """The findings and their ancestors within ``ancestor_hops`` (sorted, unique)."""
@@ -275,14 +295,18 @@ class SubgraphBuilder:
         ann, exc = self._ann, self._exc
         # HAS_PHENOTYPE: every annotation into the subgraph's terms; its diseases are the candidates.
         counts = ann.indptr[terms + 1] - ann.indptr[terms] if len(terms) else np.zeros(0, np.int64)
-        hd = np.concatenate([ann.indices[ann.indptr[t]:ann.indptr[t + 1]] for t in terms]) if len(terms) else np.zeros(0, np.int64)
+        hd = (
+            np.concatenate([ann.indices[ann.indptr[t] : ann.indptr[t + 1]] for t in terms])
+            if len(terms)
+            else np.zeros(0, np.int64)
+        )
         ht = np.repeat(np.arange(len(terms)), counts)
         diseases = np.unique(hd).astype(np.int64)
         hd_local = np.searchsorted(diseases, hd)
         # EXCLUDES_PHENOTYPE among the candidates.
         xd, xt = [], []
         for j, t in enumerate(terms):
-            pos, ok = _locate(diseases, exc.indices[exc.indptr[t]:exc.indptr[t + 1]])
+            pos, ok = _locate(diseases, exc.indices[exc.indptr[t] : exc.indptr[t + 1]])
             xd.append(pos[ok])
             xt.append(np.full(int(ok.sum()), j))
         # IS_A inside the subgraph (child -> parent).
@@ -316,10 +340,15 @@ class SubgraphBuilder:
             pos, ok = _locate(diseases, np.array([gold], np.int64))
             g = int(pos[0]) if ok[0] else -1
         return CaseGraph(
-            phenotypes=torch.from_numpy(terms), diseases=torch.from_numpy(diseases),
-            term_case=torch.zeros(len(terms), dtype=torch.long), disease_case=torch.zeros(len(diseases), dtype=torch.long),
-            observed_case=torch.zeros(len(obs_local), dtype=torch.long), observed_terms=torch.from_numpy(obs_local),
-            edges=edges, gold=torch.tensor([g]), num_cases=1,
+            phenotypes=torch.from_numpy(terms),
+            diseases=torch.from_numpy(diseases),
+            term_case=torch.zeros(len(terms), dtype=torch.long),
+            disease_case=torch.zeros(len(diseases), dtype=torch.long),
+            observed_case=torch.zeros(len(obs_local), dtype=torch.long),
+            observed_terms=torch.from_numpy(obs_local),
+            edges=edges,
+            gold=torch.tensor([g]),
+            num_cases=1,
         )
 
 
@@ -341,7 +370,9 @@ class GenericGNNConfig:
         if self.arch not in ARCHITECTURES:
             raise ValueError(f"'arch' must be one of {ARCHITECTURES} (got {self.arch!r})")
         if self.hidden < 1 or self.layers < 1 or self.heads < 1:
-            raise ValueError(f"'hidden', 'layers' and 'heads' must be positive (got {self.hidden}, {self.layers}, {self.heads})")
+            raise ValueError(
+                f"'hidden', 'layers' and 'heads' must be positive (got {self.hidden}, {self.layers}, {self.heads})"
+            )
         if self.arch == "hgt" and self.hidden % self.heads:
             raise ValueError(f"'hidden' ({self.hidden}) must be divisible by 'heads' ({self.heads}) for HGT")
         if not 0.0 <= self.dropout < 1.0:
@@ -360,12 +391,16 @@ class GenericHeteroGNN(nn.Module):
     model trained on one KG loads over another (extended) KG's features.
     """
 
-    def __init__(self, config: GenericGNNConfig, term_x: torch.Tensor | np.ndarray, disease_x: torch.Tensor | np.ndarray) -> None:
+    def __init__(
+        self, config: GenericGNNConfig, term_x: torch.Tensor | np.ndarray, disease_x: torch.Tensor | np.ndarray
+    ) -> None:
         super().__init__()
         term_x, disease_x = torch.as_tensor(term_x, dtype=torch.float), torch.as_tensor(disease_x, dtype=torch.float)
         if term_x.dim() != 2 or disease_x.dim() != 2 or term_x.shape[1] != disease_x.shape[1]:
-            raise ValueError(f"'term_x' and 'disease_x' must be 2-d with the same width (got {tuple(term_x.shape)}, "
-                             f"{tuple(disease_x.shape)})")
+            raise ValueError(
+                f"'term_x' and 'disease_x' must be 2-d with the same width (got {tuple(term_x.shape)}, "
+                f"{tuple(disease_x.shape)})"
+            )
         self.config = c = config
         self.register_buffer("term_x", term_x, persistent=False)
         self.register_buffer("disease_x", disease_x, persistent=False)
@@ -376,7 +411,9 @@ class GenericHeteroGNN(nn.Module):
         if c.arch == "rgcn":
             from torch_geometric.nn import RGCNConv
 
-            self.convs = nn.ModuleList(RGCNConv(h, h, num_relations=len(EDGE_TYPES), aggr="mean") for _ in range(c.layers))
+            self.convs = nn.ModuleList(
+                RGCNConv(h, h, num_relations=len(EDGE_TYPES), aggr="mean") for _ in range(c.layers)
+            )
             self.norms = nn.ModuleList(nn.LayerNorm(h) for _ in range(c.layers))
         else:
             from torch_geometric.nn import HGTConv
@@ -387,9 +424,11 @@ class GenericHeteroGNN(nn.Module):
 
     def __repr__(self) -> str:
         c = self.config
-        return (f"GenericHeteroGNN(arch={c.arch}, hidden={c.hidden}, layers={c.layers}"
-                + (f", heads={c.heads}" if c.arch == "hgt" else "")
-                + f", ancestor_hops={c.ancestor_hops}, params={sum(p.numel() for p in self.parameters())})")
+        return (
+            f"GenericHeteroGNN(arch={c.arch}, hidden={c.hidden}, layers={c.layers}"
+            + (f", heads={c.heads}" if c.arch == "hgt" else "")
+            + f", ancestor_hops={c.ancestor_hops}, params={sum(p.numel() for p in self.parameters())})"
+        )
 
     def reset_parameters(self) -> None:
         for m in self.modules():
@@ -411,7 +450,9 @@ class GenericHeteroGNN(nn.Module):
             sizes = [x[t].shape[0] for t in NODE_TYPES]
             off = dict(zip(NODE_TYPES, np.cumsum([0] + sizes[:-1]).tolist()))
             ei = torch.cat([g.edges[et] + torch.tensor([[off[et[0]]], [off[et[2]]]]) for et in EDGE_TYPES], 1)
-            et_ = torch.cat([torch.full((g.edges[et].shape[1],), i, dtype=torch.long) for i, et in enumerate(EDGE_TYPES)])
+            et_ = torch.cat(
+                [torch.full((g.edges[et].shape[1],), i, dtype=torch.long) for i, et in enumerate(EDGE_TYPES)]
+            )
             h = torch.cat([x[t] for t in NODE_TYPES])
             for conv, norm in zip(self.convs, self.norms):
                 h = norm(h + nn.functional.dropout(nn.functional.gelu(conv(h, ei, et_)), drop, self.training))
@@ -419,8 +460,10 @@ class GenericHeteroGNN(nn.Module):
         edges = {et: e for et, e in g.edges.items() if e.shape[1]}
         for conv, norms in zip(self.convs, self.norms):
             out = conv(x, edges)
-            x = {t: norms[t](nn.functional.dropout(out[t], drop, self.training)) if out.get(t) is not None else x[t]
-                 for t in NODE_TYPES}
+            x = {
+                t: norms[t](nn.functional.dropout(out[t], drop, self.training)) if out.get(t) is not None else x[t]
+                for t in NODE_TYPES
+            }
         return x
 
     def forward(self, g: CaseGraph) -> torch.Tensor:
@@ -573,6 +616,13 @@ def train_generic(
                 on_step(step, losses[-1])
     model.eval()
     k = max(1, len(losses) // 10)
-    return ranker, {"steps": c.steps, "batch_size": c.batch_size, "cases": seen, "seconds": round(time.perf_counter() - t0, 1),
-                    "loss_first": round(float(np.mean(losses[:k])), 4), "loss_last": round(float(np.mean(losses[-k:])), 4),
-                    "train_gold_in_candidates": round(covered / max(seen, 1), 4), "config": asdict(c)}
+    return ranker, {
+        "steps": c.steps,
+        "batch_size": c.batch_size,
+        "cases": seen,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "loss_first": round(float(np.mean(losses[:k])), 4),
+        "loss_last": round(float(np.mean(losses[-k:])), 4),
+        "train_gold_in_candidates": round(covered / max(seen, 1), 4),
+        "config": asdict(c),
+    }

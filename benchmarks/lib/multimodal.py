@@ -21,9 +21,14 @@ def select_modalities(case: PatientCase, origins: Iterable[str], *, labs: bool =
     ``{"phenopacket", "report"}``) and, unless ``labs``, no lab results, for ablations by modality.
     Lab-derived findings (``origin="labs"``) are added again by the Diagnoser when ``labs``."""
     keep = set(origins)
-    return replace(case, observed=[f for f in case.observed if f.origin in keep],
-                   excluded=[f for f in case.excluded if f.origin in keep],
-                   labs=list(case.labs) if labs else [], unknown_ids=dict(case.unknown_ids), extra=dict(case.extra))
+    return replace(
+        case,
+        observed=[f for f in case.observed if f.origin in keep],
+        excluded=[f for f in case.excluded if f.origin in keep],
+        labs=list(case.labs) if labs else [],
+        unknown_ids=dict(case.unknown_ids),
+        extra=dict(case.extra),
+    )
 
 
 def _scaled(value: float, low: float | None, high: float | None) -> float:
@@ -34,8 +39,9 @@ def _scaled(value: float, low: float | None, high: float | None) -> float:
     return scale_to_reference(value, low, high)
 
 
-def lab_vector(labs: Sequence[LabResult], tests: Sequence[str],
-               ranges: dict[str, tuple[float | None, float | None]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def lab_vector(
+    labs: Sequence[LabResult], tests: Sequence[str], ranges: dict[str, tuple[float | None, float | None]] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Lab values over ``tests`` (``LOINC:`` ids) scaled to their reference range (``low → −1``,
     ``high → +1``; a positive qualitative test is 2), and a presence mask.
 
@@ -67,6 +73,9 @@ def patient_features(store, cases: Sequence[PatientCase]) -> dict[str, np.ndarra
     ids = [n.id for n in tests]
     ranges = {n.id: (n.props.get("ref_low"), n.props.get("ref_high")) for n in tests}
     labs = [lab_vector(c.labs, ids, ranges) for c in cases]
-    return {"ct": np.stack([c.embeddings["ct"] for c in cases]),
-            "report": np.stack([c.embeddings["report"] for c in cases]),
-            "labs": np.stack([v for v, _ in labs]), "labs_present": np.stack([p for _, p in labs])}
+    return {
+        "ct": np.stack([c.embeddings["ct"] for c in cases]),
+        "report": np.stack([c.embeddings["report"] for c in cases]),
+        "labs": np.stack([v for v, _ in labs]),
+        "labs_present": np.stack([p for _, p in labs]),
+    }

@@ -9,8 +9,12 @@ from kgdx.errors import KgdxError
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m kgdx.encoders.pretrain", description="Pretrain the CT encoder (MedMPT-style).")
-    ap.add_argument("--config", required=True, help="YAML/JSON pretraining config, e.g. encoders/pretrain_configs/tiny.yaml")
+    ap = argparse.ArgumentParser(
+        prog="python -m kgdx.encoders.pretrain", description="Pretrain the CT encoder (MedMPT-style)."
+    )
+    ap.add_argument(
+        "--config", required=True, help="YAML/JSON pretraining config, e.g. encoders/pretrain_configs/tiny.yaml"
+    )
     ap.add_argument("--out-dir", help="Override out_dir.")
     ap.add_argument("--steps", type=int, help="Override steps.")
     ap.add_argument("--manifest", help="Override data.manifest.")
@@ -28,8 +32,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     first, last = res.first_losses.get("total"), res.last_losses.get("total")
     if first is not None:
-        print(f"steps {res.start_step}->{res.steps}  total loss {first:.4f} -> {last:.4f}  "
-              f"{res.steps_per_s:.2f} steps/s  encoder: {res.encoder}")
+        print(
+            f"steps {res.start_step}->{res.steps}  total loss {first:.4f} -> {last:.4f}  "
+            f"{res.steps_per_s:.2f} steps/s  encoder: {res.encoder}"
+        )
     return 0
 
 

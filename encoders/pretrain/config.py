@@ -167,7 +167,7 @@ class PretrainConfig:
         if self.precision not in ("auto", "bf16", "fp16", "fp32"):
             raise ValueError(f"precision must be auto, bf16, fp16 or fp32, got {self.precision!r}")
         if self.losses.itc > 0 and self.batch_size < 2:
-                raise ValueError(f"the image–report loss needs batch_size >= 2 to have negatives, got {self.batch_size}")
+            raise ValueError(f"the image–report loss needs batch_size >= 2 to have negatives, got {self.batch_size}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -175,8 +175,13 @@ class PretrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "config") -> PretrainConfig:
         subs = {
-            "data": DataCfg, "losses": LossWeights, "moco": MoCoCfg, "itc": ContrastiveCfg,
-            "report": ReportDecoderCfg, "optim": OptimCfg, "augment": AugmentCfg,
+            "data": DataCfg,
+            "losses": LossWeights,
+            "moco": MoCoCfg,
+            "itc": ContrastiveCfg,
+            "report": ReportDecoderCfg,
+            "optim": OptimCfg,
+            "augment": AugmentCfg,
         }
         if not isinstance(data, dict):
             raise ConfigError(f"{where}: expected a mapping at the top level, got {type(data).__name__}")
@@ -205,7 +210,9 @@ def load_pretrain_config(path: str | Path, **overrides: Any) -> PretrainConfig:
             data = yaml.safe_load(text)
     except Exception as e:  # noqa: BLE001 - yaml and json raise different types
         line = getattr(getattr(e, "problem_mark", None), "line", None)
-        raise ConfigError(f"cannot parse the config: {e}", file=p, line=(line + 1) if line is not None else None) from None
+        raise ConfigError(
+            f"cannot parse the config: {e}", file=p, line=(line + 1) if line is not None else None
+        ) from None
     data = dict(data or {})
     manifest = overrides.pop("manifest", None)
     for k, v in overrides.items():

@@ -125,7 +125,12 @@ class CTReportDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         base = self.base(i)
-        return {"view1": self.pre.finish(base), "view2": self.pre.finish(base), "report": self.pairs[i].report, "index": i}
+        return {
+            "view1": self.pre.finish(base),
+            "view2": self.pre.finish(base),
+            "report": self.pairs[i].report,
+            "index": i,
+        }
 
 
 def collate_pairs(items: list[dict[str, Any]]) -> dict[str, Any]:

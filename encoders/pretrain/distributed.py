@@ -13,7 +13,14 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "setup_distributed", "cleanup_distributed", "gather_with_grad", "gather_no_grad", "all_reduce_mean"]
+__all__ = [
+    "DistInfo",
+    "setup_distributed",
+    "cleanup_distributed",
+    "gather_with_grad",
+    "gather_no_grad",
+    "all_reduce_mean",
+]
 
 
 @dataclass(frozen=True)
@@ -38,7 +45,11 @@ def setup_distributed(device: str | None = None) -> DistInfo:
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
     use_cuda = torch.cuda.is_available() and device != "cpu"
-    dev = torch.device(f"cuda:{local}" if use_cuda else "cpu") if device in (None, "cpu", "cuda") else torch.device(device)
+    dev = (
+        torch.device(f"cuda:{local}" if use_cuda else "cpu")
+        if device in (None, "cpu", "cuda")
+        else torch.device(device)
+    )
     if use_cuda:
         torch.cuda.set_device(dev)
     if world > 1 and not dist.is_initialized():

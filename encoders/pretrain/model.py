@@ -71,7 +71,9 @@ class PretrainModel(nn.Module):
                 self.text_encoder.word_embeddings.requires_grad_(True)
         if "itc" in w:
             assert self.text_encoder is not None
-            self.itc = ImageReportContrastive(emb, self.text_encoder.embed_dim, cfg.itc.proj_dim, cfg.itc.init_temperature)
+            self.itc = ImageReportContrastive(
+                emb, self.text_encoder.embed_dim, cfg.itc.proj_dim, cfg.itc.init_temperature
+            )
         if "mae" in w:
             v = encoder_cfg.slice_encoder
             self.mae_decoder = MAEDecoder(vit_w, v.image_size, v.patch_size, v.in_channels, encoder_cfg.mae_decoder)
@@ -112,7 +114,9 @@ class PretrainModel(nn.Module):
                 q = self.slice_proj(out.slice_cls.flatten(0, 1))  # (B*S, P)
                 with torch.no_grad():
                     k = self.slice_proj_m(out_k.slice_cls.flatten(0, 1))
-                losses["moco_slice"] = moco_loss(q, k, self.slice_queue.keys.clone(), t)  # clone: enqueue writes in place
+                losses["moco_slice"] = moco_loss(
+                    q, k, self.slice_queue.keys.clone(), t
+                )  # clone: enqueue writes in place
                 self.slice_queue.enqueue(k)
             if "moco_scan" in self.weights:
                 q = self.scan_proj(out.scan_embedding)  # (B, P)

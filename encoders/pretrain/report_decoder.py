@@ -58,7 +58,11 @@ class ReportDecoder(nn.Module):
         x = self.in_proj(self.word_embeddings(input_ids)) + self.pos_embed[:, :t]  # (B, T, W)
         causal = torch.triu(torch.ones(t, t, dtype=torch.bool, device=x.device), diagonal=1)  # True: may not attend
         h = self.decoder(
-            x, self.memory_proj(memory), tgt_mask=causal, tgt_key_padding_mask=~attention_mask.bool(), tgt_is_causal=True
+            x,
+            self.memory_proj(memory),
+            tgt_mask=causal,
+            tgt_key_padding_mask=~attention_mask.bool(),
+            tgt_is_causal=True,
         )
         h = self.out_proj(self.norm(h))  # (B, T, E)
         return F.linear(h, self.word_embeddings.weight, self.out_bias)  # tied output layer

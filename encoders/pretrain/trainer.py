@@ -43,7 +43,6 @@ from kgdx.errors import ConfigError, ModelError
 __all__ = ["pretrain", "PretrainResult", "resolve_precision", "cosine_warmup"]
 
 
-
 @dataclass
 class PretrainResult:
     """What a run produced (on rank 0; other ranks get the same paths)."""
@@ -157,7 +156,11 @@ def _run(cfg: PretrainConfig, info: DistInfo, progress: bool) -> PretrainResult:
     )
     _seed_all(cfg.seed + 1000 * info.rank + start)  # different augmentations per rank and on resume
     data = CTReportDataset(
-        cfg.data.manifest, enc_cfg.preprocess, cfg.augment, cache=cfg.data.cache, seed=cfg.seed + 1000 * info.rank + start
+        cfg.data.manifest,
+        enc_cfg.preprocess,
+        cfg.augment,
+        cache=cfg.data.cache,
+        seed=cfg.seed + 1000 * info.rank + start,
     )
     if len(data) < cfg.batch_size * info.world_size:
         raise ConfigError(
@@ -165,7 +168,9 @@ def _run(cfg: PretrainConfig, info: DistInfo, progress: bool) -> PretrainResult:
             f"{cfg.batch_size} × {info.world_size}",
             file=cfg.data.manifest,
         )
-    sampler = DistributedSampler(data, info.world_size, info.rank, shuffle=True, seed=cfg.seed) if info.distributed else None
+    sampler = (
+        DistributedSampler(data, info.world_size, info.rank, shuffle=True, seed=cfg.seed) if info.distributed else None
+    )
     loader = DataLoader(
         data,
         batch_size=cfg.batch_size,
@@ -208,7 +213,9 @@ def _run(cfg: PretrainConfig, info: DistInfo, progress: bool) -> PretrainResult:
             losses = ddp(v1, v2, ids, mask)
         total = losses["total"]
         if not torch.isfinite(total):
-            raise ModelError(f"the loss became {total.item()} at step {step + 1}; lower optim.lr or use precision: fp32")
+            raise ModelError(
+                f"the loss became {total.item()} at step {step + 1}; lower optim.lr or use precision: fp32"
+            )
         opt.zero_grad(set_to_none=True)
         scaler.scale(total).backward()
         scaler.unscale_(opt)
@@ -221,8 +228,13 @@ def _run(cfg: PretrainConfig, info: DistInfo, progress: bool) -> PretrainResult:
         if step % cfg.log_every == 0 or step == cfg.steps or step == start + 1:
             vals = {k: float(v.detach()) for k, v in losses.items()}
             vals = all_reduce_mean(vals, info.device)
-            rec = {"step": step, "lr": sched.get_last_lr()[0], "grad_norm": float(grad_norm), **vals,
-                   "time_s": round(time.perf_counter() - t0, 3)}
+            rec = {
+                "step": step,
+                "lr": sched.get_last_lr()[0],
+                "grad_norm": float(grad_norm),
+                **vals,
+                "time_s": round(time.perf_counter() - t0, 3),
+            }
             if info.is_main:
                 log.write(rec)
             if not result.first_losses:
@@ -245,7 +257,9 @@ def _run(cfg: PretrainConfig, info: DistInfo, progress: bool) -> PretrainResult:
     if info.is_main:
         save_checkpoint(model.encoder, result.encoder, meta={"pretrain_steps": step, "pretrain_config": cfg.to_dict()})
         if log.path.is_file():
-            plot_losses(log.path, result.plot, title=f"pretraining {enc_cfg.name} ({step} steps, {info.world_size} proc)")
+            plot_losses(
+                log.path, result.plot, title=f"pretraining {enc_cfg.name} ({step} steps, {info.world_size} proc)"
+            )
     return result
 
 
@@ -280,10 +294,19 @@ def _save_state(
             # A frozen text encoder is the packaged one; do not copy 90 MB into every checkpoint.
             full = {k: v for k, v in full.items() if not k.startswith("text_encoder.")}
         # The encoder's weights are the checkpoint's state_dict, so it loads as an encoder too.
-        checkpoints.save(ckpt_dir / "last.pt", kind="pretrain", config=enc_cfg.to_dict(),
-                         state_dict=model.encoder.state_dict(), meta={"pretrain_config": cfg.to_dict()},
-                         step=step, pretrain_model=full, optimizer=opt.state_dict(), scheduler=sched.state_dict(),
-                         scaler=scaler.state_dict(), torch_rng=torch.get_rng_state())
+        checkpoints.save(
+            ckpt_dir / "last.pt",
+            kind="pretrain",
+            config=enc_cfg.to_dict(),
+            state_dict=model.encoder.state_dict(),
+            meta={"pretrain_config": cfg.to_dict()},
+            step=step,
+            pretrain_model=full,
+            optimizer=opt.state_dict(),
+            scheduler=sched.state_dict(),
+            scaler=scaler.state_dict(),
+            torch_rng=torch.get_rng_state(),
+        )
         if keep:
             shutil.copyfile(ckpt_dir / "last.pt", ckpt_dir / f"step-{step:06d}.pt")
     if info.distributed:
@@ -293,9 +316,13 @@ def _save_state(
 def _load_state(path: Path, model: PretrainModel, opt: torch.optim.Optimizer, sched: Any, scaler: Any) -> int:
     state = checkpoints.read(path, kinds=("pretrain",))
     missing, unexpected = model.load_state_dict(state["pretrain_model"], strict=False)
-    missing = [k for k in missing if not k.startswith("text_encoder.") and not k.startswith("report_decoder.word_embeddings")]
+    missing = [
+        k for k in missing if not k.startswith("text_encoder.") and not k.startswith("report_decoder.word_embeddings")
+    ]
     if missing or unexpected:
-        raise ModelError(f"checkpoint does not fit this config: missing {missing[:5]}, unexpected {unexpected[:5]}", file=path)
+        raise ModelError(
+            f"checkpoint does not fit this config: missing {missing[:5]}, unexpected {unexpected[:5]}", file=path
+        )
     try:
         opt.load_state_dict(state["optimizer"])
     except ValueError as e:

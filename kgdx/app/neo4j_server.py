@@ -270,9 +270,7 @@ def build(*, force: bool = False, console: Console | None = None) -> Path:
     t0 = time.monotonic()
     downloaded = 0
     with build_log.open("w") as log, console.status("mvn package …") as spinner:
-        proc = subprocess.Popen(
-            cmd, cwd=dest, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
+        proc = subprocess.Popen(cmd, cwd=dest, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert proc.stdout is not None
         for line in proc.stdout:
             log.write(line)
@@ -541,8 +539,7 @@ def _probe(uri: str, s: Settings) -> dict[str, Any]:
     try:
         with _driver(uri, s, timeout_s=3) as driver:
             records, _, _ = driver.execute_query(
-                "CALL dbms.components() YIELD name, versions, edition "
-                "RETURN name, versions[0] AS version, edition",
+                "CALL dbms.components() YIELD name, versions, edition RETURN name, versions[0] AS version, edition",
                 database_="system",
             )
             for r in records:
@@ -669,8 +666,7 @@ def _start_locked(
     _CHILDREN[proc.pid] = proc
     _pid_file(s).write_text(f"{proc.pid}\n")
     _state_file(s).write_text(
-        json.dumps({"pid": proc.pid, "port": port, "uri": uri, "data_dir": str(home), "heap": heap}, indent=2)
-        + "\n"
+        json.dumps({"pid": proc.pid, "port": port, "uri": uri, "data_dir": str(home), "heap": heap}, indent=2) + "\n"
     )
 
     def give_up() -> None:
@@ -686,8 +682,7 @@ def _start_locked(
                 if rc is not None:
                     give_up()
                     raise StoreError(
-                        f"Neo4j exited during startup (exit {rc}): {_failure_line(log) or 'no output'}; "
-                        f"see {log}."
+                        f"Neo4j exited during startup (exit {rc}): {_failure_line(log) or 'no output'}; see {log}."
                     )
                 if time.monotonic() - t0 > wait_s:
                     give_up()

@@ -74,8 +74,14 @@ def open_store(kind: StoreKind | None = None, *, settings: Settings | None = Non
     raise ConfigError(f"unknown store {kind!r}; use 'memory' or 'neo4j'")
 
 
-def load_kg(snapshot: Path | None = None, *, clear: bool = False, batch_size: int | None = None,
-            progress: bool = True, settings: Settings | None = None) -> WriteReport:
+def load_kg(
+    snapshot: Path | None = None,
+    *,
+    clear: bool = False,
+    batch_size: int | None = None,
+    progress: bool = True,
+    settings: Settings | None = None,
+) -> WriteReport:
     """Load a KG snapshot (default: the built default KG) into Neo4j: constraints, indexes, then
     batched MERGEs, with the schema, the snapshot and its modules recorded in the database.
 

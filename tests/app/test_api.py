@@ -25,15 +25,24 @@ def test_kg_endpoints(client):
     assert client.get("/kg/nodes/HP:0006520").json()["id"] == "HP:0002090"
     assert client.get("/kg/nodes/HP:0000000").status_code == 404
     assert client.get("/kg/lookup", params={"q": "GGO"}).json()[0]["id"] == "HP:0025179"
-    nbs = client.get("/kg/nodes/MONDO:0100096/neighbours", params={"rel_type": "HAS_PHENOTYPE", "direction": "out"}).json()
+    nbs = client.get(
+        "/kg/nodes/MONDO:0100096/neighbours", params={"rel_type": "HAS_PHENOTYPE", "direction": "out"}
+    ).json()
     assert len(nbs) == 3 and all("source" in nb["edge"] for nb in nbs)
     inter = client.get("/kg/drugs/interactions", params={"ids": ["DRUGBANK:DB00682", "DRUGBANK:DB01211"]}).json()
     assert inter[0]["severity"] == "major"
 
 
 def test_diagnose(client):
-    r = client.post("/diagnose", json={"observed": ["HP:0025179", "HP:0001945"], "excluded": ["HP:0002105"],
-                                       "drugs": ["DRUGBANK:DB00682"], "k": 2})
+    r = client.post(
+        "/diagnose",
+        json={
+            "observed": ["HP:0025179", "HP:0001945"],
+            "excluded": ["HP:0002105"],
+            "drugs": ["DRUGBANK:DB00682"],
+            "k": 2,
+        },
+    )
     assert r.status_code == 200, r.text
     doc = r.json()
     assert len(doc["diseases"]) == 2 and doc["explanation"]["validity"] == 1.0

@@ -34,13 +34,17 @@ id: HP:0001945
 name: Fever
 is_a: HP:0000118
 """
-HPOA = ("#version: 2025-01-16\n"
-        "database_id\tdisease_name\tqualifier\thpo_id\treference\tevidence\tonset\tfrequency\tsex\tmodifier\taspect\tbiocuration\n"
-        "OMIM:219700\tCystic fibrosis\t\tHP:0012735\tPMID:1\tPCS\t\t3/4\t\t\tP\tx\n"
-        "OMIM:600000\tOther\t\tHP:0001945\tPMID:2\tPCS\t\t\t\t\tP\tx\n")
-GENES = ("ncbi_gene_id\tgene_symbol\thpo_id\thpo_name\tfrequency\tdisease_id\n"
-         "1080\tCFTR\tHP:0012735\tCough\t-\tOMIM:219700\n"
-         "7157\tTP53\tHP:0001945\tFever\t-\tOMIM:999999\n")
+HPOA = (
+    "#version: 2025-01-16\n"
+    "database_id\tdisease_name\tqualifier\thpo_id\treference\tevidence\tonset\tfrequency\tsex\tmodifier\taspect\tbiocuration\n"
+    "OMIM:219700\tCystic fibrosis\t\tHP:0012735\tPMID:1\tPCS\t\t3/4\t\t\tP\tx\n"
+    "OMIM:600000\tOther\t\tHP:0001945\tPMID:2\tPCS\t\t\t\t\tP\tx\n"
+)
+GENES = (
+    "ncbi_gene_id\tgene_symbol\thpo_id\thpo_name\tfrequency\tdisease_id\n"
+    "1080\tCFTR\tHP:0012735\tCough\t-\tOMIM:219700\n"
+    "7157\tTP53\tHP:0001945\tFever\t-\tOMIM:999999\n"
+)
 
 
 @pytest.fixture
@@ -64,7 +68,9 @@ def test_build_from_files_is_reproducible(tmp_path, hpo_dir):
     assert a.store.counts().to_dict() == {
         "nodes": {"Disease": 2, "Gene": 2, "Phenotype": 4},
         "relationships": {"ASSOCIATED_WITH": 1, "HAS_PHENOTYPE": 2, "IS_A": 3},
-        "total_nodes": 8, "total_relationships": 6}
+        "total_nodes": 8,
+        "total_relationships": 6,
+    }
     for kind in ("nodes", "edges"):
         files = sorted(p.name for p in (tmp_path / "a" / kind).iterdir())
         match, mismatch, errors = filecmp.cmpfiles(tmp_path / "a" / kind, tmp_path / "b" / kind, files, shallow=False)
@@ -85,7 +91,9 @@ def test_failed_build_leaves_previous_snapshot(tmp_path, hpo_dir):
     mod = tmp_path / "mod"
     (mod / "data").mkdir(parents=True)
     (mod / "module.yaml").write_text("name: broken\nversion: '1'\ndata: [data/x.yaml]\n")
-    (mod / "data" / "x.yaml").write_text("edges:\n  - {type: TREATS, src: 'DRUGBANK:DB00254', dst: 'OMIM:219700', source: s}\n")
+    (mod / "data" / "x.yaml").write_text(
+        "edges:\n  - {type: TREATS, src: 'DRUGBANK:DB00254', dst: 'OMIM:219700', source: s}\n"
+    )
     with pytest.raises(RecordError, match="DRUGBANK:DB00254") as e:
         build_default_kg(out, modules=[load_module(mod)], hpo_dir=hpo_dir, with_hpo3=False)
     assert e.value.file.endswith("x.yaml") and e.value.line == 2
@@ -100,7 +108,9 @@ def test_default_build_from_installed_hpo(tmp_path):
     assert c.nodes["Disease"] >= 12_000 and c.nodes["Gene"] >= 5_000
     assert c.relationships["HAS_PHENOTYPE"] >= 250_000
     m = json.loads((tmp_path / "kg" / "manifest.json").read_text())
-    assert {"HPO ontology (hp.obo)", "HPO annotations (phenotype.hpoa)", "HPO release in hpo3"} <= {s["name"] for s in m["sources"]}
+    assert {"HPO ontology (hp.obo)", "HPO annotations (phenotype.hpoa)", "HPO release in hpo3"} <= {
+        s["name"] for s in m["sources"]
+    }
     assert all(len(h) == 64 for s in m["sources"] for h in s["files"].values())
     pneumonia = r.store.node("HP:0002090")
     assert pneumonia.props["name"] == "Pneumonia" and pneumonia.props["ic"] > 0

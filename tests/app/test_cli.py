@@ -13,10 +13,29 @@ from kgdx.app.cli import app
 
 runner = CliRunner()
 
-COMMANDS = [[], ["kg"], ["kg", "build"], ["kg", "load"], ["kg", "stats"], ["kg", "cypher"], ["kg", "export"],
-            ["kg", "schema"], ["kg", "lookup"], ["kg", "extend"], ["kg", "modules"], ["kg", "remove"],
-            ["neo4j", "start"], ["neo4j", "stop"], ["neo4j", "status"], ["diagnose"], ["train"],
-            ["evaluate", "phenopackets"], ["synth"], ["pretrain"], ["encode"]]
+COMMANDS = [
+    [],
+    ["kg"],
+    ["kg", "build"],
+    ["kg", "load"],
+    ["kg", "stats"],
+    ["kg", "cypher"],
+    ["kg", "export"],
+    ["kg", "schema"],
+    ["kg", "lookup"],
+    ["kg", "extend"],
+    ["kg", "modules"],
+    ["kg", "remove"],
+    ["neo4j", "start"],
+    ["neo4j", "stop"],
+    ["neo4j", "status"],
+    ["diagnose"],
+    ["train"],
+    ["evaluate", "phenopackets"],
+    ["synth"],
+    ["pretrain"],
+    ["encode"],
+]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=lambda c: " ".join(c) or "kgdx")
@@ -53,13 +72,21 @@ def test_stats_lookup_schema(env):
 
 def test_diagnose_json(env, tmp_path):
     case = tmp_path / "case.json"
-    case.write_text(json.dumps({
-        "id": "c1", "subject": {"id": "s", "sex": "FEMALE"},
-        "phenotypicFeatures": [{"type": {"id": "HP:0025179"}}, {"type": {"id": "HP:0001945"}},
-                               {"type": {"id": "HP:0002105"}, "excluded": True}],
-        "medicalActions": [{"treatment": {"agent": {"id": "DRUGBANK:DB00682", "label": "warfarin"}}}],
-        "metaData": {"created": "2026-01-01T00:00:00Z", "createdBy": "test", "phenopacketSchemaVersion": "2.0"},
-    }))
+    case.write_text(
+        json.dumps(
+            {
+                "id": "c1",
+                "subject": {"id": "s", "sex": "FEMALE"},
+                "phenotypicFeatures": [
+                    {"type": {"id": "HP:0025179"}},
+                    {"type": {"id": "HP:0001945"}},
+                    {"type": {"id": "HP:0002105"}, "excluded": True},
+                ],
+                "medicalActions": [{"treatment": {"agent": {"id": "DRUGBANK:DB00682", "label": "warfarin"}}}],
+                "metaData": {"created": "2026-01-01T00:00:00Z", "createdBy": "test", "phenopacketSchemaVersion": "2.0"},
+            }
+        )
+    )
     r = runner.invoke(app, ["diagnose", str(case), "--model", str(env / "run" / "best.pt"), "--json", "-k", "3"])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
@@ -72,17 +99,44 @@ def test_diagnose_json(env, tmp_path):
 def test_evaluate_phenopackets(env, tmp_path):
     folder = tmp_path / "cases"
     folder.mkdir()
-    for i, (gold, terms) in enumerate([("MONDO:0100096", ["HP:0025179", "HP:0001945"]),
-                                       ("OMIM:219700", ["HP:0012735", "HP:0002090"]),
-                                       ("OMIM:999999", ["HP:0012735"])]):
-        (folder / f"c{i}.json").write_text(json.dumps({
-            "id": f"c{i}", "subject": {"id": "s"},
-            "phenotypicFeatures": [{"type": {"id": t}} for t in terms],
-            "interpretations": [{"id": "i", "progressStatus": "SOLVED", "diagnosis": {"disease": {"id": gold}}}],
-            "metaData": {"created": "2026-01-01T00:00:00Z", "createdBy": "t", "phenopacketSchemaVersion": "2.0"}}))
+    for i, (gold, terms) in enumerate(
+        [
+            ("MONDO:0100096", ["HP:0025179", "HP:0001945"]),
+            ("OMIM:219700", ["HP:0012735", "HP:0002090"]),
+            ("OMIM:999999", ["HP:0012735"]),
+        ]
+    ):
+        (folder / f"c{i}.json").write_text(
+            json.dumps(
+                {
+                    "id": f"c{i}",
+                    "subject": {"id": "s"},
+                    "phenotypicFeatures": [{"type": {"id": t}} for t in terms],
+                    "interpretations": [
+                        {"id": "i", "progressStatus": "SOLVED", "diagnosis": {"disease": {"id": gold}}}
+                    ],
+                    "metaData": {
+                        "created": "2026-01-01T00:00:00Z",
+                        "createdBy": "t",
+                        "phenopacketSchemaVersion": "2.0",
+                    },
+                }
+            )
+        )
     per_case = tmp_path / "per_case.jsonl"
-    r = runner.invoke(app, ["evaluate", "phenopackets", str(folder), "--model", str(env / "run" / "best.pt"),
-                            "--json", "--per-case", str(per_case)])
+    r = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "phenopackets",
+            str(folder),
+            "--model",
+            str(env / "run" / "best.pt"),
+            "--json",
+            "--per-case",
+            str(per_case),
+        ],
+    )
     assert r.exit_code == 0, r.output
     s = json.loads(r.output)
     assert (s["cases"], s["cases_not_in_kg"]) == (3, 1)

@@ -114,7 +114,15 @@ def test_status_without_server(home):
     assert st.data_dir == str(home.neo4j_dir / "db")
     assert st.log == str(home.neo4j_dir / "neo4j.log")
     assert set(st.to_dict()) == {
-        "running", "pid", "uri", "version", "edition", "apoc", "apoc_version", "data_dir", "log",
+        "running",
+        "pid",
+        "uri",
+        "version",
+        "edition",
+        "apoc",
+        "apoc_version",
+        "data_dir",
+        "log",
     }
 
 
@@ -283,10 +291,14 @@ def test_java_command():
     assert cp == [str(jar), "/k/neo4j/launcher/target/lib/*"]
     main = cmd.index(neo4j_server.LAUNCHER_MAIN)
     assert cmd[main + 1 :] == [
-        "--port", "7688",
-        "--dir", "/data/db",
-        "--plugins", "/k/neo4j/launcher/target/plugins",
-        "--pagecache", neo4j_server.PAGECACHE,
+        "--port",
+        "7688",
+        "--dir",
+        "/data/db",
+        "--plugins",
+        "/k/neo4j/launcher/target/plugins",
+        "--pagecache",
+        neo4j_server.PAGECACHE,
     ]
 
 

@@ -52,23 +52,30 @@ def notebook_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         shutil.copytree(user_kg, home / "kg" / "default")
     spec = root / "jupyter" / "kernels" / "python3"
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (kgdx tests)",
-        "language": "python",
-    }))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Python 3 (kgdx tests)",
+                "language": "python",
+            }
+        )
+    )
     return {"root": root, "home": home, "jupyter": root / "jupyter"}
 
 
 def _execute(path: Path, env: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> nbformat.NotebookNode:
     """Run the notebook in a new kernel; fail with the cell's error and keep the executed copy."""
     monkeypatch.setenv("KGDX_HOME", str(env["home"]))
-    monkeypatch.setenv("JUPYTER_PATH", os.pathsep.join([str(env["jupyter"]), os.environ.get("JUPYTER_PATH", "")]).rstrip(os.pathsep))
+    monkeypatch.setenv(
+        "JUPYTER_PATH", os.pathsep.join([str(env["jupyter"]), os.environ.get("JUPYTER_PATH", "")]).rstrip(os.pathsep)
+    )
     monkeypatch.delenv("KGDX_STORE", raising=False)
     monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # quiets the debugger's frozen-modules note
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
-                            resources={"metadata": {"path": str(REPO)}})
+    client = NotebookClient(
+        nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", resources={"metadata": {"path": str(REPO)}}
+    )
     out = env["root"] / f"executed-{path.name}"
     failure = None
     try:
@@ -97,14 +104,18 @@ def _text(nb: nbformat.NotebookNode) -> str:
 
 
 def _images(nb: nbformat.NotebookNode) -> int:
-    return sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    return sum(
+        "image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+    )
 
 
 @pytest.mark.parametrize("path", [DIAGNOSIS, PARKINSONS], ids=lambda p: p.name)
 def test_notebook_is_stored_without_outputs(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
-    dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count is not None)]
+    dirty = [
+        i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count is not None)
+    ]
     assert not dirty, f"{path.name}: cells {dirty} have outputs; clear them before committing"
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
 
@@ -113,11 +124,15 @@ def test_kg_grounded_diagnosis(notebook_env: dict[str, Path], monkeypatch: pytes
     nb = _execute(DIAGNOSIS, notebook_env, monkeypatch)
     text = _text(nb)
     # (a) the phenopacket and (b) the synthetic case are each ranked and explained, with valid paths.
-    assert len(re.findall(r"^top disease: .+ \((?:OMIM|ORPHA|MONDO|DECIPHER|KGDX):\S+\), p = ", text, re.M)) >= 2, text[-3000:]
+    assert len(re.findall(r"^top disease: .+ \((?:OMIM|ORPHA|MONDO|DECIPHER|KGDX):\S+\), p = ", text, re.M)) >= 2, text[
+        -3000:
+    ]
     assert len(re.findall(r"explanation validity: 1\.000", text)) >= 2, text[-3000:]
     assert "MATCH p = " in text  # the paths' Cypher
     # Drug suggestions with safety="flag"; whatever safety="remove" drops is flagged.
-    assert re.search(r"^\d+ of \d+ suggestions flagged; every one that safety='remove' drops is flagged: True$", text, re.M)
+    assert re.search(
+        r"^\d+ of \d+ suggestions flagged; every one that safety='remove' drops is flagged: True$", text, re.M
+    )
     assert "drops is flagged: False" not in text
     assert re.search(r"^truth: .+ ranks \d+ of [\d,]+", text, re.M)
     # KG composition, top-10 and contributions for (a) and (b), the montage, the labs.
@@ -142,15 +157,17 @@ def test_extend_schema_parkinsons(notebook_env: dict[str, Path], monkeypatch: py
     text = _text(nb)
     assert "Neo4j is not reachable" not in text
     assert text.count("refused, SchemaError") == 3, text[:5000]
-    for line in ("KG unchanged and no module recorded: True",
-                 "applying it again: nothing changed",
-                 "Neo4j and memory agree: True",
-                 "refused: the read-only Cypher path refuses this query",
-                 "explanation validity: 1.000 (in memory)",
-                 "explanation validity in Neo4j: 1.000",
-                 "memory back to its previous counts: True",
-                 "memory schema back to the base: True",
-                 "Neo4j back to its previous counts: True"):
+    for line in (
+        "KG unchanged and no module recorded: True",
+        "applying it again: nothing changed",
+        "Neo4j and memory agree: True",
+        "refused: the read-only Cypher path refuses this query",
+        "explanation validity: 1.000 (in memory)",
+        "explanation validity in Neo4j: 1.000",
+        "memory back to its previous counts: True",
+        "memory schema back to the base: True",
+        "Neo4j back to its previous counts: True",
+    ):
         assert line in text, f"missing {line!r}"
     assert re.search(r"^top disease: .+ \(\S+\), p = ", text, re.M)
     assert re.search(r"^Parkinson disease \(MONDO:0005180\) ranks \d+ of", text, re.M)

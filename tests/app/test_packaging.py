@@ -21,9 +21,13 @@ REPO = Path(__file__).resolve().parents[2]
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     build = tmp_path_factory.mktemp("build")
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation",
-                        "-q", "-w", str(out)], capture_output=True, text=True,
-                       env={**os.environ, "PIP_BUILD_TRACKER": str(build)}, cwd=build)
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation", "-q", "-w", str(out)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PIP_BUILD_TRACKER": str(build)},
+        cwd=build,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     (whl,) = out.glob("kgdx-*.whl")
     return whl
@@ -50,11 +54,24 @@ def test_the_wheel_installs_kgdx_only(wheel: Path) -> None:
 def test_the_wheel_carries_the_package_data(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
-    expected = {f"kgdx/{p.relative_to(REPO).as_posix()}" for folder in ("kg/schemas", "kg/modules", "ingest/mappings",
-                "encoders/model_configs", "encoders/pretrain_configs", "reasoning/checkpoints")
-                for p in (REPO / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts}
-    expected |= {f"kgdx/app/{p.relative_to(REPO / 'kgdx' / 'app').as_posix()}"
-                 for p in (REPO / "kgdx" / "app" / "neo4j_harness").rglob("*") if p.is_file() and "target" not in p.parts}
+    expected = {
+        f"kgdx/{p.relative_to(REPO).as_posix()}"
+        for folder in (
+            "kg/schemas",
+            "kg/modules",
+            "ingest/mappings",
+            "encoders/model_configs",
+            "encoders/pretrain_configs",
+            "reasoning/checkpoints",
+        )
+        for p in (REPO / folder).rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+    expected |= {
+        f"kgdx/app/{p.relative_to(REPO / 'kgdx' / 'app').as_posix()}"
+        for p in (REPO / "kgdx" / "app" / "neo4j_harness").rglob("*")
+        if p.is_file() and "target" not in p.parts
+    }
     assert expected and not expected - names
 
 
@@ -63,16 +80,28 @@ def test_layers_hold_in_the_installed_package(unpacked: Path) -> None:
     synth/ingest → kg → base, function-local imports included (contracts in pyproject.toml)."""
     pytest.importorskip("importlinter")
     env = {**os.environ, "PYTHONPATH": str(unpacked)}
-    r = subprocess.run([sys.executable, "-c", "from importlinter.cli import lint_imports_command; lint_imports_command()",
-                        str(REPO / "pyproject.toml")], capture_output=True, text=True, env=env, cwd=unpacked)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from importlinter.cli import lint_imports_command; lint_imports_command()",
+            str(REPO / "pyproject.toml"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=unpacked,
+    )
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
     assert "BROKEN" not in r.stdout and "Contracts: 3 kept, 0 broken." in r.stdout
 
 
 def test_import_kgdx_is_light() -> None:
     """The front door loads no torch (nor networkx) until a model or store is first used."""
-    code = ("import sys, kgdx; kgdx.__all__; print('torch' in sys.modules, 'networkx' in sys.modules);"
-            "kgdx.KgdxError; kgdx.open_kg; print('torch' in sys.modules)")
+    code = (
+        "import sys, kgdx; kgdx.__all__; print('torch' in sys.modules, 'networkx' in sys.modules);"
+        "kgdx.KgdxError; kgdx.open_kg; print('torch' in sys.modules)"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r.stdout.split() == ["False", "False", "False"]
 

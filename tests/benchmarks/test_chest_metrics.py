@@ -93,8 +93,11 @@ def test_drug_violations_on_the_tiny_kg(tiny_store):
     count.add([CLARITHRO, WARFARIN], v)
     count.add([NIRMA], [])
     assert (count.suggestions, count.unsafe, count.rate) == (3, 2, 2 / 3)
-    assert count.to_dict()["by_kind"] == {"contraindication:condition": 1, "interaction:current_drug": 1,
-                                          "interaction:suggestion": 1}
+    assert count.to_dict()["by_kind"] == {
+        "contraindication:condition": 1,
+        "interaction:current_drug": 1,
+        "interaction:suggestion": 1,
+    }
 
 
 def test_removed_suggestions_never_violate(tiny_store, tiny_trained):
@@ -105,8 +108,9 @@ def test_removed_suggestions_never_violate(tiny_store, tiny_trained):
 
     model, _ = load_checkpoint(tiny_trained[0] / "best.pt")
     dx = Diagnoser(tiny_store, model)
-    case = PatientCase("p", observed=[Finding("HP:0025179"), Finding("HP:0001945"), Finding("HP:0012735")],
-                       drugs=[THEO])
+    case = PatientCase(
+        "p", observed=[Finding("HP:0025179"), Finding("HP:0001945"), Finding("HP:0012735")], drugs=[THEO]
+    )
     r = dx.rank(case, k=4)
     counts = {}
     for safety in ("remove", "flag"):

@@ -23,8 +23,12 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def batch(n: int, seed: int = 0) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Label 0 is in the CT embedding, label 1 in the report, label 2 in the first lab."""
     g = torch.Generator().manual_seed(seed)
-    x = {"ct": torch.randn(n, 12, generator=g), "report": torch.randn(n, 8, generator=g),
-         "labs": torch.randn(n, 5, generator=g), "labs_present": torch.rand(n, 5, generator=g) > 0.2}
+    x = {
+        "ct": torch.randn(n, 12, generator=g),
+        "report": torch.randn(n, 8, generator=g),
+        "labs": torch.randn(n, 5, generator=g),
+        "labs_present": torch.rand(n, 5, generator=g) > 0.2,
+    }
     x["labs_present"][:, 0] = True
     y = torch.stack([x["ct"][:, 0] > 0, x["report"][:, 0] > 0, x["labs"][:, 0] > 0], 1).float()
     return x, y
@@ -43,8 +47,9 @@ def test_shapes_and_checks():
 
 def test_fit_learns_and_selects_on_validation():
     train, val = batch(160, 0), batch(60, 1)
-    model, info = fit_multilabel(lambda: AttentionFusion(12, 8, 5, 3, width=16), train, val,
-                                 FitConfig(epochs=60, patience=15, lr=3e-3))
+    model, info = fit_multilabel(
+        lambda: AttentionFusion(12, 8, 5, 3, width=16), train, val, FitConfig(epochs=60, patience=15, lr=3e-3)
+    )
     s = predict_scores(model, val[0])
     assert s.shape == (60, 3) and not model.training
     m = macro_scores(val[1].numpy(), s)

@@ -32,8 +32,10 @@ class FakeEncoder:
 
     def encode(self, texts, *, batch_size=64, progress=False):  # noqa: ANN001, ANN201
         self.calls += 1
-        out = [np.random.default_rng(int(hashlib.sha1(t.encode()).hexdigest()[:8], 16)).standard_normal(self.embed_dim)
-               for t in texts]
+        out = [
+            np.random.default_rng(int(hashlib.sha1(t.encode()).hexdigest()[:8], 16)).standard_normal(self.embed_dim)
+            for t in texts
+        ]
         return np.asarray(out, np.float32).reshape(len(texts), self.embed_dim)
 
     def __repr__(self) -> str:
@@ -78,7 +80,9 @@ def test_subgraph(tiny_index):
             assert int(e[0].max()) < n[s] and int(e[1].max()) < n[dst]
     assert g.edges[("Patient", "HAS_FINDING", "Phenotype")].shape == (2, 1)
     assert g.edges[("Disease", "EXCLUDES_PHENOTYPE", "Phenotype")].shape == (2, 1)  # CF lacks hemoptysis
-    assert torch.equal(g.edges[("Phenotype", "rev_IS_A", "Phenotype")], g.edges[("Phenotype", "IS_A", "Phenotype")].flip(0))
+    assert torch.equal(
+        g.edges[("Phenotype", "rev_IS_A", "Phenotype")], g.edges[("Phenotype", "IS_A", "Phenotype")].flip(0)
+    )
     full = SubgraphBuilder(ix, ancestor_hops=None)([t["HP:0002090"]])
     assert len(full.phenotypes) == 4  # Pneumonia and its three ancestors up to the root
     assert SubgraphBuilder(ix, 0)([t["HP:0025179"]], gold=d["OMIM:219700"]).gold.tolist() == [-1]
@@ -98,8 +102,13 @@ def test_train_and_rank(arch, tiny_index, features):
     tx, dx = features
     sim = CaseSimulator(tiny_index, SimulationConfig(), seed=0)
     cases = [sim.sample() for _ in range(8 * 30)]
-    cfg = GenericTrainConfig(steps=30, batch_size=8, lr=1e-2, warmup=3,
-                             model=GenericGNNConfig(arch=arch, hidden=16, layers=2, heads=2, ancestor_hops=None))
+    cfg = GenericTrainConfig(
+        steps=30,
+        batch_size=8,
+        lr=1e-2,
+        warmup=3,
+        model=GenericGNNConfig(arch=arch, hidden=16, layers=2, heads=2, ancestor_hops=None),
+    )
     ranker, summary = train_generic(tiny_index, tx, dx, cases, cfg, progress=False)
     assert summary["cases"] == 240 and summary["loss_last"] < summary["loss_first"]
     assert summary["train_gold_in_candidates"] > 0.9

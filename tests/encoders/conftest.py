@@ -12,6 +12,7 @@ from kgdx.kg.records import Node
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+
 @pytest.fixture(scope="session")
 def text_encoder():
     from kgdx.encoders.text import TextEncoder

@@ -72,7 +72,9 @@ def test_reset_parameters_redraws_weights(enc: CTEncoder) -> None:
     w = e.slice_encoder.blocks.layers[0].linear1.weight.detach().clone()
     torch.manual_seed(123)
     e.reset_parameters()
-    assert not torch.equal(before, e.fusion.pos_embed) and not torch.equal(w, e.slice_encoder.blocks.layers[0].linear1.weight)
+    assert not torch.equal(before, e.fusion.pos_embed) and not torch.equal(
+        w, e.slice_encoder.blocks.layers[0].linear1.weight
+    )
 
 
 def test_finding_head_probabilities_by_hpo_id() -> None:

@@ -18,7 +18,12 @@ def test_list_and_configs() -> None:
     base = get_model_config("ct-base")
     assert isinstance(base, CTEncoderCfg)
     # MedMPT: ViT-B/16 on 224 x 224, 32 slices, fusion 2 layers x 8 heads, FFN 3072, MAE decoder 512 x 4
-    assert (base.slice_encoder.width, base.slice_encoder.depth, base.slice_encoder.heads, base.slice_encoder.patch_size) == (768, 12, 12, 16)
+    assert (
+        base.slice_encoder.width,
+        base.slice_encoder.depth,
+        base.slice_encoder.heads,
+        base.slice_encoder.patch_size,
+    ) == (768, 12, 12, 16)
     assert (base.fusion.depth, base.fusion.heads, base.fusion.ffn, base.fusion.num_slices) == (2, 8, 3072, 32)
     assert (base.mae_decoder.width, base.mae_decoder.depth, base.mae_decoder.mask_ratio) == (512, 4, 0.2)
     assert base.preprocess.windows == ((1500.0, -400.0), (2000.0, -500.0), (400.0, 60.0))

@@ -50,7 +50,7 @@ def test_encode_report_and_labs(tmp_path: Path) -> None:
     labs.write_text("loinc,value,unit,ref_low,ref_high\n718-7,9.1,g/dL,12,17.5\n1988-5,40,mg/L,,5\n")
     r = runner.invoke(app, ["encode", str(labs), "--model", "lab-tiny"])
     assert r.exit_code == 0, r.output
-    rec = json.loads(r.stdout[r.stdout.index("{"):])
+    rec = json.loads(r.stdout[r.stdout.index("{") :])
     assert rec["flags"] == {"718-7": "low", "1988-5": "high"} and rec["dim"] == 32 and rec["measured"] == 2
 
 
@@ -81,7 +81,11 @@ def test_cli_prints_one_line_and_exits_1(tmp_path: Path) -> None:
     bad.write_bytes(b"junk")
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "kgdx", "encode", str(bad), "--model", "ct-tiny"], cwd=REPO, env=env, capture_output=True, text=True
+        [sys.executable, "-m", "kgdx", "encode", str(bad), "--model", "ct-tiny"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 1
     err = [ln for ln in proc.stderr.splitlines() if ln.startswith("kgdx: error:")]
@@ -95,6 +99,18 @@ def test_pretrain_command(tmp_path: Path, synth_manifest: Path) -> None:
         "losses: {moco_slice: 1.0, moco_scan: 1.0, itc: 1.0, mae: 1.0, report: 0.0}\n"
         "moco: {slice_queue: 128, scan_queue: 8, proj_dim: 16}\nitc: {proj_dim: 16}\n"
     )
-    r = runner.invoke(app, ["pretrain", "--config", str(cfg), "--manifest", str(synth_manifest), "--out-dir", str(tmp_path / "o"), "--no-progress"])
+    r = runner.invoke(
+        app,
+        [
+            "pretrain",
+            "--config",
+            str(cfg),
+            "--manifest",
+            str(synth_manifest),
+            "--out-dir",
+            str(tmp_path / "o"),
+            "--no-progress",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "pretrained ct-tiny: steps 0 -> 1" in r.stdout and (tmp_path / "o" / "encoder.pt").is_file()

@@ -37,7 +37,9 @@ def test_tensorize_scales_to_reference(enc: LabEncoder) -> None:
     assert b.values[0, j].item() == pytest.approx(1.0)
     assert b.present[0].sum() == 2 and b.present[1].sum() == 0
     assert b.unknown == [["9999-4"], []]
-    with pytest.raises(ValueError, match=r"panel 0 \(line 7\): LOINC 2160-0 .* unit 'umol/L' is not the default range's 'mg/dL'"):
+    with pytest.raises(
+        ValueError, match=r"panel 0 \(line 7\): LOINC 2160-0 .* unit 'umol/L' is not the default range's 'mg/dL'"
+    ):
         enc.tensorize([[LabResult("2160-0", 80.0, "umol/L", line=7)]])
 
 
@@ -70,7 +72,11 @@ def test_custom_tests_and_base_depth() -> None:
 
 
 def test_flags_and_reference_fallback() -> None:
-    rows = [LabResult("718-7", 9.1, "g/dL", 12.0, 17.5), LabResult("1988-5", 40.0, "mg/L"), LabResult("2951-2", 140.0, "mmol/L")]
+    rows = [
+        LabResult("718-7", 9.1, "g/dL", 12.0, 17.5),
+        LabResult("1988-5", 40.0, "mg/L"),
+        LabResult("2951-2", 140.0, "mmol/L"),
+    ]
     assert lab_flags(rows) == {"718-7": "low", "1988-5": "high", "2951-2": "normal"}
     assert reference_range(LabResult("1988-5", 1.0, "MG/L")) == (None, 5.0)
     with pytest.raises(ValueError, match="none by default"):

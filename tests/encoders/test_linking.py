@@ -38,7 +38,10 @@ def _pairs(found: list[LinkedConcept]) -> list[tuple[str, str]]:
         ("Shortness of breath on exertion; no cough.", [("HP:0002094", "present"), ("HP:0012735", "absent")]),
         ("Known COPD.", [("HP:0006536", "present")]),
         ("Patient has a cold.", []),
-        ("He has bradykinesia and a resting tremor, no rigidity.", [("HP:0002067", "present"), ("HP:0002322", "present")]),
+        (
+            "He has bradykinesia and a resting tremor, no rigidity.",
+            [("HP:0002067", "present"), ("HP:0002322", "present")],
+        ),
         ("There is no resting tremor.", [("HP:0002322", "absent")]),
     ],
 )
@@ -87,7 +90,10 @@ def test_embedding_matches_paraphrases(chest_vocab, text_encoder) -> None:
 
 
 def test_vocabulary_filters_and_errors(chest_vocab) -> None:
-    assert len(ConceptLinker(chest_vocab + [Node("Disease", "MONDO:0005002", {"name": "COPD"})], node_types={"Phenotype"})) == 13
+    assert (
+        len(ConceptLinker(chest_vocab + [Node("Disease", "MONDO:0005002", {"name": "COPD"})], node_types={"Phenotype"}))
+        == 13
+    )
     with pytest.raises(ValueError, match="vocabulary is empty"):
         ConceptLinker([Node("Phenotype", "HP:1", {})])
     with pytest.raises(TypeError, match="got dict"):
@@ -96,11 +102,14 @@ def test_vocabulary_filters_and_errors(chest_vocab) -> None:
         ConceptLinker(chest_vocab, threshold=0)
     assert repr(ConceptLinker(chest_vocab)) == "ConceptLinker(nodes=13, strings=17, encoder=None, threshold=0.85)"
     # '|'-separated synonyms are accepted as the KG may store them
-    lk = ConceptLinker([Node("Phenotype", "HP:0002094", {"name": "Dyspnea", "synonyms": "Breathlessness|Shortness of breath"})])
+    lk = ConceptLinker(
+        [Node("Phenotype", "HP:0002094", {"name": "Dyspnea", "synonyms": "Breathlessness|Shortness of breath"})]
+    )
     assert _pairs(lk.link("Breathlessness.")) == [("HP:0002094", "present")]
 
 
 def test_normalisation() -> None:
-    assert [normalize_token(w) for w in ["Effusions", "oedema", "Tumours", "opacities", "Parkinson's", "masses", "bronchiectasis"]] == [
-        "effusion", "edema", "tumor", "opacity", "parkinson", "mass", "bronchiectasis"
-    ]
+    assert [
+        normalize_token(w)
+        for w in ["Effusions", "oedema", "Tumours", "opacities", "Parkinson's", "masses", "bronchiectasis"]
+    ] == ["effusion", "edema", "tumor", "opacity", "parkinson", "mass", "bronchiectasis"]

@@ -62,7 +62,9 @@ def test_every_loss_is_finite_and_switchable(synth_manifest: Path, tmp_path: Pat
     assert all(torch.isfinite(v) for v in losses.values())
     torch.testing.assert_close(losses["total"], sum(losses[k] for k in cfg.losses.enabled()))
     # switch all but MAE off: no momentum encoder, queues, text encoder or report decoder are built
-    only = PretrainConfig.from_dict({**SMALL, "losses": {"moco_slice": 0, "moco_scan": 0, "itc": 0, "mae": 2.0, "report": 0}})
+    only = PretrainConfig.from_dict(
+        {**SMALL, "losses": {"moco_slice": 0, "moco_scan": 0, "itc": 0, "mae": 2.0, "report": 0}}
+    )
     m2 = PretrainModel(get_model_config("ct-tiny"), only)
     assert not hasattr(m2, "encoder_m") and m2.text_encoder is None and not hasattr(m2, "report_decoder")
     l2 = m2(b["view1"], b["view2"])
@@ -117,7 +119,11 @@ def test_schedule_and_precision() -> None:
 def test_train_checkpoint_resume_log_and_plot(synth_manifest: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     res = pretrain(_cfg(synth_manifest, out, steps=2), progress=False)
-    assert res.start_step == 0 and (out / "checkpoints" / "last.pt").is_file() and (out / "checkpoints" / "step-000002.pt").is_file()
+    assert (
+        res.start_step == 0
+        and (out / "checkpoints" / "last.pt").is_file()
+        and (out / "checkpoints" / "step-000002.pt").is_file()
+    )
     assert res.plot.is_file() and res.plot.stat().st_size > 1000
     assert [r["step"] for r in read_loss_log(res.log)] == [1, 2]
     # resume to 3 steps: continues from step 2

@@ -34,9 +34,24 @@ def test_torchrun_two_gloo_processes(tmp_path: Path, synth_manifest: Path) -> No
     launcher = [str(torchrun)] if torchrun.is_file() else [sys.executable, "-m", "torch.distributed.run"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
     cmd = [
-        *launcher, "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(port),
-        "-m", "kgdx.encoders.pretrain", "--config", str(cfg), "--manifest", str(synth_manifest),
-        "--out-dir", str(out), "--device", "cpu", "--no-progress",
+        *launcher,
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(port),
+        "-m",
+        "kgdx.encoders.pretrain",
+        "--config",
+        str(cfg),
+        "--manifest",
+        str(synth_manifest),
+        "--out-dir",
+        str(out),
+        "--device",
+        "cpu",
+        "--no-progress",
     ]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -26,7 +26,9 @@ pytestmark = [
 ]
 
 
-@pytest.mark.parametrize(("name", "shape", "xy"), [("lung1", (48, 512, 512), 0.5703125), ("lung2", (61, 512, 512), 0.627)])
+@pytest.mark.parametrize(
+    ("name", "shape", "xy"), [("lung1", (48, 512, 512), 0.5703125), ("lung2", (61, 512, 512), 0.627)]
+)
 def test_read_preprocess_encode(name: str, shape: tuple[int, int, int], xy: float) -> None:
     vol = read_volume(CT / f"{name}_image.nrrd")
     assert vol.shape == shape and vol.orientation == "LPS"

@@ -80,7 +80,9 @@ def test_nan_or_inf_voxels_are_refused(tmp_path: Path, arr: np.ndarray, bad: flo
     a = arr.copy()
     a[3, 4, 5] = bad
     p = write_volume(tmp_path / "nan.nii.gz", a)
-    with pytest.raises(DataError, match=r"1 voxel\(s\) are NaN or infinite \(first at \(z, y, x\) = \(3, 4, 5\)\)") as e:
+    with pytest.raises(
+        DataError, match=r"1 voxel\(s\) are NaN or infinite \(first at \(z, y, x\) = \(3, 4, 5\)\)"
+    ) as e:
         read_volume(p)
     assert e.value.file == str(p)
 

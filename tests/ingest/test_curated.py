@@ -38,14 +38,17 @@ def test_records_with_lines_and_defaults(tmp_path):
     assert len(store.drug_indications("DRUGBANK:DB00254")) == 1
 
 
-@pytest.mark.parametrize(("text", "match", "line"), [
-    ("nodes: [1, 2]\n", "must be a mapping", None),
-    ("nodes:\n  - {id: 'HP:0000001'}\n", "needs a string 'type'", 2),
-    ("edges:\n  - {type: TREATS, src: 'DRUGBANK:DB00254'}\n", "needs a string 'dst'", 2),
-    ("stuff: 1\n", "unknown top-level keys", 1),
-    ("nodes:\n  - {type: Drug\n", "invalid YAML", 3),
-    ("- a\n- b\n", "must be a mapping", 1),
-])
+@pytest.mark.parametrize(
+    ("text", "match", "line"),
+    [
+        ("nodes: [1, 2]\n", "must be a mapping", None),
+        ("nodes:\n  - {id: 'HP:0000001'}\n", "needs a string 'type'", 2),
+        ("edges:\n  - {type: TREATS, src: 'DRUGBANK:DB00254'}\n", "needs a string 'dst'", 2),
+        ("stuff: 1\n", "unknown top-level keys", 1),
+        ("nodes:\n  - {type: Drug\n", "invalid YAML", 3),
+        ("- a\n- b\n", "must be a mapping", 1),
+    ],
+)
 def test_malformed(tmp_path, text, match, line):
     f = tmp_path / "bad.yaml"
     f.write_text(text)
@@ -56,8 +59,10 @@ def test_malformed(tmp_path, text, match, line):
 
 def test_schema_violation_names_file_and_line(tmp_path):
     f = tmp_path / "bad.yaml"
-    f.write_text("nodes:\n  - {type: Drug, id: 'DRUGBANK:DB00254', name: X}\n"
-                 "edges:\n  - {type: TREATS, src: 'DRUGBANK:DB00254', dst: 'MONDO:0005249', source: s, line: 9}\n")
+    f.write_text(
+        "nodes:\n  - {type: Drug, id: 'DRUGBANK:DB00254', name: X}\n"
+        "edges:\n  - {type: TREATS, src: 'DRUGBANK:DB00254', dst: 'MONDO:0005249', source: s, line: 9}\n"
+    )
     store = MemoryStore(core_schema())
     store.write(tiny_kg_records())
     with pytest.raises(RecordError, match="above the maximum") as e:

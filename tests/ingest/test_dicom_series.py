@@ -58,7 +58,9 @@ def test_reversed_slice_order_is_sorted_by_position(tmp_path: Path, hu: np.ndarr
         ([0, 2.5, 5, 7.5, 9.5, 12, 14.5, 17], "inconsistent slice spacing: 2.000 mm"),
     ],
 )
-def test_bad_stacks_are_refused_naming_a_file(tmp_path: Path, hu: np.ndarray, positions: list[float], message: str) -> None:
+def test_bad_stacks_are_refused_naming_a_file(
+    tmp_path: Path, hu: np.ndarray, positions: list[float], message: str
+) -> None:
     write_dicom_series(tmp_path / "s", hu, positions=positions)
     with pytest.raises(DataError, match=message) as e:
         read_volume(tmp_path / "s")

@@ -18,44 +18,143 @@ LICENSE = "CC BY 4.0"
 def hetionet_doc():
     return {
         "metanode_kinds": ["Anatomy", "Compound", "Disease", "Gene", "Side Effect", "Symptom"],
-        "metaedge_tuples": [["Compound", "Disease", "treats", "both"], ["Disease", "Gene", "associates", "both"],
-                            ["Disease", "Anatomy", "localizes", "both"], ["Disease", "Symptom", "presents", "both"],
-                            ["Compound", "Side Effect", "causes", "both"], ["Compound", "Disease", "palliates", "both"]],
-        "kind_to_abbrev": {"Compound": "C", "Disease": "D", "Gene": "G", "Anatomy": "A", "Symptom": "S",
-                           "Side Effect": "SE", "treats": "t", "associates": "a", "localizes": "l",
-                           "presents": "p", "causes": "c", "palliates": "p"},
+        "metaedge_tuples": [
+            ["Compound", "Disease", "treats", "both"],
+            ["Disease", "Gene", "associates", "both"],
+            ["Disease", "Anatomy", "localizes", "both"],
+            ["Disease", "Symptom", "presents", "both"],
+            ["Compound", "Side Effect", "causes", "both"],
+            ["Compound", "Disease", "palliates", "both"],
+        ],
+        "kind_to_abbrev": {
+            "Compound": "C",
+            "Disease": "D",
+            "Gene": "G",
+            "Anatomy": "A",
+            "Symptom": "S",
+            "Side Effect": "SE",
+            "treats": "t",
+            "associates": "a",
+            "localizes": "l",
+            "presents": "p",
+            "causes": "c",
+            "palliates": "p",
+        },
         "nodes": [
-            {"kind": "Compound", "identifier": "DB01235", "name": "Levodopa",
-             "data": {"source": "DrugBank", "license": "CC BY-NC 4.0", "url": "http://www.drugbank.ca/drugs/DB01235"}},
-            {"kind": "Disease", "identifier": "DOID:14330", "name": "Parkinson's disease",
-             "data": {"source": "Disease Ontology", "license": "CC BY 3.0", "url": "http://purl.obolibrary.org/obo/DOID_14330"}},
-            {"kind": "Gene", "identifier": 6622, "name": "SNCA",
-             "data": {"description": "synuclein alpha", "source": "Entrez Gene", "license": "CC0 1.0",
-                      "url": "http://identifiers.org/ncbigene/6622", "chromosome": "4"}},
-            {"kind": "Anatomy", "identifier": "UBERON:0002038", "name": "substantia nigra",
-             "data": {"source": "Uberon", "license": "CC BY 3.0", "mesh_id": "D013378", "bto_id": "BTO:0001316"}},
-            {"kind": "Symptom", "identifier": "D014202", "name": "Tremor",
-             "data": {"source": "MeSH", "license": "CC0 1.0", "url": "http://identifiers.org/mesh/D014202"}},
-            {"kind": "Symptom", "identifier": "D004409", "name": "Dyskinesia, Drug-Induced", "data": {"source": "MeSH"}},
-            {"kind": "Side Effect", "identifier": "C0013384", "name": "Dyskinesia", "data": {"source": "UMLS via SIDER 4.1"}},
+            {
+                "kind": "Compound",
+                "identifier": "DB01235",
+                "name": "Levodopa",
+                "data": {
+                    "source": "DrugBank",
+                    "license": "CC BY-NC 4.0",
+                    "url": "http://www.drugbank.ca/drugs/DB01235",
+                },
+            },
+            {
+                "kind": "Disease",
+                "identifier": "DOID:14330",
+                "name": "Parkinson's disease",
+                "data": {
+                    "source": "Disease Ontology",
+                    "license": "CC BY 3.0",
+                    "url": "http://purl.obolibrary.org/obo/DOID_14330",
+                },
+            },
+            {
+                "kind": "Gene",
+                "identifier": 6622,
+                "name": "SNCA",
+                "data": {
+                    "description": "synuclein alpha",
+                    "source": "Entrez Gene",
+                    "license": "CC0 1.0",
+                    "url": "http://identifiers.org/ncbigene/6622",
+                    "chromosome": "4",
+                },
+            },
+            {
+                "kind": "Anatomy",
+                "identifier": "UBERON:0002038",
+                "name": "substantia nigra",
+                "data": {"source": "Uberon", "license": "CC BY 3.0", "mesh_id": "D013378", "bto_id": "BTO:0001316"},
+            },
+            {
+                "kind": "Symptom",
+                "identifier": "D014202",
+                "name": "Tremor",
+                "data": {"source": "MeSH", "license": "CC0 1.0", "url": "http://identifiers.org/mesh/D014202"},
+            },
+            {
+                "kind": "Symptom",
+                "identifier": "D004409",
+                "name": "Dyskinesia, Drug-Induced",
+                "data": {"source": "MeSH"},
+            },
+            {
+                "kind": "Side Effect",
+                "identifier": "C0013384",
+                "name": "Dyskinesia",
+                "data": {"source": "UMLS via SIDER 4.1"},
+            },
         ],
         "edges": [
-            {"source_id": ["Compound", "DB01235"], "target_id": ["Disease", "DOID:14330"], "kind": "treats",
-             "direction": "both", "data": {"source": "PharmacotherapyDB", "unbiased": False, "license": LICENSE}},
-            {"source_id": ["Disease", "DOID:14330"], "target_id": ["Gene", 6622], "kind": "associates",
-             "direction": "both", "data": {"sources": ["DisGeNET", "DOAF", "GWAS Catalog"], "unbiased": False}},
-            {"source_id": ["Disease", "DOID:14330"], "target_id": ["Anatomy", "UBERON:0002038"], "kind": "localizes",
-             "direction": "both", "data": {"source": "MEDLINE", "cooccurrence": 2130, "unbiased": False}},
-            {"source_id": ["Disease", "DOID:14330"], "target_id": ["Symptom", "D014202"], "kind": "presents",
-             "direction": "both", "data": {"source": "MEDLINE", "unbiased": False}},
-            {"source_id": ["Disease", "DOID:14330"], "target_id": ["Symptom", "D004409"], "kind": "presents",
-             "direction": "both", "data": {"source": "MEDLINE", "unbiased": False}},
-            {"source_id": ["Compound", "DB01235"], "target_id": ["Side Effect", "C0013384"], "kind": "causes",
-             "direction": "both", "data": {"source": "SIDER 4.1", "unbiased": False}},
-            {"source_id": ["Compound", "DB01235"], "target_id": ["Disease", "DOID:14330"], "kind": "palliates",
-             "direction": "both", "data": {"source": "PharmacotherapyDB"}},
-            {"source_id": ["Gene", 6622], "target_id": ["Gene", 7157], "kind": "interacts",
-             "direction": "both", "data": {"sources": ["II_literature"], "unbiased": False}},
+            {
+                "source_id": ["Compound", "DB01235"],
+                "target_id": ["Disease", "DOID:14330"],
+                "kind": "treats",
+                "direction": "both",
+                "data": {"source": "PharmacotherapyDB", "unbiased": False, "license": LICENSE},
+            },
+            {
+                "source_id": ["Disease", "DOID:14330"],
+                "target_id": ["Gene", 6622],
+                "kind": "associates",
+                "direction": "both",
+                "data": {"sources": ["DisGeNET", "DOAF", "GWAS Catalog"], "unbiased": False},
+            },
+            {
+                "source_id": ["Disease", "DOID:14330"],
+                "target_id": ["Anatomy", "UBERON:0002038"],
+                "kind": "localizes",
+                "direction": "both",
+                "data": {"source": "MEDLINE", "cooccurrence": 2130, "unbiased": False},
+            },
+            {
+                "source_id": ["Disease", "DOID:14330"],
+                "target_id": ["Symptom", "D014202"],
+                "kind": "presents",
+                "direction": "both",
+                "data": {"source": "MEDLINE", "unbiased": False},
+            },
+            {
+                "source_id": ["Disease", "DOID:14330"],
+                "target_id": ["Symptom", "D004409"],
+                "kind": "presents",
+                "direction": "both",
+                "data": {"source": "MEDLINE", "unbiased": False},
+            },
+            {
+                "source_id": ["Compound", "DB01235"],
+                "target_id": ["Side Effect", "C0013384"],
+                "kind": "causes",
+                "direction": "both",
+                "data": {"source": "SIDER 4.1", "unbiased": False},
+            },
+            {
+                "source_id": ["Compound", "DB01235"],
+                "target_id": ["Disease", "DOID:14330"],
+                "kind": "palliates",
+                "direction": "both",
+                "data": {"source": "PharmacotherapyDB"},
+            },
+            {
+                "source_id": ["Gene", 6622],
+                "target_id": ["Gene", 7157],
+                "kind": "interacts",
+                "direction": "both",
+                "data": {"sources": ["II_literature"], "unbiased": False},
+            },
         ],
     }
 
@@ -76,8 +175,12 @@ def test_records_exact(tmp_path):
         ("Anatomy", "UBERON:0002038", {"name": "substantia nigra"}),
     ]
     assert [(e.type, e.src, e.dst, e.props) for e in het.edges] == [
-        ("ASSOCIATED_WITH", "NCBIGene:6622", "DOID:14330",
-         {"source": "Hetionet v1.0 associates (DisGeNET, DOAF, GWAS Catalog)"}),
+        (
+            "ASSOCIATED_WITH",
+            "NCBIGene:6622",
+            "DOID:14330",
+            {"source": "Hetionet v1.0 associates (DisGeNET, DOAF, GWAS Catalog)"},
+        ),
         ("LOCATED_IN", "DOID:14330", "UBERON:0002038", {"source": "Hetionet v1.0 localizes (MEDLINE)"}),
         ("TREATS", "DRUGBANK:DB01235", "DOID:14330", {"source": "Hetionet v1.0 treats (PharmacotherapyDB)"}),
     ]
@@ -98,15 +201,23 @@ def test_report(tmp_path):
         "relation not mapped: interacts": 1,
         "edge to an unmapped node": 2,
     }
-    assert d["records"] == {"Anatomy": 1, "Disease": 1, "Drug": 1, "Gene": 1,
-                            "ASSOCIATED_WITH": 1, "LOCATED_IN": 1, "TREATS": 1}
+    assert d["records"] == {
+        "Anatomy": 1,
+        "Disease": 1,
+        "Drug": 1,
+        "Gene": 1,
+        "ASSOCIATED_WITH": 1,
+        "LOCATED_IN": 1,
+        "TREATS": 1,
+    }
 
 
 def test_symptoms_map_only_through_an_id_map(tmp_path):
     het = read_hetionet(write(tmp_path, hetionet_doc()), id_maps={"Symptom": {"D014202": "HP:0001337"}})
     presents = [e for e in het.edges if e.type == "HAS_PHENOTYPE"]
     assert [(e.src, e.dst, e.props["source"]) for e in presents] == [
-        ("DOID:14330", "HP:0001337", "Hetionet v1.0 presents (MEDLINE)")]
+        ("DOID:14330", "HP:0001337", "Hetionet v1.0 presents (MEDLINE)")
+    ]
     assert "HP:0001337" not in {n.id for n in het.nodes}  # HPO owns phenotype nodes
     assert het.report.skipped["Symptom id not in the id map"] == 1
     store = MemoryStore(core_schema())

@@ -76,12 +76,15 @@ def test_terms_edges_and_id_map(tmp_path):
     MemoryStore(core_schema()).write(onto.records())
 
 
-@pytest.mark.parametrize(("bad", "line"), [
-    ("[Term]\nid: HP:0000002\nname no colon here\n", 7),
-    ('[Term]\nid: HP:0000002\ndef: unquoted definition\n', 7),
-    ("[Term]\nname: no id\n", 5),
-    ("[Term\nid: HP:0000002\n", 5),
-])
+@pytest.mark.parametrize(
+    ("bad", "line"),
+    [
+        ("[Term]\nid: HP:0000002\nname no colon here\n", 7),
+        ("[Term]\nid: HP:0000002\ndef: unquoted definition\n", 7),
+        ("[Term]\nname: no id\n", 5),
+        ("[Term\nid: HP:0000002\n", 5),
+    ],
+)
 def test_malformed_lines_name_file_and_line(tmp_path, bad, line):
     f = write(tmp_path, "format-version: 1.2\n\n[Term]\nid: HP:0000001\n" + bad.replace("[Term]\n", "[Term]\n", 1))
     text = f.read_text()

@@ -63,13 +63,17 @@ def test_annotations(tmp_path):
 def test_order_does_not_matter(tmp_path):
     one = read_hpoa(write(tmp_path, ROWS))
     two = read_hpoa(write(tmp_path, ROWS[::-1]))
-    assert {(e.type, e.src, e.dst, tuple(sorted(e.props.items()))) for e in one.edges} == \
-           {(e.type, e.src, e.dst, tuple(sorted(e.props.items()))) for e in two.edges}
+    assert {(e.type, e.src, e.dst, tuple(sorted(e.props.items()))) for e in one.edges} == {
+        (e.type, e.src, e.dst, tuple(sorted(e.props.items()))) for e in two.edges
+    }
 
 
 def test_lenient_and_strict(tmp_path):
-    rows = ROWS + ["OMIM:219700\tCystic fibrosis\tHP:0002090", "OMIM:1\tbad id\t\tHP:0002090\tx\tPCS\t\t\t\t\tP\tx",
-                   "OMIM:219700\tCF\t\tHP:0002090\tx\tPCS\t\toften\t\t\tP\tx"]
+    rows = ROWS + [
+        "OMIM:219700\tCystic fibrosis\tHP:0002090",
+        "OMIM:1\tbad id\t\tHP:0002090\tx\tPCS\t\t\t\t\tP\tx",
+        "OMIM:219700\tCF\t\tHP:0002090\tx\tPCS\t\toften\t\t\tP\tx",
+    ]
     f = write(tmp_path, rows)
     a = read_hpoa(f)
     assert a.report.skipped["wrong number of columns"] == 1

@@ -60,7 +60,9 @@ def test_header_aliases_and_bom(tmp_path: Path) -> None:
         ("718-7,9.1,g/dL", 2, None, "expected 5 fields"),
     ],
 )
-def test_bad_rows_name_file_line_and_column(tmp_path: Path, body: str, line: int, field: str | None, message: str) -> None:
+def test_bad_rows_name_file_line_and_column(
+    tmp_path: Path, body: str, line: int, field: str | None, message: str
+) -> None:
     p = _write(tmp_path, "loinc,value,unit,ref_low,ref_high\n" + body + "\n")
     with pytest.raises(DataError, match=message) as e:
         read_lab_table(p)

@@ -14,46 +14,65 @@ OBO = "http://purl.obolibrary.org/obo/"
 OIO = "http://www.geneontology.org/formats/oboInOwl#"
 
 MONDO_JSON = {
-    "graphs": [{
-        "id": "http://purl.obolibrary.org/obo/mondo.owl",
-        "meta": {
-            "basicPropertyValues": [
-                {"pred": "http://purl.org/dc/elements/1.1/title", "val": "Mondo Disease Ontology"},
-                {"pred": "http://www.w3.org/2002/07/owl#versionInfo", "val": "2024-01-03"},
-            ],
-            "version": "http://purl.obolibrary.org/obo/mondo/releases/2024-01-03/mondo.owl",
-        },
-        "nodes": [
-            {"id": f"{OBO}MONDO_0000001", "lbl": "disease", "type": "CLASS"},
-            {"id": f"{OBO}MONDO_0005180", "lbl": "Parkinson disease", "type": "CLASS", "meta": {
-                "definition": {"val": "A progressive degenerative disorder of the central nervous system.",
-                               "xrefs": ["https://orcid.org/0000-0002-6601-2165"]},
-                "subsets": [f"{OBO}mondo#gard_rare"],
-                "xrefs": [{"val": "DOID:14330"}, {"val": "OMIM:168600"}, {"val": "UMLS:C0030567"}],
-                "synonyms": [
-                    {"pred": "hasExactSynonym", "val": "Parkinson's disease", "xrefs": ["NCIT:C26845"]},
-                    {"pred": "hasRelatedSynonym", "val": "paralysis agitans", "xrefs": []},
-                ],
+    "graphs": [
+        {
+            "id": "http://purl.obolibrary.org/obo/mondo.owl",
+            "meta": {
                 "basicPropertyValues": [
-                    {"pred": "http://www.w3.org/2004/02/skos/core#exactMatch", "val": "http://www.orpha.net/ORDO/Orphanet_2828"},
-                    {"pred": f"{OIO}hasOBONamespace", "val": "mondo"},
-                    {"pred": f"{OIO}hasAlternativeId", "val": "MONDO:0000829"},
+                    {"pred": "http://purl.org/dc/elements/1.1/title", "val": "Mondo Disease Ontology"},
+                    {"pred": "http://www.w3.org/2002/07/owl#versionInfo", "val": "2024-01-03"},
                 ],
-            }},
-            {"id": f"{OBO}MONDO_0001234", "lbl": "obsolete parkinsonism", "type": "CLASS", "meta": {
-                "deprecated": True,
-                "basicPropertyValues": [{"pred": f"{OBO}IAO_0100001", "val": f"{OBO}MONDO_0005180"},
-                                        {"pred": f"{OIO}consider", "val": "MONDO:0000001"}],
-            }},
-            {"id": f"{OBO}RO_0002573", "lbl": "has modifier", "type": "PROPERTY"},
-            {"id": "http://identifiers.org/hgnc/7132"},
-        ],
-        "edges": [
-            {"sub": f"{OBO}MONDO_0005180", "pred": "is_a", "obj": f"{OBO}MONDO_0000001"},
-            {"sub": f"{OBO}MONDO_0005180", "pred": f"{OBO}RO_0004003", "obj": "http://identifiers.org/hgnc/7132"},
-        ],
-        "logicalDefinitionAxioms": [],
-    }]
+                "version": "http://purl.obolibrary.org/obo/mondo/releases/2024-01-03/mondo.owl",
+            },
+            "nodes": [
+                {"id": f"{OBO}MONDO_0000001", "lbl": "disease", "type": "CLASS"},
+                {
+                    "id": f"{OBO}MONDO_0005180",
+                    "lbl": "Parkinson disease",
+                    "type": "CLASS",
+                    "meta": {
+                        "definition": {
+                            "val": "A progressive degenerative disorder of the central nervous system.",
+                            "xrefs": ["https://orcid.org/0000-0002-6601-2165"],
+                        },
+                        "subsets": [f"{OBO}mondo#gard_rare"],
+                        "xrefs": [{"val": "DOID:14330"}, {"val": "OMIM:168600"}, {"val": "UMLS:C0030567"}],
+                        "synonyms": [
+                            {"pred": "hasExactSynonym", "val": "Parkinson's disease", "xrefs": ["NCIT:C26845"]},
+                            {"pred": "hasRelatedSynonym", "val": "paralysis agitans", "xrefs": []},
+                        ],
+                        "basicPropertyValues": [
+                            {
+                                "pred": "http://www.w3.org/2004/02/skos/core#exactMatch",
+                                "val": "http://www.orpha.net/ORDO/Orphanet_2828",
+                            },
+                            {"pred": f"{OIO}hasOBONamespace", "val": "mondo"},
+                            {"pred": f"{OIO}hasAlternativeId", "val": "MONDO:0000829"},
+                        ],
+                    },
+                },
+                {
+                    "id": f"{OBO}MONDO_0001234",
+                    "lbl": "obsolete parkinsonism",
+                    "type": "CLASS",
+                    "meta": {
+                        "deprecated": True,
+                        "basicPropertyValues": [
+                            {"pred": f"{OBO}IAO_0100001", "val": f"{OBO}MONDO_0005180"},
+                            {"pred": f"{OIO}consider", "val": "MONDO:0000001"},
+                        ],
+                    },
+                },
+                {"id": f"{OBO}RO_0002573", "lbl": "has modifier", "type": "PROPERTY"},
+                {"id": "http://identifiers.org/hgnc/7132"},
+            ],
+            "edges": [
+                {"sub": f"{OBO}MONDO_0005180", "pred": "is_a", "obj": f"{OBO}MONDO_0000001"},
+                {"sub": f"{OBO}MONDO_0005180", "pred": f"{OBO}RO_0004003", "obj": "http://identifiers.org/hgnc/7132"},
+            ],
+            "logicalDefinitionAxioms": [],
+        }
+    ]
 }
 
 
@@ -110,10 +129,19 @@ def test_header(tmp_path):
 
 
 def test_compressed_and_subclassof(tmp_path):
-    doc = {"graphs": [{"nodes": [{"id": "CHEBI:1", "lbl": "a", "type": "CLASS"},
-                                 {"id": "CHEBI:2", "lbl": "b", "type": "CLASS"}],
-                       "edges": [{"sub": "CHEBI:2", "pred": "http://www.w3.org/2000/01/rdf-schema#subClassOf",
-                                  "obj": "CHEBI:1"}]}]}
+    doc = {
+        "graphs": [
+            {
+                "nodes": [
+                    {"id": "CHEBI:1", "lbl": "a", "type": "CLASS"},
+                    {"id": "CHEBI:2", "lbl": "b", "type": "CLASS"},
+                ],
+                "edges": [
+                    {"sub": "CHEBI:2", "pred": "http://www.w3.org/2000/01/rdf-schema#subClassOf", "obj": "CHEBI:1"}
+                ],
+            }
+        ]
+    }
     p = tmp_path / "chebi.json.bz2"
     p.write_bytes(bz2.compress(json.dumps(doc).encode()))
     terms = {t.id: t for t in read_obograph(p).terms}
@@ -121,20 +149,39 @@ def test_compressed_and_subclassof(tmp_path):
 
 
 def test_duplicate_nodes_merge(tmp_path):
-    doc = {"graphs": [{"nodes": [{"id": "DOID:4", "type": "CLASS", "meta": {"xrefs": [{"val": "MESH:D004194"}]}}]},
-                      {"nodes": [{"id": "DOID:4", "lbl": "disease", "type": "CLASS",
-                                  "meta": {"xrefs": [{"val": "MESH:D004194"}, {"val": "NCI:C2991"}]}}]}]}
+    doc = {
+        "graphs": [
+            {"nodes": [{"id": "DOID:4", "type": "CLASS", "meta": {"xrefs": [{"val": "MESH:D004194"}]}}]},
+            {
+                "nodes": [
+                    {
+                        "id": "DOID:4",
+                        "lbl": "disease",
+                        "type": "CLASS",
+                        "meta": {"xrefs": [{"val": "MESH:D004194"}, {"val": "NCI:C2991"}]},
+                    }
+                ]
+            },
+        ]
+    }
     [term] = read_obograph_terms(write(tmp_path, doc))
     assert term.name == "disease" and term.xrefs == ["MESH:D004194", "NCI:C2991"]
 
 
-@pytest.mark.parametrize("doc, line, field", [
-    ({"graphs": [{"nodes": [{"lbl": "no id", "type": "CLASS"}]}]}, 5, "id"),
-    ({"graphs": [{"nodes": [{"id": "DOID:4", "type": "CLASS", "meta": {"synonyms": "x"}}]}]}, 5, "meta.synonyms"),
-    ({"graphs": [{"nodes": [{"id": "DOID:4", "type": "CLASS", "meta": {"deprecated": "yes"}}]}]}, 5, "meta.deprecated"),
-    ({"graphs": [{"edges": [{"sub": "DOID:4", "pred": "is_a"}]}]}, 5, "obj"),
-    ({"graphs": {"nodes": []}}, 2, "graphs"),
-])
+@pytest.mark.parametrize(
+    "doc, line, field",
+    [
+        ({"graphs": [{"nodes": [{"lbl": "no id", "type": "CLASS"}]}]}, 5, "id"),
+        ({"graphs": [{"nodes": [{"id": "DOID:4", "type": "CLASS", "meta": {"synonyms": "x"}}]}]}, 5, "meta.synonyms"),
+        (
+            {"graphs": [{"nodes": [{"id": "DOID:4", "type": "CLASS", "meta": {"deprecated": "yes"}}]}]},
+            5,
+            "meta.deprecated",
+        ),
+        ({"graphs": [{"edges": [{"sub": "DOID:4", "pred": "is_a"}]}]}, 5, "obj"),
+        ({"graphs": {"nodes": []}}, 2, "graphs"),
+    ],
+)
 def test_malformed_elements_name_file_line_field(tmp_path, doc, line, field):
     p = write(tmp_path, doc)
     with pytest.raises(DataError) as e:

@@ -189,27 +189,55 @@ def test_xref_index_maps_omim_orpha_doid_and_drops_ambiguous(tmp_path):
 def test_mondo_json_gives_the_same_records(tmp_path):
     obo = "http://purl.obolibrary.org/obo/"
     exact = "http://www.w3.org/2004/02/skos/core#exactMatch"
-    doc = {"graphs": [{
-        "id": f"{obo}mondo.owl",
-        "meta": {"version": f"{obo}mondo/releases/2024-01-03/mondo.owl"},
-        "nodes": [
-            {"id": f"{obo}MONDO_0000001", "lbl": "disease", "type": "CLASS",
-             "meta": {"definition": {"val": "A disposition to undergo pathological processes."}}},
-            {"id": f"{obo}MONDO_0005180", "lbl": "Parkinson disease", "type": "CLASS", "meta": {
-                "definition": {"val": "A progressive degenerative disorder of the central nervous system."},
-                "synonyms": [{"pred": "hasExactSynonym", "val": "Parkinson's disease"},
-                             {"pred": "hasRelatedSynonym", "val": "paralysis agitans"}],
-                "xrefs": [{"val": "DOID:14330"}, {"val": "OMIM:168600"}, {"val": "Orphanet:2828"},
-                          {"val": "OMIM:605909"}],
-                "basicPropertyValues": [{"pred": exact, "val": f"{obo}DOID_14330"},
-                                        {"pred": exact, "val": "https://omim.org/entry/168600"},
-                                        {"pred": exact, "val": "http://www.orpha.net/ORDO/Orphanet_2828"}]}},
-            {"id": f"{obo}MONDO_0001234", "lbl": "obsolete parkinsonism", "type": "CLASS",
-             "meta": {"deprecated": True, "basicPropertyValues": [
-                 {"pred": f"{obo}IAO_0100001", "val": f"{obo}MONDO_0005180"}]}},
-        ],
-        "edges": [{"sub": f"{obo}MONDO_0005180", "pred": "is_a", "obj": f"{obo}MONDO_0000001"}],
-    }]}
+    doc = {
+        "graphs": [
+            {
+                "id": f"{obo}mondo.owl",
+                "meta": {"version": f"{obo}mondo/releases/2024-01-03/mondo.owl"},
+                "nodes": [
+                    {
+                        "id": f"{obo}MONDO_0000001",
+                        "lbl": "disease",
+                        "type": "CLASS",
+                        "meta": {"definition": {"val": "A disposition to undergo pathological processes."}},
+                    },
+                    {
+                        "id": f"{obo}MONDO_0005180",
+                        "lbl": "Parkinson disease",
+                        "type": "CLASS",
+                        "meta": {
+                            "definition": {"val": "A progressive degenerative disorder of the central nervous system."},
+                            "synonyms": [
+                                {"pred": "hasExactSynonym", "val": "Parkinson's disease"},
+                                {"pred": "hasRelatedSynonym", "val": "paralysis agitans"},
+                            ],
+                            "xrefs": [
+                                {"val": "DOID:14330"},
+                                {"val": "OMIM:168600"},
+                                {"val": "Orphanet:2828"},
+                                {"val": "OMIM:605909"},
+                            ],
+                            "basicPropertyValues": [
+                                {"pred": exact, "val": f"{obo}DOID_14330"},
+                                {"pred": exact, "val": "https://omim.org/entry/168600"},
+                                {"pred": exact, "val": "http://www.orpha.net/ORDO/Orphanet_2828"},
+                            ],
+                        },
+                    },
+                    {
+                        "id": f"{obo}MONDO_0001234",
+                        "lbl": "obsolete parkinsonism",
+                        "type": "CLASS",
+                        "meta": {
+                            "deprecated": True,
+                            "basicPropertyValues": [{"pred": f"{obo}IAO_0100001", "val": f"{obo}MONDO_0005180"}],
+                        },
+                    },
+                ],
+                "edges": [{"sub": f"{obo}MONDO_0005180", "pred": "is_a", "obj": f"{obo}MONDO_0000001"}],
+            }
+        ]
+    }
     p = write(tmp_path, "mondo.json", json.dumps(doc, indent=2))
     mondo = mondo_records(p)
     nodes = {n.id: n for n in mondo.nodes}
@@ -217,7 +245,8 @@ def test_mondo_json_gives_the_same_records(tmp_path):
     assert nodes["MONDO:0005180"].props["xrefs"] == ["DOID:14330", "OMIM:168600", "ORPHA:2828"]
     assert nodes["MONDO:0005180"].props["synonyms"] == ["Parkinson's disease", "paralysis agitans"]
     assert [(e.src, e.dst, e.props["source"]) for e in mondo.edges] == [
-        ("MONDO:0005180", "MONDO:0000001", "MONDO mondo.json 2024-01-03")]
+        ("MONDO:0005180", "MONDO:0000001", "MONDO mondo.json 2024-01-03")
+    ]
     assert mondo.report.replaced_by == {"MONDO:0001234": "MONDO:0005180"}
     assert p.read_text().splitlines()[nodes["MONDO:0005180"].origin.line].strip().startswith('"id"')
     validates(mondo)
@@ -233,7 +262,8 @@ def test_doid_records(tmp_path):
         "xrefs": ["OMIM:168600", "ORPHA:2828"],
     }
     assert [(e.type, e.src, e.dst, e.props["source"]) for e in doid.edges] == [
-        ("IS_A", "DOID:14330", "DOID:4", "DOID doid.obo 2024-01-31")]
+        ("IS_A", "DOID:14330", "DOID:4", "DOID doid.obo 2024-01-31")
+    ]
     assert doid.aliases == {"DOID:14332": "DOID:14330"}
     assert doid.report.skipped["xref outside the schema's vocabularies for this type"] == 4
     validates(doid)
@@ -243,7 +273,8 @@ def test_chebi_records_keep_drugs_with_drugbank(tmp_path):
     p = write(tmp_path, "chebi.obo", CHEBI_OBO)
     chebi = chebi_records(p)
     assert [(n.type, n.id, n.props) for n in chebi.nodes] == [
-        ("Drug", "CHEBI:6375", {"name": "levodopa", "synonyms": ["L-dopa"], "xrefs": ["DRUGBANK:DB01235"]})]
+        ("Drug", "CHEBI:6375", {"name": "levodopa", "synonyms": ["L-dopa"], "xrefs": ["DRUGBANK:DB01235"]})
+    ]
     assert chebi.edges == []
     assert chebi.report.version == "231"
     assert chebi.report.skipped["ChEBI entity without a DrugBank xref"] == 1
@@ -267,9 +298,11 @@ def test_normalise_xref():
 
 
 def test_xref_index_of_plain_records():
-    records = [Node("Disease", "MONDO:0005180", {"name": "PD", "xrefs": ["OMIM:168600", "DECIPHER:12"]}),
-               Node("Disease", "OMIM:168600", {"name": "PD", "xrefs": ["MONDO:0005180"]}),
-               Edge("IS_A", "MONDO:0005180", "MONDO:0000001", {"source": "x"})]
+    records = [
+        Node("Disease", "MONDO:0005180", {"name": "PD", "xrefs": ["OMIM:168600", "DECIPHER:12"]}),
+        Node("Disease", "OMIM:168600", {"name": "PD", "xrefs": ["MONDO:0005180"]}),
+        Edge("IS_A", "MONDO:0005180", "MONDO:0000001", {"source": "x"}),
+    ]
     assert xref_index(records) == {"DECIPHER:12": "MONDO:0005180", "OMIM:168600": "MONDO:0005180"}
 
 

@@ -55,14 +55,30 @@ def test_records_exact(tmp_path):
         ("Anatomy", "UBERON:0002038", {"name": "substantia nigra"}),
     ]
     assert [(e.type, e.src, e.dst, e.props) for e in prime.edges] == [
-        ("ASSOCIATED_WITH", "NCBIGene:6622", "MONDO:0005180",
-         {"source": "PrimeKG kg.csv disease_protein (NCBI, MONDO)"}),
-        ("CONTRAINDICATED_IN", "DRUGBANK:DB00502", "MONDO:0005180",
-         {"severity": "absolute", "source": "PrimeKG kg.csv contraindication (DrugBank, MONDO)"}),
-        ("EXCLUDES_PHENOTYPE", "MONDO:0011764", "HP:0001250",
-         {"source": "PrimeKG kg.csv disease_phenotype_negative (MONDO, HPO)"}),
-        ("HAS_PHENOTYPE", "MONDO:0005180", "HP:0001337",
-         {"source": "PrimeKG kg.csv disease_phenotype_positive (MONDO, HPO)"}),
+        (
+            "ASSOCIATED_WITH",
+            "NCBIGene:6622",
+            "MONDO:0005180",
+            {"source": "PrimeKG kg.csv disease_protein (NCBI, MONDO)"},
+        ),
+        (
+            "CONTRAINDICATED_IN",
+            "DRUGBANK:DB00502",
+            "MONDO:0005180",
+            {"severity": "absolute", "source": "PrimeKG kg.csv contraindication (DrugBank, MONDO)"},
+        ),
+        (
+            "EXCLUDES_PHENOTYPE",
+            "MONDO:0011764",
+            "HP:0001250",
+            {"source": "PrimeKG kg.csv disease_phenotype_negative (MONDO, HPO)"},
+        ),
+        (
+            "HAS_PHENOTYPE",
+            "MONDO:0005180",
+            "HP:0001337",
+            {"source": "PrimeKG kg.csv disease_phenotype_positive (MONDO, HPO)"},
+        ),
         ("IS_A", "MONDO:0011764", "MONDO:0005180", {"source": "PrimeKG kg.csv disease_disease (MONDO, MONDO)"}),
         ("IS_A", "UBERON:0002038", "UBERON:0001891", {"source": "PrimeKG kg.csv anatomy_anatomy (UBERON, UBERON)"}),
         ("TREATS", "DRUGBANK:DB01235", "MONDO:0005180", {"source": "PrimeKG kg.csv indication (DrugBank, MONDO)"}),
@@ -95,12 +111,18 @@ def test_source_names_version(tmp_path):
     assert prime.edges[-1].props["source"] == "PrimeKG 2.0 kg.csv indication (DrugBank, MONDO)"
 
 
-@pytest.mark.parametrize("row, column", [
-    ("indication,indication,1,DB01235,drug,Levodopa,DrugBank,2,5180,disease", None),
-    ("indication,indication,1,DB01235,drug,Levodopa,DrugBank,2,,disease,Parkinson disease,MONDO", "y_id"),
-    ("disease_phenotype_positive,phenotype present,1,5180,disease,PD,MONDO,2,HP:0001337,effect/phenotype,Tremor,HPO", "y_id"),
-    ("indication,indication,1,12345,drug,Levodopa,DrugBank,2,5180,disease,Parkinson disease,MONDO", "x_id"),
-])
+@pytest.mark.parametrize(
+    "row, column",
+    [
+        ("indication,indication,1,DB01235,drug,Levodopa,DrugBank,2,5180,disease", None),
+        ("indication,indication,1,DB01235,drug,Levodopa,DrugBank,2,,disease,Parkinson disease,MONDO", "y_id"),
+        (
+            "disease_phenotype_positive,phenotype present,1,5180,disease,PD,MONDO,2,HP:0001337,effect/phenotype,Tremor,HPO",
+            "y_id",
+        ),
+        ("indication,indication,1,12345,drug,Levodopa,DrugBank,2,5180,disease,Parkinson disease,MONDO", "x_id"),
+    ],
+)
 def test_malformed_row_names_file_line_column(tmp_path, row, column):
     rows = ROWS.splitlines()
     rows.insert(3, row)
@@ -124,8 +146,10 @@ def test_lenient_skips_and_counts(tmp_path):
 
 
 def test_multiline_quoted_name_keeps_line_numbers(tmp_path):
-    rows = ('indication,indication,1,DB01235,drug,"Levo\ndopa",DrugBank,2,5180,disease,Parkinson disease,MONDO\n'
-            "indication,indication,1,DB00502,drug,Haloperidol,DrugBank,2,5180,disease,Parkinson disease\n")
+    rows = (
+        'indication,indication,1,DB01235,drug,"Levo\ndopa",DrugBank,2,5180,disease,Parkinson disease,MONDO\n'
+        "indication,indication,1,DB00502,drug,Haloperidol,DrugBank,2,5180,disease,Parkinson disease\n"
+    )
     p = write(tmp_path, rows)
     with pytest.raises(DataError) as e:
         read_primekg(p)
@@ -141,8 +165,10 @@ def test_not_a_primekg_file(tmp_path):
 
 def test_mapping_file_checked_against_schema(tmp_path):
     m = tmp_path / "m.yaml"
-    m.write_text("nodes:\n  drug|DrugBank: {to: Drug, prefix: DRUGBANK}\n"
-                 "relations:\n  drug_drug: {to: INTERACTS_WITH, src: drug, dst: drug}\n")
+    m.write_text(
+        "nodes:\n  drug|DrugBank: {to: Drug, prefix: DRUGBANK}\n"
+        "relations:\n  drug_drug: {to: INTERACTS_WITH, src: drug, dst: drug}\n"
+    )
     with pytest.raises(SchemaError, match="requires 'severity'") as e:
         load_primekg_mapping(m)
     assert e.value.field == "relations.drug_drug.props"
@@ -157,12 +183,15 @@ def test_mapping_file_checked_against_schema(tmp_path):
 
 def test_a_mapping_that_supplies_required_values_maps_drug_drug(tmp_path):
     m = tmp_path / "m.yaml"
-    m.write_text("nodes:\n  drug|DrugBank: {to: Drug, prefix: DRUGBANK}\n"
-                 "relations:\n  drug_drug: {to: INTERACTS_WITH, src: drug, dst: drug,"
-                 " props: {severity: moderate, mechanism: unspecified (PrimeKG)}}\n")
+    m.write_text(
+        "nodes:\n  drug|DrugBank: {to: Drug, prefix: DRUGBANK}\n"
+        "relations:\n  drug_drug: {to: INTERACTS_WITH, src: drug, dst: drug,"
+        " props: {severity: moderate, mechanism: unspecified (PrimeKG)}}\n"
+    )
     prime = read_primekg(write(tmp_path), m)
     assert [(e.type, e.src, e.dst, e.props["severity"]) for e in prime.edges] == [
-        ("INTERACTS_WITH", "DRUGBANK:DB00502", "DRUGBANK:DB01235", "moderate")]
+        ("INTERACTS_WITH", "DRUGBANK:DB00502", "DRUGBANK:DB01235", "moderate")
+    ]
     MemoryStore(core_schema()).write(prime)
 
 

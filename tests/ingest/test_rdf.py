@@ -18,7 +18,9 @@ PREFIXES = """\
 @prefix obo: <http://purl.obolibrary.org/obo/> .
 """
 
-GOOD = PREFIXES + """
+GOOD = (
+    PREFIXES
+    + """
 obo:MONDO_0005180 a kgdx:Disease ;
     rdfs:label "Parkinson disease" ;
     kgdx:name "Parkinson disease" ;
@@ -45,6 +47,7 @@ obo:MONDO_0005180 kgdx:HAS_PHENOTYPE obo:HP_0001337 .
     rdf:subject <https://go.drugbank.com/drugs/DB01235> ; rdf:predicate kgdx:TREATS ;
     rdf:object obo:HP_0001337 ; kgdx:source "never asserted" .
 """
+)
 
 
 def write(tmp_path, text, name="kg.ttl"):
@@ -58,12 +61,23 @@ def test_good_input_exact_records(tmp_path):
     assert [(n.type, n.id, n.props) for n in kg.nodes] == [
         ("Drug", "DRUGBANK:DB01235", {"name": "Levodopa"}),
         ("Phenotype", "HP:0001337", {"name": "Tremor", "ic": 2.5}),  # xsd:decimal → float
-        ("Disease", "MONDO:0005180", {"name": "Parkinson disease", "synonyms": ["paralysis agitans", "PD"],
-                                      "xrefs": ["DOID:14330", "OMIM:168600"]}),  # repeated values: sorted
+        (
+            "Disease",
+            "MONDO:0005180",
+            {
+                "name": "Parkinson disease",
+                "synonyms": ["paralysis agitans", "PD"],
+                "xrefs": ["DOID:14330", "OMIM:168600"],
+            },
+        ),  # repeated values: sorted
     ]
     assert [(e.type, e.src, e.dst, e.props) for e in kg.edges] == [
-        ("HAS_PHENOTYPE", "MONDO:0005180", "HP:0001337",
-         {"source": "HPO phenotype.hpoa", "frequency": 0.895, "evidence": "PCS"}),
+        (
+            "HAS_PHENOTYPE",
+            "MONDO:0005180",
+            "HP:0001337",
+            {"source": "HPO phenotype.hpoa", "frequency": 0.895, "evidence": "PCS"},
+        ),
         ("TREATS", "DRUGBANK:DB01235", "MONDO:0005180", {"source": "AAN guideline 2021", "line": 1}),
     ]
     assert kg.nodes[0].origin.file.endswith("kg.ttl")
@@ -85,12 +99,15 @@ def test_syntax_error_names_the_line(tmp_path):
     assert e.value.file == str(p) and e.value.line == 9
 
 
-@pytest.mark.parametrize("body, message, field", [
-    ('<http://example.org/d1> a kgdx:Disease ; kgdx:name "x" .', "matches none of its id prefixes", "id"),
-    ('obo:HP_0001337 a kgdx:Phenotype ; kgdx:name "Tremor", "Shaking" .', "has 2 values", "name"),
-    ('obo:HP_0001337 a kgdx:Phenotype ; kgdx:name "Tremor" ; kgdx:ic "high" .', "expected a number", "ic"),
-    ('obo:HP_0001337 a kgdx:Phenotype ; kgdx:name "Tremor" ; kgdx:colour "red" .', "unknown property", "colour"),
-])
+@pytest.mark.parametrize(
+    "body, message, field",
+    [
+        ('<http://example.org/d1> a kgdx:Disease ; kgdx:name "x" .', "matches none of its id prefixes", "id"),
+        ('obo:HP_0001337 a kgdx:Phenotype ; kgdx:name "Tremor", "Shaking" .', "has 2 values", "name"),
+        ('obo:HP_0001337 a kgdx:Phenotype ; kgdx:name "Tremor" ; kgdx:ic "high" .', "expected a number", "ic"),
+        ('obo:HP_0001337 a kgdx:Phenotype ; kgdx:name "Tremor" ; kgdx:colour "red" .', "unknown property", "colour"),
+    ],
+)
 def test_vocabulary_errors_are_data_errors_or_counted(tmp_path, body, message, field):
     p = write(tmp_path, PREFIXES + body + "\n")
     with pytest.raises(DataError, match=message) as e:

@@ -37,7 +37,9 @@ def empty_neo4j():
     CI or KGDX_TEST_ALLOW_CLEAR=1: point KGDX_NEO4J_URI at a scratch server to run these tests.
     """
     store = _connect()
-    if store.get_meta("snapshot") and not (os.environ.get("CI") == "true" or os.environ.get("KGDX_TEST_ALLOW_CLEAR") == "1"):
+    if store.get_meta("snapshot") and not (
+        os.environ.get("CI") == "true" or os.environ.get("KGDX_TEST_ALLOW_CLEAR") == "1"
+    ):
         store.close()
         pytest.skip("the Neo4j database holds a loaded KG; set KGDX_TEST_ALLOW_CLEAR=1 to let the tests wipe it")
     store.clear()

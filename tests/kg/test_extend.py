@@ -50,9 +50,11 @@ def make_module(tmp_path, schema=SCHEMA, data=DATA):
 
 def snapshot(store):
     key = lambda r: (r.type, getattr(r, "id", None) or (r.src, r.dst))  # noqa: E731
-    return (sorted(((n.type, n.id, sorted(n.props.items(), key=str)) for n in store.iter_nodes()), key=str),
-            sorted(((e.type, e.src, e.dst, sorted(e.props.items(), key=str)) for e in store.iter_edges()), key=str),
-            key)
+    return (
+        sorted(((n.type, n.id, sorted(n.props.items(), key=str)) for n in store.iter_nodes()), key=str),
+        sorted(((e.type, e.src, e.dst, sorted(e.props.items(), key=str)) for e in store.iter_edges()), key=str),
+        key,
+    )
 
 
 def registry_for(store):

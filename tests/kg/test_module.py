@@ -19,12 +19,15 @@ def test_module_folder(tmp_path):
     assert [r.id for r in m.records()] == ["DRUGBANK:DB00254"]
 
 
-@pytest.mark.parametrize(("manifest", "match"), [
-    ("name: Bad Name\nversion: '1'\n", "name"),
-    ("name: ok\n", "version"),
-    ("name: ok\nversion: '1'\ndata: [missing.yaml]\n", "missing.yaml"),
-    ("name: ok\nversion: '1'\ncolour: red\n", "colour"),
-])
+@pytest.mark.parametrize(
+    ("manifest", "match"),
+    [
+        ("name: Bad Name\nversion: '1'\n", "name"),
+        ("name: ok\n", "version"),
+        ("name: ok\nversion: '1'\ndata: [missing.yaml]\n", "missing.yaml"),
+        ("name: ok\nversion: '1'\ncolour: red\n", "colour"),
+    ],
+)
 def test_bad_manifests(tmp_path, manifest, match):
     (tmp_path / "module.yaml").write_text(manifest)
     with pytest.raises(SchemaError, match=match) as e:

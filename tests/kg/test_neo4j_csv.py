@@ -13,14 +13,19 @@ from kgdx.kg.records import Edge, Node
 from kgdx.kg.schema import core_schema
 
 TRICKY = [
-    Node("Disease", "MONDO:0005180", {
-        "name": 'Parkinson disease, "idiopathic"',
-        "synonyms": ["paralysis agitans", 'PD, "classic"', "shaking\npalsy"],
-        "definition": "Line one,\nline two",
-    }),
+    Node(
+        "Disease",
+        "MONDO:0005180",
+        {
+            "name": 'Parkinson disease, "idiopathic"',
+            "synonyms": ["paralysis agitans", 'PD, "classic"', "shaking\npalsy"],
+            "definition": "Line one,\nline two",
+        },
+    ),
     Node("Phenotype", "HP:0001337", {"name": "Tremor", "ic": 0.1 + 0.2}),
-    Edge("HAS_PHENOTYPE", "MONDO:0005180", "HP:0001337",
-         {"source": "HPO, 2024", "frequency": 0.895, "evidence": "PCS"}),
+    Edge(
+        "HAS_PHENOTYPE", "MONDO:0005180", "HP:0001337", {"source": "HPO, 2024", "frequency": 0.895, "evidence": "PCS"}
+    ),
 ]
 
 
@@ -48,12 +53,41 @@ def test_headers_and_row_counts(kg, tmp_path):
         assert len(rows) - 1 == counts.relationships[rel] == out.rows[f"relationships/{rel}.csv"]
         assert {r[2] for r in rows[1:]} == {rel}
     assert read_rows(out.node_files["Disease"])[0] == [
-        "id:ID", ":LABEL", "name", "synonyms:string[]", "definition", "xrefs:string[]", "category"]
+        "id:ID",
+        ":LABEL",
+        "name",
+        "synonyms:string[]",
+        "definition",
+        "xrefs:string[]",
+        "category",
+    ]
     assert read_rows(out.node_files["Phenotype"])[0] == [
-        "id:ID", ":LABEL", "name", "synonyms:string[]", "definition", "alt_ids:string[]", "ic:double"]
+        "id:ID",
+        ":LABEL",
+        "name",
+        "synonyms:string[]",
+        "definition",
+        "alt_ids:string[]",
+        "ic:double",
+    ]
     assert read_rows(out.relationship_files["HAS_PHENOTYPE"])[0] == [
-        ":START_ID", ":END_ID", ":TYPE", "source", "frequency:double", "onset", "sex", "evidence"]
-    assert read_rows(out.relationship_files["TREATS"])[0] == [":START_ID", ":END_ID", ":TYPE", "source", "line:long", "note"]
+        ":START_ID",
+        ":END_ID",
+        ":TYPE",
+        "source",
+        "frequency:double",
+        "onset",
+        "sex",
+        "evidence",
+    ]
+    assert read_rows(out.relationship_files["TREATS"])[0] == [
+        ":START_ID",
+        ":END_ID",
+        ":TYPE",
+        "source",
+        "line:long",
+        "note",
+    ]
     assert read_rows(out.node_files["LabTest"])[1][-2:] == ["0.0", "5.0"]
 
 
@@ -102,7 +136,13 @@ def test_import_script_and_command(kg, tmp_path):
         assert f'--nodes="$HERE/nodes/{label}.csv"' in script
     for rel in out.relationship_files:
         assert f'--relationships="$HERE/relationships/{rel}.csv"' in script
-    for flag in ("--delimiter=,", "'--array-delimiter=;'", "'--quote=\"'", "--id-type=string", "--multiline-fields=true"):
+    for flag in (
+        "--delimiter=,",
+        "'--array-delimiter=;'",
+        "'--quote=\"'",
+        "--id-type=string",
+        "--multiline-fields=true",
+    ):
         assert flag in script
     assert script.rstrip().endswith('"$DATABASE"') and 'DATABASE="${1:-kgdx}"' in script
     assert out.command[:4] == ["neo4j-admin", "database", "import", "full"] and out.command[-1] == "kgdx"

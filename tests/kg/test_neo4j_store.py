@@ -62,7 +62,9 @@ def _fingerprint(store) -> str:
 
 
 def test_write_statements_are_refused_and_change_nothing(neo4j_store):
-    has_apoc = bool(neo4j_store._read("SHOW PROCEDURES YIELD name WHERE name STARTS WITH 'apoc.' RETURN count(*) AS n")[0]["n"])
+    has_apoc = bool(
+        neo4j_store._read("SHOW PROCEDURES YIELD name WHERE name STARTS WITH 'apoc.' RETURN count(*) AS n")[0]["n"]
+    )
     before = _fingerprint(neo4j_store)
     for query in FORBIDDEN + (FORBIDDEN_APOC if has_apoc else []):
         with pytest.raises(ReadOnlyQueryError, match="read-only Cypher path refuses"):
@@ -76,8 +78,9 @@ def test_read_queries_run_with_row_cap(neo4j_store):
     assert r.columns == ["id"]
     assert r.rows == [["HP:0000118"], ["HP:0001945"], ["HP:0002086"]]
     assert r.truncated
-    r = neo4j_store.cypher("MATCH (d:Disease {id: $id})-[:HAS_PHENOTYPE]->(p) RETURN d, count(p) AS n",
-                           {"id": "MONDO:0100096"})
+    r = neo4j_store.cypher(
+        "MATCH (d:Disease {id: $id})-[:HAS_PHENOTYPE]->(p) RETURN d, count(p) AS n", {"id": "MONDO:0100096"}
+    )
     assert r.rows[0][0]["labels"] == ["Disease"] and r.rows[0][0]["id"] == "MONDO:0100096"
     assert r.rows[0][1] == 3 and not r.truncated
 
@@ -96,22 +99,37 @@ def test_constraints_and_indexes_follow_the_schema(neo4j_store):
     assert {f"kgdx_{label.lower()}_id" for label in core_schema().node_types} <= names
     indexes = {r["name"] for r in neo4j_store._read("SHOW INDEXES YIELD name RETURN name")}
     assert {"kgdx_node_id", "kgdx_node_lookup", "kgdx_phenotype_text", "kgdx_disease_name"} <= indexes
-    hits = neo4j_store._read("CALL db.index.fulltext.queryNodes('kgdx_phenotype_text', 'glass') YIELD node RETURN node.id AS id")
+    hits = neo4j_store._read(
+        "CALL db.index.fulltext.queryNodes('kgdx_phenotype_text', 'glass') YIELD node RETURN node.id AS id"
+    )
     assert [h["id"] for h in hits] == ["HP:0025179"]
 
 
 def test_migration_adds_constraints_for_new_types(neo4j_store):
-    module = Schema.from_dict({
-        "name": "demo", "version": "1",
-        "node_types": {"Assessment": {"id_prefixes": ["DEMOA"], "id_pattern": r"^DEMOA:\d+$",
-                                      "properties": {"name": {"type": "str", "required": True}}}},
-        "relationship_types": {"ASSESSED_BY": {"source": ["Disease"], "target": ["Assessment"]}},
-    }, partial=True)
+    module = Schema.from_dict(
+        {
+            "name": "demo",
+            "version": "1",
+            "node_types": {
+                "Assessment": {
+                    "id_prefixes": ["DEMOA"],
+                    "id_pattern": r"^DEMOA:\d+$",
+                    "properties": {"name": {"type": "str", "required": True}},
+                }
+            },
+            "relationship_types": {"ASSESSED_BY": {"source": ["Disease"], "target": ["Assessment"]}},
+        },
+        partial=True,
+    )
     neo4j_store.migrate(core_schema().merge(module))
     names = {r["name"] for r in neo4j_store._read("SHOW CONSTRAINTS YIELD name RETURN name")}
     assert "kgdx_assessment_id" in names
-    neo4j_store.write([Node("Assessment", "DEMOA:1", {"name": "scale"}),
-                       Edge("ASSESSED_BY", "MONDO:0005249", "DEMOA:1", {"source": "test"})])
+    neo4j_store.write(
+        [
+            Node("Assessment", "DEMOA:1", {"name": "scale"}),
+            Edge("ASSESSED_BY", "MONDO:0005249", "DEMOA:1", {"source": "test"}),
+        ]
+    )
     assert neo4j_store.counts().relationships["ASSESSED_BY"] == 1
     neo4j_store.clear()
     neo4j_store._autocommit("DROP CONSTRAINT kgdx_assessment_id IF EXISTS")
@@ -130,8 +148,11 @@ def test_lookup_uses_the_index_and_scans_without_it(neo4j_store):
 
 def _generated(n_nodes: int, n_edges: int) -> list:
     nodes = [Node("Phenotype", f"HP:{i:07d}", {"name": f"term {i}"}) for i in range(n_nodes)]
-    edges = [Edge("IS_A", f"HP:{i:07d}", f"HP:{(i * 7919 + k) % n_nodes:07d}", {"source": "generated"})
-             for i in range(1, n_nodes) for k in range(n_edges // n_nodes + 1)]
+    edges = [
+        Edge("IS_A", f"HP:{i:07d}", f"HP:{(i * 7919 + k) % n_nodes:07d}", {"source": "generated"})
+        for i in range(1, n_nodes)
+        for k in range(n_edges // n_nodes + 1)
+    ]
     edges = [e for e in edges if e.src != e.dst][:n_edges]
     return nodes + edges
 

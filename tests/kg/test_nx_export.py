@@ -23,8 +23,12 @@ def test_shape(memory_store):
     assert isinstance(g, nx.MultiDiGraph)
     assert g.number_of_nodes() == memory_store.counts().total_nodes
     assert g.number_of_edges() == memory_store.counts().total_relationships
-    assert g.nodes["HP:0002090"] == {"type": "Phenotype", "name": "Pneumonia", "synonyms": ["Lung infection"],
-                                     "alt_ids": ["HP:0006520"]}
+    assert g.nodes["HP:0002090"] == {
+        "type": "Phenotype",
+        "name": "Pneumonia",
+        "synonyms": ["Lung infection"],
+        "alt_ids": ["HP:0006520"],
+    }
     assert g.edges["MONDO:0100096", "HP:0025179", "HAS_PHENOTYPE"] == {"source": "kgdx test fixture", "frequency": 0.8}
     assert g.graph == {"schema": "core", "schema_version": "1.0.0", "modules": []}
 
@@ -43,15 +47,22 @@ def test_export_does_not_alias_the_store(memory_store):
 
 def test_parallel_edges_of_different_types_are_kept():
     store = MemoryStore(core_schema())
-    store.write([Node("Disease", "MONDO:0005180", {"name": "PD"}), Node("Phenotype", "HP:0001337", {"name": "Tremor"}),
-                 Node("Anatomy", "UBERON:0002038", {"name": "substantia nigra"}),
-                 Edge("HAS_PHENOTYPE", "MONDO:0005180", "HP:0001337", {"source": "a"}),
-                 Edge("LOCATED_IN", "HP:0001337", "UBERON:0002038", {"source": "b"}),
-                 Edge("LOCATED_IN", "MONDO:0005180", "UBERON:0002038", {"source": "c"})])
+    store.write(
+        [
+            Node("Disease", "MONDO:0005180", {"name": "PD"}),
+            Node("Phenotype", "HP:0001337", {"name": "Tremor"}),
+            Node("Anatomy", "UBERON:0002038", {"name": "substantia nigra"}),
+            Edge("HAS_PHENOTYPE", "MONDO:0005180", "HP:0001337", {"source": "a"}),
+            Edge("LOCATED_IN", "HP:0001337", "UBERON:0002038", {"source": "b"}),
+            Edge("LOCATED_IN", "MONDO:0005180", "UBERON:0002038", {"source": "c"}),
+        ]
+    )
     g = to_networkx(store)
-    assert sorted(g.edges(keys=True)) == [("HP:0001337", "UBERON:0002038", "LOCATED_IN"),
-                                          ("MONDO:0005180", "HP:0001337", "HAS_PHENOTYPE"),
-                                          ("MONDO:0005180", "UBERON:0002038", "LOCATED_IN")]
+    assert sorted(g.edges(keys=True)) == [
+        ("HP:0001337", "UBERON:0002038", "LOCATED_IN"),
+        ("MONDO:0005180", "HP:0001337", "HAS_PHENOTYPE"),
+        ("MONDO:0005180", "UBERON:0002038", "LOCATED_IN"),
+    ]
 
 
 def test_from_a_simple_digraph_with_type_attributes():

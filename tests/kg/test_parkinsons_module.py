@@ -54,32 +54,84 @@ MONOGENIC = {
 GBA1 = "NCBIGene:2629"
 
 DRUG = {  # name -> DrugBank id
-    "levodopa": "DB01235", "carbidopa": "DB00190", "benserazide": "DB12783",
-    "pramipexole": "DB00413", "ropinirole": "DB00268", "rotigotine": "DB05271",
-    "rasagiline": "DB01367", "selegiline": "DB01037", "safinamide": "DB06654",
-    "entacapone": "DB00494", "opicapone": "DB11632", "amantadine": "DB00915",
-    "trihexyphenidyl": "DB00376", "istradefylline": "DB11757", "apomorphine": "DB00714",
-    "propranolol": "DB03322", "primidone": "DB00794", "rivastigmine": "DB00989",
-    "pimavanserin": "DB05316", "quetiapine": "DB01224", "clozapine": "DB00363",
-    "droxidopa": "DB06262", "midodrine": "DB00211", "fludrocortisone": "DB00687",
-    "penicillamine": "DB00859", "trientine": "DB06824", "zinc acetate": "DB14487",
-    "meperidine": "DB00454", "tramadol": "DB00193", "methadone": "DB00333",
-    "dextromethorphan": "DB00514", "fluoxetine": "DB00472", "sertraline": "DB01104",
-    "paroxetine": "DB00715", "citalopram": "DB00215", "escitalopram": "DB01175",
-    "venlafaxine": "DB00285", "duloxetine": "DB00476",
-    "haloperidol": "DB00502", "metoclopramide": "DB01233", "prochlorperazine": "DB00433",
-    "risperidone": "DB00734", "phenelzine": "DB00780", "tranylcypromine": "DB00752",
+    "levodopa": "DB01235",
+    "carbidopa": "DB00190",
+    "benserazide": "DB12783",
+    "pramipexole": "DB00413",
+    "ropinirole": "DB00268",
+    "rotigotine": "DB05271",
+    "rasagiline": "DB01367",
+    "selegiline": "DB01037",
+    "safinamide": "DB06654",
+    "entacapone": "DB00494",
+    "opicapone": "DB11632",
+    "amantadine": "DB00915",
+    "trihexyphenidyl": "DB00376",
+    "istradefylline": "DB11757",
+    "apomorphine": "DB00714",
+    "propranolol": "DB03322",
+    "primidone": "DB00794",
+    "rivastigmine": "DB00989",
+    "pimavanserin": "DB05316",
+    "quetiapine": "DB01224",
+    "clozapine": "DB00363",
+    "droxidopa": "DB06262",
+    "midodrine": "DB00211",
+    "fludrocortisone": "DB00687",
+    "penicillamine": "DB00859",
+    "trientine": "DB06824",
+    "zinc acetate": "DB14487",
+    "meperidine": "DB00454",
+    "tramadol": "DB00193",
+    "methadone": "DB00333",
+    "dextromethorphan": "DB00514",
+    "fluoxetine": "DB00472",
+    "sertraline": "DB01104",
+    "paroxetine": "DB00715",
+    "citalopram": "DB00215",
+    "escitalopram": "DB01175",
+    "venlafaxine": "DB00285",
+    "duloxetine": "DB00476",
+    "haloperidol": "DB00502",
+    "metoclopramide": "DB01233",
+    "prochlorperazine": "DB00433",
+    "risperidone": "DB00734",
+    "phenelzine": "DB00780",
+    "tranylcypromine": "DB00752",
     "isocarboxazid": "DB01247",
 }
-TREATED = ("levodopa", "carbidopa", "benserazide", "pramipexole", "ropinirole", "rotigotine",
-           "rasagiline", "selegiline", "safinamide", "entacapone", "opicapone", "amantadine",
-           "trihexyphenidyl", "istradefylline", "apomorphine", "propranolol", "primidone",
-           "rivastigmine", "pimavanserin", "quetiapine", "clozapine", "droxidopa", "midodrine",
-           "fludrocortisone", "penicillamine", "trientine", "zinc acetate")
+TREATED = (
+    "levodopa",
+    "carbidopa",
+    "benserazide",
+    "pramipexole",
+    "ropinirole",
+    "rotigotine",
+    "rasagiline",
+    "selegiline",
+    "safinamide",
+    "entacapone",
+    "opicapone",
+    "amantadine",
+    "trihexyphenidyl",
+    "istradefylline",
+    "apomorphine",
+    "propranolol",
+    "primidone",
+    "rivastigmine",
+    "pimavanserin",
+    "quetiapine",
+    "clozapine",
+    "droxidopa",
+    "midodrine",
+    "fludrocortisone",
+    "penicillamine",
+    "trientine",
+    "zinc acetate",
+)
 MAOB = ("rasagiline", "selegiline", "safinamide")
 SEROTONERGIC_OPIOIDS = ("meperidine", "tramadol", "methadone", "dextromethorphan")
-SSRI_SNRI = ("fluoxetine", "sertraline", "paroxetine", "citalopram", "escitalopram",
-             "venlafaxine", "duloxetine")
+SSRI_SNRI = ("fluoxetine", "sertraline", "paroxetine", "citalopram", "escitalopram", "venlafaxine", "duloxetine")
 NONSELECTIVE_MAOI = ("phenelzine", "tranylcypromine", "isocarboxazid")
 DOPAMINE_ANTAGONISTS = ("haloperidol", "metoclopramide", "prochlorperazine", "risperidone")
 
@@ -245,8 +297,11 @@ def test_agrees_with_builtin_modules(module, nodes, merged_schema):
 
 
 def test_every_edge_has_a_source(edges):
-    missing = [f"{e.src}-[{e.type}]->{e.dst} ({e.origin})" for e in edges
-               if not isinstance(e.props.get(PROVENANCE), str) or not e.props[PROVENANCE].strip()]
+    missing = [
+        f"{e.src}-[{e.type}]->{e.dst} ({e.origin})"
+        for e in edges
+        if not isinstance(e.props.get(PROVENANCE), str) or not e.props[PROVENANCE].strip()
+    ]
     assert missing == []
 
 
@@ -334,8 +389,18 @@ def test_every_disease_has_phenotypes(edges):
 
 def test_issue_phenotypes_are_annotated_to_pd(edges):
     pd = {e.dst for e in edges if e.type == "HAS_PHENOTYPE" and e.src == PD}
-    for hp in ("HP:0002067", "HP:0002063", "HP:0002322", "HP:0002172",  # motor
-               "HP:0004409", "HP:5200291", "HP:0002019", "HP:0001278", "HP:0000726", "HP:0002367"):
+    for hp in (
+        "HP:0002067",
+        "HP:0002063",
+        "HP:0002322",
+        "HP:0002172",  # motor
+        "HP:0004409",
+        "HP:5200291",
+        "HP:0002019",
+        "HP:0001278",
+        "HP:0000726",
+        "HP:0002367",
+    ):
         assert hp in pd, hp
 
 
@@ -347,22 +412,25 @@ def _freq(edges) -> dict[str, dict[str, float]]:
     return out
 
 
-@pytest.mark.parametrize(("hp", "expected"), [
-    ("HP:0000511", PSP),    # vertical supranuclear gaze palsy
-    ("HP:0001278", MSA),    # orthostatic hypotension
-    ("HP:0010307", MSA),    # stridor
-    ("HP:0032506", CBD),    # alien limb
-    ("HP:0030217", CBD),    # limb apraxia
-    ("HP:0007159", DLB),    # fluctuating cognition
-    ("HP:0002367", DLB),    # visual hallucinations
-    ("HP:0002345", ET),     # action tremor
-    ("HP:0034634", DIP),    # dopamine antagonist exposure
-    ("HP:0010521", NPH),    # gait apraxia
-    ("HP:0200032", WILSON),  # Kayser-Fleischer ring
-    ("HP:0030891", VP),     # white matter hyperintensities
-    ("HP:0002548", PD),     # good levodopa response
-    ("HP:0004409", PD),     # hyposmia
-])
+@pytest.mark.parametrize(
+    ("hp", "expected"),
+    [
+        ("HP:0000511", PSP),  # vertical supranuclear gaze palsy
+        ("HP:0001278", MSA),  # orthostatic hypotension
+        ("HP:0010307", MSA),  # stridor
+        ("HP:0032506", CBD),  # alien limb
+        ("HP:0030217", CBD),  # limb apraxia
+        ("HP:0007159", DLB),  # fluctuating cognition
+        ("HP:0002367", DLB),  # visual hallucinations
+        ("HP:0002345", ET),  # action tremor
+        ("HP:0034634", DIP),  # dopamine antagonist exposure
+        ("HP:0010521", NPH),  # gait apraxia
+        ("HP:0200032", WILSON),  # Kayser-Fleischer ring
+        ("HP:0030891", VP),  # white matter hyperintensities
+        ("HP:0002548", PD),  # good levodopa response
+        ("HP:0004409", PD),  # hyposmia
+    ],
+)
 def test_phenotypes_separate_the_differential(edges, hp, expected):
     freq = _freq(edges)
     best = max(DIFFERENTIAL, key=lambda d: freq[d].get(hp, 0.0))
@@ -372,7 +440,7 @@ def test_phenotypes_separate_the_differential(edges, hp, expected):
 def test_no_two_diseases_share_a_profile(edges):
     freq = _freq(edges)
     for i, a in enumerate(DIFFERENTIAL):
-        for b in DIFFERENTIAL[i + 1:]:
+        for b in DIFFERENTIAL[i + 1 :]:
             sa, sb = set(freq[a]), set(freq[b])
             assert len(sa & sb) / len(sa | sb) < 0.75, (a, b)
 
@@ -384,9 +452,14 @@ def test_assessments_and_imaging(nodes, edges):
     parts = {e.src for e in edges if e.type == "SUBSCALE_OF" and e.dst == "KGDXPD_ASSESS:MDS_UPDRS"}
     assert len(parts) == 4
     imaging = {(e.src, e.dst) for e in edges if e.type == "HAS_NEUROIMAGING_FINDING"}
-    for disease, finding in ((PD, "DAT_SPECT_REDUCED_STRIATAL_UPTAKE"), (MSA, "MRI_HOT_CROSS_BUN_SIGN"),
-                             (MSA, "MRI_PUTAMINAL_RIM_SIGN"), (PSP, "MRI_MIDBRAIN_ATROPHY"),
-                             (PD, "MIBG_CARDIAC_DENERVATION"), (ET, "DAT_SPECT_NORMAL")):
+    for disease, finding in (
+        (PD, "DAT_SPECT_REDUCED_STRIATAL_UPTAKE"),
+        (MSA, "MRI_HOT_CROSS_BUN_SIGN"),
+        (MSA, "MRI_PUTAMINAL_RIM_SIGN"),
+        (PSP, "MRI_MIDBRAIN_ATROPHY"),
+        (PD, "MIBG_CARDIAC_DENERVATION"),
+        (ET, "DAT_SPECT_NORMAL"),
+    ):
         assert (disease, f"KGDXPD_IMAGING:{finding}") in imaging
     staging = {e.dst for e in edges if e.type == "HAS_NEUROASSESSMENT" and e.src == PD}
     assert {"KGDXPD_ASSESS:HOEHN_YAHR", "KGDXPD_ASSESS:MDS_UPDRS_III", "KGDXPD_ASSESS:MOCA"} <= staging
@@ -440,14 +513,30 @@ def test_safety_edges(edges):
 
 # ------------------------------------------------------------------------------ note vignettes
 
-GROUP_GOLD = {"pd": PD, "msa": MSA, "psp": PSP, "dlb": DLB, "et": ET, "dip": DIP,
-              "cbd": CBD, "vp": VP, "nph": NPH, "wd": WILSON}
+GROUP_GOLD = {
+    "pd": PD,
+    "msa": MSA,
+    "psp": PSP,
+    "dlb": DLB,
+    "et": ET,
+    "dip": DIP,
+    "cbd": CBD,
+    "vp": VP,
+    "nph": NPH,
+    "wd": WILSON,
+}
 # Words that would give the diagnosis away, per gold disease.
 GIVEAWAYS = {
-    PD: [r"parkinson'?s? disease", r"\bPD\b"], MSA: [r"multiple system", r"\bMSA\b", r"shy-drager"],
-    PSP: [r"supranuclear palsy", r"\bPSP\b", r"richardson"], CBD: [r"corticobasal", r"\bCB[DS]\b"],
-    DLB: [r"lewy", r"\bDLB\b"], ET: [r"essential tremor"], DIP: [r"drug-induced", r"neuroleptic-induced"],
-    VP: [r"vascular parkinsonism"], NPH: [r"hydrocephalus", r"\bNPH\b"], WILSON: [r"wilson", r"hepatolenticular"],
+    PD: [r"parkinson'?s? disease", r"\bPD\b"],
+    MSA: [r"multiple system", r"\bMSA\b", r"shy-drager"],
+    PSP: [r"supranuclear palsy", r"\bPSP\b", r"richardson"],
+    CBD: [r"corticobasal", r"\bCB[DS]\b"],
+    DLB: [r"lewy", r"\bDLB\b"],
+    ET: [r"essential tremor"],
+    DIP: [r"drug-induced", r"neuroleptic-induced"],
+    VP: [r"vascular parkinsonism"],
+    NPH: [r"hydrocephalus", r"\bNPH\b"],
+    WILSON: [r"wilson", r"hepatolenticular"],
 }
 
 

@@ -19,17 +19,29 @@ OBO = "http://purl.obolibrary.org/obo/"
 
 # Values that break naive writers: quotes, backslashes, newlines, unicode, list order, floats.
 EXTRAS = [
-    Node("Disease", "MONDO:0005180", {
-        "name": 'Parkinson "idiopathic" disease',
-        "synonyms": ["paralysis agitans", "PD; idiopathic", "Parkinson's disease"],  # not sorted
-        "definition": "Line one,\nline two\twith a tab and a back\\slash — ünïcödé",
-        "xrefs": ["OMIM:168600", "DOID:14330"],
-    }),
+    Node(
+        "Disease",
+        "MONDO:0005180",
+        {
+            "name": 'Parkinson "idiopathic" disease',
+            "synonyms": ["paralysis agitans", "PD; idiopathic", "Parkinson's disease"],  # not sorted
+            "definition": "Line one,\nline two\twith a tab and a back\\slash — ünïcödé",
+            "xrefs": ["OMIM:168600", "DOID:14330"],
+        },
+    ),
     Node("Phenotype", "HP:0001337", {"name": "Tremor", "ic": 0.1 + 0.2, "alt_ids": ["HP:0001338"]}),
     Node("Patient", "PATIENT:case-1.a", {"name": "case 1", "sex": "FEMALE", "age_years": 71.5}),
-    Edge("HAS_PHENOTYPE", "MONDO:0005180", "HP:0001337",
-         {"source": "HPO phenotype.hpoa 2024-04-26: PMID:123;PMID:456", "frequency": 1e-05,
-          "onset": "HP:0003596", "evidence": "PCS"}),
+    Edge(
+        "HAS_PHENOTYPE",
+        "MONDO:0005180",
+        "HP:0001337",
+        {
+            "source": "HPO phenotype.hpoa 2024-04-26: PMID:123;PMID:456",
+            "frequency": 1e-05,
+            "onset": "HP:0003596",
+            "evidence": "PCS",
+        },
+    ),
     Edge("HAS_FINDING", "PATIENT:case-1.a", "HP:0001337", {"source": "report", "probability": 0.895}),
 ]
 
@@ -93,7 +105,10 @@ def test_shape_of_nodes_and_edges(kg, tmp_path):
     st = URIRef(edge_iri(Edge("HAS_PHENOTYPE", "MONDO:0005180", "HP:0001337")))
     assert str(st) == "https://kgdx.dev/edge/MONDO:0005180/HAS_PHENOTYPE/HP:0001337"
     assert set(g.predicate_objects(st)) >= {
-        (RDF.type, RDF.Statement), (RDF.subject, pd), (RDF.predicate, KGDX.HAS_PHENOTYPE), (RDF.object, tremor),
+        (RDF.type, RDF.Statement),
+        (RDF.subject, pd),
+        (RDF.predicate, KGDX.HAS_PHENOTYPE),
+        (RDF.object, tremor),
         (KGDX.source, Literal("HPO phenotype.hpoa 2024-04-26: PMID:123;PMID:456")),
     }
     freq = g.value(st, KGDX.frequency)
@@ -131,7 +146,7 @@ def test_export_of_an_empty_store_reads_back_empty(tmp_path):
 
 def test_control_characters_survive_turtle(tmp_path):
     store = MemoryStore(core_schema())
-    store.write([Node("Phenotype", "HP:0001337", {"name": "Tremor\x07\x7f", "synonyms": ["a\\\"b", ""]})])
+    store.write([Node("Phenotype", "HP:0001337", {"name": "Tremor\x07\x7f", "synonyms": ['a\\"b', ""]})])
     back = reimport(to_rdf(store, tmp_path / "kg.ttl"), store.schema)
     assert snapshot(back) == snapshot(store)
     umask = os.umask(0)

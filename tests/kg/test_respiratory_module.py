@@ -56,17 +56,46 @@ DISEASES = {
 
 #: The CT findings the CT-finding head predicts (encoders/ct_findings.py); the module must use them.
 CT_FINDINGS = {
-    "HP:0025179", "HP:0032177", "HP:0033608", "HP:0033821", "HP:0002097", "HP:0025175", "HP:0025390",
-    "HP:0032174", "HP:0033655", "HP:0002202", "HP:0100721", "HP:0002110", "HP:0002107", "HP:6000317",
-    "HP:0033662", "HP:0030879",
+    "HP:0025179",
+    "HP:0032177",
+    "HP:0033608",
+    "HP:0033821",
+    "HP:0002097",
+    "HP:0025175",
+    "HP:0025390",
+    "HP:0032174",
+    "HP:0033655",
+    "HP:0002202",
+    "HP:0100721",
+    "HP:0002110",
+    "HP:0002107",
+    "HP:6000317",
+    "HP:0033662",
+    "HP:0030879",
 }
 
 #: The laboratory tests the module must cover, by LOINC code.
 LABS = {
-    "1988-5": "CRP", "33959-8": "procalcitonin", "6690-2": "WBC", "751-8": "neutrophils", "731-0": "lymphocytes",
-    "711-2": "eosinophils", "48065-7": "D-dimer", "10839-9": "troponin", "30934-4": "BNP", "33762-6": "NT-proBNP",
-    "2532-0": "LDH", "2276-4": "ferritin", "59408-5": "SpO2", "2703-7": "PaO2", "19926-5": "FEV1/FVC",
-    "19911-7": "DLCO", "2742-5": "ACE", "11477-7": "sputum AFB", "71773-6": "IGRA", "44357-2": "galactomannan",
+    "1988-5": "CRP",
+    "33959-8": "procalcitonin",
+    "6690-2": "WBC",
+    "751-8": "neutrophils",
+    "731-0": "lymphocytes",
+    "711-2": "eosinophils",
+    "48065-7": "D-dimer",
+    "10839-9": "troponin",
+    "30934-4": "BNP",
+    "33762-6": "NT-proBNP",
+    "2532-0": "LDH",
+    "2276-4": "ferritin",
+    "59408-5": "SpO2",
+    "2703-7": "PaO2",
+    "19926-5": "FEV1/FVC",
+    "19911-7": "DLCO",
+    "2742-5": "ACE",
+    "11477-7": "sputum AFB",
+    "71773-6": "IGRA",
+    "44357-2": "galactomannan",
     "42176-8": "beta-D-glucan",
 }
 
@@ -192,7 +221,13 @@ def test_module_manifest_and_builtin():
     assert module.version
     assert module.description
     assert [p.name for p in module.data_files()] == [
-        "diseases.yaml", "anatomy.yaml", "phenotypes.yaml", "labs.yaml", "drug_classes.yaml", "drugs.yaml", "safety.yaml",
+        "diseases.yaml",
+        "anatomy.yaml",
+        "phenotypes.yaml",
+        "labs.yaml",
+        "drug_classes.yaml",
+        "drugs.yaml",
+        "safety.yaml",
     ]
     assert "respiratory" in [m.name for m in builtin_modules()]
 
@@ -239,8 +274,11 @@ def test_drugbank_ids_known_to_drug_ner(nodes):
     assert not unknown, f"DrugBank ids unknown to drug-named-entity-recognition: {unknown}"
     # the id must also be the drug we say it is: its name or a synonym is one of the dictionary's names
     wrong = [
-        (d.id, d.name) for d in drugs
-        if not ({d.name.lower(), *(s.lower() for s in d.props.get("synonyms", []))} & known[d.id.removeprefix("DRUGBANK:")])
+        (d.id, d.name)
+        for d in drugs
+        if not (
+            {d.name.lower(), *(s.lower() for s in d.props.get("synonyms", []))} & known[d.id.removeprefix("DRUGBANK:")]
+        )
     ]
     assert not wrong, f"name does not match the DrugBank id: {wrong}"
 
@@ -338,9 +376,7 @@ def test_drugs_and_interactions(nodes, edges):
 
 def test_no_duplicate_edges(edges):
     schema = core_schema()
-    keys = Counter(
-        edge_key(e.type, e.src, e.dst, schema.relationship_types[e.type].symmetric) for e in edges
-    )
+    keys = Counter(edge_key(e.type, e.src, e.dst, schema.relationship_types[e.type].symmetric) for e in edges)
     assert not [k for k, c in keys.items() if c > 1]
 
 
@@ -362,14 +398,14 @@ def test_labs_have_units_ranges_and_indications(nodes, edges):
         assert low is not None and high is not None and low <= high, i
         assert i in indicated, f"{i} indicates no phenotype"
     crp = [e for e in _of(edges, "INDICATES") if e.src == "LOINC:1988-5"]
-    assert [(e.direction if hasattr(e, "direction") else e.props["direction"], e.dst) for e in crp] == [("high", "HP:0011227")]
+    assert [(e.direction if hasattr(e, "direction") else e.props["direction"], e.dst) for e in crp] == [
+        ("high", "HP:0011227")
+    ]
 
 
 # -- (d) endpoints -----------------------------------------------------------------------------
 
 
 def test_every_edge_endpoint_is_defined_or_an_hpo_term(nodes, edges):
-    dangling = sorted(
-        {x for e in edges for x in (e.src, e.dst) if x not in nodes and not x.startswith("HP:")}
-    )
+    dangling = sorted({x for e in edges for x in (e.src, e.dst) if x not in nodes and not x.startswith("HP:")})
     assert not dangling, f"edge endpoints neither defined in the module nor HPO terms: {dangling}"

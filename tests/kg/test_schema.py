@@ -12,10 +12,17 @@ def test_core_schema_has_the_required_types():
     s = core_schema()
     assert {"Disease", "Phenotype", "Gene", "Drug", "DrugClass", "LabTest", "Anatomy", "Patient"} <= set(s.node_types)
     triples = set(s.edge_triples)
-    for t in [("Disease", "HAS_PHENOTYPE", "Phenotype"), ("Disease", "EXCLUDES_PHENOTYPE", "Phenotype"),
-              ("Phenotype", "IS_A", "Phenotype"), ("Gene", "ASSOCIATED_WITH", "Disease"), ("Drug", "TREATS", "Disease"),
-              ("Drug", "CONTRAINDICATED_IN", "Disease"), ("Drug", "INTERACTS_WITH", "Drug"), ("Drug", "IN_CLASS", "DrugClass"),
-              ("LabTest", "INDICATES", "Phenotype")]:
+    for t in [
+        ("Disease", "HAS_PHENOTYPE", "Phenotype"),
+        ("Disease", "EXCLUDES_PHENOTYPE", "Phenotype"),
+        ("Phenotype", "IS_A", "Phenotype"),
+        ("Gene", "ASSOCIATED_WITH", "Disease"),
+        ("Drug", "TREATS", "Disease"),
+        ("Drug", "CONTRAINDICATED_IN", "Disease"),
+        ("Drug", "INTERACTS_WITH", "Drug"),
+        ("Drug", "IN_CLASS", "DrugClass"),
+        ("LabTest", "INDICATES", "Phenotype"),
+    ]:
         assert t in triples
     assert ("Phenotype", "IS_A", "Disease") not in triples  # hierarchies stay within a type
     assert all(rt.properties["source"].required for rt in s.relationship_types.values())
@@ -35,8 +42,10 @@ def test_node_type_of_and_patterns():
 
 def test_yaml_errors_name_file_key_and_value(tmp_path):
     f = tmp_path / "bad.yaml"
-    f.write_text("name: x\nversion: '1'\nnode_types:\n  Disease:\n    id_prefixes: [MONDO]\n    id_pattern: '^MONDO:'\n"
-                 "    properties:\n      name: {type: string}\n")
+    f.write_text(
+        "name: x\nversion: '1'\nnode_types:\n  Disease:\n    id_prefixes: [MONDO]\n    id_pattern: '^MONDO:'\n"
+        "    properties:\n      name: {type: string}\n"
+    )
     with pytest.raises(SchemaError) as e:
         Schema.from_yaml(f)
     msg = str(e.value)
@@ -48,15 +57,25 @@ def test_yaml_errors_name_file_key_and_value(tmp_path):
         Schema.from_yaml(tmp_path / "missing.yaml")
 
 
-@pytest.mark.parametrize(("doc", "match"), [
-    ({"node_types": {"bad label": {"id_prefixes": ["X"], "id_pattern": "x"}}}, "CamelCase"),
-    ({"node_types": {"A": {"id_prefixes": ["X"], "id_pattern": "("}}}, "not a regular expression"),
-    ({"node_types": {"A": {"id_prefixes": ["X"], "id_pattern": "x"}, "B": {"id_prefixes": ["X"], "id_pattern": "x"}}},
-     "claimed by both"),
-    ({"node_types": {"A": {"id_prefixes": ["X"], "id_pattern": "x", "properties": {"id": {}}}}}, "reserved"),
-    ({"relationship_types": {"R": {"source": ["Nope"], "target": ["Nope"]}}}, "unknown node type 'Nope'"),
-    ({"relationship_types": {"lower": {"source": ["A"], "target": ["A"]}}}, "UPPER_SNAKE"),
-])
+@pytest.mark.parametrize(
+    ("doc", "match"),
+    [
+        ({"node_types": {"bad label": {"id_prefixes": ["X"], "id_pattern": "x"}}}, "CamelCase"),
+        ({"node_types": {"A": {"id_prefixes": ["X"], "id_pattern": "("}}}, "not a regular expression"),
+        (
+            {
+                "node_types": {
+                    "A": {"id_prefixes": ["X"], "id_pattern": "x"},
+                    "B": {"id_prefixes": ["X"], "id_pattern": "x"},
+                }
+            },
+            "claimed by both",
+        ),
+        ({"node_types": {"A": {"id_prefixes": ["X"], "id_pattern": "x", "properties": {"id": {}}}}}, "reserved"),
+        ({"relationship_types": {"R": {"source": ["Nope"], "target": ["Nope"]}}}, "unknown node type 'Nope'"),
+        ({"relationship_types": {"lower": {"source": ["A"], "target": ["A"]}}}, "UPPER_SNAKE"),
+    ],
+)
 def test_invalid_schemas_are_refused(doc, match):
     with pytest.raises(SchemaError, match=match):
         Schema.from_dict({"name": "t", "version": "1", **doc})
@@ -105,15 +124,28 @@ def test_merge_adds_types_and_is_idempotent(tmp_path):
         Schema.from_yaml(f)  # a module file alone is not a closed schema
 
 
-@pytest.mark.parametrize(("change", "match"), [
-    (lambda m: m.replace("DEMOA]", "HP]"), "id prefix 'HP' of 'Assessment' clashes with node type 'Phenotype'"),
-    (lambda m: m.replace("Assessment", "Disease"), "redefines node type 'Disease'"),
-    (lambda m: m.replace("target: [Assessment]", "target: [Nowhere]").replace("ASSESSED_BY", "POINTS"),
-     "unknown node type 'Nowhere'"),
-    (lambda m: m.replace("ASSESSED_BY: {source: [Disease], target: [Assessment]}", "TREATS: {source: [Drug], target: [Assessment]}"),
-     "redefines relationship type 'TREATS'"),
-    (lambda m: m.replace('"https://example.org/a/"}', '"https://example.org/a/", HP: "https://other/"}'), "redefines prefix 'HP'"),
-])
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (lambda m: m.replace("DEMOA]", "HP]"), "id prefix 'HP' of 'Assessment' clashes with node type 'Phenotype'"),
+        (lambda m: m.replace("Assessment", "Disease"), "redefines node type 'Disease'"),
+        (
+            lambda m: m.replace("target: [Assessment]", "target: [Nowhere]").replace("ASSESSED_BY", "POINTS"),
+            "unknown node type 'Nowhere'",
+        ),
+        (
+            lambda m: m.replace(
+                "ASSESSED_BY: {source: [Disease], target: [Assessment]}",
+                "TREATS: {source: [Drug], target: [Assessment]}",
+            ),
+            "redefines relationship type 'TREATS'",
+        ),
+        (
+            lambda m: m.replace('"https://example.org/a/"}', '"https://example.org/a/", HP: "https://other/"}'),
+            "redefines prefix 'HP'",
+        ),
+    ],
+)
 def test_merge_conflicts_are_named(tmp_path, change, match):
     f = tmp_path / "m.yaml"
     f.write_text(change(MODULE))

@@ -15,8 +15,17 @@ from kgdx.kg.testing import tiny_kg_records
 
 TINY_COUNTS = {
     "nodes": {"Disease": 4, "Drug": 4, "DrugClass": 2, "Gene": 1, "LabTest": 1, "Phenotype": 11},
-    "relationships": {"ASSOCIATED_WITH": 1, "CONTRAINDICATED_IN": 1, "EXCLUDES_PHENOTYPE": 1, "HAS_PHENOTYPE": 12,
-                      "INDICATES": 1, "INTERACTS_WITH": 3, "IN_CLASS": 1, "IS_A": 12, "TREATS": 2},
+    "relationships": {
+        "ASSOCIATED_WITH": 1,
+        "CONTRAINDICATED_IN": 1,
+        "EXCLUDES_PHENOTYPE": 1,
+        "HAS_PHENOTYPE": 12,
+        "INDICATES": 1,
+        "INTERACTS_WITH": 3,
+        "IN_CLASS": 1,
+        "IS_A": 12,
+        "TREATS": 2,
+    },
 }
 
 
@@ -35,8 +44,12 @@ def test_write_is_idempotent(store):
 
 
 def test_rewrite_merges_properties(store):
-    store.write([Node("Phenotype", "HP:0012735", {"name": "Cough", "definition": "Sudden expulsion of air."}),
-                 Edge("HAS_PHENOTYPE", "MONDO:0005249", "HP:0012735", {"source": "second source", "frequency": 0.9})])
+    store.write(
+        [
+            Node("Phenotype", "HP:0012735", {"name": "Cough", "definition": "Sudden expulsion of air."}),
+            Edge("HAS_PHENOTYPE", "MONDO:0005249", "HP:0012735", {"source": "second source", "frequency": 0.9}),
+        ]
+    )
     n = store.node("HP:0012735")
     assert n.props == {"name": "Cough", "definition": "Sudden expulsion of air."}
     [nb] = [nb for nb in store.disease_phenotypes("MONDO:0005249") if nb.node.id == "HP:0012735"]
@@ -45,9 +58,11 @@ def test_rewrite_merges_properties(store):
 
 def test_bad_record_writes_nothing(store):
     before = store.counts().to_dict()
-    bad = [Node("Phenotype", "HP:0099999", {"name": "new"}),
-           Edge("HAS_PHENOTYPE", "MONDO:0005249", "HP:0099999", {"source": "x"}),
-           Edge("HAS_PHENOTYPE", "HP:0012735", "MONDO:0005249", {"source": "x"})]  # wrong direction
+    bad = [
+        Node("Phenotype", "HP:0099999", {"name": "new"}),
+        Edge("HAS_PHENOTYPE", "MONDO:0005249", "HP:0099999", {"source": "x"}),
+        Edge("HAS_PHENOTYPE", "HP:0012735", "MONDO:0005249", {"source": "x"}),
+    ]  # wrong direction
     with pytest.raises(RecordError, match="cannot join Phenotype to Disease"):
         store.write(bad)
     with pytest.raises(RecordError, match="neither in this load nor in the store"):
@@ -79,7 +94,10 @@ def test_neighbours(store):
     out = store.neighbours("HP:0002090", direction="out")
     assert [(nb.edge.type, nb.node.id) for nb in out] == [("IS_A", "HP:0002088")]
     inn = store.neighbours("HP:0002090", direction="in")
-    assert [(nb.edge.type, nb.node.id) for nb in inn] == [("HAS_PHENOTYPE", "MONDO:0005249"), ("HAS_PHENOTYPE", "OMIM:219700")]
+    assert [(nb.edge.type, nb.node.id) for nb in inn] == [
+        ("HAS_PHENOTYPE", "MONDO:0005249"),
+        ("HAS_PHENOTYPE", "OMIM:219700"),
+    ]
     both = store.neighbours("HP:0002090", node_types=["Disease"])
     assert [nb.node.id for nb in both] == ["MONDO:0005249", "OMIM:219700"]
     assert store.neighbours("HP:0000000") == []
@@ -92,7 +110,11 @@ def test_disease_phenotypes(store):
 
 def test_phenotype_diseases(store):
     assert [nb.node.id for nb in store.phenotype_diseases("HP:0012735")] == [
-        "MONDO:0005249", "MONDO:0008903", "MONDO:0100096", "OMIM:219700"]
+        "MONDO:0005249",
+        "MONDO:0008903",
+        "MONDO:0100096",
+        "OMIM:219700",
+    ]
 
 
 def test_drug_queries(store):
@@ -129,8 +151,14 @@ def test_evidence_paths(store):
 
 def test_subgraph(store):
     nodes, edges = store.subgraph(["MONDO:0100096"], hops=1)
-    assert [n.id for n in nodes] == ["DRUGBANK:DB15661", "HP:0001945", "HP:0012735", "HP:0025179",
-                                     "MONDO:0005249", "MONDO:0100096"]
+    assert [n.id for n in nodes] == [
+        "DRUGBANK:DB15661",
+        "HP:0001945",
+        "HP:0012735",
+        "HP:0025179",
+        "MONDO:0005249",
+        "MONDO:0100096",
+    ]
     assert ("DRUGBANK:DB15661", "TREATS", "MONDO:0100096") in [(e.src, e.type, e.dst) for e in edges]
     nodes2, edges2 = store.subgraph(["MONDO:0100096"], hops=1, rel_types=["HAS_PHENOTYPE"])
     assert [n.id for n in nodes2] == ["HP:0001945", "HP:0012735", "HP:0025179", "MONDO:0100096"]
@@ -140,7 +168,11 @@ def test_subgraph(store):
 
 def test_iter_and_delete(store):
     assert sorted(n.id for n in store.iter_nodes("Drug")) == [
-        "DRUGBANK:DB00277", "DRUGBANK:DB00682", "DRUGBANK:DB01211", "DRUGBANK:DB15661"]
+        "DRUGBANK:DB00277",
+        "DRUGBANK:DB00682",
+        "DRUGBANK:DB01211",
+        "DRUGBANK:DB15661",
+    ]
     assert len(list(store.iter_edges("HAS_PHENOTYPE"))) == 12
     store.delete(edge_keys=[("DRUGBANK:DB01211", "TREATS", "MONDO:0005249")], node_ids=["DRUGBANK:DB15661"])
     c = store.counts().to_dict()
@@ -170,7 +202,9 @@ NAMED_QUERIES = [
 
 
 @pytest.mark.neo4j
-@pytest.mark.parametrize(("name", "args", "kwargs"), NAMED_QUERIES, ids=[f"{q[0]}-{i}" for i, q in enumerate(NAMED_QUERIES)])
+@pytest.mark.parametrize(
+    ("name", "args", "kwargs"), NAMED_QUERIES, ids=[f"{q[0]}-{i}" for i, q in enumerate(NAMED_QUERIES)]
+)
 def test_both_stores_agree(memory_store, neo4j_store, name, args, kwargs):
     mem = getattr(memory_store, name)(*args, **kwargs)
     neo = getattr(neo4j_store, name)(*args, **kwargs)

@@ -24,9 +24,18 @@ from kgdx.reasoning.diagnoser import Diagnoser
 from kgdx.settings import get_settings
 
 GGO, EFFUSION, PNEUMONIA, COUGH, FEVER, HEMOPTYSIS, CRP_HIGH = (
-    "HP:0025179", "HP:0002202", "HP:0002090", "HP:0012735", "HP:0001945", "HP:0002105", "HP:0011227")
-REPORT = ("CLINICAL INDICATION: Fever.\n\nFINDINGS: Ground glass opacity in both lungs. No hemoptysis.\n\n"
-          "IMPRESSION: Possible pneumonia.")
+    "HP:0025179",
+    "HP:0002202",
+    "HP:0002090",
+    "HP:0012735",
+    "HP:0001945",
+    "HP:0002105",
+    "HP:0011227",
+)
+REPORT = (
+    "CLINICAL INDICATION: Fever.\n\nFINDINGS: Ground glass opacity in both lungs. No hemoptysis.\n\n"
+    "IMPRESSION: Possible pneumonia."
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -107,9 +116,14 @@ def test_modifiers_are_not_findings(tiny_store, tiny_trained, monkeypatch):
     from kgdx.kg.testing import tiny_kg_records
 
     store = MemoryStore(tiny_store.schema)
-    store.write([*tiny_kg_records(), Node("Phenotype", "HP:0012823", {"name": "Clinical modifier"}),
-                 Node("Phenotype", "HP:0025287", {"name": "Axial"}),
-                 Edge("IS_A", "HP:0025287", "HP:0012823", {"source": "test"})])
+    store.write(
+        [
+            *tiny_kg_records(),
+            Node("Phenotype", "HP:0012823", {"name": "Clinical modifier"}),
+            Node("Phenotype", "HP:0025287", {"name": "Axial"}),
+            Edge("IS_A", "HP:0025287", "HP:0012823", {"source": "test"}),
+        ]
+    )
     model, _ = load_checkpoint(tiny_trained[0] / "best.pt")
     dx = Diagnoser(store, model)
     text = "FINDINGS: Axial ground glass opacity."
@@ -144,8 +158,10 @@ def test_helpers(tmp_path):
     added = add_labs(case, table)
     assert [(x.loinc, x.value) for x in added] == [("LOINC:1988-5", 12.0)]
 
-    assert report_for_linking(REPORT) == "FINDINGS:\nGround glass opacity in both lungs. No hemoptysis.\n\n" \
-                                         "IMPRESSION:\nPossible pneumonia."
+    assert (
+        report_for_linking(REPORT) == "FINDINGS:\nGround glass opacity in both lungs. No hemoptysis.\n\n"
+        "IMPRESSION:\nPossible pneumonia."
+    )
     assert report_for_linking("No headings here.") == "No headings here."
     assert report_for_linking(REPORT, None) == REPORT
 
@@ -179,8 +195,12 @@ def tiny_cohort(tmp_path_factory):
     from kgdx.synth import SynthConfig, generate_cohort
 
     out = tmp_path_factory.mktemp("cohort") / "c"
-    cfg = SynthConfig.parse({"volume": {"shape": [16, 32, 32]},
-                             "splits": {"train": 0.5, "validation": 0.25, "test": 0.25, "held_out_diseases": []}})
+    cfg = SynthConfig.parse(
+        {
+            "volume": {"shape": [16, 32, 32]},
+            "splits": {"train": 0.5, "validation": 0.25, "test": 0.25, "held_out_diseases": []},
+        }
+    )
     generate_cohort(out, 6, seed=3, cfg=cfg, workers=1)  # seed 3: two cases in each split
     return read_cohort(out)
 
@@ -219,7 +239,9 @@ def test_ct_head_through_kgdx_ct_model(dx, tiny_cohort, ct_head, monkeypatch):
 
     cid = tiny_cohort.ids("test")[0]
     path = tiny_cohort.path(cid, "ct")
-    expected = predict(ct_head["encoder"], preprocess_cohort(tiny_cohort, [cid], ct_head["encoder"].cfg.preprocess))[1][0]
+    expected = predict(ct_head["encoder"], preprocess_cohort(tiny_cohort, [cid], ct_head["encoder"].cfg.preprocess))[1][
+        0
+    ]
     monkeypatch.setenv("KGDX_CT_MODEL", ct_head["path"])
     get_settings.cache_clear()
     probs = CaseBuilder(dx).add_ct(PatientCase("x"), path)
@@ -239,10 +261,19 @@ def test_kgdx_diagnose_with_ct(env, tiny_trained, tiny_cohort, ct_head, biased_c
     model = str(tiny_trained[0] / "best.pt")
     volume = str(tiny_cohort.path(tiny_cohort.ids("test")[0], "ct"))
     packet = tmp_path / "case.json"
-    packet.write_text(json.dumps({
-        "id": "c1", "subject": {"id": "s", "sex": "FEMALE"},
-        "phenotypicFeatures": [{"type": {"id": COUGH, "label": "Cough"}}, {"type": {"id": FEVER, "label": "Fever"}}],
-        "metaData": {"created": "2025-01-01T00:00:00Z", "phenopacketSchemaVersion": "2.0"}}))
+    packet.write_text(
+        json.dumps(
+            {
+                "id": "c1",
+                "subject": {"id": "s", "sex": "FEMALE"},
+                "phenotypicFeatures": [
+                    {"type": {"id": COUGH, "label": "Cough"}},
+                    {"type": {"id": FEVER, "label": "Fever"}},
+                ],
+                "metaData": {"created": "2025-01-01T00:00:00Z", "phenopacketSchemaVersion": "2.0"},
+            }
+        )
+    )
 
     monkeypatch.setenv("KGDX_CT_MODEL", ct_head["path"])  # the trained head
     get_settings.cache_clear()

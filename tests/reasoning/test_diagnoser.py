@@ -24,8 +24,12 @@ def dx(tiny_store, tiny_trained):
 
 
 def covid_case(**kw) -> PatientCase:
-    return PatientCase("p1", observed=[Finding("HP:0025179"), Finding("HP:0001945"), Finding("HP:0012735")],
-                       excluded=[Finding("HP:0002202")], **kw)
+    return PatientCase(
+        "p1",
+        observed=[Finding("HP:0025179"), Finding("HP:0001945"), Finding("HP:0012735")],
+        excluded=[Finding("HP:0002202")],
+        **kw,
+    )
 
 
 def test_training_writes_checkpoints_and_curves(tiny_trained):
@@ -116,8 +120,13 @@ def test_drugs_respect_interactions(dx):
 
 def test_drugs_respect_contraindications(tiny_store, dx):
     store = MemoryStore(tiny_store.schema)
-    store.write([*tiny_store.iter_nodes(), *tiny_store.iter_edges(),
-                 Edge("CONTRAINDICATED_IN", "DRUGBANK:DB01211", "HP:0002086", {"source": "test", "severity": "relative"})])
+    store.write(
+        [
+            *tiny_store.iter_nodes(),
+            *tiny_store.iter_edges(),
+            Edge("CONTRAINDICATED_IN", "DRUGBANK:DB01211", "HP:0002086", {"source": "test", "severity": "relative"}),
+        ]
+    )
     d2 = Diagnoser(store, dx.model)
     case = PatientCase("p4", observed=[Finding("HP:0002090"), Finding("HP:0001945")])  # pneumonia, fever
     flagged = d2.suggest_drugs(d2.rank(case, k=4), safety="flag")

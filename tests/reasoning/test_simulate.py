@@ -10,7 +10,7 @@ def test_cases_follow_the_kg(tiny_index):
     ann = tiny_index.annotations
     for _ in range(50):
         c = sim.sample()
-        own = set(ann.indices[ann.indptr[c.disease]:ann.indptr[c.disease + 1]].tolist())
+        own = set(ann.indices[ann.indptr[c.disease] : ann.indptr[c.disease + 1]].tolist())
         assert c.observed and set(c.observed) <= own
         assert not set(c.observed) & set(c.excluded)
 

@@ -29,13 +29,18 @@ from kgdx.synth.kg_source import load_kg_source
 
 N = 8
 SEED = 7
-SMALL = {"volume": {"shape": [24, 48, 48]},
-         "splits": {"held_out_diseases": ["MONDO:0019121", "MONDO:0017853", "MONDO:0018469", "MONDO:0004652"]}}
+SMALL = {
+    "volume": {"shape": [24, 48, 48]},
+    "splits": {"held_out_diseases": ["MONDO:0019121", "MONDO:0017853", "MONDO:0018469", "MONDO:0004652"]},
+}
 
 
 def _hashes(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +59,9 @@ def test_layout_and_manifest(cohort: Path) -> None:
     assert m["config"]["volume"]["shape"] == [24, 48, 48]
     assert SynthConfig.from_file(cohort / "manifest.json") == SynthConfig.parse(SMALL)
     assert m["mask_labels"]["1"]["id"] == "HP:0025179"
-    assert m["disk_bytes"]["total"] == sum(p.stat().st_size for d in ("ct", "masks", "reports", "phenopackets")
-                                           for p in (cohort / d).iterdir())
+    assert m["disk_bytes"]["total"] == sum(
+        p.stat().st_size for d in ("ct", "masks", "reports", "phenopackets") for p in (cohort / d).iterdir()
+    )
     for kind in ("phenopackets", "ct", "masks", "reports"):
         assert len(list((cohort / kind).iterdir())) == N
 
@@ -76,7 +82,8 @@ def test_every_phenopacket_validates_and_reads_back(cohort: Path) -> None:
             assert (path.parent / uri).is_file()
         shown = [lab for lab in rec["labs"] if not lab["missing"]]
         assert [(r.loinc, r.value, r.unit, r.ref_low, r.ref_high) for r in case.labs] == [
-            (lab["loinc"], lab["value"], lab["unit"], lab["ref_low"], lab["ref_high"]) for lab in shown]
+            (lab["loinc"], lab["value"], lab["unit"], lab["ref_low"], lab["ref_high"]) for lab in shown
+        ]
         assert case.labs, "every case has some measurements"
         for r in case.labs:
             lab = kg.labs[r.loinc]
@@ -121,7 +128,7 @@ def test_report_mentions_match_the_truth(cohort: Path) -> None:
             assert m["truth"] == ("present" if truth.get(m["id"], False) else "absent")
             if m["error"] is None:
                 assert (m["status"] == "absent") == (m["truth"] == "absent")
-            sentence = text[text.rfind("\n", 0, s) + 1: text.find("\n", e)]
+            sentence = text[text.rfind("\n", 0, s) + 1 : text.find("\n", e)]
             if m["status"] == "absent":
                 assert "no " in sentence.lower() or "not seen" in sentence or "未见" in sentence or "无" in sentence
         mentioned = {m["id"] for m in rec["report"]["mentions"]}
@@ -131,8 +138,17 @@ def test_report_mentions_match_the_truth(cohort: Path) -> None:
 
 
 def test_no_errors_when_the_knobs_are_off(tmp_path: Path) -> None:
-    cfg = SynthConfig.parse({**SMALL, "difficulty": {"report_omission_rate": 0, "report_error_rate": 0,
-                                                      "report_uncertainty_rate": 0, "zh_report_rate": 0}})
+    cfg = SynthConfig.parse(
+        {
+            **SMALL,
+            "difficulty": {
+                "report_omission_rate": 0,
+                "report_error_rate": 0,
+                "report_uncertainty_rate": 0,
+                "zh_report_rate": 0,
+            },
+        }
+    )
     from kgdx.synth import make_case
 
     for i in range(4):
@@ -147,14 +163,23 @@ def test_no_errors_when_the_knobs_are_off(tmp_path: Path) -> None:
 def test_error_and_language_knobs_are_recorded() -> None:
     from kgdx.synth import make_case
 
-    cfg = SynthConfig.parse({**SMALL, "difficulty": {"report_omission_rate": 0, "report_error_rate": 1.0,
-                                                      "zh_report_rate": 1.0, "report_negatives": 3}})
+    cfg = SynthConfig.parse(
+        {
+            **SMALL,
+            "difficulty": {
+                "report_omission_rate": 0,
+                "report_error_rate": 1.0,
+                "zh_report_rate": 1.0,
+                "report_negatives": 3,
+            },
+        }
+    )
     case = next(c for c in (make_case(i, 1, cfg) for i in range(10)) if c.patient.ct_findings)
     assert case.report.language == "zh" and "影像所见" in case.report.text
     finds = [m for m in case.report.mentions if m.section == "findings"]
     assert finds and all(m.error in ("false_negative", "false_positive") for m in finds)
     for m in finds:
-        assert case.report.text[m.span[0]:m.span[1]] == m.text
+        assert case.report.text[m.span[0] : m.span[1]] == m.text
 
 
 def test_held_out_diseases_never_reach_training(cohort: Path) -> None:
@@ -186,9 +211,31 @@ def test_cli_run_in_another_process_gives_the_same_bytes(cohort: Path, tmp_path:
     cfg.write_text(json.dumps(SMALL))
     out = tmp_path / "cli"
     env = {**os.environ, "PYTHONHASHSEED": "12345"}  # string hashing order must not matter
-    r = subprocess.run([sys.executable, "-m", "kgdx", "synth", "--n", str(N), "--out", str(out), "--seed", str(SEED),
-                        "--workers", "3", "--config", str(cfg), "--no-progress", "--montage", "synth-000001"],
-                       capture_output=True, text=True, env=env, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kgdx",
+            "synth",
+            "--n",
+            str(N),
+            "--out",
+            str(out),
+            "--seed",
+            str(SEED),
+            "--workers",
+            "3",
+            "--config",
+            str(cfg),
+            "--no-progress",
+            "--montage",
+            "synth-000001",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     assert "cases/s" in r.stdout
     montage = out / "montages" / "synth-000001.png"
@@ -196,8 +243,12 @@ def test_cli_run_in_another_process_gives_the_same_bytes(cohort: Path, tmp_path:
     montage.unlink()
     montage.parent.rmdir()
     assert _hashes(out) == _hashes(cohort)
-    r = subprocess.run([sys.executable, "-m", "kgdx", "synth", "--n", "2", "--out", str(out)],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "kgdx", "synth", "--n", "2", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 1 and "not empty" in r.stderr and "Traceback" not in r.stderr
 
 

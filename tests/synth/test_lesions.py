@@ -89,7 +89,12 @@ def test_only_requested_findings_are_drawn() -> None:
     ph = make_phantom(SHAPE, SPACING, rng)
     want = [_id("nodule"), _id("effusion"), _id("tree_in_bud"), "HP:0025391"]  # crazy paving is report-only
     labels, infos = draw_findings(ph, want, 0.3, rng)
-    assert set(np.unique(labels)) == {0, LABEL_OF[_id("nodule")], LABEL_OF[_id("effusion")], LABEL_OF[_id("tree_in_bud")]}
+    assert set(np.unique(labels)) == {
+        0,
+        LABEL_OF[_id("nodule")],
+        LABEL_OF[_id("effusion")],
+        LABEL_OF[_id("tree_in_bud")],
+    }
     assert set(infos) == {_id("nodule"), _id("effusion"), _id("tree_in_bud")}
     empty, none = draw_findings(make_phantom(SHAPE, SPACING, rng), [], 0.5, rng)
     assert not empty.any() and none == {}

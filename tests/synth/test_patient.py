@@ -55,15 +55,28 @@ def test_a_custom_module_drives_the_patients(tmp_path: Path) -> None:
         "  - {type: HAS_PHENOTYPE, src: 'KGDX:TOY_A', dst: 'HP:0002202', frequency: 1.0, source: t}\n"
         "  - {type: HAS_PHENOTYPE, src: 'KGDX:TOY_A', dst: 'HP:0032308', frequency: 1.0, source: t}\n"
         "  - {type: HAS_PHENOTYPE, src: 'KGDX:TOY_B', dst: 'HP:0001945', frequency: 1.0, source: t}\n"
-        "  - {type: INDICATES, src: 'LOINC:33959-8', dst: 'HP:0032308', direction: high, source: t}\n")
+        "  - {type: INDICATES, src: 'LOINC:33959-8', dst: 'HP:0032308', direction: high, source: t}\n"
+    )
     kg = load_kg_source(str(root))
-    cfg = SynthConfig.parse({"module": str(root), "difficulty": {
-        "second_disease_rate": 0, "noise_symptoms": 0, "incidental_ct_findings": 0, "symptom_dropout": 0,
-        "lab_false_abnormal_rate": 0, "lab_noise_cv": 0, "condition_rate": 0, "ct_ambiguity": 0}})
+    cfg = SynthConfig.parse(
+        {
+            "module": str(root),
+            "difficulty": {
+                "second_disease_rate": 0,
+                "noise_symptoms": 0,
+                "incidental_ct_findings": 0,
+                "symptom_dropout": 0,
+                "lab_false_abnormal_rate": 0,
+                "lab_noise_cv": 0,
+                "condition_rate": 0,
+                "ct_ambiguity": 0,
+            },
+        }
+    )
     s = PatientSampler(kg, cfg)
     for i in range(20):
         p = s.sample(i, case_rngs(1, i)["patient"])
-        (d, _), = p.diseases
+        ((d, _),) = p.diseases
         pct = next(v for v in p.labs if v.loinc == PCT)
         if d == "KGDX:TOY_A":
             assert p.ct_findings == ["HP:0002202"] and pct.direction == "high"
@@ -126,9 +139,14 @@ def test_treatments_honour_the_kg_safety_edges(kg) -> None:
                 it = kg.interaction(t["drug"], o)
                 assert it is None or it.severity not in (hard | ({"major"} if not t["cautions"] else set()))
         for d in dis - {t["disease"] for t in p.drugs.treatments}:  # untreated only if every drug is ruled out
-            assert all(any(c.target in conditions and c.severity == "absolute" for c in kg.contraindications_of(t.drug))
-                       or any(kg.interaction(t.drug, o) is not None and kg.interaction(t.drug, o).severity ==
-                              "contraindicated" for o in current) for t in kg.treatments_for(d)), (p.id, d)
+            assert all(
+                any(c.target in conditions and c.severity == "absolute" for c in kg.contraindications_of(t.drug))
+                or any(
+                    kg.interaction(t.drug, o) is not None and kg.interaction(t.drug, o).severity == "contraindicated"
+                    for o in current
+                )
+                for t in kg.treatments_for(d)
+            ), (p.id, d)
         for w in p.drugs.withheld:
             assert w["reasons"]
         for d in p.drugs.current:

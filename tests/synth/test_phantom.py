@@ -28,8 +28,17 @@ def phantom():
 
 def test_every_tissue_is_drawn_in_its_hu_range(phantom) -> None:
     hu, t = phantom.hu, phantom.tissue
-    for tissue in (Tissue.AIR, Tissue.FAT, Tissue.SOFT, Tissue.BONE, Tissue.MARROW, Tissue.LUNG_R, Tissue.LUNG_L,
-                   Tissue.BLOOD, Tissue.LIVER):
+    for tissue in (
+        Tissue.AIR,
+        Tissue.FAT,
+        Tissue.SOFT,
+        Tissue.BONE,
+        Tissue.MARROW,
+        Tissue.LUNG_R,
+        Tissue.LUNG_L,
+        Tissue.BLOOD,
+        Tissue.LIVER,
+    ):
         vals = hu[t == tissue]
         assert vals.size > 0, tissue.name
         lo, hi = TISSUE_HU[tissue]

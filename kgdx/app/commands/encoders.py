@@ -36,11 +36,21 @@ _DEFAULT_MODEL = {"volume": "ct-base", "report": "text-minilm", "labs": "lab-bas
 
 
 def pretrain(
-    config: Annotated[Path, typer.Option("--config", "-c", help="YAML/JSON pretraining config, e.g. encoders/pretrain_configs/tiny.yaml.")],
-    out_dir: Annotated[Path | None, typer.Option(help="Output folder (checkpoints, encoder.pt, losses.jsonl, losses.png); overrides out_dir.")] = None,
+    config: Annotated[
+        Path,
+        typer.Option("--config", "-c", help="YAML/JSON pretraining config, e.g. encoders/pretrain_configs/tiny.yaml."),
+    ],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(help="Output folder (checkpoints, encoder.pt, losses.jsonl, losses.png); overrides out_dir."),
+    ] = None,
     steps: Annotated[int | None, typer.Option(min=1, help="Total optimiser steps; overrides steps.")] = None,
-    manifest: Annotated[Path | None, typer.Option(help="JSONL/CSV of (volume, report) pairs; overrides data.manifest.")] = None,
-    device: Annotated[Device | None, typer.Option(help="Force a device (default: cuda when available, else cpu).")] = None,
+    manifest: Annotated[
+        Path | None, typer.Option(help="JSONL/CSV of (volume, report) pairs; overrides data.manifest.")
+    ] = None,
+    device: Annotated[
+        Device | None, typer.Option(help="Force a device (default: cuda when available, else cpu).")
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Pretrain the CT encoder (MoCo slice+scan, image–report, MAE, report generation).
@@ -75,13 +85,33 @@ def _guess_kind(path: Path) -> str:
 
 
 def encode(
-    path: Annotated[Path, typer.Argument(help="A volume (DICOM folder, .nii/.nii.gz/.nrrd/.mha), a report (.txt) or a lab table (.csv).")],
+    path: Annotated[
+        Path,
+        typer.Argument(help="A volume (DICOM folder, .nii/.nii.gz/.nrrd/.mha), a report (.txt) or a lab table (.csv)."),
+    ],
     kind: Annotated[Kind, typer.Option(help="What PATH is; auto guesses from the name.")] = Kind.auto,
-    model: Annotated[str | None, typer.Option(help="Encoder name or config JSON (default: ct-base, text-minilm or lab-base by kind).")] = None,
-    checkpoint: Annotated[str | None, typer.Option(help="Checkpoint name or path with trained weights (its config wins over --model).")] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the embedding to a .npy (array) or .json (with metadata) file; default: JSON on stdout.")] = None,
-    section: Annotated[str | None, typer.Option(help="Reports: embed only this section (findings, impression ...); default: the whole report.")] = None,
-    series_uid: Annotated[str | None, typer.Option(help="DICOM: the SeriesInstanceUID to read when the folder holds several series.")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Encoder name or config JSON (default: ct-base, text-minilm or lab-base by kind)."),
+    ] = None,
+    checkpoint: Annotated[
+        str | None, typer.Option(help="Checkpoint name or path with trained weights (its config wins over --model).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write the embedding to a .npy (array) or .json (with metadata) file; default: JSON on stdout.",
+        ),
+    ] = None,
+    section: Annotated[
+        str | None,
+        typer.Option(help="Reports: embed only this section (findings, impression ...); default: the whole report."),
+    ] = None,
+    series_uid: Annotated[
+        str | None, typer.Option(help="DICOM: the SeriesInstanceUID to read when the folder holds several series.")
+    ] = None,
     device: Annotated[Device, typer.Option(help="Device to run the encoder on.")] = Device.cpu,
 ) -> None:
     """Embed one input with its encoder; print or write the embedding (.npy or .json)."""
@@ -160,8 +190,12 @@ def train_ct_head(
     cohort: Annotated[Path, typer.Option(help="A synthetic cohort folder (`kgdx synth`).")],
     out: Annotated[Path, typer.Option(help="The encoder checkpoint to write (for KGDX_CT_MODEL).")],
     model: Annotated[str, typer.Option(help="Encoder config name or JSON file.")] = "ct-tiny",
-    init: Annotated[str | None, typer.Option(help="Start from this encoder checkpoint (e.g. from `kgdx pretrain`).")] = None,
-    epochs: Annotated[int, typer.Option(min=0, help="Stage 1 epochs (the whole encoder); 0 keeps the slice ViT as loaded.")] = 12,
+    init: Annotated[
+        str | None, typer.Option(help="Start from this encoder checkpoint (e.g. from `kgdx pretrain`).")
+    ] = None,
+    epochs: Annotated[
+        int, typer.Option(min=0, help="Stage 1 epochs (the whole encoder); 0 keeps the slice ViT as loaded.")
+    ] = 12,
     head_epochs: Annotated[int, typer.Option(min=1, help="Stage 2 epochs (slice fusion and head).")] = 60,
     dense: Annotated[bool, typer.Option(help="Also learn from the lesion masks in stage 1.")] = True,
     batch_size: Annotated[int, typer.Option(min=1, help="Volumes per step in stage 1.")] = 16,
@@ -184,8 +218,17 @@ def train_ct_head(
 
     if threads:
         torch.set_num_threads(threads)
-    cfg = CTHeadConfig(model=model, init=init, freeze_encoder=epochs == 0, dense=dense, epochs=epochs,
-                       head_epochs=head_epochs, batch_size=batch_size, lr=lr, seed=seed)
+    cfg = CTHeadConfig(
+        model=model,
+        init=init,
+        freeze_encoder=epochs == 0,
+        dense=dense,
+        epochs=epochs,
+        head_epochs=head_epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+    )
 
     def on_epoch(h: dict[str, Any]) -> None:
         val = f", validation macro AUROC {h['val_macro_auroc']:.3f}" if "val_macro_auroc" in h else ""

@@ -26,7 +26,9 @@ class StoreChoice(str, Enum):
 
 StoreOpt = Annotated[
     StoreChoice | None,
-    typer.Option("--store", "-s", help="Which store to use: the embedded snapshot or Neo4j (default: KGDX_STORE, else memory)."),
+    typer.Option(
+        "--store", "-s", help="Which store to use: the embedded snapshot or Neo4j (default: KGDX_STORE, else memory)."
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
@@ -64,9 +66,13 @@ def build(
 
 @app.command()
 def load(
-    snapshot: Annotated[Path | None, typer.Option(help="Snapshot folder to load (default: the built default KG).")] = None,
+    snapshot: Annotated[
+        Path | None, typer.Option(help="Snapshot folder to load (default: the built default KG).")
+    ] = None,
     clear: Annotated[bool, typer.Option(help="Delete every KG node in the database first.")] = False,
-    batch_size: Annotated[int | None, typer.Option(min=1, help="Rows per transaction (default: KGDX_BATCH_SIZE).")] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(min=1, help="Rows per transaction (default: KGDX_BATCH_SIZE).")
+    ] = None,
 ) -> None:
     """Load a KG snapshot into Neo4j (KGDX_NEO4J_URI): constraints, indexes, then batched MERGEs.
 
@@ -79,8 +85,10 @@ def load(
     report = load_kg(snapshot, clear=clear, batch_size=batch_size)
     with open_neo4j(settings=settings) as neo:
         counts = neo.counts().to_dict()
-    console.print(f"loaded {report.nodes:,} nodes and {report.edges:,} relationships in {report.seconds:.1f} s "
-                  f"({report.edges_per_second:,.0f} relationships/s) into {settings.neo4j_uri}")
+    console.print(
+        f"loaded {report.nodes:,} nodes and {report.edges:,} relationships in {report.seconds:.1f} s "
+        f"({report.edges_per_second:,.0f} relationships/s) into {settings.neo4j_uri}"
+    )
     _print_counts(counts, title="Neo4j")
 
 
@@ -92,15 +100,23 @@ def stats(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         print(json.dumps(summary, indent=2))
     else:
-        _print_counts(summary, title=f"{type(s).__name__} — schema {summary['schema']['name']} "
-                                      f"{summary['schema']['version']} {summary['schema']['modules'] or ''}")
+        _print_counts(
+            summary,
+            title=f"{type(s).__name__} — schema {summary['schema']['name']} "
+            f"{summary['schema']['version']} {summary['schema']['modules'] or ''}",
+        )
 
 
 @app.command()
 def cypher(
     query: Annotated[str, typer.Argument(help="A read-only Cypher query.")],
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="A parameter as key=value (value parsed as JSON if it can be).")] = None,
-    timeout: Annotated[float | None, typer.Option(help="Seconds before the server stops the query (default: KGDX_QUERY_TIMEOUT_S).")] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="A parameter as key=value (value parsed as JSON if it can be)."),
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="Seconds before the server stops the query (default: KGDX_QUERY_TIMEOUT_S).")
+    ] = None,
     max_rows: Annotated[int | None, typer.Option(min=1, help="Row cap (default: KGDX_QUERY_MAX_ROWS).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -119,8 +135,9 @@ def cypher(
         except json.JSONDecodeError:
             params[k] = v
     with open_neo4j(settings=settings) as neo:
-        result = neo.cypher(query, params, timeout=timeout or settings.query_timeout_s,
-                            max_rows=max_rows or settings.query_max_rows)
+        result = neo.cypher(
+            query, params, timeout=timeout or settings.query_timeout_s, max_rows=max_rows or settings.query_max_rows
+        )
     if as_json:
         print(json.dumps(result.to_dict(), indent=2, default=str))
         return
@@ -128,7 +145,9 @@ def cypher(
     for row in result.rows:
         table.add_row(*(json.dumps(v, default=str) if not isinstance(v, str) else v for v in row))
     console.print(table)
-    note = f"{len(result.rows)} rows" + (f" (cut at the cap of {max_rows or settings.query_max_rows})" if result.truncated else "")
+    note = f"{len(result.rows)} rows" + (
+        f" (cut at the cap of {max_rows or settings.query_max_rows})" if result.truncated else ""
+    )
     console.print(f"[dim]{note}[/dim]")
 
 
@@ -142,10 +161,18 @@ class ExportFormat(str, Enum):
 
 @app.command()
 def export(
-    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help=(
-        "pyg: torch-saved {data: HeteroData, ids: id lists per type}; rdf: Turtle with CURIEs expanded; "
-        "networkx: node-link JSON; neo4j-csv: a folder of neo4j-admin import CSVs plus import.sh; "
-        "jsonl: one node or edge per line."))],
+    fmt: Annotated[
+        ExportFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help=(
+                "pyg: torch-saved {data: HeteroData, ids: id lists per type}; rdf: Turtle with CURIEs expanded; "
+                "networkx: node-link JSON; neo4j-csv: a folder of neo4j-admin import CSVs plus import.sh; "
+                "jsonl: one node or edge per line."
+            ),
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output file (a folder for neo4j-csv).")],
     store: StoreOpt = None,
 ) -> None:
@@ -177,10 +204,16 @@ def export(
     elif fmt is ExportFormat.jsonl:
         with out.open("w", encoding="utf-8") as f:
             for n in sorted(s.iter_nodes(), key=lambda n: (n.type, n.id)):
-                f.write(json.dumps({"kind": "node", "type": n.type, "id": n.id, "props": n.props}, sort_keys=True) + "\n")
+                f.write(
+                    json.dumps({"kind": "node", "type": n.type, "id": n.id, "props": n.props}, sort_keys=True) + "\n"
+                )
             for e in sorted(s.iter_edges(), key=lambda e: (e.type, e.src, e.dst)):
-                f.write(json.dumps({"kind": "edge", "type": e.type, "src": e.src, "dst": e.dst, "props": e.props},
-                                   sort_keys=True) + "\n")
+                f.write(
+                    json.dumps(
+                        {"kind": "edge", "type": e.type, "src": e.src, "dst": e.dst, "props": e.props}, sort_keys=True
+                    )
+                    + "\n"
+                )
     console.print(f"wrote {out}")
 
 
@@ -293,5 +326,7 @@ def remove(
 
     targets = ["memory", "neo4j"] if store is ModuleTarget.both else [store.value]
     for target, gone in zip(targets, remove_module(name, store=store.value)):
-        console.print(f"{target}: removed {gone.name} {gone.version}: {len(gone.nodes)} nodes and {len(gone.edges)} "
-                      f"relationships deleted, {len(gone.previous_nodes) + len(gone.previous_edges)} records restored")
+        console.print(
+            f"{target}: removed {gone.name} {gone.version}: {len(gone.nodes)} nodes and {len(gone.edges)} "
+            f"relationships deleted, {len(gone.previous_nodes) + len(gone.previous_edges)} records restored"
+        )

@@ -28,9 +28,7 @@ def start(
             show_default="KGDX_HOME/neo4j/db",
         ),
     ] = None,
-    wait: Annotated[
-        float, typer.Option("--wait", help="Seconds to wait for Bolt to answer before giving up.")
-    ] = 120.0,
+    wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for Bolt to answer before giving up.")] = 120.0,
 ) -> None:
     """Start Neo4j in the background and wait until Bolt answers.
 
@@ -42,9 +40,7 @@ def start(
 
     st = neo4j_server.start(port=port, data_dir=data_dir, wait_s=wait, console=_err)
     apoc = f"APOC {st.apoc_version}" if st.apoc else "no APOC"
-    _out.print(
-        f"[green]Neo4j {st.version or '?'} ready[/] at {st.uri} (pid {st.pid}, {apoc}, data {st.data_dir})"
-    )
+    _out.print(f"[green]Neo4j {st.version or '?'} ready[/] at {st.uri} (pid {st.pid}, {apoc}, data {st.data_dir})")
 
 
 @app.command()

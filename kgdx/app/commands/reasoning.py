@@ -23,13 +23,24 @@ class OutputFormat(str, Enum):
 
 
 def diagnose(
-    case: Annotated[Path | None, typer.Argument(help="A GA4GH phenopacket (v2 JSON). Optional when --note or --report is given.")] = None,
-    ct: Annotated[Path | None, typer.Option(help="A chest CT volume (NIfTI, NRRD or a DICOM folder) whose findings join the case.")] = None,
-    report: Annotated[Path | None, typer.Option(help="A radiology report (plain text) whose linked findings join the case.")] = None,
-    note: Annotated[Path | None, typer.Option(help="A clinical note (plain text) whose linked findings join the case.")] = None,
+    case: Annotated[
+        Path | None, typer.Argument(help="A GA4GH phenopacket (v2 JSON). Optional when --note or --report is given.")
+    ] = None,
+    ct: Annotated[
+        Path | None,
+        typer.Option(help="A chest CT volume (NIfTI, NRRD or a DICOM folder) whose findings join the case."),
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="A radiology report (plain text) whose linked findings join the case.")
+    ] = None,
+    note: Annotated[
+        Path | None, typer.Option(help="A clinical note (plain text) whose linked findings join the case.")
+    ] = None,
     k: Annotated[int, typer.Option("-k", min=1, help="How many diseases to show.")] = 5,
     explain: Annotated[int, typer.Option(min=0, help="How many of them to explain with KG paths.")] = 3,
-    drugs: Annotated[bool, typer.Option(help="Also suggest drugs, checked against contraindications and interactions.")] = True,
+    drugs: Annotated[
+        bool, typer.Option(help="Also suggest drugs, checked against contraindications and interactions.")
+    ] = True,
     genes: Annotated[bool, typer.Option(help="Use the case's genes (gene-aware mode).")] = False,
     model: Annotated[str, typer.Option(help="Checkpoint name or path.")] = "default",
     cypher: Annotated[bool, typer.Option(help="Print the Cypher that returns each evidence path.")] = False,
@@ -73,7 +84,9 @@ def diagnose(
 def evaluate_phenopackets(
     folder: Annotated[Path, typer.Argument(help="A folder of phenopackets (searched recursively).")],
     genes: Annotated[bool, typer.Option(help="Gene-aware mode: also use each case's causal gene.")] = False,
-    per_case: Annotated[Path | None, typer.Option(help="Write one JSON line per case: id, gold, rank, ties, top 10.")] = None,
+    per_case: Annotated[
+        Path | None, typer.Option(help="Write one JSON line per case: id, gold, rank, ties, top 10.")
+    ] = None,
     model: Annotated[str, typer.Option(help="Checkpoint name or path.")] = "default",
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
@@ -90,27 +103,45 @@ def evaluate_phenopackets(
     if not cases:
         raise ConfigError(f"no phenopackets (*.json) under {folder}")
     with progress("ranking", len(cases), enabled=not as_json) as advance:
-        metrics = evaluate_scores(cases, lambda c: dx.rank(c, k=1, use_genes=genes).scores, dx.index.disease_index,
-                                  dx.index.diseases, per_case=per_case, on_case=advance)
+        metrics = evaluate_scores(
+            cases,
+            lambda c: dx.rank(c, k=1, use_genes=genes).scores,
+            dx.index.disease_index,
+            dx.index.diseases,
+            per_case=per_case,
+            on_case=advance,
+        )
     summary = {"folder": str(folder), "mode": "gene-aware" if genes else "phenotype-only", **metrics.summary()}
     if as_json:
         print(json.dumps(summary, indent=2))
         return
-    console.print(f"{summary['cases']} cases, {summary['cases_not_in_kg']} with a disease not in the KG ({summary['mode']})")
+    console.print(
+        f"{summary['cases']} cases, {summary['cases_not_in_kg']} with a disease not in the KG ({summary['mode']})"
+    )
     for part in ("overall", "in_kg"):
         s = summary[part]
-        console.print(f"  {part:8s} top-1 {s['top1']:.3f}  top-3 {s['top3']:.3f}  top-10 {s['top10']:.3f}  MRR {s['mrr']:.3f}")
+        console.print(
+            f"  {part:8s} top-1 {s['top1']:.3f}  top-3 {s['top3']:.3f}  top-10 {s['top10']:.3f}  MRR {s['mrr']:.3f}"
+        )
     if per_case:
         console.print(f"per-case results: {per_case}")
 
 
 def train(
-    out: Annotated[Path, typer.Option(help="Folder for checkpoints, history.jsonl and learning_curves.png.")] = Path("runs/phenotype"),
+    out: Annotated[Path, typer.Option(help="Folder for checkpoints, history.jsonl and learning_curves.png.")] = Path(
+        "runs/phenotype"
+    ),
     steps: Annotated[int, typer.Option(min=1, help="Training steps.")] = 500,
     batch_size: Annotated[int, typer.Option(min=1, help="Simulated cases per step.")] = 32,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed and KG give the same checkpoint.")] = 0,
-    config: Annotated[Path | None, typer.Option(help="A JSON training config (see kgdx.reasoning.train.TrainConfig); flags override it.")] = None,
-    dev: Annotated[Path | None, typer.Option(help="A folder of real phenopackets to measure (never trained on) at each evaluation.")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="A JSON training config (see kgdx.reasoning.train.TrainConfig); flags override it."),
+    ] = None,
+    dev: Annotated[
+        Path | None,
+        typer.Option(help="A folder of real phenopackets to measure (never trained on) at each evaluation."),
+    ] = None,
     resume: Annotated[bool, typer.Option(help="Continue from OUT/last.pt.")] = False,
 ) -> None:
     """Train the phenotype model on cases simulated from the KG (reproducible; see docs).
@@ -129,13 +160,22 @@ def train(
     dev_cases, ix = None, None
     if dev is not None:
         ix = KGIndex.from_store(store)
-        resolve = lambda i: (n.id if (n := store.node(i)) else None)  # noqa: E731
-        dev_cases = [(ix.phenotype_ids(c.observed_ids), ix.phenotype_ids(c.excluded_ids),
-                      next((ix.disease_index[d] for d in c.diagnoses if d in ix.disease_index), None))
-                     for c in iter_phenopackets(dev, resolve)]
+        resolve = lambda i: n.id if (n := store.node(i)) else None  # noqa: E731
+        dev_cases = [
+            (
+                ix.phenotype_ids(c.observed_ids),
+                ix.phenotype_ids(c.excluded_ids),
+                next((ix.disease_index[d] for d in c.diagnoses if d in ix.disease_index), None),
+            )
+            for c in iter_phenopackets(dev, resolve)
+        ]
     summary = run(store, cfg, out, dev_cases=dev_cases, resume=resume, index=ix)
     last = summary["history"][-1]
-    console.print(f"trained {summary['steps']} steps in {summary['seconds']:.0f} s; simulated val top-1 "
-                  f"{last['val']['top1']:.3f} (best {summary['best_val_top1']:.3f})"
-                  + (f"; real dev top-1 {last['dev']['top1']:.3f}" if "dev" in last else ""))
-    console.print(f"checkpoints: {summary['best']} (best), {summary['last']} (last); curves: {out / 'learning_curves.png'}")
+    console.print(
+        f"trained {summary['steps']} steps in {summary['seconds']:.0f} s; simulated val top-1 "
+        f"{last['val']['top1']:.3f} (best {summary['best_val_top1']:.3f})"
+        + (f"; real dev top-1 {last['dev']['top1']:.3f}" if "dev" in last else "")
+    )
+    console.print(
+        f"checkpoints: {summary['best']} (best), {summary['last']} (last); curves: {out / 'learning_curves.png'}"
+    )

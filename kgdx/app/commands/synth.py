@@ -20,15 +20,28 @@ def synth(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created; must be empty unless --force).")],
     n: Annotated[int, typer.Option("--n", min=1, help="Number of cases to generate.")] = 2000,
     seed: Annotated[int, typer.Option(help="Cohort seed: the same seed, size and config give the same bytes.")] = 0,
-    workers: Annotated[int | None, typer.Option(
-        min=1, help="Worker processes (default: the CPUs available).")] = None,
-    size: Annotated[str | None, typer.Option(
-        help="Volume size ZxYxX in voxels, e.g. 64x128x128 (the default), or one in-plane size such as 96.")] = None,
-    config: Annotated[Path | None, typer.Option(
-        "--config", "-c", help="YAML/JSON SynthConfig (difficulty knobs, splits, volume); a cohort's manifest.json works too.")] = None,
-    montage: Annotated[list[str] | None, typer.Option(
-        help="Case id to draw as OUT/montages/<id>.png (repeatable). With an existing cohort in OUT and no --force, "
-             "only the montages are drawn.")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default: the CPUs available).")] = None,
+    size: Annotated[
+        str | None,
+        typer.Option(
+            help="Volume size ZxYxX in voxels, e.g. 64x128x128 (the default), or one in-plane size such as 96."
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="YAML/JSON SynthConfig (difficulty knobs, splits, volume); a cohort's manifest.json works too.",
+        ),
+    ] = None,
+    montage: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Case id to draw as OUT/montages/<id>.png (repeatable). With an existing cohort in OUT and no --force, "
+            "only the montages are drawn."
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a non-empty output folder.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
@@ -51,8 +64,10 @@ def synth(
     if montage:
         bad = [m for m in montage if not m.startswith("synth-") or not m[6:].isdigit() or int(m[6:]) >= n]
         if bad:
-            raise ConfigError(f"--montage names cases this run does not make: {bad} (ids are synth-000000 .. "
-                              f"synth-{n - 1:06d})", field="montage")
+            raise ConfigError(
+                f"--montage names cases this run does not make: {bad} (ids are synth-000000 .. synth-{n - 1:06d})",
+                field="montage",
+            )
     t0 = time.perf_counter()
     summary = generate_cohort(out, n, seed=seed, cfg=cfg, workers=w, progress=progress, overwrite=force)
     dt = time.perf_counter() - t0
