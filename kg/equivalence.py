@@ -24,6 +24,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from kgdx.kg.records import Edge, Node, Origin
@@ -42,7 +43,9 @@ __all__ = [
 
 #: How many refused examples a report keeps per reason.
 _EXAMPLES = 3
-_STOP = frozenset(["a", "an", "and", "the", "of", "with", "to", "in", "due", "type", "form", "disease", "disorder", "syndrome"])
+_STOP = frozenset(
+    ["a", "an", "and", "the", "of", "with", "to", "in", "due", "type", "form", "disease", "disorder", "syndrome"]
+)
 
 
 def vocabulary(disease_id: str) -> str:
@@ -149,7 +152,7 @@ def one_to_one_xrefs(
         for x in sorted(set(c.props.get("xrefs") or ())):
             if x.startswith(wanted):
                 per_vocab[vocabulary(x)].append(x)
-        where = f"{c.id}: {c.origin.file}:{c.origin.line}" if c.origin and c.origin.file else c.id
+        where = f"{c.id} ({Path(c.origin.file).name}:{c.origin.line})" if c.origin and c.origin.file else c.id
         accepted: list[str] = []
         for vocab, xs in sorted(per_vocab.items()):
             for x in xs:
