@@ -256,16 +256,18 @@ def resolve(mappings: Iterable[EquivalenceMapping], *, existing: Iterable[Edge] 
 
     Args:
         mappings: Candidate mappings, most trusted first.
-        existing: ``EQUIVALENT_TO`` edges already in the KG; they seed the classes and are not
-            returned again.
+        existing: ``EQUIVALENT_TO`` edges already in the KG; they seed the classes, and a mapping
+            of a pair they already join gives no edge.
 
     Returns:
         One edge per accepted pair (two sources that agree on a pair give one edge whose
         ``source`` names both), the count of accepted edges per mapping kind, and the refusals.
     """
     uf = _Classes()
+    have: set[tuple[str, str]] = set()
     for e in existing:
         uf.union(e.src, e.dst)
+        have.add((min(e.src, e.dst), max(e.src, e.dst)))
     edges: dict[tuple[str, str], Edge] = {}
     accepted: Counter = Counter()
     refused: Counter = Counter()
@@ -274,6 +276,8 @@ def resolve(mappings: Iterable[EquivalenceMapping], *, existing: Iterable[Edge] 
         if m.a == m.b:
             continue
         key = (min(m.a, m.b), max(m.a, m.b))
+        if key in have:
+            continue
         if key in edges:
             e = edges[key]
             if m.source not in e.props["source"].split("; "):

