@@ -23,8 +23,13 @@ def wheel(tmp_path_factory) -> Path:
     # Built from a copy: setuptools builds in the source tree, and a stale build/ folder there
     # would carry deleted modules into the wheel.
     src = tmp_path_factory.mktemp("src") / "kgdx"
-    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__",
-                                                              "results", "notebooks", "docs", "runs"))
+    shutil.copytree(
+        REPO,
+        src,
+        ignore=shutil.ignore_patterns(
+            ".git", "build", "dist", "*.egg-info", "__pycache__", "results", "notebooks", "docs", "runs"
+        ),
+    )
     out = tmp_path_factory.mktemp("wheel")
     build = tmp_path_factory.mktemp("build")
     r = subprocess.run(
