@@ -142,10 +142,17 @@ class Diagnoser:
         order = np.argsort(-scores, kind="stable")[:k]
         probs = torch.softmax(torch.from_numpy(scores), 0).numpy()
         top = [
-            RankedDisease(r + 1, self.index.diseases[i], self.index.disease_names[i], float(scores[i]), float(probs[i]))
+            RankedDisease(
+                r + 1,
+                self.index.diseases[i],
+                self.index.disease_names[i],
+                float(scores[i]),
+                float(probs[i]),
+                self.index.members[i],
+            )
             for r, i in enumerate(order)
         ]
-        return Ranking(case, top, scores, observed, excluded, att, notes, use_genes, self.index.diseases)
+        return Ranking(case, top, scores, observed, excluded, att, notes, use_genes, self.index.disease_index)
 
     @torch.no_grad()
     def scores(self, cases: list[PatientCase], *, use_genes: bool = False, batch_size: int = 16) -> np.ndarray:

@@ -81,7 +81,8 @@ def _conditions(dx: Diagnoser, result: Ranking, min_probability: float) -> dict[
         out[c] = "known condition"
     for r in result.top:
         if r.probability >= min_probability:
-            out.setdefault(r.id, f"likely diagnosis (p={r.probability:.2f})")
+            for m in r.members or (r.id,):  # a contraindication may name any id of the disease
+                out.setdefault(m, f"likely diagnosis (p={r.probability:.2f})")
     ix = dx.index
     for t in result.observed:
         out.setdefault(ix.phenotypes[t], "observed finding")
@@ -119,21 +120,28 @@ def suggest_drugs(
     treats: dict[str, list[dict[str, Any]]] = defaultdict(list)
     names: dict[str, str] = {}
     for r in diseases:
-        for nb in store.neighbours(r.id, rel_types=[RelType.TREATS], direction="in", node_types=[NodeLabel.DRUG]):
-            line = nb.edge.props.get("line")
-            scores[nb.node.id] += (r.probability / total) * LINE_WEIGHT.get(line, 0.3)
-            names[nb.node.id] = nb.node.name
-            treats[nb.node.id].append(
-                {
-                    "disease": r.id,
-                    "name": r.name,
-                    "line": line,
-                    "source": nb.edge.props["source"],
-                    "cypher": path_match(
-                        [(NodeLabel.DRUG, nb.node.id), (NodeLabel.DISEASE, r.id)], [(RelType.TREATS, True)]
-                    ),
-                }
-            )
+        # The disease's treatments, whichever of its ids (OMIM, ORPHA, MONDO) the edge names; a
+        # drug named for two of them counts once.
+        seen: set[str] = set()
+        for m in r.members or (r.id,):
+            for nb in store.neighbours(m, rel_types=[RelType.TREATS], direction="in", node_types=[NodeLabel.DRUG]):
+                if nb.node.id in seen:
+                    continue
+                seen.add(nb.node.id)
+                line = nb.edge.props.get("line")
+                scores[nb.node.id] += (r.probability / total) * LINE_WEIGHT.get(line, 0.3)
+                names[nb.node.id] = nb.node.name
+                treats[nb.node.id].append(
+                    {
+                        "disease": m,
+                        "name": r.name,
+                        "line": line,
+                        "source": nb.edge.props["source"],
+                        "cypher": path_match(
+                            [(NodeLabel.DRUG, nb.node.id), (NodeLabel.DISEASE, m)], [(RelType.TREATS, True)]
+                        ),
+                    }
+                )
     conditions = _conditions(dx, result, condition_probability)
     current = list(dict.fromkeys(result.case.drugs))
     ranked = sorted(scores, key=lambda d: (-scores[d], d))

@@ -132,7 +132,7 @@ class Explanation:
         lines = [f"Differential for {self.case_id}"]
         for d in self.diseases:
             r = d.disease
-            lines.append(f"\n{r.rank}. {r.name} ({r.id})  score {r.score:.2f}  p={r.probability:.2f}")
+            lines.append(f"\n{r.rank}. {r.label}  score {r.score:.2f}  p={r.probability:.2f}")
             for title, paths in (("for", d.supports), ("against", d.against)):
                 for p in paths:
                     c = "" if p.contribution is None else f"{p.contribution:+.2f} "
@@ -146,7 +146,7 @@ class Explanation:
         out = [f"## Differential for `{self.case_id}`"]
         for d in self.diseases:
             r = d.disease
-            out.append(f"\n### {r.rank}. {r.name} (`{r.id}`), score {r.score:.2f}, p = {r.probability:.2f}\n")
+            out.append(f"\n### {r.rank}. {r.label}, score {r.score:.2f}, p = {r.probability:.2f}\n")
             for title, paths in (("For", d.supports), ("Against", d.against)):
                 if paths:
                     out.append(f"**{title}**\n")
@@ -220,21 +220,33 @@ class _PathBuilder:
             path.verified = bool(self.dx.store.cypher(path.cypher, max_rows=1).rows)
         return path
 
+    def members(self, disease: str) -> tuple[str, ...]:
+        """Every id of the disease entity ``disease`` (its representative first)."""
+        return self.ix.members[self.ix.disease_index[disease]]
+
+    def member_with(self, disease: str, rel: str, dst: str) -> str:
+        """The id of the disease entity whose ``rel`` edge reaches ``dst`` (its representative if
+        none does, so that the path fails verification visibly)."""
+        return next((m for m in self.members(disease) if self.edge(m, rel, dst) is not None), disease)
+
     def annotation_hops(self, disease: str, phenotype: str) -> list[tuple[str, str, str, bool]]:
-        """The edges by which ``disease`` has ``phenotype``, walked from the phenotype: its
-        ``HAS_PHENOTYPE`` edge, or a module's phenotype-like node in between (e.g. an imaging
-        finding ``REPRESENTED_BY_PHENOTYPE`` the phenotype)."""
-        if self.edge(disease, RelType.HAS_PHENOTYPE, phenotype) is not None:
-            return [(disease, RelType.HAS_PHENOTYPE, phenotype, False)]
+        """The edges by which ``disease`` (any of its ids) has ``phenotype``, walked from the
+        phenotype: its ``HAS_PHENOTYPE`` edge, or a module's phenotype-like node in between (e.g.
+        an imaging finding ``REPRESENTED_BY_PHENOTYPE`` the phenotype)."""
         from kgdx.reasoning.index import phenotype_bridges, phenotype_like_relations
 
+        members = self.members(disease)
+        for m in members:
+            if self.edge(m, RelType.HAS_PHENOTYPE, phenotype) is not None:
+                return [(m, RelType.HAS_PHENOTYPE, phenotype, False)]
         schema = self.dx.store.schema
         bridges = phenotype_bridges(schema)
-        for rel, node_type in phenotype_like_relations(schema):
-            for nb in self.dx.store.neighbours(disease, rel_types=[rel], direction="out", node_types=[node_type]):
-                for bridge in bridges[node_type]:
-                    if self.edge(nb.node.id, bridge, phenotype) is not None:
-                        return [(nb.node.id, bridge, phenotype, False), (disease, rel, nb.node.id, False)]
+        for m in members:
+            for rel, node_type in phenotype_like_relations(schema):
+                for nb in self.dx.store.neighbours(m, rel_types=[rel], direction="out", node_types=[node_type]):
+                    for bridge in bridges[node_type]:
+                        if self.edge(nb.node.id, bridge, phenotype) is not None:
+                            return [(nb.node.id, bridge, phenotype, False), (m, rel, nb.node.id, False)]
         return [(disease, RelType.HAS_PHENOTYPE, phenotype, False)]  # fails verification, visibly
 
     def is_a_hops(self, chain: list[int], upward: bool) -> list[tuple[str, str, str, bool]]:
@@ -281,7 +293,8 @@ def _observed_path(pb: _PathBuilder, t: int, d: int, contribution: float) -> Evi
     for x in sorted(ix.ancestors_of(t), key=lambda a: -ix.ic[a]):
         if d in exc.indices[exc.indptr[x] : exc.indptr[x + 1]]:
             hops = pb.is_a_hops(pb.up_chain(t, int(x)), upward=True)
-            hops.append((disease, RelType.EXCLUDES_PHENOTYPE, ix.phenotypes[x], False))
+            member = pb.member_with(disease, RelType.EXCLUDES_PHENOTYPE, ix.phenotypes[x])
+            hops.append((member, RelType.EXCLUDES_PHENOTYPE, ix.phenotypes[x], False))
             return pb.build("against", "contradicted", contribution, hops, ix.phenotypes[t])
     shared = [
         a for a in ix.ancestors_of(t) if ix.ic[a] >= pb.dx.extractor.ic_floor and d in ix.rows_reaching(int(a))[0]
@@ -307,7 +320,14 @@ def _excluded_path(pb: _PathBuilder, x: int, d: int, contribution: float) -> Evi
             claim,
             "excluded",
             contribution,
-            [(disease, RelType.EXCLUDES_PHENOTYPE, ix.phenotypes[x], False)],
+            [
+                (
+                    pb.member_with(disease, RelType.EXCLUDES_PHENOTYPE, ix.phenotypes[x]),
+                    RelType.EXCLUDES_PHENOTYPE,
+                    ix.phenotypes[x],
+                    False,
+                )
+            ],
             ix.phenotypes[x],
         )
     b = _best_annotation(ix, d, x)
@@ -350,15 +370,13 @@ def explain(
             if p is not None:
                 paths.append(p)
         if use_genes:
-            for nb in dx.store.neighbours(
-                r.id, rel_types=[RelType.ASSOCIATED_WITH], direction="in", node_types=[NodeLabel.GENE]
-            ):
-                if nb.node.props.get("symbol", nb.node.name) in result.case.genes:
-                    paths.append(
-                        pb.build(
-                            "supports", "gene", None, [(nb.node.id, RelType.ASSOCIATED_WITH, r.id, True)], nb.node.id
-                        )
-                    )
+            for m in pb.members(r.id):
+                for nb in dx.store.neighbours(
+                    m, rel_types=[RelType.ASSOCIATED_WITH], direction="in", node_types=[NodeLabel.GENE]
+                ):
+                    if nb.node.props.get("symbol", nb.node.name) in result.case.genes:
+                        hop = [(nb.node.id, RelType.ASSOCIATED_WITH, m, True)]
+                        paths.append(pb.build("supports", "gene", None, hop, nb.node.id))
         ann = ix.annotations
         lo, hi = ann.indptr[d], ann.indptr[d + 1]
         missing = [
@@ -369,7 +387,7 @@ def explain(
         for _, b in sorted(missing, reverse=True)[:expected]:
             # The same edges as from the phenotype, walked the other way: from the disease.
             hops = [(src, rel, dst, True) for src, rel, dst, _ in reversed(pb.annotation_hops(r.id, ix.phenotypes[b]))]
-            paths.append(pb.build("against", "expected-absent", None, hops, r.id))
+            paths.append(pb.build("against", "expected-absent", None, hops, hops[0][0]))
         out.append(
             DiseaseExplanation(
                 r, [p for p in paths if p.claim == "supports"], [p for p in paths if p.claim == "against"]

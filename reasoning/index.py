@@ -12,13 +12,14 @@ copies where columns are read), since the propagation reads columns of single te
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
 
+from kgdx.kg.records import Edge
 from kgdx.kg.store import KGStore
 from kgdx.kg.vocab import NodeLabel, RelType
 
@@ -83,13 +84,44 @@ def phenotype_like_relations(schema) -> list[tuple[str, str]]:  # noqa: ANN001 -
     ]
 
 
+#: Which id names a disease entity, by vocabulary: OMIM first (what case reports and gene panels
+#: use), then Orphanet, MONDO and DECIPHER; anything else after them.
+_PREFERRED = ("OMIM:", "ORPHA:", "MONDO:", "DECIPHER:")
+
+
+def disease_entities(names: dict[str, str], equivalences: Iterable[Edge]) -> list[tuple[str, ...]]:
+    """Disease ids grouped into entities by ``EQUIVALENT_TO`` edges, each entity's representative
+    first (see :data:`_PREFERRED`), entities sorted by representative."""
+    from kgdx.kg.equivalence import equivalence_classes
+
+    classes = equivalence_classes(e for e in equivalences if e.src in names and e.dst in names)
+
+    def rank(d: str) -> tuple[int, str]:
+        return next((i for i, p in enumerate(_PREFERRED) if d.startswith(p)), len(_PREFERRED)), d
+
+    out, seen = [], set()
+    for d in names:
+        if d in seen:
+            continue
+        group = sorted(classes.get(d, (d,)), key=rank)
+        seen.update(group)
+        out.append(tuple(group))
+    return sorted(out)
+
+
 @dataclass
 class KGIndex:
     """Phenotype-reasoning view of a KG.
 
+    A *disease* here is one disease entity: the ids the KG says are the same disease
+    (``EQUIVALENT_TO``: an OMIM entry, its Orphanet twin, a module's MONDO class) are one row, with
+    their annotations, exclusions and genes pooled, so one disease is ranked once and its evidence
+    is not split across its ids. Every member id still finds its row (:attr:`disease_index`).
+
     Attributes:
         phenotypes: Phenotype ids, index order.
-        diseases: Disease ids, index order.
+        diseases: One id per disease entity (OMIM first, then ORPHA, MONDO, DECIPHER), index order.
+        members: Each entity's ids, its representative first.
         ic: ``(T,)`` information content per term.
         background: ``(T,)`` share of diseases whose profile reaches each term.
         ancestors: ``(T, T)`` CSC 0/1, ``[a, t] = 1`` if ``a`` is ``t`` or an ancestor of ``t``.
@@ -112,10 +144,13 @@ class KGIndex:
     disease_names: list[str] = field(default_factory=list)
     disease_genes: dict[str, list[int]] = field(default_factory=dict)
     parents: dict[int, list[int]] = field(default_factory=dict)
+    members: list[tuple[str, ...]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.phenotype_index = {t: i for i, t in enumerate(self.phenotypes)}
-        self.disease_index = {d: i for i, d in enumerate(self.diseases)}
+        if not self.members:
+            self.members = [(d,) for d in self.diseases]
+        self.disease_index = {m: i for i, ms in enumerate(self.members) for m in ms}
 
     @property
     def num_phenotypes(self) -> int:
@@ -136,13 +171,21 @@ class KGIndex:
         return out
 
     @classmethod
-    def from_store(cls, store: KGStore) -> KGIndex:
-        """Build the index from any store (a few seconds for the default KG)."""
+    def from_store(cls, store: KGStore, *, merge_equivalents: bool = True) -> KGIndex:
+        """Build the index from any store (a few seconds for the default KG).
+
+        Args:
+            store: The KG.
+            merge_equivalents: One row per disease entity (``EQUIVALENT_TO``); ``False`` keeps one
+                row per disease id (the v1 model's view, for comparisons).
+        """
         terms = sorted(n.id for n in store.iter_nodes(NodeLabel.PHENOTYPE))
-        pairs = sorted((n.id, n.name) for n in store.iter_nodes(NodeLabel.DISEASE))
-        diseases, names = [d for d, _ in pairs], [n for _, n in pairs]
+        names_of = {n.id: n.name for n in store.iter_nodes(NodeLabel.DISEASE)}
+        members = disease_entities(names_of, store.iter_edges(RelType.EQUIVALENT_TO) if merge_equivalents else ())
+        diseases = [m[0] for m in members]
+        names = [names_of[d] for d in diseases]
         t_ix = {t: i for i, t in enumerate(terms)}
-        d_ix = {d: i for i, d in enumerate(diseases)}
+        d_ix = {m: i for i, ms in enumerate(members) for m in ms}
         T, D = len(terms), len(diseases)
 
         parents: dict[int, list[int]] = defaultdict(list)
@@ -175,6 +218,12 @@ class KGIndex:
                 at.append(t_ix[phenotype])
                 af.append(DEFAULT_FREQUENCY if f is None else max(float(f), 1e-3))
         ad_, at_, af_ = np.array(ad, np.int64), np.array(at, np.int64), np.array(af, np.float32)
+        if len(ad_):  # an entity's members may annotate the same term: keep the highest frequency
+            key = ad_ * T + at_
+            order = np.lexsort((-af_, key))
+            keep = np.ones(len(key), bool)
+            keep[1:] = key[order][1:] != key[order][:-1]
+            ad_, at_, af_ = ad_[order][keep], at_[order][keep], af_[order][keep]
         annotations = sp.csr_matrix((af_, (ad_, at_)), shape=(D, T))
         # Propagate each annotation to the term's ancestors, keeping the highest frequency per cell.
         anc_csc = ancestors.tocsc()
@@ -201,6 +250,8 @@ class KGIndex:
                 xd.append(d_ix[e.src])
                 xt.append(t_ix[e.dst])
         excludes = sp.csc_matrix((np.ones(len(xd), np.float32), (xd, xt)), shape=(D, T))
+        excludes.sum_duplicates()
+        excludes.data[:] = 1.0  # members excluding the same term count once
 
         ic = np.zeros(T, np.float32)
         for n in store.iter_nodes(NodeLabel.PHENOTYPE):
@@ -211,7 +262,7 @@ class KGIndex:
         genes: dict[str, list[int]] = defaultdict(list)
         symbols = {n.id: n.props.get("symbol") or n.name for n in store.iter_nodes(NodeLabel.GENE)}
         for e in store.iter_edges(RelType.ASSOCIATED_WITH):
-            if e.dst in d_ix and symbols.get(e.src):
+            if e.dst in d_ix and symbols.get(e.src) and d_ix[e.dst] not in genes[symbols[e.src]]:
                 genes[symbols[e.src]].append(d_ix[e.dst])
 
         return cls(
@@ -226,6 +277,7 @@ class KGIndex:
             names,
             dict(genes),
             dict(parents),
+            members,
         )
 
     def ancestors_of(self, t: int) -> np.ndarray:

@@ -5,12 +5,15 @@ Each relation has its own learned message function (an MLP over the propagated e
 disease-level MLP adds what is pooled over the disease's own annotations. The score of disease
 ``d`` for a patient is::
 
-    s(d) = ψ(x_d) + Σ_j w_j [φ_HAS(m_dj) − φ_HAS(∅_j)] + Σ_k [φ_LACKS(m_dk) − φ_LACKS(∅_k)] + γ (o_d + λ x_d)
+    s(d) = ψ(x_d) + Σ_j w_j [φ_HAS(m_dj) − φ_HAS(∅_j)] + Σ_k min(0, φ_LACKS(m_dk) − φ_LACKS(∅_k)) + γ o_d
 
 where ``φ_HAS`` / ``φ_LACKS`` are the message functions of the patient's ``HAS_FINDING`` /
 ``LACKS_FINDING`` edges, ``m_dj`` is the message finding ``j`` sends ``d`` and ``∅_j`` the message a disease that
-shares nothing with it gets, and ``o_d`` / ``x_d`` the summed IC that the closure of the observed /
-excluded findings shares with ``d`` (a fixed prior whose weights ``γ``, ``λ`` are set on validation), so only (disease, finding) pairs that share something cost compute,
+shares nothing with it gets, and ``o_d`` the summed IC that the closure of the observed findings
+shares with ``d`` (a fixed prior whose weight ``γ`` was set on validation). A finding the patient
+lacks can only lower a disease: its message is capped at 0, and ``ψ`` reads the disease features
+computed without the excluded findings (``EvidenceGNNConfig.monotone_excluded``). Only (disease,
+finding) pairs that share something cost compute,
 and every term is an exact, additive attribution that explanations read back. Nothing in the
 model is specific to a disease: a disease added to the KG later is scored from its neighbourhood
 without retraining.
@@ -30,6 +33,7 @@ from kgdx.reasoning.evidence import DISEASE_FEATURES, HAS_FINDING_FEATURES, LACK
 __all__ = ["EvidenceGNN", "EvidenceGNNConfig", "Attribution"]
 
 _GENE = DISEASE_FEATURES.index("gene_match")
+_EXCLUDED = [DISEASE_FEATURES.index(f) for f in ("excluded_coverage", "excluded_overlap", "log_excluded_overlap")]
 
 
 @dataclass
@@ -50,6 +54,11 @@ class EvidenceGNNConfig:
     # (enough to rank such diseases first, ordered by phenotype). Simulated training cases carry
     # no genes, so the readout ψ never sees the gene column; this fixed term is its only use.
     gene_weight: float = 100.0
+    # A finding the patient lacks may lower a disease, never raise it: excluded findings' messages
+    # are capped at 0, and neither the readout ψ nor the prior sees them. Off only to study the
+    # case-report artefact (authors list the absent features of the disease they report), never
+    # for patients.
+    monotone_excluded: bool = True
 
 
 def _mlp(d_in: int, hidden: int, layers: int) -> nn.Sequential:
@@ -126,18 +135,22 @@ class EvidenceGNN(nn.Module):
 
     def _excluded(self, ev: CaseEvidence) -> torch.Tensor:
         phi = self.messages[RelType.LACKS_FINDING]
-        return (phi(ev.lacking_feat) - phi(ev.lacking_none)[ev.lacking_index]).squeeze(-1)
+        delta = (phi(ev.lacking_feat) - phi(ev.lacking_none)[ev.lacking_index]).squeeze(-1)
+        return delta.clamp(max=0.0) if self.config.monotone_excluded else delta
 
     def _prior(self, ev: CaseEvidence) -> torch.Tensor:
         c = self.config
         gene = ev.disease_feat[:, _GENE] * c.gene_weight
         if self.training or not c.prior_weight:
             return gene
-        return gene + c.prior_weight * (ev.overlap[:, 0] + c.prior_excluded * ev.overlap[:, 1])
+        excluded = 0.0 if c.monotone_excluded else c.prior_excluded * ev.overlap[:, 1]
+        return gene + c.prior_weight * (ev.overlap[:, 0] + excluded)
 
     def _psi(self, ev: CaseEvidence) -> torch.Tensor:
         x = ev.disease_feat.clone()
         x[:, _GENE] = 0.0  # see EvidenceGNNConfig.gene_weight
+        if self.config.monotone_excluded:
+            x[:, _EXCLUDED] = 0.0  # as for a patient with no excluded findings
         return self.psi(x).squeeze(-1)
 
     def forward(self, ev: CaseEvidence) -> torch.Tensor:

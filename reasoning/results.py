@@ -6,7 +6,7 @@ the app can use them without importing the model.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,7 @@ class RankedDisease:
     name: str
     score: float
     probability: float
+    members: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -40,7 +41,14 @@ class RankedDisease:
             "name": self.name,
             "score": round(self.score, 4),
             "probability": round(self.probability, 4),
+            "members": list(self.members or (self.id,)),
         }
+
+    @property
+    def label(self) -> str:
+        """``name (id)``, with the disease's other ids: ``Name (OMIM:1; also ORPHA:2)``."""
+        also = [m for m in self.members if m != self.id]
+        return f"{self.name} ({self.id}{'; also ' + ', '.join(also) if also else ''})"
 
 
 @dataclass
@@ -62,15 +70,13 @@ class Ranking:
     attribution: Attribution | None = field(repr=False, default=None)
     notes: list[str] = field(default_factory=list)
     use_genes: bool = False
-    diseases: Sequence[str] = field(repr=False, default=())
+    disease_index: Mapping[str, int] = field(repr=False, default_factory=dict)
 
     def rank_of(self, disease_id: str) -> GoldRank | None:
-        """Where ``disease_id`` ranks among every disease (``rank`` = 1 + diseases scored higher,
-        ``ties`` = others with its score), or ``None`` if the KG lacks it."""
-        try:
-            return gold_rank(self.scores, list(self.diseases).index(disease_id))
-        except ValueError:
-            return None
+        """Where ``disease_id`` (any id of the disease) ranks among every disease (``rank`` = 1 +
+        diseases scored higher, ``ties`` = others with its score), or ``None`` if the KG lacks it."""
+        i = self.disease_index.get(disease_id)
+        return None if i is None else gold_rank(self.scores, i)
 
     def to_dict(self) -> dict[str, Any]:
         return {

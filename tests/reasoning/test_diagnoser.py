@@ -13,6 +13,7 @@ from kgdx.kg.memory_store import MemoryStore
 from kgdx.kg.records import Edge
 from kgdx.reasoning.checkpoint import load_checkpoint
 from kgdx.reasoning.diagnoser import Diagnoser
+from kgdx.reasoning.index import KGIndex
 from kgdx.reasoning.train import TrainConfig, train
 
 
@@ -198,3 +199,42 @@ def test_a_finding_and_its_parent_with_equal_specificity_give_a_direct_path(tiny
     e = d2.explain(d2.rank(PatientCase("q", observed=[Finding("HP:4000004")]), k=3), top=3)
     path = next(p for d in e.diseases if d.disease.id == "OMIM:619402" for p in d.supports)
     assert [n.id for n in path.nodes] == ["HP:4000004", "OMIM:619402"] and path.verified
+
+
+def test_equivalent_ids_rank_as_one_disease(tiny_store, dx):
+    """An Orphanet twin of cystic fibrosis, joined by EQUIVALENT_TO: one ranked entity (OMIM id
+    first) with pooled annotations; every id finds it; paths and treatments use the member id
+    whose edge it is."""
+    from kgdx.kg.records import Node
+
+    src = {"source": "test"}
+    store = MemoryStore(tiny_store.schema)
+    store.write(
+        [
+            *tiny_store.iter_nodes(),
+            *tiny_store.iter_edges(),
+            Node("Disease", "ORPHA:586", {"name": "Cystic fibrosis (Orphanet)"}),
+            Edge("EQUIVALENT_TO", "ORPHA:586", "OMIM:219700", {**src, "via": "MONDO:0009061"}),
+            Edge("HAS_PHENOTYPE", "ORPHA:586", "HP:0002094", {**src, "frequency": 0.9}),
+            Edge("TREATS", "DRUGBANK:DB00277", "ORPHA:586", {**src, "line": 1}),
+        ]
+    )
+    d2 = Diagnoser(store, dx.model)
+    ix = d2.index
+    assert ix.num_diseases == 4 and ix.members[ix.disease_index["ORPHA:586"]] == ("OMIM:219700", "ORPHA:586")
+    case = PatientCase("cf", observed=[Finding("HP:0012735"), Finding("HP:0002094"), Finding("HP:0002090")])
+    r = d2.rank(case, k=4)
+    ids = [d.id for d in r.top]
+    assert "ORPHA:586" not in ids and len(set(ids)) == 4
+    cf = next(d for d in r.top if d.id == "OMIM:219700")
+    assert cf.members == ("OMIM:219700", "ORPHA:586") and "also ORPHA:586" in cf.label
+    assert r.rank_of("ORPHA:586") == r.rank_of("OMIM:219700") is not None
+    # Dyspnea is annotated only on the Orphanet id: its path ends there, and is verified.
+    e = d2.explain(r, top=4)
+    cf_paths = next(d for d in e.diseases if d.disease.id == "OMIM:219700").supports
+    dyspnea = next(p for p in cf_paths if p.nodes[0].id == "HP:0002094")
+    assert dyspnea.nodes[-1].id == "ORPHA:586" and dyspnea.verified and e.validity == 1.0
+    theo = next(s for s in d2.suggest_drugs(r, k=10, safety="flag") if s.drug == "DRUGBANK:DB00277")
+    assert theo.treats[0]["disease"] == "ORPHA:586"
+    # Without the merge (the v1 view) the twin is its own row.
+    assert KGIndex.from_store(store, merge_equivalents=False).num_diseases == 5

@@ -51,3 +51,31 @@ def test_model_arguments_and_repr():
     before = [p.clone() for p in m.parameters()]
     m.reset_parameters()
     assert any(not torch.equal(a, b) for a, b in zip(before, m.parameters()))
+
+
+def _violations(model: EvidenceGNN, ex: EvidenceExtractor, trials: int, seed: int) -> int:
+    """How often adding one excluded finding raised some disease's score, over random cases."""
+    g = torch.Generator().manual_seed(seed)
+    T, bad = ex.index.num_phenotypes, 0
+    for _ in range(trials):
+        perm = torch.randperm(T, generator=g).tolist()
+        n_obs, n_exc = int(torch.randint(1, 4, (1,), generator=g)), int(torch.randint(0, 3, (1,), generator=g))
+        obs, exc, extra = perm[:n_obs], perm[n_obs : n_obs + n_exc], perm[n_obs + n_exc]
+        weights = torch.rand(n_obs, generator=g).clamp(min=0.05).tolist()
+        before = model(ex(obs, exc, weights=weights))[0]
+        after = model(ex(obs, [*exc, extra], weights=weights))[0]
+        bad += bool((after > before + 1e-5).any())
+    return bad
+
+
+def test_an_excluded_finding_never_raises_a_disease(tiny_index):
+    """Whatever the weights (random here, so any sign a training set could reward), a finding the
+    patient lacks can only lower a disease's score; with the guard off the same cases break it."""
+    ex = EvidenceExtractor(tiny_index, ic_floor=0.0)
+    for seed in range(3):
+        torch.manual_seed(seed)
+        model = EvidenceGNN(EvidenceGNNConfig(hidden=8)).eval()
+        assert _violations(model, ex, trials=150, seed=seed) == 0
+    torch.manual_seed(0)
+    unguarded = EvidenceGNN(EvidenceGNNConfig(hidden=8, monotone_excluded=False)).eval()
+    assert _violations(unguarded, ex, trials=150, seed=0) > 0

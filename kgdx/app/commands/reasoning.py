@@ -69,7 +69,7 @@ def diagnose(
         return
     console.print(f"[bold]{patient.summary()}[/bold]")
     for r in diagnosis.ranking.top:
-        console.print(f"{r.rank:>2}. {r.name} ({r.id})  score {r.score:.2f}  p={r.probability:.2f}")
+        console.print(f"{r.rank:>2}. {r.label}  score {r.score:.2f}  p={r.probability:.2f}")
     if diagnosis.explanation is not None:
         console.print()
         console.print(diagnosis.explanation.to_text(cypher=cypher), highlight=False, markup=False)
