@@ -63,24 +63,142 @@ MAX_RANGE_VALUES = 1_000_000
 #: (LOAD CSV only) and ``graph.*`` (composite databases).
 FUNCTIONS = frozenset(
     name.lower()
-    for name in """
-    abs acos all any asin atan atan2 avg btrim ceil char_length character_length coalesce collect cos
-    cot count date date.realtime date.statement date.transaction date.truncate datetime
-    datetime.fromepoch datetime.fromepochmillis datetime.realtime datetime.statement
-    datetime.transaction datetime.truncate degrees duration duration.between duration.inDays
-    duration.inMonths duration.inSeconds e elementId endNode exists exp floor haversin head id isEmpty
-    isNaN keys labels last left length localdatetime localdatetime.realtime localdatetime.statement
-    localdatetime.transaction localdatetime.truncate localtime localtime.realtime localtime.statement
-    localtime.transaction localtime.truncate log log10 lower ltrim max min nodes none normalize nullIf
-    percentileCont percentileDisc pi point point.distance point.withinBBox properties radians rand
-    randomUUID range reduce relationships replace reverse right round rtrim sign sin single size
-    split sqrt startNode stdev stdevp substring sum tail tan time time.realtime time.statement
-    time.transaction time.truncate timestamp toBoolean toBooleanList toBooleanOrNull toFloat
-    toFloatList toFloatOrNull toInteger toIntegerList toIntegerOrNull toLower toString toStringList
-    toStringOrNull toUpper trim type upper valueType vector.similarity.cosine
-    vector.similarity.euclidean apoc.version apoc.util.md5 apoc.util.sha1 apoc.util.sha256
-    apoc.util.sha384 apoc.util.sha512
-    """.split()
+    for name in [
+        "abs",
+        "acos",
+        "all",
+        "any",
+        "asin",
+        "atan",
+        "atan2",
+        "avg",
+        "btrim",
+        "ceil",
+        "char_length",
+        "character_length",
+        "coalesce",
+        "collect",
+        "cos",
+        "cot",
+        "count",
+        "date",
+        "date.realtime",
+        "date.statement",
+        "date.transaction",
+        "date.truncate",
+        "datetime",
+        "datetime.fromepoch",
+        "datetime.fromepochmillis",
+        "datetime.realtime",
+        "datetime.statement",
+        "datetime.transaction",
+        "datetime.truncate",
+        "degrees",
+        "duration",
+        "duration.between",
+        "duration.inDays",
+        "duration.inMonths",
+        "duration.inSeconds",
+        "e",
+        "elementId",
+        "endNode",
+        "exists",
+        "exp",
+        "floor",
+        "haversin",
+        "head",
+        "id",
+        "isEmpty",
+        "isNaN",
+        "keys",
+        "labels",
+        "last",
+        "left",
+        "length",
+        "localdatetime",
+        "localdatetime.realtime",
+        "localdatetime.statement",
+        "localdatetime.transaction",
+        "localdatetime.truncate",
+        "localtime",
+        "localtime.realtime",
+        "localtime.statement",
+        "localtime.transaction",
+        "localtime.truncate",
+        "log",
+        "log10",
+        "lower",
+        "ltrim",
+        "max",
+        "min",
+        "nodes",
+        "none",
+        "normalize",
+        "nullIf",
+        "percentileCont",
+        "percentileDisc",
+        "pi",
+        "point",
+        "point.distance",
+        "point.withinBBox",
+        "properties",
+        "radians",
+        "rand",
+        "randomUUID",
+        "range",
+        "reduce",
+        "relationships",
+        "replace",
+        "reverse",
+        "right",
+        "round",
+        "rtrim",
+        "sign",
+        "sin",
+        "single",
+        "size",
+        "split",
+        "sqrt",
+        "startNode",
+        "stdev",
+        "stdevp",
+        "substring",
+        "sum",
+        "tail",
+        "tan",
+        "time",
+        "time.realtime",
+        "time.statement",
+        "time.transaction",
+        "time.truncate",
+        "timestamp",
+        "toBoolean",
+        "toBooleanList",
+        "toBooleanOrNull",
+        "toFloat",
+        "toFloatList",
+        "toFloatOrNull",
+        "toInteger",
+        "toIntegerList",
+        "toIntegerOrNull",
+        "toLower",
+        "toString",
+        "toStringList",
+        "toStringOrNull",
+        "toUpper",
+        "trim",
+        "type",
+        "upper",
+        "valueType",
+        "vector.similarity.cosine",
+        "vector.similarity.euclidean",
+        "apoc.version",
+        "apoc.util.md5",
+        "apoc.util.sha1",
+        "apoc.util.sha256",
+        "apoc.util.sha384",
+        "apoc.util.sha512",
+    ]
 )
 #: APOC function namespaces whose functions are pure and read-only (the server loads the same).
 FUNCTION_NAMESPACES = (
@@ -122,35 +240,132 @@ AMPLIFIERS = frozenset(
 #: and APOC's read-only traversals.
 PROCEDURES = frozenset(
     name.lower()
-    for name in """
-    db.labels db.relationshipTypes db.propertyKeys db.schema.visualization db.schema.nodeTypeProperties
-    db.schema.relTypeProperties db.index.fulltext.queryNodes db.index.fulltext.queryRelationships
-    db.index.vector.queryNodes db.index.vector.queryRelationships
-    apoc.meta.schema apoc.meta.data apoc.meta.graph apoc.meta.stats apoc.meta.nodeTypeProperties
-    apoc.meta.relTypeProperties apoc.path.expand apoc.path.expandConfig apoc.path.subgraphNodes
-    apoc.path.subgraphAll apoc.path.spanningTree apoc.algo.dijkstra apoc.algo.allSimplePaths
-    apoc.algo.aStar apoc.neighbors.tohop apoc.neighbors.byhop apoc.neighbors.athop
-    apoc.neighbors.tohop.count apoc.neighbors.byhop.count apoc.neighbors.athop.count
-    apoc.stats.degrees
-    """.split()
+    for name in [
+        "db.labels",
+        "db.relationshipTypes",
+        "db.propertyKeys",
+        "db.schema.visualization",
+        "db.schema.nodeTypeProperties",
+        "db.schema.relTypeProperties",
+        "db.index.fulltext.queryNodes",
+        "db.index.fulltext.queryRelationships",
+        "db.index.vector.queryNodes",
+        "db.index.vector.queryRelationships",
+        "apoc.meta.schema",
+        "apoc.meta.data",
+        "apoc.meta.graph",
+        "apoc.meta.stats",
+        "apoc.meta.nodeTypeProperties",
+        "apoc.meta.relTypeProperties",
+        "apoc.path.expand",
+        "apoc.path.expandConfig",
+        "apoc.path.subgraphNodes",
+        "apoc.path.subgraphAll",
+        "apoc.path.spanningTree",
+        "apoc.algo.dijkstra",
+        "apoc.algo.allSimplePaths",
+        "apoc.algo.aStar",
+        "apoc.neighbors.tohop",
+        "apoc.neighbors.byhop",
+        "apoc.neighbors.athop",
+        "apoc.neighbors.tohop.count",
+        "apoc.neighbors.byhop.count",
+        "apoc.neighbors.athop.count",
+        "apoc.stats.degrees",
+    ]
 )
 #: Words that start clauses which write, administer, read files or reach other databases.
 FORBIDDEN_KEYWORDS = frozenset(
-    """
-    create merge delete detach set remove drop alter grant deny revoke foreach load terminate use
-    start stop rename enable deallocate reallocate dryrun transactions
-    """.split()
+    [
+        "create",
+        "merge",
+        "delete",
+        "detach",
+        "set",
+        "remove",
+        "drop",
+        "alter",
+        "grant",
+        "deny",
+        "revoke",
+        "foreach",
+        "load",
+        "terminate",
+        "use",
+        "start",
+        "stop",
+        "rename",
+        "enable",
+        "deallocate",
+        "reallocate",
+        "dryrun",
+        "transactions",
+    ]
 )
 #: What may follow SHOW (possibly after ALL, RANGE, FULLTEXT, … and before YIELD/WHERE).
-_SHOWABLE = frozenset({"index", "indexes", "constraint", "constraints", "function", "functions", "procedure", "procedures"})
+_SHOWABLE = frozenset(
+    {"index", "indexes", "constraint", "constraints", "function", "functions", "procedure", "procedures"}
+)
 #: Words that may stand before "(" without being a function call.
 _KEYWORDS = frozenset(
-    """
-    match optional where return with unwind call yield order by skip limit offset and or xor not in
-    is as case when then else end distinct union all exists count collect shortestpath
-    allshortestpaths shortest any on asc desc ascending descending contains starts ends of rows
-    filter extract none single some finish next let null true false
-    """.split()
+    [
+        "match",
+        "optional",
+        "where",
+        "return",
+        "with",
+        "unwind",
+        "call",
+        "yield",
+        "order",
+        "by",
+        "skip",
+        "limit",
+        "offset",
+        "and",
+        "or",
+        "xor",
+        "not",
+        "in",
+        "is",
+        "as",
+        "case",
+        "when",
+        "then",
+        "else",
+        "end",
+        "distinct",
+        "union",
+        "all",
+        "exists",
+        "count",
+        "collect",
+        "shortestpath",
+        "allshortestpaths",
+        "shortest",
+        "any",
+        "on",
+        "asc",
+        "desc",
+        "ascending",
+        "descending",
+        "contains",
+        "starts",
+        "ends",
+        "of",
+        "rows",
+        "filter",
+        "extract",
+        "none",
+        "single",
+        "some",
+        "finish",
+        "next",
+        "let",
+        "null",
+        "true",
+        "false",
+    ]
 )
 
 
@@ -165,7 +380,9 @@ class Token:
 
 _SPACE = re.compile(r"\s+")
 _NAME = re.compile(r"[^\W\d]\w*", re.UNICODE)
-_NUMBER = re.compile(r"(?:0x[0-9a-fA-F_]+|0o[0-7_]+|\d[\d_]*(?:\.\d[\d_]*)?(?:[eE][+-]?\d+)?|\.\d[\d_]*(?:[eE][+-]?\d+)?)")
+_NUMBER = re.compile(
+    r"(?:0x[0-9a-fA-F_]+|0o[0-7_]+|\d[\d_]*(?:\.\d[\d_]*)?(?:[eE][+-]?\d+)?|\.\d[\d_]*(?:[eE][+-]?\d+)?)"
+)
 _PARAM = re.compile(r"\$(?:[^\W\d]\w*|\d+|`(?:[^`]|``)*`)", re.UNICODE)
 
 
@@ -370,7 +587,9 @@ def check_query(query: str, params: Mapping[str, Any] | None = None) -> None:
     if not query or not query.strip():
         raise StoreError("the query is empty")
     if len(query) > MAX_QUERY_CHARS:
-        raise StoreError(f"the query has {len(query):,} characters; the read-only path takes at most {MAX_QUERY_CHARS:,}")
+        raise StoreError(
+            f"the query has {len(query):,} characters; the read-only path takes at most {MAX_QUERY_CHARS:,}"
+        )
     tokens = list(tokenize(query))
     for k, t in enumerate(tokens):
         if t.kind != "name":
@@ -387,7 +606,9 @@ def check_query(query: str, params: Mapping[str, Any] | None = None) -> None:
         if low == "show":
             ahead = [x.value.lower() for x in tokens[k + 1 : k + 4] if x.kind == "name"]
             if not _SHOWABLE.intersection(ahead):
-                raise _refuse(f"SHOW {' '.join(ahead[:2]).upper()} (offset {t.pos}): only indexes, constraints, functions and procedures can be shown")
+                raise _refuse(
+                    f"SHOW {' '.join(ahead[:2]).upper()} (offset {t.pos}): only indexes, constraints, functions and procedures can be shown"
+                )
     total = 1
     for call in _calls(tokens):
         if call.procedure:

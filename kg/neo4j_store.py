@@ -18,7 +18,6 @@ from typing import Any
 import neo4j
 from neo4j.exceptions import (
     AuthError,
-    ClientError,
     DriverError,
     Neo4jError,
     ServiceUnavailable,
@@ -98,7 +97,13 @@ class QueryLimits:
 
 def _positive(name: str, value: Any, *, integer: bool = False, error: type[Exception] = ValueError) -> None:
     kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0 or value != value or value == float("inf"):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, kinds)
+        or not value > 0
+        or value != value
+        or value == float("inf")
+    ):
         raise error(f"'{name}' must be a positive {'integer' if integer else 'finite number'} (got {value!r})")
 
 

@@ -232,6 +232,8 @@ FORBIDDEN_OPERATORS = (
     "TerminateTransactions",
     "AdministrationCommand",
 )
+
+
 def explain(query: str) -> str:
     """``query`` prefixed with EXPLAIN, which plans without running it."""
     head = query.lstrip()

@@ -11,6 +11,7 @@ import warnings
 
 import typer
 
+from kgdx.app.commands import api as api_commands
 from kgdx.app.commands import encoders as encoder_commands
 from kgdx.app.commands import kg as kg_commands
 from kgdx.app.commands import neo4j as neo4j_commands
@@ -31,6 +32,7 @@ app = typer.Typer(
 )
 app.add_typer(kg_commands.app, name="kg")
 app.add_typer(neo4j_commands.app, name="neo4j")
+app.add_typer(api_commands.app, name="api")
 # Other groups register here, one line each.
 app.command("synth")(synth_commands.synth)
 app.command("pretrain")(encoder_commands.pretrain)

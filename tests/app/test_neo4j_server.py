@@ -123,10 +123,10 @@ def test_status_without_server(home):
         "apoc_version",
         "data_dir",
         "log",
-            "auth",
+        "auth",
         "read_only",
         "password_file",
-}
+    }
 
 
 def test_stale_pid_of_dead_process_is_removed(home):
@@ -314,7 +314,9 @@ def test_java_command():
         "/h/neo4j-password",
     ]
     assert "-XX:+ExitOnOutOfMemoryError" not in cmd  # a query's OOM must not take the server down
-    assert not any("apoc.cypher" in p or "apoc.periodic" in p or "apoc.export" in p for p in neo4j_server.SERVER_PROCEDURES)
+    assert not any(
+        "apoc.cypher" in p or "apoc.periodic" in p or "apoc.export" in p for p in neo4j_server.SERVER_PROCEDURES
+    )
 
 
 def test_password_file_is_generated_private_and_kept(home, monkeypatch):
@@ -479,8 +481,20 @@ def test_apoc_helpers_load_and_dangerous_procedures_do_not(neo4j_driver):
     )
     loaded = procedures + records[0]["f"]
     assert "apoc.path.expand" in loaded
-    for ns in ("apoc.cypher.", "apoc.periodic.", "apoc.export.", "apoc.load.", "apoc.import.", "apoc.log.",
-               "apoc.trigger.", "apoc.do.", "apoc.when", "apoc.case", "apoc.util.sleep", "apoc.config."):
+    for ns in (
+        "apoc.cypher.",
+        "apoc.periodic.",
+        "apoc.export.",
+        "apoc.load.",
+        "apoc.import.",
+        "apoc.log.",
+        "apoc.trigger.",
+        "apoc.do.",
+        "apoc.when",
+        "apoc.case",
+        "apoc.util.sleep",
+        "apoc.config.",
+    ):
         assert not [p for p in loaded if p.startswith(ns)], ns
 
 
@@ -490,9 +504,11 @@ def test_server_refuses_file_urls_and_wrong_passwords(neo4j_driver):
     with pytest.raises(neo4j.exceptions.ClientError, match="allow_csv_import_from_file_urls"):
         neo4j_driver.execute_query("LOAD CSV FROM 'file:///etc/hostname' AS r RETURN r")
     s = get_settings()
-    with neo4j.GraphDatabase.driver(s.neo4j_uri, auth=("neo4j", "not-the-password")) as bad:
-        with pytest.raises(neo4j.exceptions.AuthError):
-            bad.verify_connectivity()
+    with (
+        neo4j.GraphDatabase.driver(s.neo4j_uri, auth=("neo4j", "not-the-password")) as bad,
+        pytest.raises(neo4j.exceptions.AuthError),
+    ):
+        bad.verify_connectivity()
 
 
 @pytest.mark.neo4j
