@@ -28,6 +28,7 @@ store as 503, and anything else as 500 with the request id and no details.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
@@ -223,10 +224,8 @@ class BodyLimitMiddleware:
                 started = True
             await send(message)
 
-        try:
+        with contextlib.suppress(_BodyTooLarge):  # the 413 was sent when the limit was crossed
             await self.app(scope, counting_receive, tracking_send)
-        except _BodyTooLarge:
-            pass
 
     async def _refuse(self, scope, send) -> None:  # noqa: ANN001
         body = json.dumps(
