@@ -16,6 +16,7 @@ Every refusal is a :class:`~kgdx.errors.DataError` that names the file at fault.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from kgdx.errors import DataError
+from kgdx.errors import DataError, DataWarning
 from kgdx.ingest.volume import AIR_HU, Volume, _sitk
 
 __all__ = ["read_dicom_series", "list_series", "CT_IMAGE_STORAGE", "KEPT_HEADER_KEYWORDS"]
@@ -169,13 +170,22 @@ def _sort_and_check(slices: Sequence[_Slice], rel_tol: float) -> tuple[list[_Sli
     ordered = [slices[i] for i in order]
     z = pos[order]
     gaps = np.diff(z)
-    for i, g in enumerate(gaps):
-        if g < 1e-3:
-            raise DataError(
-                f"duplicate slice: same position {z[i]:.3f} mm along the normal as {ordered[i].path.name}",
-                file=ordered[i + 1].path,
-                field="ImagePositionPatient",
-            )
+    dupes = [i + 1 for i, g in enumerate(gaps) if g < 1e-3]
+    if dupes:
+        # Scanners and exports do write a slice twice; the copy adds nothing, so it is dropped.
+        names = ", ".join(ordered[i].path.name for i in dupes)
+        warnings.warn(
+            f"{ordered[0].path.parent}: dropped {len(dupes)} duplicate slice(s) at a position another slice "
+            f"already has: {names}",
+            DataWarning,
+            stacklevel=3,
+        )
+        keep = [i for i in range(len(ordered)) if i not in set(dupes)]
+        ordered = [ordered[i] for i in keep]
+        z = z[keep]
+        gaps = np.diff(z)
+        if len(ordered) < 2:
+            raise DataError("after dropping duplicates, the series has only one slice", file=ordered[0].path)
     step = float(np.median(gaps))
     for i, g in enumerate(gaps):
         if g > step * (1.5 + rel_tol):
@@ -256,7 +266,11 @@ def read_dicom_series(
         raise DataError(f"the folder holds {len(by_series)} series: {listing}; pass series_uid to pick one", file=p)
     slices = next(iter(by_series.values()))
     if len(slices) < 2:
-        raise DataError("a CT series needs at least 2 slices to make a volume, found 1", file=slices[0].path)
+        raise DataError(
+            "this is a single DICOM slice (one 2-D image); a CT volume needs the whole series: pass the folder "
+            "holding all its slices",
+            file=slices[0].path,
+        )
 
     ref = slices[0]
     rows, cols = int(_require(ref.ds, "Rows", ref.path)), int(_require(ref.ds, "Columns", ref.path))

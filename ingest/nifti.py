@@ -33,8 +33,22 @@ def read_nifti(path: str | Path) -> Volume:
         raise ImportError('reading NIfTI needs nibabel: pip install "kgdx[ml]"') from e
     try:
         img = nib.load(str(p))
+        sizeof_hdr = int(img.header["sizeof_hdr"])
+        if sizeof_hdr not in (348, 540):  # NIfTI-1 and NIfTI-2; anything else is a corrupt header
+            raise DataError(f"corrupt NIfTI header: sizeof_hdr is {sizeof_hdr}, not 348 or 540", file=p)
         data = np.asarray(img.dataobj, dtype=np.float32)  # applies scl_slope / scl_inter
-    except (OSError, EOFError, ValueError, zlib.error, nib.filebasedimages.ImageFileError) as e:
+    except (
+        OSError,
+        EOFError,
+        ValueError,
+        OverflowError,
+        MemoryError,
+        IndexError,
+        TypeError,
+        zlib.error,
+        nib.filebasedimages.ImageFileError,
+        nib.spatialimages.HeaderDataError,
+    ) as e:
         raise DataError(f"cannot read the NIfTI file (corrupt or truncated?): {e}", file=p) from None
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]

@@ -8,8 +8,11 @@ run again ends with exact counts and no duplicates. User Cypher runs on a separa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import socket
+import threading
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -55,6 +58,8 @@ LOAD_STATE_KEY = "load_state"
 USER_QUERY_TAG = {"kgdx": "user-cypher"}
 # Records the driver fetches per round trip on the user path: small, so caps act early.
 _USER_FETCH_SIZE = 100
+# Seconds past a user query's deadline before its connection is cut.
+_DEADLINE_GRACE_S = 0.5
 # Connection-level errors: the server went away (killed, restarted, network gone).
 _LOST = (ServiceUnavailable, SessionExpired, ConnectionError)
 
@@ -545,44 +550,83 @@ class Neo4jStore(KGStore):
         except _LOST:
             raise self._lost() from None
         _check_read_only(summary)
-        columns: list[str] = []
-        rows: list[list[Any]] = []
-        size = 2  # "[]"
-        truncated_by: str | None = None
+        box: dict[str, Any] = {"columns": [], "rows": [], "truncated_by": None}
         try:
-            with self._driver.session(
+            session = self._driver.session(
                 database=self.database, default_access_mode=neo4j.READ_ACCESS, fetch_size=_USER_FETCH_SIZE
-            ) as s:
-                remaining = max(deadline - time.monotonic(), 0.001)
-                tx = s.begin_transaction(timeout=remaining, metadata=USER_QUERY_TAG)
-                try:
-                    result = tx.run(query, params)
-                    columns = list(result.keys())
-                    for record in result:
-                        if time.monotonic() > deadline:
-                            raise self._timed_out(limits)
-                        if len(rows) == limits.max_rows:
-                            truncated_by = "rows"
-                            break
-                        row = [_plain(v) for v in record.values()]
-                        size += len(json.dumps(row, default=str, ensure_ascii=False)) + 1
-                        if size > limits.max_bytes:
-                            truncated_by = "bytes"
-                            break
-                        rows.append(row)
-                finally:
-                    tx.rollback()
-        except Neo4jError as e:
-            raise self._user_error(e, limits, planning=False) from None
+            )
         except _LOST:
             raise self._lost() from None
-        except DriverError as e:
-            raise StoreError(f"query failed: {e}") from None
+
+        def work() -> None:
+            try:
+                with session:
+                    remaining = max(deadline - time.monotonic(), 0.001)
+                    tx = session.begin_transaction(timeout=remaining, metadata=USER_QUERY_TAG)
+                    try:
+                        self._fetch(tx, query, params, limits, deadline, box)
+                    finally:
+                        with contextlib.suppress(Exception):  # a connection cut at the deadline
+                            tx.rollback()
+            except BaseException as e:  # handed to the caller's thread
+                box["error"] = e
+
+        # The rows are read in a worker thread, so that the deadline holds even while the driver
+        # receives or decodes one huge row: at the deadline the connection is cut and the caller
+        # gets the timeout error at once.
+        worker = threading.Thread(target=work, name="kgdx-user-cypher", daemon=True)
+        worker.start()
+        worker.join(max(deadline - time.monotonic(), 0) + _DEADLINE_GRACE_S)
+        if worker.is_alive():
+            _cut(session)
+            raise self._timed_out(limits)
+        error = box.get("error")
+        if error is not None:
+            try:
+                raise error
+            except Neo4jError as e:
+                raise self._user_error(e, limits, planning=False) from None
+            except _LOST:
+                if time.monotonic() > deadline:
+                    raise self._timed_out(limits) from None
+                raise self._lost() from None
+            except DriverError as e:
+                raise StoreError(f"query failed: {e}") from None
+            except (ValueError, TypeError, OverflowError) as e:
+                raise StoreError(f"invalid parameters: {e}") from None
         # A query cut off at its deadline can still end "successfully" (a procedure that catches
         # the interruption): past the deadline it is a timeout, whatever the server said.
         if time.monotonic() > deadline:
             raise self._timed_out(limits)
-        return CypherResult(columns, rows, truncated_by is not None, truncated_by, self._load_warnings())
+        truncated_by = box["truncated_by"]
+        return CypherResult(box["columns"], box["rows"], truncated_by is not None, truncated_by, self._load_warnings())
+
+    def _fetch(
+        self,
+        tx: neo4j.Transaction,
+        query: str,
+        params: dict[str, Any],
+        limits: QueryLimits,
+        deadline: float,
+        box: dict[str, Any],
+    ) -> None:
+        """Reads rows into ``box`` until the rows end or a cap or the deadline is reached."""
+        result = tx.run(query, params)
+        box["columns"] = list(result.keys())
+        rows: list[list[Any]] = box["rows"]
+        size = 2  # "[]"
+        for record in result:
+            if time.monotonic() > deadline:
+                raise self._timed_out(limits)
+            if len(rows) == limits.max_rows:
+                box["truncated_by"] = "rows"
+                return
+            row = [_plain(v) for v in record.values()]
+            size += len(json.dumps(row, default=str, ensure_ascii=False)) + 1
+            if size > limits.max_bytes:
+                box["truncated_by"] = "bytes"
+                return
+            rows.append(row)
 
     def _timed_out(self, limits: QueryLimits) -> StoreError:
         return StoreError(f"the query ran past its {limits.timeout_s:g} s timeout and was stopped")
@@ -627,6 +671,17 @@ class Neo4jStore(KGStore):
         except StoreError:
             return None
         return [warning] if warning else None
+
+
+def _cut(session: neo4j.Session) -> None:
+    """Shuts the socket of ``session``'s connection, so a worker blocked on it returns.
+
+    The driver has no public way to abort a result mid-row; this reaches its connection's raw
+    socket, and does nothing if a driver version keeps it elsewhere.
+    """
+    with contextlib.suppress(Exception):
+        raw = session._connection.socket._socket  # type: ignore[attr-defined]
+        raw.shutdown(socket.SHUT_RDWR)
 
 
 _PROCEDURE_NAME = re.compile(r"^([\w.`]+)\s*\(")

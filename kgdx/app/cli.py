@@ -17,7 +17,7 @@ from kgdx.app.commands import kg as kg_commands
 from kgdx.app.commands import neo4j as neo4j_commands
 from kgdx.app.commands import reasoning as reasoning_commands
 from kgdx.app.commands import synth as synth_commands
-from kgdx.errors import KgdxError
+from kgdx.errors import DataWarning, KgdxError
 
 # PyG's import calls torch.jit.script, which newer torch marks deprecated; that is for PyG to
 # change, and a command's user cannot act on it.
@@ -43,8 +43,19 @@ app.command("train")(reasoning_commands.train)
 app.add_typer(reasoning_commands.evaluate_app, name="evaluate")
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    if issubclass(category, DataWarning):
+        print(f"kgdx: warning: {' '.join(str(message).split())}", file=sys.stderr)
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
+
+
+_show_warning = warnings.showwarning
+
+
 def main() -> None:
     """Entry point of the ``kgdx`` script."""
+    warnings.showwarning = _one_line_warning
     try:
         app()
     except KgdxError as e:
