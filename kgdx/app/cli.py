@@ -6,6 +6,7 @@ anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import logging
 import sys
 import warnings
 
@@ -56,6 +57,8 @@ _show_warning = warnings.showwarning
 def main() -> None:
     """Entry point of the ``kgdx`` script."""
     warnings.showwarning = _one_line_warning
+    # The Neo4j driver logs a cut or lost connection itself; kgdx reports it as its one line.
+    logging.getLogger("neo4j").addHandler(logging.NullHandler())
     try:
         app()
     except KgdxError as e:
