@@ -204,6 +204,11 @@ class Neo4jStore(KGStore):
         except (ServiceUnavailable, OSError, ValueError) as e:
             raise StoreError(f"cannot reach Neo4j at {uri} ({e}); start one with `kgdx neo4j start`") from None
         except AuthError as e:
+            if auth is not None and not auth[1]:
+                raise StoreError(
+                    f"Neo4j at {uri} needs a password and kgdx has none: set KGDX_NEO4J_PASSWORD, or start the "
+                    "local server with `kgdx neo4j start`, which keeps one in KGDX_HOME/neo4j-password"
+                ) from None
             raise StoreError(
                 f"Neo4j at {uri} refused the credentials: {e.message} (kgdx uses KGDX_NEO4J_PASSWORD, else the "
                 "password `kgdx neo4j start` keeps in KGDX_HOME/neo4j-password)"
@@ -549,6 +554,10 @@ class Neo4jStore(KGStore):
             raise self._user_error(e, limits, planning=True) from None
         except _LOST:
             raise self._lost() from None
+        except DriverError as e:
+            raise StoreError(f"query failed: {e}") from None
+        except (ValueError, TypeError, OverflowError) as e:  # a parameter the driver cannot send
+            raise StoreError(f"invalid parameters: {e}") from None
         _check_read_only(summary)
         box: dict[str, Any] = {"columns": [], "rows": [], "truncated_by": None}
         try:

@@ -399,7 +399,13 @@ class CypherRequest(BaseModel):
 def kg_cypher(req: CypherRequest) -> dict[str, Any]:
     """Read-only Cypher against Neo4j (needs KGDX_STORE=neo4j); writes are refused with 400."""
     from kgdx.app.stores import open_neo4j
+    from kgdx.kg.neo4j_store import QueryLimits
 
+    s = get_settings()
+    # The server's caps are ceilings: a request above one is refused before Neo4j is asked.
+    QueryLimits(s.query_timeout_s, s.query_max_rows, s.query_max_bytes).narrow(
+        req.timeout_s, req.max_rows, req.max_bytes
+    )
     if json_depth(req.params) > MAX_JSON_DEPTH:
         raise DataError(f"'params' nest more than {MAX_JSON_DEPTH} levels")
     with open_neo4j() as neo:

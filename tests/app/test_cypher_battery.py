@@ -81,3 +81,12 @@ def test_a_timed_out_query_is_an_error_and_caps_cut_big_results(battery_env):
         with pytest.raises(StoreError):
             store.cypher("RETURN 1", **bad)
     assert store.cypher("RETURN 1 AS one").rows == [[1]]  # and the server still answers
+
+
+def test_parameters_the_driver_cannot_send_are_one_error(battery_env):
+    store, *_ = battery_env
+    for params in ({"x": 2**70}, {"x": {1, 2}}, {"x": object()}):
+        with pytest.raises(StoreError):
+            store.cypher("RETURN $x AS x", params)
+    with pytest.raises(StoreError, match="mapping"):
+        store.cypher("RETURN 1", ["not", "a", "mapping"])  # type: ignore[arg-type]

@@ -546,6 +546,16 @@ def test_start_stop_restart_keeps_data(tmp_path, monkeypatch):
         assert [r["id"] for r in records] == ["x"]
         # The harness's own scratch folder is deleted on a clean stop; the store stays.
         assert (Path(st.data_dir) / "data" / "databases" / "neo4j").is_dir()
+
+        # --read-only: every client can read, none can write (Community has no read-only role).
+        assert neo4j_server.stop(console=console) is True
+        st = neo4j_server.start(wait_s=300, read_only=True, console=console)
+        assert st.read_only is True and st.auth is True
+        with neo4j.GraphDatabase.driver(st.uri, auth=get_settings().neo4j_auth()) as driver:
+            records, _, _ = driver.execute_query("MATCH (k:Kept) RETURN k.id AS id")
+            assert [r["id"] for r in records] == ["x"]
+            with pytest.raises(neo4j.exceptions.Neo4jError, match="(?i)read.only"):
+                driver.execute_query("CREATE (:Evil)")
     finally:
         neo4j_server.stop(console=console)
         signal.signal(signal.SIGTERM, previous)
