@@ -207,8 +207,10 @@ def resample_volume(volume: Volume, spacing: tuple[float, float, float]) -> Volu
 MIN_SLICES = 8
 MIN_IN_PLANE = 16
 MAX_VOXELS = 1024 * 1024 * 1024
-SLICE_SPACING_MM = (0.1, 20.0)
-PIXEL_SPACING_MM = (0.05, 10.0)
+#: Spacing bounds are wide enough for coarse synthetic and low-resolution research volumes (e.g.
+#: 10 x 32 x 32 voxels over 320 x 360 mm is 32 mm slices, 11 mm pixels); only absurd headers fail.
+SLICE_SPACING_MM = (0.1, 50.0)
+PIXEL_SPACING_MM = (0.05, 25.0)
 #: HU range that nearly every voxel of a real CT falls in; far more outside means corrupt pixels.
 PLAUSIBLE_HU = (-1100.0, 3100.0)
 MAX_IMPLAUSIBLE_SHARE = 0.05
