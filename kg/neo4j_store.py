@@ -60,6 +60,8 @@ USER_QUERY_TAG = {"kgdx": "user-cypher"}
 _USER_FETCH_SIZE = 100
 # Seconds past a user query's deadline before its connection is cut.
 _DEADLINE_GRACE_S = 0.5
+#: After cutting a timed-out query's connection, how long to wait for its worker to return.
+_CUT_JOIN_S = 5.0
 # Connection-level errors: the server went away (killed, restarted, network gone).
 _LOST = (ServiceUnavailable, SessionExpired, ConnectionError)
 
@@ -232,7 +234,9 @@ class Neo4jStore(KGStore):
         )
 
     def close(self) -> None:
-        self._driver.close()
+        # A connection cut at a user query's deadline may fail to say goodbye; it is gone anyway.
+        with contextlib.suppress(BufferError, OSError, neo4j.exceptions.DriverError):
+            self._driver.close()
 
     def __enter__(self) -> Neo4jStore:
         return self
@@ -592,6 +596,9 @@ class Neo4jStore(KGStore):
         worker.join(max(deadline - time.monotonic(), 0) + _DEADLINE_GRACE_S)
         if worker.is_alive():
             _cut(session)
+            # Let the worker leave the driver before anyone closes it: the driver is not
+            # thread-safe, and closing it while the worker still writes can fail.
+            worker.join(_CUT_JOIN_S)
             raise self._timed_out(limits)
         error = box.get("error")
         if error is not None:

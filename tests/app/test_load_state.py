@@ -28,6 +28,15 @@ def neo4j_home(tiny_home, monkeypatch, neo4j_driver):
         ):
             pytest.skip("the Neo4j database holds a loaded KG; set KGDX_TEST_ALLOW_CLEAR=1 to let the tests wipe it")
     yield tiny_home
+    from kgdx.app.stores import SCHEMA_META_KEY
+    from kgdx.kg.extend import MetaRegistry
+    from kgdx.kg.neo4j_store import LOAD_STATE_KEY
+
+    # Leave no tiny KG that claims to be loaded: a later test (the notebook) would merge into it.
+    with Neo4jStore.from_settings(core_schema()) as neo:
+        neo.clear()
+        for key in ("snapshot", SCHEMA_META_KEY, MetaRegistry.KEY, LOAD_STATE_KEY):
+            neo.set_meta(key, None)
     get_settings.cache_clear()
 
 
