@@ -164,7 +164,7 @@ def test_extend_schema_parkinsons(notebook_env: dict[str, Path], monkeypatch: py
         "KG unchanged and no module recorded: True",
         "applying it again: nothing changed",
         "Neo4j and memory agree: True",
-        "refused: the read-only Cypher path refuses this query",
+        "refused: the read-only Cypher path refuses SET",  # the guard names the clause
         "explanation validity: 1.000 (in memory)",
         "explanation validity in Neo4j: 1.000",
         "memory back to its previous counts: True",
