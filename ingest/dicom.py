@@ -16,6 +16,7 @@ Every refusal is a :class:`~kgdx.errors.DataError` that names the file at fault.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from kgdx.errors import DataError
+from kgdx.errors import DataError, DataWarning
 from kgdx.ingest.volume import AIR_HU, Volume, _sitk
 
 __all__ = ["read_dicom_series", "list_series", "CT_IMAGE_STORAGE", "KEPT_HEADER_KEYWORDS"]
@@ -87,7 +88,7 @@ def _read_header(f: Path) -> Any:
         ds = pydicom.dcmread(f, stop_before_pixels=False)
     except pydicom.errors.InvalidDicomError:
         raise DataError("not a DICOM file (no DICM preamble); remove it from the series folder", file=f) from None
-    except (EOFError, OSError, ValueError, KeyError, TypeError) as e:
+    except Exception as e:  # noqa: BLE001 - pydicom raises many types for a corrupt file; each names it
         raise DataError(f"corrupt or truncated DICOM file: {e}", file=f) from None
     if "PixelData" not in ds:
         sop = getattr(ds, "SOPClassUID", None)
@@ -115,11 +116,30 @@ def _require(ds: Any, keyword: str, f: Path) -> Any:
     return value
 
 
+def _floats(ds: Any, keyword: str, f: Path) -> list[float]:
+    """A required multi-valued numeric header field, as floats; a corrupt value names the field."""
+    value = _require(ds, keyword, f)
+    items = value if hasattr(value, "__iter__") and not isinstance(value, (str, bytes)) else [value]
+    try:
+        return [float(v) for v in items]
+    except (ValueError, TypeError) as e:
+        raise DataError(f"{keyword} is not a list of numbers ({e})", file=f, field=keyword) from None
+
+
+def _int(ds: Any, keyword: str, f: Path) -> int:
+    """A required integer header field; a corrupt value names the field."""
+    value = _require(ds, keyword, f)
+    try:
+        return int(value)
+    except (ValueError, TypeError) as e:
+        raise DataError(f"{keyword} is not an integer ({e})", file=f, field=keyword) from None
+
+
 def _pixels_hu(s: _Slice) -> np.ndarray:
     ds = s.ds
     try:
         px = ds.pixel_array
-    except (ValueError, AttributeError, KeyError, EOFError) as e:
+    except (ValueError, AttributeError, KeyError, EOFError, _pydicom().errors.BytesLengthException) as e:
         raise DataError(f"cannot decode the pixel data (truncated or corrupt?): {e}", file=s.path) from None
     except (NotImplementedError, RuntimeError) as e:
         ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "?")
@@ -131,8 +151,11 @@ def _pixels_hu(s: _Slice) -> np.ndarray:
         raise DataError(f"expected one 2-D frame per file, got pixel array of shape {px.shape}", file=s.path)
     hu = px.astype(np.float32)
     pad = getattr(ds, "PixelPaddingValue", None)
-    slope = float(getattr(ds, "RescaleSlope", 1.0) or 1.0)
-    intercept = float(getattr(ds, "RescaleIntercept", 0.0) or 0.0)
+    try:
+        slope = float(getattr(ds, "RescaleSlope", 1.0) or 1.0)
+        intercept = float(getattr(ds, "RescaleIntercept", 0.0) or 0.0)
+    except (ValueError, TypeError) as e:
+        raise DataError(f"RescaleSlope/RescaleIntercept are not numbers ({e})", file=s.path) from None
     hu = hu * slope + intercept
     if pad is not None:
         # Padding marks voxels outside the reconstruction circle; call them air, not -3000 HU.
@@ -147,7 +170,11 @@ def _check_modality(ds: Any, f: Path) -> None:
             f"modality is {modality or 'missing'!r}, not 'CT'; kgdx reads CT series only", file=f, field="Modality"
         )
     sop = str(getattr(ds, "SOPClassUID", ""))
-    if sop == ENHANCED_CT_IMAGE_STORAGE or int(getattr(ds, "NumberOfFrames", 1) or 1) > 1:
+    try:
+        frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
+    except (ValueError, TypeError) as e:
+        raise DataError(f"NumberOfFrames is not an integer ({e})", file=f, field="NumberOfFrames") from None
+    if sop == ENHANCED_CT_IMAGE_STORAGE or frames > 1:
         raise DataError("multi-frame (Enhanced) CT is not supported; export the series as one file per slice", file=f)
 
 
@@ -169,13 +196,22 @@ def _sort_and_check(slices: Sequence[_Slice], rel_tol: float) -> tuple[list[_Sli
     ordered = [slices[i] for i in order]
     z = pos[order]
     gaps = np.diff(z)
-    for i, g in enumerate(gaps):
-        if g < 1e-3:
-            raise DataError(
-                f"duplicate slice: same position {z[i]:.3f} mm along the normal as {ordered[i].path.name}",
-                file=ordered[i + 1].path,
-                field="ImagePositionPatient",
-            )
+    dupes = [i + 1 for i, g in enumerate(gaps) if g < 1e-3]
+    if dupes:
+        # Scanners and exports do write a slice twice; the copy adds nothing, so it is dropped.
+        names = ", ".join(ordered[i].path.name for i in dupes)
+        warnings.warn(
+            f"{ordered[0].path.parent}: dropped {len(dupes)} duplicate slice(s) at a position another slice "
+            f"already has: {names}",
+            DataWarning,
+            stacklevel=3,
+        )
+        keep = [i for i in range(len(ordered)) if i not in set(dupes)]
+        ordered = [ordered[i] for i in keep]
+        z = z[keep]
+        gaps = np.diff(z)
+        if len(ordered) < 2:
+            raise DataError("after dropping duplicates, the series has only one slice", file=ordered[0].path)
     step = float(np.median(gaps))
     for i, g in enumerate(gaps):
         if g > step * (1.5 + rel_tol):
@@ -244,8 +280,8 @@ def read_dicom_series(
         if series_uid is not None and uid != series_uid:
             continue
         _check_modality(ds, f)
-        pos = np.array([float(v) for v in _require(ds, "ImagePositionPatient", f)], dtype=np.float64)
-        ori = np.array([float(v) for v in _require(ds, "ImageOrientationPatient", f)], dtype=np.float64)
+        pos = np.array(_floats(ds, "ImagePositionPatient", f), dtype=np.float64)
+        ori = np.array(_floats(ds, "ImageOrientationPatient", f), dtype=np.float64)
         if pos.shape != (3,) or ori.shape != (6,):
             raise DataError("ImagePositionPatient needs 3 values and ImageOrientationPatient 6", file=f)
         by_series.setdefault(uid, []).append(_Slice(f, ds, pos, ori))
@@ -256,15 +292,21 @@ def read_dicom_series(
         raise DataError(f"the folder holds {len(by_series)} series: {listing}; pass series_uid to pick one", file=p)
     slices = next(iter(by_series.values()))
     if len(slices) < 2:
-        raise DataError("a CT series needs at least 2 slices to make a volume, found 1", file=slices[0].path)
+        raise DataError(
+            "this is a single DICOM slice (one 2-D image); a CT volume needs the whole series: pass the folder "
+            "holding all its slices",
+            file=slices[0].path,
+        )
 
     ref = slices[0]
-    rows, cols = int(_require(ref.ds, "Rows", ref.path)), int(_require(ref.ds, "Columns", ref.path))
-    spacing_rc = [float(v) for v in _require(ref.ds, "PixelSpacing", ref.path)]
+    rows, cols = _int(ref.ds, "Rows", ref.path), _int(ref.ds, "Columns", ref.path)
+    spacing_rc = _floats(ref.ds, "PixelSpacing", ref.path)
     for s in slices[1:]:
-        if (int(s.ds.Rows), int(s.ds.Columns)) != (rows, cols):
+        if (_int(s.ds, "Rows", s.path), _int(s.ds, "Columns", s.path)) != (rows, cols):
             raise DataError(f"slice size {s.ds.Rows}x{s.ds.Columns} differs from {rows}x{cols}", file=s.path)
-        if not np.allclose([float(v) for v in _require(s.ds, "PixelSpacing", s.path)], spacing_rc, rtol=1e-4):
+        if len(sp := _floats(s.ds, "PixelSpacing", s.path)) != len(spacing_rc) or not np.allclose(
+            sp, spacing_rc, rtol=1e-4
+        ):
             raise DataError(
                 f"PixelSpacing {list(s.ds.PixelSpacing)} differs from {spacing_rc}", file=s.path, field="PixelSpacing"
             )

@@ -11,6 +11,8 @@ LPS geometry here, so both readers give the same :class:`~kgdx.ingest.volume.Vol
 
 from __future__ import annotations
 
+import gzip
+import struct
 import zlib
 from pathlib import Path
 
@@ -24,6 +26,26 @@ __all__ = ["read_image_file", "read_nifti"]
 _RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0])
 
 
+def _check_sizeof_hdr(p: Path) -> None:
+    """Refuse a header whose first field is not 348 (NIfTI-1) or 540 (NIfTI-2) in either byte
+    order: nibabel "fixes" it silently, but it means the header cannot be trusted."""
+    try:
+        opener = gzip.open if p.name.lower().endswith(".gz") else open
+        with opener(p, "rb") as f:
+            head = f.read(4)
+    except (OSError, EOFError, zlib.error) as e:
+        raise DataError(f"cannot read the NIfTI file (corrupt or truncated?): {e}", file=p) from None
+    if len(head) < 4:
+        raise DataError("cannot read the NIfTI file: it is truncated (no header)", file=p)
+    values = {struct.unpack("<i", head)[0], struct.unpack(">i", head)[0]}
+    if not values & {348, 540}:
+        raise DataError(
+            f"corrupt NIfTI header: sizeof_hdr is {struct.unpack('<i', head)[0]}, not 348 or 540",
+            file=p,
+            field="sizeof_hdr",
+        )
+
+
 def read_nifti(path: str | Path) -> Volume:
     """Read a ``.nii``/``.nii.gz`` file with nibabel as a :class:`Volume` (not yet reoriented)."""
     p = Path(path)
@@ -31,10 +53,22 @@ def read_nifti(path: str | Path) -> Volume:
         import nibabel as nib
     except ImportError as e:  # pragma: no cover
         raise ImportError('reading NIfTI needs nibabel: pip install "kgdx[ml]"') from e
+    _check_sizeof_hdr(p)
     try:
         img = nib.load(str(p))
         data = np.asarray(img.dataobj, dtype=np.float32)  # applies scl_slope / scl_inter
-    except (OSError, EOFError, ValueError, zlib.error, nib.filebasedimages.ImageFileError) as e:
+    except (
+        OSError,
+        EOFError,
+        ValueError,
+        OverflowError,
+        MemoryError,
+        IndexError,
+        TypeError,
+        zlib.error,
+        nib.filebasedimages.ImageFileError,
+        nib.spatialimages.HeaderDataError,
+    ) as e:
         raise DataError(f"cannot read the NIfTI file (corrupt or truncated?): {e}", file=p) from None
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]

@@ -11,20 +11,21 @@ so obsolete ids are mapped and unknown ids are reported in ``case.unknown_ids``.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from kgdx.errors import DataError
-from kgdx.files import read_text
+from kgdx.files import parse_json, read_text
 from kgdx.ingest.case import Finding, PatientCase
 from kgdx.ingest.labs import LabResult
 
 __all__ = ["read_phenopacket", "iter_phenopackets", "parse_iso_age", "validate_phenopacket"]
 
 _HP = re.compile(r"^HP:\d{7}$")
+#: Largest phenopacket file read (real ones are a few KiB to a few hundred KiB).
+MAX_PHENOPACKET_BYTES = 20_000_000
 _AGE = re.compile(r"^P(?:(\d+(?:\.\d+)?)Y)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?(?:T.*)?$")
 
 Resolver = Callable[[str], str | None]
@@ -84,21 +85,30 @@ def read_phenopacket(path: str | Path, resolve: Resolver | None = None, *, valid
             or a feature without an id.
     """
     path = Path(path)
-    text = read_text(path)
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DataError(f"invalid JSON: {e.msg}", file=path, line=e.lineno) from None
+    doc = parse_json(read_text(path, what="phenopacket", max_bytes=MAX_PHENOPACKET_BYTES), file=path)
     if not isinstance(doc, dict):
         raise DataError("a phenopacket must be a JSON object", file=path, line=1)
+    # Required by the GA4GH schema: without an id a case cannot be told apart in results.
+    if not isinstance(doc.get("id"), str) or not doc["id"].strip():
+        raise DataError("a phenopacket needs a non-empty string 'id'", file=path, field="id")
+    for key in ("subject", "metaData"):
+        if key in doc and not isinstance(doc[key], dict):
+            raise DataError(f"'{key}' must be an object", file=path, field=key)
+    for key in ("phenotypicFeatures", "interpretations", "diseases", "measurements", "medicalActions", "files"):
+        if key in doc and doc[key] is not None and not isinstance(doc[key], list):
+            raise DataError(f"'{key}' must be a list", file=path, field=key)
     if validate:
         _validate_schema(doc, path)
-    case = PatientCase(id=str(doc.get("id") or path.stem), source=str(path))
+    case = PatientCase(id=doc["id"].strip(), source=str(path))
     subject = doc.get("subject") or {}
     case.sex = subject.get("sex", "UNKNOWN_SEX") or "UNKNOWN_SEX"
     case.age_years = parse_iso_age(_get(subject, "timeAtLastEncounter", "age", "iso8601duration") or "")
 
     seen: set[tuple[str, bool]] = set()
+    for name in ("phenotypicFeatures", "diseases", "files"):
+        for i, item in enumerate(doc.get(name) or []):
+            if not isinstance(item, dict):
+                raise DataError("must be an object", file=path, field=f"{name}[{i}]")
     for i, feat in enumerate(doc.get("phenotypicFeatures") or []):
         term = _get(feat, "type", "id")
         field = f"phenotypicFeatures[{i}].type.id"

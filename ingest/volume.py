@@ -203,6 +203,58 @@ def resample_volume(volume: Volume, spacing: tuple[float, float, float]) -> Volu
     return Volume.from_sitk(out, source=volume.source, metadata=volume.metadata)
 
 
+#: Geometry a CT volume read from a file must have before it is encoded (check_geometry).
+MIN_SLICES = 8
+MIN_IN_PLANE = 16
+MAX_VOXELS = 1024 * 1024 * 1024
+#: Spacing bounds are wide enough for coarse synthetic and low-resolution research volumes (e.g.
+#: 10 x 32 x 32 voxels over 320 x 360 mm is 32 mm slices, 11 mm pixels); only absurd headers fail.
+SLICE_SPACING_MM = (0.1, 50.0)
+PIXEL_SPACING_MM = (0.05, 25.0)
+#: HU range that nearly every voxel of a real CT falls in; far more outside means corrupt pixels.
+PLAUSIBLE_HU = (-1100.0, 3100.0)
+MAX_IMPLAUSIBLE_SHARE = 0.05
+
+
+def check_geometry(volume: Volume) -> Volume:
+    """Refuse a volume no CT encoder should see: too few slices, too small in-plane, absurd
+    spacing, or voxel values that are mostly outside any CT's HU range (corrupt pixel data).
+
+    Raises:
+        DataError: naming the source and what is wrong.
+    """
+    z, y, x = volume.shape
+    src = volume.source
+    if z < MIN_SLICES:
+        raise DataError(
+            f"{z} slice(s) of {y}x{x}: a CT volume needs at least {MIN_SLICES} slices (is this one image, "
+            "or part of a series?)",
+            file=src,
+        )
+    if min(y, x) < MIN_IN_PLANE:
+        raise DataError(f"slices of {y}x{x} pixels: a CT slice needs at least {MIN_IN_PLANE}x{MIN_IN_PLANE}", file=src)
+    if z * y * x > MAX_VOXELS:
+        raise DataError(f"{z}x{y}x{x} voxels: more than the {MAX_VOXELS:,} kgdx reads", file=src)
+    sz, sy, sx = volume.spacing
+    lo, hi = SLICE_SPACING_MM
+    if not lo <= sz <= hi:
+        raise DataError(f"slice spacing {sz:g} mm is outside {lo:g}..{hi:g} mm: the header is wrong", file=src)
+    lo, hi = PIXEL_SPACING_MM
+    if not (lo <= sy <= hi and lo <= sx <= hi):
+        raise DataError(f"pixel spacing {sy:g} x {sx:g} mm is outside {lo:g}..{hi:g} mm: the header is wrong", file=src)
+    arr = volume.array
+    sample = arr[:: max(1, z // 16)]  # a few slices are enough to tell corrupt data from CT
+    low, high = PLAUSIBLE_HU
+    share = float(np.mean((sample < low) | (sample > high)))
+    if share > MAX_IMPLAUSIBLE_SHARE:
+        raise DataError(
+            f"{share:.0%} of the voxels lie outside {low:g}..{high:g} HU: the pixel data are corrupt, or this "
+            "is not a CT in Hounsfield units",
+            file=src,
+        )
+    return volume
+
+
 def _suffix(path: Path) -> str:
     name = path.name.lower()
     return ".nii.gz" if name.endswith(".nii.gz") else path.suffix.lower()
@@ -227,7 +279,9 @@ def read_volume(
 
     Raises:
         DataError: naming the file, for a missing, corrupt or truncated file, a non-CT series,
-            missing or duplicate slices, inconsistent spacing, or NaN/inf voxels.
+            missing slices, inconsistent spacing, NaN/inf voxels, or geometry no CT has
+            (:func:`check_geometry`). A duplicate DICOM slice is dropped with a
+            :class:`~kgdx.errors.DataWarning`.
     """
     p = Path(path)
     if not p.exists():
@@ -247,6 +301,7 @@ def read_volume(
             f"{', '.join(DICOM_SUFFIXES + IMAGE_SUFFIXES)}",
             file=p,
         )
+    check_geometry(vol)
     return orient_lps(vol) if orient else vol
 
 

@@ -8,19 +8,31 @@ run again ends with exact counts and no duplicates. User Cypher runs on a separa
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
+import socket
+import threading
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import neo4j
-from neo4j.exceptions import AuthError, ClientError, Neo4jError, ServiceUnavailable, TransientError
+from neo4j.exceptions import (
+    AuthError,
+    DriverError,
+    Neo4jError,
+    ServiceUnavailable,
+    SessionExpired,
+    TransientError,
+)
 from neo4j.graph import Node as GraphNode
 from neo4j.graph import Path as GraphPath
 from neo4j.graph import Relationship as GraphRelationship
 
 from kgdx.errors import ReadOnlyQueryError, StoreError
+from kgdx.kg import cypher_guard
 from kgdx.kg import queries as Q
 from kgdx.kg.records import Edge, Node
 from kgdx.kg.schema import Schema
@@ -38,19 +50,92 @@ from kgdx.kg.store import (
 )
 from kgdx.progress import progress as _progress
 
-__all__ = ["Neo4jStore", "CypherResult"]
+__all__ = ["Neo4jStore", "CypherResult", "QueryLimits", "LOAD_STATE_KEY"]
+
+#: Metadata key of the load state: ``{"state": "loading"|"complete", ...}`` (see :meth:`Neo4jStore.load_state`).
+LOAD_STATE_KEY = "load_state"
+#: Metadata tag of user-path transactions (visible in ``SHOW TRANSACTIONS``).
+USER_QUERY_TAG = {"kgdx": "user-cypher"}
+# Records the driver fetches per round trip on the user path: small, so caps act early.
+_USER_FETCH_SIZE = 100
+# Seconds past a user query's deadline before its connection is cut.
+_DEADLINE_GRACE_S = 0.5
+#: After cutting a timed-out query's connection, how long to wait for its worker to return.
+_CUT_JOIN_S = 5.0
+# Connection-level errors: the server went away (killed, restarted, network gone).
+_LOST = (ServiceUnavailable, SessionExpired, ConnectionError)
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """Ceilings of the read-only path: a caller may ask for less, never for more.
+
+    Attributes:
+        timeout_s: Seconds a query may run (server-side, and checked again by the client).
+        max_rows: Rows returned at most; more are cut and ``truncated`` is set.
+        max_bytes: JSON size of the returned rows at most; more are cut and ``truncated`` is set.
+    """
+
+    timeout_s: float = 30.0
+    max_rows: int = 1000
+    max_bytes: int = 16_000_000
+
+    def __post_init__(self) -> None:
+        _positive("timeout_s", self.timeout_s)
+        _positive("max_rows", self.max_rows, integer=True)
+        _positive("max_bytes", self.max_bytes, integer=True)
+
+    def narrow(self, timeout: float | None, max_rows: int | None, max_bytes: int | None) -> QueryLimits:
+        """These limits lowered to what a caller asked for; asking for more than a ceiling is an error."""
+        asked = {"timeout": timeout, "max_rows": max_rows, "max_bytes": max_bytes}
+        ceilings = {"timeout": self.timeout_s, "max_rows": self.max_rows, "max_bytes": self.max_bytes}
+        for key, value in asked.items():
+            if value is None:
+                continue
+            _positive(key, value, integer=key != "timeout", error=StoreError)
+            if value > ceilings[key]:
+                raise StoreError(f"'{key}' may not exceed the server's cap of {ceilings[key]:g} (got {value:g})")
+        return QueryLimits(
+            timeout_s=float(timeout) if timeout is not None else self.timeout_s,
+            max_rows=int(max_rows) if max_rows is not None else self.max_rows,
+            max_bytes=int(max_bytes) if max_bytes is not None else self.max_bytes,
+        )
+
+
+def _positive(name: str, value: Any, *, integer: bool = False, error: type[Exception] = ValueError) -> None:
+    kinds = (int,) if integer else (int, float)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, kinds)
+        or not value > 0
+        or value != value
+        or value == float("inf")
+    ):
+        raise error(f"'{name}' must be a positive {'integer' if integer else 'finite number'} (got {value!r})")
 
 
 @dataclass
 class CypherResult:
-    """Rows of a user query: column names, JSON-ready rows and whether the row cap cut it short."""
+    """Rows of a user query: column names, JSON-ready rows, and whether a cap cut it short.
+
+    Attributes:
+        truncated: A cap cut the rows; ``truncated_by`` says which (``rows`` or ``bytes``).
+        warnings: Notes for the user, e.g. that the KG in the database is incompletely loaded.
+    """
 
     columns: list[str]
     rows: list[list[Any]]
     truncated: bool = False
+    truncated_by: str | None = None
+    warnings: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"columns": self.columns, "rows": self.rows, "truncated": self.truncated}
+        out: dict[str, Any] = {"columns": self.columns, "rows": self.rows, "truncated": self.truncated}
+        if self.truncated_by:
+            out["truncated_by"] = self.truncated_by
+        if self.warnings:
+            out["warnings"] = self.warnings
+        return out
 
 
 def _plain(value: Any) -> Any:
@@ -88,6 +173,7 @@ class Neo4jStore(KGStore):
         auth: (user, password), or ``None`` for a server without auth.
         database: The database to use.
         batch_size: Rows per write transaction.
+        limits: Ceilings of the read-only user path (:meth:`cypher`).
 
     Example:
         >>> store = Neo4jStore(core_schema(), "bolt://127.0.0.1:7687", ("neo4j", "pw"))  # doctest: +SKIP
@@ -102,6 +188,7 @@ class Neo4jStore(KGStore):
         *,
         database: str = "neo4j",
         batch_size: int = 10_000,
+        limits: QueryLimits | None = None,
     ) -> None:
         super().__init__(schema)
         if batch_size < 1:
@@ -109,6 +196,7 @@ class Neo4jStore(KGStore):
         self.uri = uri
         self.database = database
         self.batch_size = batch_size
+        self.limits = limits or QueryLimits()
         try:
             # Server notifications ("label does not exist yet" …) are noise for kgdx's own queries.
             self._driver = neo4j.GraphDatabase.driver(
@@ -118,7 +206,15 @@ class Neo4jStore(KGStore):
         except (ServiceUnavailable, OSError, ValueError) as e:
             raise StoreError(f"cannot reach Neo4j at {uri} ({e}); start one with `kgdx neo4j start`") from None
         except AuthError as e:
-            raise StoreError(f"Neo4j at {uri} refused the credentials: {e.message}") from None
+            if auth is not None and not auth[1]:
+                raise StoreError(
+                    f"Neo4j at {uri} needs a password and kgdx has none: set KGDX_NEO4J_PASSWORD, or start the "
+                    "local server with `kgdx neo4j start`, which keeps one in KGDX_HOME/neo4j-password"
+                ) from None
+            raise StoreError(
+                f"Neo4j at {uri} refused the credentials: {e.message} (kgdx uses KGDX_NEO4J_PASSWORD, else the "
+                "password `kgdx neo4j start` keeps in KGDX_HOME/neo4j-password)"
+            ) from None
         self._schema_ready = False
 
     @classmethod
@@ -131,13 +227,16 @@ class Neo4jStore(KGStore):
         return cls(
             schema,
             settings.neo4j_uri,
-            (settings.neo4j_user, settings.neo4j_password),
+            settings.neo4j_auth(),
             database=settings.neo4j_database,
             batch_size=settings.batch_size,
+            limits=QueryLimits(settings.query_timeout_s, settings.query_max_rows, settings.query_max_bytes),
         )
 
     def close(self) -> None:
-        self._driver.close()
+        # A connection cut at a user query's deadline may fail to say goodbye; it is gone anyway.
+        with contextlib.suppress(BufferError, OSError, neo4j.exceptions.DriverError):
+            self._driver.close()
 
     def __enter__(self) -> Neo4jStore:
         return self
@@ -147,6 +246,9 @@ class Neo4jStore(KGStore):
 
     # -- low-level ---------------------------------------------------------------------------
 
+    def _lost(self) -> StoreError:
+        return StoreError(f"lost the connection to Neo4j at {self.uri}; rerun when it is back")
+
     def _read(self, query: str, **params: Any) -> list[dict[str, Any]]:
         try:
             records, _, _ = self._driver.execute_query(
@@ -154,6 +256,8 @@ class Neo4jStore(KGStore):
             )
         except Neo4jError as e:
             raise StoreError(f"Neo4j query failed: {e.message}") from e
+        except _LOST:
+            raise self._lost() from None
         return [r.data() for r in records]
 
     def _write_tx(self, query: str, **params: Any) -> None:
@@ -165,6 +269,8 @@ class Neo4jStore(KGStore):
                 s.execute_write(work)
         except Neo4jError as e:
             raise StoreError(f"Neo4j write failed: {e.message}") from e
+        except _LOST:
+            raise self._lost() from None
 
     def _autocommit(self, query: str, **params: Any) -> None:
         # Auto-commit statements (schema commands, CALL … IN TRANSACTIONS) get no driver retry,
@@ -180,6 +286,8 @@ class Neo4jStore(KGStore):
                 time.sleep(0.2 * 2**attempt)
             except Neo4jError as e:
                 raise StoreError(f"Neo4j statement failed: {e.message}") from e
+            except _LOST:
+                raise self._lost() from None
 
     def _label(self, labels: Sequence[str]) -> str:
         for label in labels:
@@ -281,8 +389,13 @@ class Neo4jStore(KGStore):
         return Counts({k: v for k, v in nodes.items() if v}, {k: v for k, v in rels.items() if v})
 
     def _stream(self, query: str) -> Iterator[neo4j.Record]:
-        with self._driver.session(database=self.database, default_access_mode=neo4j.READ_ACCESS) as s:
-            yield from s.run(query)
+        try:
+            with self._driver.session(database=self.database, default_access_mode=neo4j.READ_ACCESS) as s:
+                yield from s.run(query)
+        except Neo4jError as e:
+            raise StoreError(f"Neo4j query failed: {e.message}") from e
+        except _LOST:
+            raise self._lost() from None
 
     def iter_nodes(self, type: str | None = None) -> Iterator[Node]:
         for label in [type] if type else sorted(self._schema.node_types):
@@ -404,61 +517,194 @@ class Neo4jStore(KGStore):
         query: str,
         params: Mapping[str, Any] | None = None,
         *,
-        timeout: float = 30.0,
-        max_rows: int = 1000,
+        timeout: float | None = None,
+        max_rows: int | None = None,
+        max_bytes: int | None = None,
     ) -> CypherResult:
-        """Run a user's query read-only, with a timeout and a row cap.
+        """Run a user's query read-only, within the store's :class:`QueryLimits`.
 
-        Three guards, so that nothing a user types can change the database: the query is first
-        planned with EXPLAIN and refused unless Neo4j classes it as read-only and its plan uses no
-        forbidden operator or procedure; it then runs in a READ-mode transaction with a server-side
-        timeout; and that transaction is always rolled back, never committed.
+        Layers, so that nothing a user types can change the database, read the server's files,
+        act on other sessions or outlive its timeout:
+
+        1. :func:`kgdx.kg.cypher_guard.check_query`: an allow-list of procedures and functions,
+           refused clauses, and bounds on values that expressions build.
+        2. Neo4j plans the query (EXPLAIN): it must be read-only, use no forbidden operator, and
+           call only allow-listed procedures.
+        3. It runs in a READ transaction with a server-side timeout, tagged ``kgdx: user-cypher``,
+           that is always rolled back. Rows are read a few at a time; the row and byte caps cut
+           the result, and a query still running at its deadline is an error, never a success.
+
+        Args:
+            timeout: Seconds; at most ``limits.timeout_s`` (the default).
+            max_rows: At most ``limits.max_rows`` (the default).
+            max_bytes: JSON size of the rows; at most ``limits.max_bytes`` (the default).
 
         Raises:
-            ReadOnlyQueryError: for a write, schema, admin or otherwise forbidden statement.
-            StoreError: for a syntax error, a timeout or an unreachable server.
+            ReadOnlyQueryError: for a write, schema, admin or otherwise refused statement.
+            StoreError: a syntax error, a timeout, a limit above the store's cap, the server's
+                per-transaction memory limit, or a lost server.
         """
-        if not query or not query.strip():
-            raise StoreError("the query is empty")
+        limits = self.limits.narrow(timeout, max_rows, max_bytes)
+        if params is not None and not isinstance(params, Mapping):
+            raise StoreError(f"'params' must be a mapping (got {type(params).__name__})")
         params = dict(params or {})
+        cypher_guard.check_query(query, params)
+        t0 = time.monotonic()
+        deadline = t0 + limits.timeout_s
         try:
             with self._driver.session(database=self.database, default_access_mode=neo4j.READ_ACCESS) as s:
-                summary = s.run(Q.explain(query), params).consume()
-        except ClientError as e:
-            code = e.code or ""
-            if "Forbidden" in code or "AccessMode" in code or "AdministrationCommand" in code:
-                raise ReadOnlyQueryError(f"the read-only Cypher path refuses this query: {e.message}") from None
-            raise StoreError(f"invalid query: {e.message}") from None
-        except Neo4jError as e:
-            raise StoreError(f"query failed: {e.message}") from None
-        _check_read_only(summary)
-        try:
-            with self._driver.session(database=self.database, default_access_mode=neo4j.READ_ACCESS) as s:
-                tx = s.begin_transaction(timeout=timeout)
+                tx = s.begin_transaction(timeout=limits.timeout_s, metadata=USER_QUERY_TAG)
                 try:
-                    result = tx.run(query, params)
-                    columns = list(result.keys())
-                    rows: list[list[Any]] = []
-                    truncated = False
-                    for record in result:
-                        if len(rows) == max_rows:
-                            truncated = True
-                            break
-                        rows.append([_plain(v) for v in record.values()])
+                    summary = tx.run(Q.explain(query), params).consume()
                 finally:
                     tx.rollback()
-        except ClientError as e:
-            code = e.code or ""
-            if "TransactionTimedOut" in code or "Timeout" in code:
-                raise StoreError(f"the query ran past its {timeout:g} s timeout") from None
-            if "Forbidden" in code or "AccessMode" in code or "WriteOnReadOnlyAccessDbException" in code:
-                raise ReadOnlyQueryError(f"refused: {e.message}") from None
-            raise StoreError(f"query failed: {e.message}") from None
         except Neo4jError as e:
-            if "TransactionTimedOut" in (e.code or ""):
-                raise StoreError(f"the query ran past its {timeout:g} s timeout") from None
-            raise StoreError(f"query failed: {e.message}") from None
-        return CypherResult(columns, rows, truncated)
+            raise self._user_error(e, limits, planning=True) from None
+        except _LOST:
+            raise self._lost() from None
+        except DriverError as e:
+            raise StoreError(f"query failed: {e}") from None
+        except (ValueError, TypeError, OverflowError) as e:  # a parameter the driver cannot send
+            raise StoreError(f"invalid parameters: {e}") from None
+        _check_read_only(summary)
+        box: dict[str, Any] = {"columns": [], "rows": [], "truncated_by": None}
+        try:
+            session = self._driver.session(
+                database=self.database, default_access_mode=neo4j.READ_ACCESS, fetch_size=_USER_FETCH_SIZE
+            )
+        except _LOST:
+            raise self._lost() from None
+
+        def work() -> None:
+            try:
+                with session:
+                    remaining = max(deadline - time.monotonic(), 0.001)
+                    tx = session.begin_transaction(timeout=remaining, metadata=USER_QUERY_TAG)
+                    try:
+                        self._fetch(tx, query, params, limits, deadline, box)
+                    finally:
+                        with contextlib.suppress(Exception):  # a connection cut at the deadline
+                            tx.rollback()
+            except BaseException as e:  # handed to the caller's thread
+                box["error"] = e
+
+        # The rows are read in a worker thread, so that the deadline holds even while the driver
+        # receives or decodes one huge row: at the deadline the connection is cut and the caller
+        # gets the timeout error at once.
+        worker = threading.Thread(target=work, name="kgdx-user-cypher", daemon=True)
+        worker.start()
+        worker.join(max(deadline - time.monotonic(), 0) + _DEADLINE_GRACE_S)
+        if worker.is_alive():
+            _cut(session)
+            # Let the worker leave the driver before anyone closes it: the driver is not
+            # thread-safe, and closing it while the worker still writes can fail.
+            worker.join(_CUT_JOIN_S)
+            raise self._timed_out(limits)
+        error = box.get("error")
+        if error is not None:
+            try:
+                raise error
+            except Neo4jError as e:
+                raise self._user_error(e, limits, planning=False) from None
+            except _LOST:
+                if time.monotonic() > deadline:
+                    raise self._timed_out(limits) from None
+                raise self._lost() from None
+            except DriverError as e:
+                raise StoreError(f"query failed: {e}") from None
+            except (ValueError, TypeError, OverflowError) as e:
+                raise StoreError(f"invalid parameters: {e}") from None
+        # A query cut off at its deadline can still end "successfully" (a procedure that catches
+        # the interruption): past the deadline it is a timeout, whatever the server said.
+        if time.monotonic() > deadline:
+            raise self._timed_out(limits)
+        truncated_by = box["truncated_by"]
+        return CypherResult(box["columns"], box["rows"], truncated_by is not None, truncated_by, self._load_warnings())
+
+    def _fetch(
+        self,
+        tx: neo4j.Transaction,
+        query: str,
+        params: dict[str, Any],
+        limits: QueryLimits,
+        deadline: float,
+        box: dict[str, Any],
+    ) -> None:
+        """Reads rows into ``box`` until the rows end or a cap or the deadline is reached."""
+        result = tx.run(query, params)
+        box["columns"] = list(result.keys())
+        rows: list[list[Any]] = box["rows"]
+        size = 2  # "[]"
+        for record in result:
+            if time.monotonic() > deadline:
+                raise self._timed_out(limits)
+            if len(rows) == limits.max_rows:
+                box["truncated_by"] = "rows"
+                return
+            row = [_plain(v) for v in record.values()]
+            size += len(json.dumps(row, default=str, ensure_ascii=False)) + 1
+            if size > limits.max_bytes:
+                box["truncated_by"] = "bytes"
+                return
+            rows.append(row)
+
+    def _timed_out(self, limits: QueryLimits) -> StoreError:
+        return StoreError(f"the query ran past its {limits.timeout_s:g} s timeout and was stopped")
+
+    def _user_error(self, e: Neo4jError, limits: QueryLimits, *, planning: bool) -> StoreError:
+        code = e.code or ""
+        message = " ".join(str(e.message or e).split())
+        if "TransactionTimedOut" in code or "TransactionTerminated" in code or "Terminated" in code:
+            return self._timed_out(limits)
+        if "MemoryPoolOutOfMemoryError" in code or "OutOfMemory" in code:
+            return StoreError(
+                "the query needs more memory than one transaction may use on this server "
+                "(db.memory.transaction.max); narrow it, e.g. with LIMIT or fewer collected values"
+            )
+        if "Forbidden" in code or "AccessMode" in code or "AdministrationCommand" in code or "WriteOnReadOnly" in code:
+            return ReadOnlyQueryError(f"the read-only Cypher path refuses this query: {message}")
+        if "ProcedureNotFound" in code or "Unknown function" in message:
+            return ReadOnlyQueryError(f"the read-only Cypher path refuses this query: {message}")
+        return StoreError(f"{'invalid query' if planning else 'query failed'}: {message}")
+
+    # -- load state ------------------------------------------------------------------------------
+
+    def load_state(self) -> dict[str, Any] | None:
+        """The state the last ``kgdx kg load`` left: ``{"state": "loading"|"complete", ...}``, or
+        ``None`` for a database kgdx never loaded."""
+        value = self.get_meta(LOAD_STATE_KEY)
+        return value if isinstance(value, dict) else None
+
+    def incomplete_load_warning(self) -> str | None:
+        """One line if a load started and did not finish (interrupted, killed, failed), else ``None``."""
+        state = self.load_state()
+        if state and state.get("state") != "complete":
+            return (
+                f"the KG in Neo4j at {self.uri} is incomplete: a load started at {state.get('started_at', '?')} "
+                "did not finish; rerun `kgdx kg load`"
+            )
+        return None
+
+    def _load_warnings(self) -> list[str] | None:
+        try:
+            warning = self.incomplete_load_warning()
+        except StoreError:
+            return None
+        return [warning] if warning else None
+
+
+def _cut(session: neo4j.Session) -> None:
+    """Shuts the socket of ``session``'s connection, so a worker blocked on it returns.
+
+    The driver has no public way to abort a result mid-row; this reaches its connection's raw
+    socket, and does nothing if a driver version keeps it elsewhere.
+    """
+    with contextlib.suppress(Exception):
+        raw = session._connection.socket._socket  # type: ignore[attr-defined]
+        raw.shutdown(socket.SHUT_RDWR)
+
+
+_PROCEDURE_NAME = re.compile(r"^([\w.`]+)\s*\(")
 
 
 def _walk(plan: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
@@ -483,6 +729,5 @@ def _check_read_only(summary: neo4j.ResultSummary) -> None:
             raise ReadOnlyQueryError(f"the read-only Cypher path refuses the operator {base}")
         if base == "ProcedureCall":
             details = str(op.get("args", {}).get("Details", ""))
-            for bad in Q.FORBIDDEN_PROCEDURES:
-                if bad.lower() in details.lower():
-                    raise ReadOnlyQueryError(f"the read-only Cypher path refuses the procedure call {details!r}")
+            m = _PROCEDURE_NAME.match(details.strip())
+            cypher_guard.check_plan_procedures([m.group(1).replace("`", "") if m else details])

@@ -234,32 +234,14 @@ NODES_BY_IDS = f"UNWIND $ids AS i MATCH (n:{ident(NODE)} {{id: i}}) {_RET_NODE}"
 
 #: Plan operators a user query may not use even when Neo4j calls the query read-only: LOAD CSV
 #: reads the server's files and the network, CALL {...} IN TRANSACTIONS commits on its own, and
-#: TERMINATE TRANSACTIONS and administration commands act on the server.
+#: TERMINATE TRANSACTIONS and administration commands act on the server. (The procedures and
+#: functions a user query may call are allow-listed in :mod:`kgdx.kg.cypher_guard`.)
 FORBIDDEN_OPERATORS = (
     "LoadCSV",
     "TransactionApply",
     "TransactionForeach",
     "TerminateTransactions",
     "AdministrationCommand",
-)
-#: Procedure namespaces a user query may not call: administration of the server.
-FORBIDDEN_PROCEDURES = (
-    "dbms.",
-    "db.create",
-    "db.clearQueryCaches",
-    "db.checkpoint",
-    "apoc.load.",
-    "apoc.import.",
-    "apoc.export.",
-    "apoc.periodic.",
-    "apoc.trigger.",
-    "apoc.refactor.",
-    "apoc.create.",
-    "apoc.merge.",
-    "apoc.cypher.run",
-    "apoc.cypher.doIt",
-    "apoc.schema.assert",
-    "apoc.systemdb.",
 )
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "ReadOnlyQueryError",
     "ModelError",
     "ConfigError",
+    "DataWarning",
 ]
 
 
@@ -93,3 +94,8 @@ class ModelError(KgdxError):
 
 class ConfigError(KgdxError):
     """Settings or command-line options are inconsistent."""
+
+
+class DataWarning(UserWarning):
+    """Input that kgdx accepted after a repair the user should know about (e.g. a duplicate
+    DICOM slice that was dropped). The CLI prints it as one ``kgdx: warning:`` line."""

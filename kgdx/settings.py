@@ -26,17 +26,49 @@ class Settings(BaseSettings):
 
     neo4j_uri: str = "bolt://127.0.0.1:7687"
     neo4j_user: str = "neo4j"
-    neo4j_password: str = "kgdx-dev-password"
+    neo4j_password: str | None = Field(
+        default=None,
+        description="Neo4j password; unset: the one `kgdx neo4j start` generated in HOME/neo4j-password (mode 0600).",
+    )
     neo4j_database: str = "neo4j"
     neo4j_port: int = Field(default=7687, description="Bolt port of the server that `kgdx neo4j start` launches.")
     neo4j_data_dir: Path | None = Field(
         default=None, description="Data folder of the launched server; default HOME/neo4j."
     )
     neo4j_heap: str = Field(default="2g", description="JVM heap of the launched server.")
+    neo4j_tx_memory: str = Field(
+        default="512m",
+        description="Most heap one transaction may use on the launched server (db.memory.transaction.max).",
+    )
+    neo4j_read_only: bool = Field(
+        default=False, description="Start the local server with every database read-only, for every client."
+    )
 
-    query_timeout_s: float = Field(default=30.0, gt=0, description="Timeout of user Cypher on the read-only path.")
-    query_max_rows: int = Field(default=1000, gt=0, description="Row cap of user Cypher on the read-only path.")
+    query_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Timeout of user Cypher on the read-only path (a ceiling: callers can only lower it).",
+    )
+    query_max_rows: int = Field(
+        default=1000, gt=0, description="Row cap of user Cypher on the read-only path (a ceiling)."
+    )
+    query_max_bytes: int = Field(
+        default=16_000_000, gt=0, description="Cap on the JSON size of a user query's rows (a ceiling)."
+    )
     batch_size: int = Field(default=10_000, gt=0, description="Rows per transaction when writing to Neo4j.")
+
+    api_allow_loopback_without_key: bool = Field(
+        default=False,
+        description="HTTP API: serve clients on 127.0.0.1/::1 without an API key (`kgdx api serve` says so at start).",
+    )
+    api_rate_limit: str = Field(
+        default="120/minute", description="HTTP API: requests per API key (per client address without one)."
+    )
+    api_max_body_bytes: int = Field(
+        default=2_000_000, gt=0, description="HTTP API: largest request body, refused before it is read."
+    )
+    api_max_list_items: int = Field(default=1000, gt=0, description="HTTP API: most items in a list of ids.")
+    api_max_note_chars: int = Field(default=100_000, gt=0, description="HTTP API: longest clinical note.")
 
     ct_model: str | None = Field(
         default=None,
@@ -65,6 +97,24 @@ class Settings(BaseSettings):
     @property
     def neo4j_dir(self) -> Path:
         return (self.neo4j_data_dir or self.home_dir / "neo4j").expanduser()
+
+    @property
+    def neo4j_password_file(self) -> Path:
+        """The password `kgdx neo4j start` generates for the local server (mode 0600)."""
+        return self.home_dir / "neo4j-password"
+
+    def neo4j_auth(self) -> tuple[str, str]:
+        """(user, password): ``KGDX_NEO4J_PASSWORD`` if set, else the generated password file.
+
+        With neither, the password is empty and a server with auth on refuses it (the error says
+        how to fix that).
+        """
+        if self.neo4j_password is not None:
+            return self.neo4j_user, self.neo4j_password
+        try:
+            return self.neo4j_user, self.neo4j_password_file.read_text(encoding="utf-8").strip()
+        except OSError:
+            return self.neo4j_user, ""
 
 
 @lru_cache(maxsize=1)

@@ -203,4 +203,6 @@ class Diagnoser:
         ranking = self.rank(case, k=k, use_genes=use_genes)
         explanation = self.explain(ranking, top=min(explain, k)) if explain else None
         suggestions = self.suggest_drugs(ranking, k=drugs, safety=safety) if drugs else []
-        return Diagnosis(ranking, explanation, suggestions)
+        check = getattr(self.store, "incomplete_load_warning", None)  # Neo4j: was the KG fully loaded?
+        warning = check() if callable(check) else None
+        return Diagnosis(ranking, explanation, suggestions, [warning] if warning else [])

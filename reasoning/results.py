@@ -94,16 +94,21 @@ class Diagnosis:
     ranking: Ranking
     explanation: Explanation | None = None
     drugs: list[DrugSuggestion] = field(default_factory=list)
+    #: Notes about the KG behind the answer, e.g. that its load into Neo4j did not finish.
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         doc = self.ranking.to_dict()
         if self.explanation is not None:
             doc["explanation"] = self.explanation.to_dict()
         doc["drugs"] = [s.to_dict() for s in self.drugs]
+        if self.warnings:
+            doc["warnings"] = list(self.warnings)
         return doc
 
     def to_markdown(self) -> str:
-        out = self.explanation.to_markdown() if self.explanation else ""
+        out = "".join(f"> **Warning:** {w}\n\n" for w in self.warnings)
+        out += self.explanation.to_markdown() if self.explanation else ""
         if self.drugs:
             out += "\n\n### Suggested drugs\n\n" + "\n".join(
                 f"- **{s.name}** (`{s.drug}`) for "

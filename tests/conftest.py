@@ -66,7 +66,7 @@ def neo4j_driver():
 
     s = get_settings()
     try:
-        driver = neo4j.GraphDatabase.driver(s.neo4j_uri, auth=(s.neo4j_user, s.neo4j_password), connection_timeout=5)
+        driver = neo4j.GraphDatabase.driver(s.neo4j_uri, auth=s.neo4j_auth(), connection_timeout=5)
     except Exception as e:  # a malformed URI
         pytest.skip(f"Neo4j not reachable at {s.neo4j_uri} ({NEO4J_START_HINT}): {e}")
     try:

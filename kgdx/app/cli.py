@@ -6,17 +6,19 @@ anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import logging
 import sys
 import warnings
 
 import typer
 
+from kgdx.app.commands import api as api_commands
 from kgdx.app.commands import encoders as encoder_commands
 from kgdx.app.commands import kg as kg_commands
 from kgdx.app.commands import neo4j as neo4j_commands
 from kgdx.app.commands import reasoning as reasoning_commands
 from kgdx.app.commands import synth as synth_commands
-from kgdx.errors import KgdxError
+from kgdx.errors import DataWarning, KgdxError
 
 # PyG's import calls torch.jit.script, which newer torch marks deprecated; that is for PyG to
 # change, and a command's user cannot act on it.
@@ -31,6 +33,7 @@ app = typer.Typer(
 )
 app.add_typer(kg_commands.app, name="kg")
 app.add_typer(neo4j_commands.app, name="neo4j")
+app.add_typer(api_commands.app, name="api")
 # Other groups register here, one line each.
 app.command("synth")(synth_commands.synth)
 app.command("pretrain")(encoder_commands.pretrain)
@@ -41,8 +44,21 @@ app.command("train")(reasoning_commands.train)
 app.add_typer(reasoning_commands.evaluate_app, name="evaluate")
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    if issubclass(category, DataWarning):
+        print(f"kgdx: warning: {' '.join(str(message).split())}", file=sys.stderr)
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
+
+
+_show_warning = warnings.showwarning
+
+
 def main() -> None:
     """Entry point of the ``kgdx`` script."""
+    warnings.showwarning = _one_line_warning
+    # The Neo4j driver logs a cut or lost connection itself; kgdx reports it as its one line.
+    logging.getLogger("neo4j").addHandler(logging.NullHandler())
     try:
         app()
     except KgdxError as e:

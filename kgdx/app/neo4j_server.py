@@ -15,8 +15,15 @@ Files under :attr:`kgdx.settings.Settings.neo4j_dir` (``$KGDX_HOME/neo4j`` unles
 - ``neo4j.pid`` and ``neo4j.json``: the running server's pid, and its port, data folder and URI.
 - ``neo4j.lock``: held while a start or stop runs, so two of them cannot race.
 
-The server binds 127.0.0.1 only, with auth disabled (the harness default): any user and password
-are accepted, so ``KGDX_NEO4J_USER`` / ``KGDX_NEO4J_PASSWORD`` work unchanged against it.
+The server binds 127.0.0.1 only, with auth on: the user ``neo4j`` has a password generated on the
+first start and kept in ``$KGDX_HOME/neo4j-password`` (mode 0600), which every kgdx client reads
+(``KGDX_NEO4J_PASSWORD``, when set, replaces it). It is hardened for the read-only Cypher path
+(docs/security.md): ``LOAD CSV`` cannot read files, its import folder is empty, only the APOC
+procedures and functions in :data:`SERVER_PROCEDURES` load (no dynamic Cypher, periodic, export,
+load, log, trigger or config procedures), APOC file import and export are off, and one
+transaction may use at most ``KGDX_NEO4J_TX_MEMORY`` of heap, so no query can take the server
+down. Neo4j Community has no roles, so every user can write: ``--read-only`` (or
+``KGDX_NEO4J_READ_ONLY=true``) starts the server with every database read-only instead.
 
 Example:
     >>> from kgdx.app import neo4j_server
@@ -64,11 +71,50 @@ JVM_FLAGS = (
     "-Dio.netty.tryReflectionSetAccessible=true",
     "-Djdk.attach.allowAttachSelf=true",
     "-XX:+UseG1GC",
-    "-XX:+ExitOnOutOfMemoryError",
+    # No -XX:+ExitOnOutOfMemoryError: a user query that builds a huge value outside Neo4j's memory
+    # tracking (a list comprehension over range(1, 300000000)) would take the server down with it.
+    # Without the flag the query's thread gets the error, Neo4j fails that transaction with
+    # Neo.TransientError.General.OutOfMemoryError, and the memory is freed.
+)
+#: Plugin procedures and functions the launched server loads (dbms.security.procedures.allowlist).
+#: Read-only helpers only: no apoc.cypher/do/when/case (dynamic Cypher), periodic, export, import,
+#: load, log, trigger, config, util.sleep, graph.fromCypher, search (string-built Cypher) or xml.
+SERVER_PROCEDURES = (
+    "apoc.version",
+    "apoc.agg.*",
+    "apoc.algo.*",
+    "apoc.any.*",
+    "apoc.bitwise.*",
+    "apoc.coll.*",
+    "apoc.convert.*",
+    "apoc.date.*",
+    "apoc.diff.*",
+    "apoc.hashing.*",
+    "apoc.json.*",
+    "apoc.label.*",
+    "apoc.map.*",
+    "apoc.math.*",
+    "apoc.meta.*",
+    "apoc.neighbors.*",
+    "apoc.node.*",
+    "apoc.nodes.*",
+    "apoc.number.*",
+    "apoc.path.*",
+    "apoc.rel.*",
+    "apoc.scoring.*",
+    "apoc.stats.*",
+    "apoc.temporal.*",
+    "apoc.text.*",
+    "apoc.util.md5",
+    "apoc.util.sha1",
+    "apoc.util.sha256",
+    "apoc.util.sha384",
+    "apoc.util.sha512",
 )
 SUPPORTED_JAVA = (17, 21)  # Neo4j 5.26 LTS runs on Java 17 and 21
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 _HEAP_RE = re.compile(r"^[1-9][0-9]*[kKmMgG]?$")
+_PASSWORD_BYTES = 24  # secrets.token_urlsafe(24): 32 characters, 192 bits
 _HARNESS_SRC = Path(__file__).resolve().parent / "neo4j_harness"
 # Popen objects of servers started by this process, kept so they are reaped, not left as zombies.
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
@@ -90,6 +136,9 @@ class Neo4jStatus:
         apoc_version: ``apoc.version()``, when APOC is available.
         data_dir: The server's data folder (its ``neo4j_home``).
         log: The launcher's log file.
+        auth: Whether the server requires a password (always, for servers started by kgdx).
+        read_only: Whether it was started with every database read-only.
+        password_file: Where the generated password is kept.
     """
 
     running: bool
@@ -101,6 +150,9 @@ class Neo4jStatus:
     apoc_version: str | None = None
     data_dir: str | None = None
     log: str | None = None
+    auth: bool | None = None
+    read_only: bool | None = None
+    password_file: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -450,9 +502,9 @@ def _check_port(port: int) -> int:
     return port
 
 
-def _check_heap(heap: str) -> str:
+def _check_heap(heap: str, name: str = "KGDX_NEO4J_HEAP") -> str:
     if not _HEAP_RE.match(heap.strip()):
-        raise ConfigError(f"KGDX_NEO4J_HEAP must be a JVM size such as 2g or 1536m (got {heap!r}).")
+        raise ConfigError(f"{name} must be a JVM size such as 2g or 1536m (got {heap!r}).")
     return heap.strip()
 
 
@@ -472,8 +524,45 @@ def _uri_port(uri: str) -> int | None:
         return None
 
 
-def _java_command(java: str, jar: Path, *, port: int, data_dir: Path, heap: str) -> list[str]:
-    """The command line of the launcher."""
+def ensure_password(s: Settings | None = None) -> Path:
+    """The local server's password file, made on first use with a random password (mode 0600).
+
+    ``KGDX_NEO4J_PASSWORD``, when set, is written into it instead, so the server and every client
+    agree. A file that others could read is made private again.
+    """
+    import secrets
+
+    s = s or get_settings()
+    path = s.neo4j_password_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wanted = s.neo4j_password
+    if wanted is not None and len(wanted) < 8:
+        raise ConfigError("KGDX_NEO4J_PASSWORD must have at least 8 characters (Neo4j's minimum).")
+    current = path.read_text(encoding="utf-8").strip() if path.is_file() else None
+    if current is None or (wanted is not None and wanted != current) or len(current) < 8:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write((wanted or secrets.token_urlsafe(_PASSWORD_BYTES)) + "\n")
+        tmp.replace(path)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+    return path
+
+
+def _java_command(
+    java: str,
+    jar: Path,
+    *,
+    port: int,
+    data_dir: Path,
+    heap: str,
+    password_file: Path | None = None,
+    tx_memory: str = "512m",
+    read_only: bool = False,
+) -> list[str]:
+    """The command line of the launcher (the password is passed as a file, never on it)."""
     classpath = os.pathsep.join([str(jar), str(jar.parent / "lib" / "*")])
     return [
         java,
@@ -490,6 +579,13 @@ def _java_command(java: str, jar: Path, *, port: int, data_dir: Path, heap: str)
         str(jar.parent / "plugins"),
         "--pagecache",
         PAGECACHE,
+        "--tx-memory",
+        tx_memory,
+        "--procedures",
+        ",".join(SERVER_PROCEDURES),
+        "--read-only",
+        "true" if read_only else "false",
+        *(["--password-file", str(password_file)] if password_file is not None else []),
     ]
 
 
@@ -501,7 +597,7 @@ def _driver(uri: str, s: Settings, timeout_s: float = 5.0):  # -> neo4j.Driver
 
     return neo4j.GraphDatabase.driver(
         uri,
-        auth=(s.neo4j_user, s.neo4j_password),
+        auth=s.neo4j_auth(),
         connection_timeout=timeout_s,
         connection_acquisition_timeout=timeout_s,
         max_transaction_retry_time=timeout_s,  # probes must fail fast, not retry for 30 s
@@ -577,6 +673,9 @@ def status() -> Neo4jStatus:
         apoc_version=info.get("apoc_version"),
         data_dir=state.get("data_dir") or str(_default_data_dir(s)),
         log=str(_log_file(s)),
+        auth=state.get("auth") if pid else None,
+        read_only=state.get("read_only") if pid else None,
+        password_file=str(s.neo4j_password_file),
     )
 
 
@@ -585,6 +684,7 @@ def start(
     data_dir: str | Path | None = None,
     wait_s: float = 120,
     *,
+    read_only: bool | None = None,
     console: Console | None = None,
 ) -> Neo4jStatus:
     """Starts the local Neo4j in the background and waits until Bolt answers.
@@ -596,6 +696,7 @@ def start(
         port: Bolt port on 127.0.0.1; ``KGDX_NEO4J_PORT`` (7687) by default.
         data_dir: The server's data folder; ``<neo4j_dir>/db`` by default. Kept across restarts.
         wait_s: Seconds to wait for Bolt to answer before giving up (and stopping the server).
+        read_only: Every database read-only for every client; ``KGDX_NEO4J_READ_ONLY`` by default.
         console: Where to print messages; stderr by default.
 
     Returns:
@@ -612,14 +713,22 @@ def start(
     if not isinstance(wait_s, (int, float)) or isinstance(wait_s, bool) or wait_s <= 0:
         raise ConfigError(f"The startup wait must be a positive number of seconds (got {wait_s!r}).")
     heap = _check_heap(s.neo4j_heap)
+    _check_heap(s.neo4j_tx_memory, "KGDX_NEO4J_TX_MEMORY")
     home = Path(data_dir).expanduser() if data_dir is not None else _default_data_dir(s)
     home = home.resolve()
     with _lock(s):
-        return _start_locked(s, port, home, data_dir is not None, heap, wait_s, console)
+        return _start_locked(s, port, home, data_dir is not None, heap, wait_s, read_only, console)
 
 
 def _start_locked(
-    s: Settings, port: int, home: Path, home_given: bool, heap: str, wait_s: float, console: Console
+    s: Settings,
+    port: int,
+    home: Path,
+    home_given: bool,
+    heap: str,
+    wait_s: float,
+    read_only: bool | None,
+    console: Console,
 ) -> Neo4jStatus:
     pid = _running_pid(s)
     if pid is not None:
@@ -648,7 +757,18 @@ def _start_locked(
     log = _log_file(s)
     if log.exists():
         log.replace(log.with_name(log.name + ".1"))
-    cmd = _java_command(java, jar, port=port, data_dir=home, heap=heap)
+    password_file = ensure_password(s)
+    read_only = bool(s.neo4j_read_only if read_only is None else read_only)
+    cmd = _java_command(
+        java,
+        jar,
+        port=port,
+        data_dir=home,
+        heap=heap,
+        password_file=password_file,
+        tx_memory=s.neo4j_tx_memory.strip(),
+        read_only=read_only,
+    )
     uri = f"bolt://127.0.0.1:{port}"
 
     t0 = time.monotonic()
@@ -666,7 +786,19 @@ def _start_locked(
     _CHILDREN[proc.pid] = proc
     _pid_file(s).write_text(f"{proc.pid}\n")
     _state_file(s).write_text(
-        json.dumps({"pid": proc.pid, "port": port, "uri": uri, "data_dir": str(home), "heap": heap}, indent=2) + "\n"
+        json.dumps(
+            {
+                "pid": proc.pid,
+                "port": port,
+                "uri": uri,
+                "data_dir": str(home),
+                "heap": heap,
+                "auth": True,
+                "read_only": read_only,
+            },
+            indent=2,
+        )
+        + "\n"
     )
 
     def give_up() -> None:

@@ -60,6 +60,9 @@ def open_neo4j(schema: Schema | None = None, *, settings: Settings | None = None
         if recorded:
             store.close()
             store = Neo4jStore.from_settings(Schema.from_dict(recorded), settings)
+    warning = store.incomplete_load_warning()
+    if warning:
+        print(f"kgdx: warning: {warning}", file=sys.stderr)
     return store
 
 
@@ -88,8 +91,10 @@ def load_kg(
     Loading is idempotent: loading twice, or again after an interrupted load, gives exact counts
     with no duplicates. ``clear`` deletes every KG node first.
     """
+    import time
+
     from kgdx.kg.extend import MetaRegistry, SnapshotRegistry
-    from kgdx.kg.neo4j_store import Neo4jStore
+    from kgdx.kg.neo4j_store import LOAD_STATE_KEY, Neo4jStore
     from kgdx.kg.snapshot import load_snapshot, read_manifest
 
     settings = settings or get_settings()
@@ -99,6 +104,10 @@ def load_kg(
     with Neo4jStore.from_settings(mem.schema, settings) as neo:
         if batch_size:
             neo.batch_size = batch_size
+        # Marked before anything changes and cleared only at the end: a load that is interrupted,
+        # killed or fails leaves "loading", and every reader of the database says so.
+        started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        neo.set_meta(LOAD_STATE_KEY, {"state": "loading", "started_at": started, "snapshot": str(path)})
         if clear:
             if progress:
                 print("clearing the database…", file=sys.stderr)
@@ -109,4 +118,13 @@ def load_kg(
         neo.set_meta("snapshot", {"path": str(path), "built_at": manifest.get("built_at")})
         # The database now holds exactly the snapshot, so it also holds the snapshot's modules.
         neo.set_meta(MetaRegistry.KEY, SnapshotRegistry(manifest).state)
+        neo.set_meta(
+            LOAD_STATE_KEY,
+            {
+                "state": "complete",
+                "started_at": started,
+                "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "snapshot": str(path),
+            },
+        )
     return report

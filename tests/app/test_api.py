@@ -10,14 +10,22 @@ from kgdx.reasoning.diagnoser import Diagnoser
 
 
 @pytest.fixture
-def client(tiny_store, tiny_trained, monkeypatch):
+def client(tiny_store, tiny_trained, monkeypatch, tmp_path):
+    """A client of the API on the tiny KG, holding a valid API key."""
     from kgdx.app import api
+    from kgdx.app.api_keys import add_key
+    from kgdx.settings import get_settings
 
+    monkeypatch.setenv("KGDX_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    _, key = add_key("tests")
     model, _ = load_checkpoint(tiny_trained[0] / "best.pt")
     dx = Diagnoser(tiny_store, model)
     monkeypatch.setattr(api, "_diagnoser", lambda: dx)
     api._case_builder.cache_clear()
-    return TestClient(api.app)
+    api.limiter.reset()
+    yield TestClient(api.app, headers={"Authorization": f"Bearer {key}"})
+    get_settings.cache_clear()
 
 
 def test_kg_endpoints(client):

@@ -123,6 +123,9 @@ def test_status_without_server(home):
         "apoc_version",
         "data_dir",
         "log",
+        "auth",
+        "read_only",
+        "password_file",
     }
 
 
@@ -284,7 +287,9 @@ def test_old_java_is_refused(tmp_path):
 
 def test_java_command():
     jar = Path("/k/neo4j/launcher/target/kgdx-neo4j-launcher.jar")
-    cmd = neo4j_server._java_command("java", jar, port=7688, data_dir=Path("/data/db"), heap="1536m")
+    cmd = neo4j_server._java_command(
+        "java", jar, port=7688, data_dir=Path("/data/db"), heap="1536m", password_file=Path("/h/neo4j-password")
+    )
     assert cmd[0] == "java"
     assert cmd[1] == "-Xmx1536m"
     cp = cmd[cmd.index("-cp") + 1].split(os.pathsep)
@@ -299,7 +304,39 @@ def test_java_command():
         "/k/neo4j/launcher/target/plugins",
         "--pagecache",
         neo4j_server.PAGECACHE,
+        "--tx-memory",
+        "512m",
+        "--procedures",
+        ",".join(neo4j_server.SERVER_PROCEDURES),
+        "--read-only",
+        "false",
+        "--password-file",
+        "/h/neo4j-password",
     ]
+    assert "-XX:+ExitOnOutOfMemoryError" not in cmd  # a query's OOM must not take the server down
+    assert not any(
+        "apoc.cypher" in p or "apoc.periodic" in p or "apoc.export" in p for p in neo4j_server.SERVER_PROCEDURES
+    )
+
+
+def test_password_file_is_generated_private_and_kept(home, monkeypatch):
+    monkeypatch.delenv("KGDX_NEO4J_PASSWORD", raising=False)
+    get_settings.cache_clear()
+    path = neo4j_server.ensure_password()
+    assert path == home.home_dir / "neo4j-password"
+    first = path.read_text().strip()
+    assert len(first) >= 32 and path.stat().st_mode & 0o777 == 0o600
+    path.chmod(0o644)
+    assert neo4j_server.ensure_password().read_text().strip() == first  # kept, made private again
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert get_settings().neo4j_auth() == ("neo4j", first)
+    monkeypatch.setenv("KGDX_NEO4J_PASSWORD", "short")
+    get_settings.cache_clear()
+    with pytest.raises(ConfigError, match="at least 8"):
+        neo4j_server.ensure_password()
+    monkeypatch.setenv("KGDX_NEO4J_PASSWORD", "chosen-by-the-user")
+    get_settings.cache_clear()
+    assert neo4j_server.ensure_password().read_text().strip() == "chosen-by-the-user"
 
 
 def test_harness_sources_ship_with_the_package(tmp_path):
@@ -432,20 +469,46 @@ def test_status_reports_the_running_server(neo4j_driver):
     assert st.apoc is True and st.apoc_version.startswith("5.26."), st
 
 
-def test_apoc_procedures_and_functions_work(neo4j_driver):
+def test_apoc_helpers_load_and_dangerous_procedures_do_not(neo4j_driver):
     records, _, _ = neo4j_driver.execute_query("RETURN apoc.text.join(['a', 'b'], '-') AS j")
     assert records[0]["j"] == "a-b"
-    label = f"KgdxApoc_{uuid.uuid4().hex[:8]}"
-    try:
-        records, _, _ = neo4j_driver.execute_query(
-            "CALL apoc.periodic.iterate('UNWIND range(1, 5) AS i RETURN i', "
-            f"'CREATE (:{label} {{i: i}})', {{batchSize: 2}}) YIELD total RETURN total"
-        )
-        assert records[0]["total"] == 5
-        records, _, _ = neo4j_driver.execute_query(f"MATCH (n:{label}) RETURN count(n) AS n")
-        assert records[0]["n"] == 5
-    finally:
-        neo4j_driver.execute_query(f"MATCH (n:{label}) DETACH DELETE n")
+    records, _, _ = neo4j_driver.execute_query(
+        "SHOW PROCEDURES YIELD name WHERE name STARTS WITH 'apoc.' RETURN collect(name) AS p"
+    )
+    procedures = records[0]["p"]
+    records, _, _ = neo4j_driver.execute_query(
+        "SHOW FUNCTIONS YIELD name WHERE name STARTS WITH 'apoc.' RETURN collect(name) AS f"
+    )
+    loaded = procedures + records[0]["f"]
+    assert "apoc.path.expand" in loaded
+    for ns in (
+        "apoc.cypher.",
+        "apoc.periodic.",
+        "apoc.export.",
+        "apoc.load.",
+        "apoc.import.",
+        "apoc.log.",
+        "apoc.trigger.",
+        "apoc.do.",
+        "apoc.when",
+        "apoc.case",
+        "apoc.util.sleep",
+        "apoc.config.",
+    ):
+        assert not [p for p in loaded if p.startswith(ns)], ns
+
+
+def test_server_refuses_file_urls_and_wrong_passwords(neo4j_driver):
+    import neo4j
+
+    with pytest.raises(neo4j.exceptions.ClientError, match="allow_csv_import_from_file_urls"):
+        neo4j_driver.execute_query("LOAD CSV FROM 'file:///etc/hostname' AS r RETURN r")
+    s = get_settings()
+    with (
+        neo4j.GraphDatabase.driver(s.neo4j_uri, auth=("neo4j", "not-the-password")) as bad,
+        pytest.raises(neo4j.exceptions.AuthError),
+    ):
+        bad.verify_connectivity()
 
 
 @pytest.mark.neo4j
@@ -472,17 +535,27 @@ def test_start_stop_restart_keeps_data(tmp_path, monkeypatch):
     try:
         st = neo4j_server.start(wait_s=300, console=console)
         assert st.running and st.uri == f"bolt://127.0.0.1:{port}" and st.version.startswith("5.26.")
-        with neo4j.GraphDatabase.driver(st.uri, auth=("neo4j", "any")) as driver:
+        with neo4j.GraphDatabase.driver(st.uri, auth=get_settings().neo4j_auth()) as driver:
             driver.execute_query("CREATE (:Kept {id: 'x'})")
         assert neo4j_server.stop(console=console) is True
         assert neo4j_server.status().running is False
 
         st = neo4j_server.start(wait_s=300, console=console)
-        with neo4j.GraphDatabase.driver(st.uri, auth=("neo4j", "any")) as driver:
+        with neo4j.GraphDatabase.driver(st.uri, auth=get_settings().neo4j_auth()) as driver:
             records, _, _ = driver.execute_query("MATCH (k:Kept) RETURN k.id AS id")
         assert [r["id"] for r in records] == ["x"]
         # The harness's own scratch folder is deleted on a clean stop; the store stays.
         assert (Path(st.data_dir) / "data" / "databases" / "neo4j").is_dir()
+
+        # --read-only: every client can read, none can write (Community has no read-only role).
+        assert neo4j_server.stop(console=console) is True
+        st = neo4j_server.start(wait_s=300, read_only=True, console=console)
+        assert st.read_only is True and st.auth is True
+        with neo4j.GraphDatabase.driver(st.uri, auth=get_settings().neo4j_auth()) as driver:
+            records, _, _ = driver.execute_query("MATCH (k:Kept) RETURN k.id AS id")
+            assert [r["id"] for r in records] == ["x"]
+            with pytest.raises(neo4j.exceptions.Neo4jError, match="(?i)read.only"):
+                driver.execute_query("CREATE (:Evil)")
     finally:
         neo4j_server.stop(console=console)
         signal.signal(signal.SIGTERM, previous)

@@ -66,6 +66,9 @@ def notebook_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def _execute(path: Path, env: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> nbformat.NotebookNode:
     """Run the notebook in a new kernel; fail with the cell's error and keep the executed copy."""
+    password = Settings().neo4j_auth()[1]  # the Neo4j password lives in the real KGDX_HOME
+    if password:
+        monkeypatch.setenv("KGDX_NEO4J_PASSWORD", password)
     monkeypatch.setenv("KGDX_HOME", str(env["home"]))
     monkeypatch.setenv(
         "JUPYTER_PATH", os.pathsep.join([str(env["jupyter"]), os.environ.get("JUPYTER_PATH", "")]).rstrip(os.pathsep)
@@ -161,7 +164,7 @@ def test_extend_schema_parkinsons(notebook_env: dict[str, Path], monkeypatch: py
         "KG unchanged and no module recorded: True",
         "applying it again: nothing changed",
         "Neo4j and memory agree: True",
-        "refused: the read-only Cypher path refuses this query",
+        "refused: the read-only Cypher path refuses SET",  # the guard names the clause
         "explanation validity: 1.000 (in memory)",
         "explanation validity in Neo4j: 1.000",
         "memory back to its previous counts: True",

@@ -53,7 +53,6 @@ def test_reversed_slice_order_is_sorted_by_position(tmp_path: Path, hu: np.ndarr
 @pytest.mark.parametrize(
     ("positions", "message"),
     [
-        ([0, 2.5, 5, 5, 7.5, 10, 12.5, 15], "duplicate slice"),
         ([0, 2.5, 5, 10, 12.5, 15, 17.5, 20], r"missing slice\(s\): a gap of 5.000 mm"),
         ([0, 2.5, 5, 7.5, 9.5, 12, 14.5, 17], "inconsistent slice spacing: 2.000 mm"),
     ],
@@ -66,6 +65,16 @@ def test_bad_stacks_are_refused_naming_a_file(
         read_volume(tmp_path / "s")
     assert e.value.file is not None and e.value.file.endswith(".dcm")
     assert e.value.field == "ImagePositionPatient"
+
+
+def test_a_duplicated_slice_is_dropped_with_a_warning(tmp_path: Path, hu: np.ndarray) -> None:
+    from kgdx.errors import DataWarning
+
+    stack = np.concatenate([hu[:4], hu[3:4], hu[4:]])  # slice 3 written twice, as scanners do
+    write_dicom_series(tmp_path / "s", stack, positions=[0, 2.5, 5, 7.5, 7.5, 10, 12.5, 15, 17.5])
+    with pytest.warns(DataWarning, match="dropped 1 duplicate slice"):
+        v = read_volume(tmp_path / "s", orient=False)
+    assert v.shape == hu.shape
 
 
 def test_non_ct_modality_is_refused(tmp_path: Path, hu: np.ndarray) -> None:
@@ -94,16 +103,16 @@ def test_truncated_and_corrupt_files(tmp_path: Path, hu: np.ndarray) -> None:
 
 def test_two_series_need_a_choice(tmp_path: Path, hu: np.ndarray) -> None:
     write_dicom_series(tmp_path / "d", hu, series_uid="1.2.3.4")
-    write_dicom_series(tmp_path / "d" / "b", hu[:4], series_uid="1.2.3.5")
-    assert sorted(len(v) for v in list_series(tmp_path / "d").values()) == [4, 8]
+    write_dicom_series(tmp_path / "d" / "b", np.concatenate([hu, hu[:2]]), series_uid="1.2.3.5")
+    assert sorted(len(v) for v in list_series(tmp_path / "d").values()) == [8, 10]
     with pytest.raises(DataError, match="holds 2 series"):
         read_volume(tmp_path / "d")
-    assert read_volume(tmp_path / "d", series_uid="1.2.3.5").shape[0] == 4
+    assert read_volume(tmp_path / "d", series_uid="1.2.3.5").shape[0] == 10
 
 
 def test_single_slice_is_not_a_volume(tmp_path: Path, hu: np.ndarray) -> None:
     write_dicom_series(tmp_path / "one", hu[:1])
-    with pytest.raises(DataError, match="at least 2 slices"):
+    with pytest.raises(DataError, match="single DICOM slice.*pass the folder"):
         read_volume(tmp_path / "one")
 
 

@@ -87,7 +87,9 @@ def test_read_queries_run_with_row_cap(neo4j_store):
 
 def test_timeout_and_bad_syntax(neo4j_store):
     with pytest.raises(StoreError, match="timeout"):
-        neo4j_store.cypher("UNWIND range(1, 1000000000) AS x WITH x WHERE x < 0 RETURN count(x)", timeout=0.5)
+        neo4j_store.cypher(
+            "UNWIND range(1, 1000000) AS x MATCH (a), (b) WITH x, a, b WHERE x < 0 RETURN count(*)", timeout=0.5
+        )
     with pytest.raises(StoreError, match="invalid query"):
         neo4j_store.cypher("MATCH (n RETURN n")
     with pytest.raises(StoreError, match="empty"):

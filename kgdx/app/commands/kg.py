@@ -115,12 +115,21 @@ def cypher(
         typer.Option("--param", "-p", help="A parameter as key=value (value parsed as JSON if it can be)."),
     ] = None,
     timeout: Annotated[
-        float | None, typer.Option(help="Seconds before the server stops the query (default: KGDX_QUERY_TIMEOUT_S).")
+        float | None,
+        typer.Option(help="Seconds before the query is stopped (default and ceiling: KGDX_QUERY_TIMEOUT_S)."),
     ] = None,
-    max_rows: Annotated[int | None, typer.Option(min=1, help="Row cap (default: KGDX_QUERY_MAX_ROWS).")] = None,
+    max_rows: Annotated[int | None, typer.Option(help="Row cap (default and ceiling: KGDX_QUERY_MAX_ROWS).")] = None,
+    max_bytes: Annotated[
+        int | None, typer.Option(help="Cap on the rows' JSON size (default and ceiling: KGDX_QUERY_MAX_BYTES).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run read-only Cypher against Neo4j. Writes, schema and admin statements are refused.
+
+    Only allow-listed procedures and functions may be called (no dynamic Cypher, export, load,
+    periodic or config procedures); LOAD CSV, USE, TERMINATE and SHOW other than indexes and
+    constraints are refused. The timeout, row cap and byte cap hold for every query; the settings
+    are ceilings that the options can only lower (docs/security.md).
 
     Example: kgdx kg cypher "MATCH (d:Disease)-[:HAS_PHENOTYPE]->(p {id: $p}) RETURN d.id, d.name LIMIT 5" -p p=HP:0002090
     """
@@ -132,12 +141,10 @@ def cypher(
         k, v = item.split("=", 1)
         try:
             params[k] = json.loads(v)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             params[k] = v
     with open_neo4j(settings=settings) as neo:
-        result = neo.cypher(
-            query, params, timeout=timeout or settings.query_timeout_s, max_rows=max_rows or settings.query_max_rows
-        )
+        result = neo.cypher(query, params, timeout=timeout, max_rows=max_rows, max_bytes=max_bytes)
     if as_json:
         print(json.dumps(result.to_dict(), indent=2, default=str))
         return
@@ -145,9 +152,8 @@ def cypher(
     for row in result.rows:
         table.add_row(*(json.dumps(v, default=str) if not isinstance(v, str) else v for v in row))
     console.print(table)
-    note = f"{len(result.rows)} rows" + (
-        f" (cut at the cap of {max_rows or settings.query_max_rows})" if result.truncated else ""
-    )
+    cap = {"rows": f"the row cap of {max_rows or settings.query_max_rows}", "bytes": "the byte cap"}
+    note = f"{len(result.rows)} rows" + (f" (cut at {cap[result.truncated_by]})" if result.truncated_by else "")
     console.print(f"[dim]{note}[/dim]")
 
 

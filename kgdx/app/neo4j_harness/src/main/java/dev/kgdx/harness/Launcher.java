@@ -3,6 +3,7 @@ package dev.kgdx.harness;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -26,7 +27,18 @@ import org.neo4j.kernel.internal.Version;
  * Serves a Neo4j 5.26 community database over Bolt from Neo4j's own test harness.
  *
  * <p>Usage: {@code java -Xmx2g -cp 'kgdx-neo4j-launcher.jar:lib/*' dev.kgdx.harness.Launcher
- * --port 7687 --dir DATA_DIR [--host 127.0.0.1] [--plugins DIR] [--pagecache 512m]}
+ * --port 7687 --dir DATA_DIR [--host 127.0.0.1] [--plugins DIR] [--pagecache 512m]
+ * [--password-file FILE] [--tx-memory 512m] [--procedures 'apoc.text.*,...'] [--read-only true]}
+ *
+ * <p>Hardening (see docs/security.md): {@code LOAD CSV} may not read files ({@code
+ * dbms.security.allow_csv_import_from_file_urls=false}) and its import folder is an empty {@code
+ * DIR/import}; only the plugin procedures and functions named by {@code --procedures} are loaded
+ * ({@code dbms.security.procedures.allowlist}); APOC's file import and export are off ({@code
+ * DIR/conf/apoc.conf}); every transaction may use at most {@code --tx-memory} of heap ({@code
+ * db.memory.transaction.max}), so no query can exhaust the server's heap. With {@code
+ * --password-file}, auth is on and the user {@code neo4j} gets the password in that file (set
+ * through the embedded API before Bolt is reported ready; the password never appears on a
+ * command line). {@code --read-only true} makes every database read-only for every client.
  *
  * <p>The harness always runs in a fresh random folder under its working directory and deletes it on
  * close, so a plain harness forgets its data. The launcher points {@code neo4j_home} at {@code
@@ -60,10 +72,35 @@ public final class Launcher {
                 ? Paths.get(opts.get("plugins")).toAbsolutePath().normalize()
                 : defaultPluginDir();
         long pagecache = SettingValueParsers.BYTES.parse(opts.getOrDefault("pagecache", "512m"));
+        long txMemory = SettingValueParsers.BYTES.parse(opts.getOrDefault("tx-memory", "512m"));
+        List<String> procedures = List.of(opts.getOrDefault("procedures", "apoc.version").split(","));
+        boolean readOnly = Boolean.parseBoolean(opts.getOrDefault("read-only", "false"));
+        String password = null;
+        if (opts.containsKey("password-file")) {
+            password = Files.readString(Paths.get(opts.get("password-file")), StandardCharsets.UTF_8).strip();
+            if (password.length() < 8) {
+                System.err.println("KGDX_NEO4J_FAILED the password file holds fewer than 8 characters");
+                System.exit(2);
+                return;
+            }
+        }
 
         Path runDir = dir.resolve("run");
         Files.createDirectories(runDir);
         deleteStaleScratch(runDir);
+        // LOAD CSV's root: empty, and file URLs are refused anyway.
+        Path importDir = dir.resolve("import");
+        Files.createDirectories(importDir);
+        Path confDir = dir.resolve("conf");
+        Files.createDirectories(confDir);
+        Files.writeString(
+                confDir.resolve("apoc.conf"),
+                "# written by the kgdx launcher on every start\n"
+                        + "apoc.import.file.enabled=false\n"
+                        + "apoc.import.file.use_neo4j_config=true\n"
+                        + "apoc.export.file.enabled=false\n"
+                        + "apoc.trigger.enabled=false\n",
+                StandardCharsets.UTF_8);
 
         OUT.printf(
                 "KGDX_NEO4J_STARTING neo4j=%s dir=%s bolt=%s:%d plugins=%s%n",
@@ -77,7 +114,13 @@ public final class Launcher {
                 .withConfig(BoltConnector.listen_address, new SocketAddress(host, port))
                 .withConfig(BoltConnector.advertised_address, new SocketAddress(host, port))
                 .withConfig(GraphDatabaseSettings.pagecache_memory, pagecache)
-                .withConfig(GraphDatabaseSettings.procedure_unrestricted, List.of("apoc.*"))
+                .withConfig(GraphDatabaseSettings.procedure_unrestricted, List.of())
+                .withConfig(GraphDatabaseSettings.procedure_allowlist, procedures)
+                .withConfig(GraphDatabaseSettings.allow_file_urls, false)
+                .withConfig(GraphDatabaseSettings.load_csv_file_url_root, importDir)
+                .withConfig(GraphDatabaseSettings.memory_transaction_max_size, txMemory)
+                .withConfig(GraphDatabaseSettings.auth_enabled, password != null)
+                .withConfig(GraphDatabaseSettings.read_only_database_default, readOnly)
                 // The databases are checkpointed and closed before Bolt stops; waiting 2 x 5 s
                 // (the defaults) for idle Bolt threads only makes `kgdx neo4j stop` slow.
                 .withConfig(BoltConnectorInternalSettings.connection_shutdown_wait_time, Duration.ofSeconds(1))
@@ -112,6 +155,21 @@ public final class Launcher {
 
         long apoc;
         try {
+            if (password != null) {
+                // The embedded API runs with full rights, so it can set the password that Bolt
+                // clients must then give (Community has one kind of user: no roles).
+                try {
+                    neo4j.databaseManagementService()
+                            .database("system")
+                            .executeTransactionally(
+                                    "ALTER USER neo4j SET PASSWORD $pw CHANGE NOT REQUIRED", Map.of("pw", password));
+                } catch (RuntimeException e) {
+                    // Neo4j refuses to "change" a password to the one it already has: that is fine.
+                    if (!rootMessage(e).contains("cannot be the same")) {
+                        throw e;
+                    }
+                }
+            }
             neo4j.defaultDatabaseService().executeTransactionally("RETURN 1");
             apoc = neo4j.defaultDatabaseService()
                     .executeTransactionally(
@@ -125,14 +183,17 @@ public final class Launcher {
             return;
         }
         String uri = "bolt://" + host + ":" + port;
-        OUT.printf("KGDX_NEO4J_READY %s neo4j=%s apoc=%d%n", uri, Version.getNeo4jVersion(), apoc);
+        OUT.printf(
+                "KGDX_NEO4J_READY %s neo4j=%s apoc=%d auth=%s read_only=%s%n",
+                uri, Version.getNeo4jVersion(), apoc, password != null, readOnly);
         OUT.flush();
         stopped.await();
     }
 
     private static Map<String, String> parse(String[] args) {
         java.util.HashMap<String, String> opts = new java.util.HashMap<>();
-        List<String> known = List.of("port", "dir", "host", "plugins", "pagecache");
+        List<String> known =
+                List.of("port", "dir", "host", "plugins", "pagecache", "password-file", "tx-memory", "procedures", "read-only");
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (!a.startsWith("--")) {
