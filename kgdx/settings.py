@@ -70,6 +70,26 @@ class Settings(BaseSettings):
     api_max_list_items: int = Field(default=1000, gt=0, description="HTTP API: most items in a list of ids.")
     api_max_note_chars: int = Field(default=100_000, gt=0, description="HTTP API: longest clinical note.")
 
+    llm_provider: Literal["none", "ollama", "openai"] = Field(
+        default="none",
+        description="Chat model that writes explanations: none (the deterministic templates, no network), ollama "
+        "(a local Ollama server; pip install langchain-ollama) or openai (any OpenAI-compatible server, e.g. "
+        "llama.cpp's or vLLM's, at KGDX_LLM_BASE_URL; pip install langchain-openai).",
+    )
+    llm_model: str | None = Field(default=None, description="The chat model's name on that server, e.g. llama3.2.")
+    llm_base_url: str | None = Field(
+        default=None, description="The server's URL, e.g. http://127.0.0.1:11434 (Ollama) or http://127.0.0.1:8080/v1."
+    )
+    llm_mode: Literal["flag", "reject"] = Field(
+        default="flag",
+        description="What happens to a generated sentence that no verified KG path supports: flag it, or drop it.",
+    )
+    web_access: Literal["loopback", "key", "off"] = Field(
+        default="loopback",
+        description="Who may use the web report at /ui: loopback clients only (no key), clients with an API key "
+        "(entered once on the page, kept in an HttpOnly cookie), or nobody.",
+    )
+
     ct_model: str | None = Field(
         default=None,
         description="CT encoder checkpoint (name or path) with a trained finding head, for cases with a CT.",
