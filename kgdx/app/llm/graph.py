@@ -56,18 +56,31 @@ _TYPES = {
 }
 
 
-def structured_schema(schema: Schema) -> dict[str, Any]:
-    """``Neo4jGraph.structured_schema``'s shape from kgdx's schema: domain types only."""
+def structured_schema(schema: Schema, present: tuple[set[str], set[str]] | None = None) -> dict[str, Any]:
+    """``Neo4jGraph.structured_schema``'s shape from kgdx's schema: domain types only.
+
+    Args:
+        schema: The KG's schema (core plus modules).
+        present: ``(labels, relationship types)`` the database holds; the others (e.g. the
+            ``Patient`` type, which only cases use) are left out, so a model does not query them.
+    """
+    labels, rels = present or (set(schema.node_types), set(schema.relationship_types))
     node_props = {
         label: [{"property": "id", "type": "STRING"}]
         + [{"property": k, "type": _TYPES.get(p.type, "STRING")} for k, p in nt.properties.items()]
         for label, nt in sorted(schema.node_types.items())
+        if label in labels
     }
     rel_props = {
         rel: [{"property": k, "type": _TYPES.get(p.type, "STRING")} for k, p in rt.properties.items()]
         for rel, rt in sorted(schema.relationship_types.items())
+        if rel in rels
     }
-    relationships = [{"start": s, "type": r, "end": t} for s, r, t in schema.edge_triples()]
+    relationships = [
+        {"start": s, "type": r, "end": t}
+        for s, r, t in schema.edge_triples
+        if r in rels and s in labels and t in labels
+    ]
     return {
         "node_props": node_props,
         "rel_props": rel_props,
@@ -103,8 +116,9 @@ class KgdxGraph:
     """Read-only, domain-only graph for LangChain (the ``GraphStore`` protocol).
 
     Args:
-        store: A :class:`~kgdx.kg.neo4j_store.Neo4jStore` for :meth:`query`; ``None`` gives the
-            schema only (e.g. to write a prompt) and a clear error on :meth:`query`.
+        store: A :class:`~kgdx.kg.neo4j_store.Neo4jStore` for :meth:`query` (any store gives the
+            schema, with only the types it holds); ``None`` gives the schema's every type and a
+            clear error on :meth:`query`.
         schema: The schema to show; the store's by default.
         guide: Text appended to the schema for the model; :data:`SCHEMA_GUIDE` by default.
     """
@@ -124,7 +138,11 @@ class KgdxGraph:
     def refresh_schema(self) -> None:
         """Re-read the schema (after a module was applied)."""
         schema = self._schema or self.store.schema
-        self.structured_schema = structured_schema(schema)
+        present = None
+        if self.store is not None:
+            counts = self.store.counts()
+            present = ({k for k, v in counts.nodes.items() if v}, {k for k, v in counts.relationships.items() if v})
+        self.structured_schema = structured_schema(schema, present)
         text = format_schema(self.structured_schema)
         self.schema = f"{text}\n\n{self.guide}" if self.guide else text
 

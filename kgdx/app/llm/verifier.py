@@ -89,6 +89,9 @@ _SAFE = re.compile(
     r"\bsafe\b|\bno (?:known )?(?:contraindications?|interactions?)\b|\bwithout (?:any )?(?:contraindications?|interactions?)",
     re.I,
 )
+_DIAGNOSIS = re.compile(
+    r"\blikely\b|\bconsider|\bdifferential\b|\bdiagnos|\bsuspect|\bpossib|\bprobable\b|\bcause\b|\bexplains?\b", re.I
+)
 _PROBABILITY = re.compile(r"probab|likelihood|\bp\s*=|\bchance\b|\bposterior\b", re.I)
 _PERCENT = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d+)?)\s*%")
 _FRACTION = re.compile(r"(?<![\d.\w])(0?\.\d+|1\.0+)(?!\d|\.\d)")
@@ -350,7 +353,9 @@ class ClaimVerifier:
         rest: list[_Mention] = []
         for m in mentions:
             g = grounding.disease_of(m.ids)
-            if g is not None and m.type != "?" and (m.type == NodeLabel.DISEASE or g.ids & m.ids):
+            # A name both a ranked disease and a finding of this paragraph's disease ("pneumonia")
+            # is read as the finding.
+            if g is not None and m.type != "?" and not (m.ids & _findings(own)):
                 if target is own:
                     target = g
                 continue
@@ -386,7 +391,9 @@ class ClaimVerifier:
             else:
                 claims.append(self._finding(m, target, grounding, cues))
         claims += self._numbers(plain, mentions, target, grounding, cues)
-        if not mentions and (cues.treat or cues.contra or cues.interact or cues.support or cues.against):
+        if not mentions and (
+            cues.treat or cues.contra or cues.interact or cues.support or cues.against or cues.diagnosis
+        ):
             claims.append(
                 Claim("unlinked", sentence, None, False, "it asserts something but names nothing the KG knows")
             )
@@ -635,6 +642,7 @@ class _Cues:
         self.safe = bool(_SAFE.search(text)) and not self.contra
         self.against = bool(_AGAINST.search(text))
         self.support = bool(_SUPPORT.search(text))
+        self.diagnosis = bool(_DIAGNOSIS.search(text))
 
     def polarity(self) -> str | None:
         if self.against and not self.support:
@@ -686,6 +694,14 @@ def _line(text: str) -> int | None:
     if m is None:
         return None
     return int(m.group(1)) if m.group(1) else _ORDINAL_WORDS[m.group(2).lower()]
+
+
+def _findings(g: DiseaseGrounding) -> set[str]:
+    out = set(g.not_reported) | set(g.lacks) | set(g.patient_has)
+    for side in (g.patient_side, g.disease_side):
+        for ids in side.values():
+            out |= ids
+    return out
 
 
 def _word(polarity: str | None) -> str:
