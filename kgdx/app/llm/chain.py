@@ -88,6 +88,7 @@ def explain_diagnosis(
     *,
     model: BaseChatModel | None = None,
     verifier: ClaimVerifier | None = None,
+    max_concurrency: int = 1,
 ) -> list[CheckedParagraph]:
     """One checked paragraph per explained disease.
 
@@ -96,6 +97,8 @@ def explain_diagnosis(
         store: The KG it came from.
         model: A LangChain chat model; ``None`` writes the deterministic paragraphs (no network).
         verifier: Reused between calls to keep its linker (built on first use otherwise).
+        max_concurrency: Paragraphs requested at once; 1 suits a local server (and keeps the
+            order of a scripted test model's answers).
 
     Returns:
         Paragraphs whose ``text("flag")`` or ``text("reject")`` is safe to show: every sentence is
@@ -107,7 +110,9 @@ def explain_diagnosis(
     drafts = template_paragraphs(diagnosis, store)
     author = "template"
     if model is not None:
-        texts = explanation_chain(model).batch([prompt_inputs(p) for p in drafts])
+        texts = explanation_chain(model).batch(
+            [prompt_inputs(p) for p in drafts], config={"max_concurrency": max_concurrency}
+        )
         drafts = [Paragraph(p.disease, str(t)) for p, t in zip(drafts, texts)]
         author = _model_name(model)
     return verifier.check_diagnosis(drafts, diagnosis, author=author)
