@@ -4,6 +4,9 @@ Run it with ``kgdx api serve`` (or ``uvicorn kgdx.app.api:app``, or the compose 
 It serves the store of ``KGDX_STORE`` (the embedded KG by default; ``neo4j`` for the server at
 ``KGDX_NEO4J_URI``) and the shipped model. OpenAPI docs are at ``/docs``.
 
+The web report (:mod:`kgdx.app.web`, ``kgdx serve``) is at ``/ui`` when the ``web`` extra is
+installed; who may use it is ``KGDX_WEB_ACCESS`` (loopback clients only, by default).
+
 Security (docs/security.md):
 
 - **API keys.** Every endpoint but ``/health``, ``/docs`` and ``/openapi.json`` needs a key,
@@ -42,7 +45,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from slowapi import Limiter
 from slowapi.errors import RateLimitExceeded
@@ -139,7 +142,9 @@ async def _user_error(request: Request, e: KgdxError) -> JSONResponse:
 
 
 @app.exception_handler(HTTPException)
-async def _http_error(request: Request, e: HTTPException) -> JSONResponse:
+async def _http_error(request: Request, e: HTTPException) -> JSONResponse | RedirectResponse:
+    if e.status_code == 401 and request.url.path.startswith("/ui") and request.method == "GET":
+        return RedirectResponse("/ui/login", status_code=303)  # a browser without the key cookie
     return _error(e.status_code, "HTTPError", str(e.detail), request, getattr(e, "headers", None))
 
 
@@ -457,3 +462,16 @@ def diagnose(req: DiagnoseRequest) -> dict[str, Any]:
         note=req.note or None,
     )
     return dx.diagnose(case, k=req.k, explain=req.explain, drugs=10, use_genes=req.genes, safety=req.safety).to_dict()
+
+
+def _mount_web() -> None:
+    """The web report at ``/ui`` (the ``web`` extra: Jinja2, python-multipart, fpdf2)."""
+    try:
+        from kgdx.app.web import router, static_files
+    except ImportError:  # the API alone; `kgdx serve` says what to install
+        return
+    app.include_router(router)
+    app.mount("/ui/static", static_files, name="ui-static")
+
+
+_mount_web()

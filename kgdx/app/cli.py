@@ -34,6 +34,7 @@ app = typer.Typer(
 app.add_typer(kg_commands.app, name="kg")
 app.add_typer(neo4j_commands.app, name="neo4j")
 app.add_typer(api_commands.app, name="api")
+app.command("serve")(api_commands.serve)  # the API and the web report: `kgdx api serve` by its short name
 # Other groups register here, one line each.
 app.command("synth")(synth_commands.synth)
 app.command("pretrain")(encoder_commands.pretrain)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from enum import Enum
 from typing import Annotated
 
 import typer
@@ -20,6 +21,12 @@ _out = Console(highlight=False, soft_wrap=True)
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+class WebAccess(str, Enum):
+    loopback = "loopback"
+    key = "key"
+    off = "off"
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -31,13 +38,22 @@ def serve(
             help="Let clients on 127.0.0.1/::1 in without an API key (KGDX_API_ALLOW_LOOPBACK_WITHOUT_KEY).",
         ),
     ] = False,
+    web: Annotated[
+        WebAccess | None,
+        typer.Option(
+            help="Who may use the web report at /ui: loopback clients only (no key; the default), clients "
+            "with an API key, or nobody (KGDX_WEB_ACCESS)."
+        ),
+    ] = None,
 ) -> None:
-    """Serve the HTTP API (uvicorn). Every endpoint but /health needs an API key unless
-    --allow-loopback-without-key is given, and then only for loopback clients; the start says which.
+    """Serve the HTTP API and the web report at /ui (uvicorn). Every API endpoint but /health needs
+    an API key unless --allow-loopback-without-key is given, and then only for loopback clients;
+    the start says which.
 
     Access logs are JSON lines on stderr (request id, method, path, status, duration, key id; no
     bodies, no query strings). Limits: KGDX_API_MAX_BODY_BYTES, KGDX_API_MAX_LIST_ITEMS,
-    KGDX_API_MAX_NOTE_CHARS, KGDX_API_RATE_LIMIT (docs/security.md).
+    KGDX_API_MAX_NOTE_CHARS, KGDX_API_RATE_LIMIT (docs/security.md). Explanations are written
+    from templates unless KGDX_LLM_PROVIDER names a chat model (docs/llm.md).
     """
     import logging
 
@@ -48,7 +64,9 @@ def serve(
 
     if allow_loopback_without_key:
         os.environ["KGDX_API_ALLOW_LOOPBACK_WITHOUT_KEY"] = "true"
-        get_settings.cache_clear()
+    if web is not None:
+        os.environ["KGDX_WEB_ACCESS"] = web.value
+    get_settings.cache_clear()
     s = get_settings()
     active = sum(k.active for k in list_keys())
     if s.api_allow_loopback_without_key:
@@ -63,6 +81,13 @@ def serve(
             + ")."
         )
     _err.print(f"Serving the kgdx API on http://{host}:{port} (docs at /docs; rate limit {s.api_rate_limit} per key).")
+    try:
+        import kgdx.app.web  # noqa: F401 - is the web extra installed?
+
+        where = {"loopback": "loopback clients only, no key", "key": "with an API key", "off": "off"}[s.web_access]
+        _err.print(f"Web report: http://{host}:{port}/ui ({where}; KGDX_WEB_ACCESS={s.web_access}).")
+    except ImportError:
+        _err.print('No web report: pip install "kgdx[web]".')
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
     log = logging.getLogger("kgdx.api.access")
