@@ -82,8 +82,9 @@ def _sentence(p: EvidencePath, name: str) -> str:
     annotated = _annotated(p)
     if annotated == shared:
         return f"{lead}, the patient has {start}{kind_of} which {name} has{freq}."
-    also = f"a kind of {start}" if not up else f"also a kind of {shared}"
-    return f"{lead}, the patient has {start}{kind_of if up else ';'} and {name} has {annotated}{freq}, {also}."
+    if not up:  # the disease's term is below the patient's finding
+        return f"{lead}, the patient has {start}; {name} has {annotated} (a kind of {start}){freq}."
+    return f"{lead}, the patient has {start}{kind_of} and {name} has {annotated} (also a kind of {shared}){freq}."
 
 
 def _drug_sentences(
