@@ -46,6 +46,13 @@ def diagnose(
     cypher: Annotated[bool, typer.Option(help="Print the Cypher that returns each evidence path.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (same as --format json).")] = False,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="text, json or markdown.")] = OutputFormat.text,
+    narrative: Annotated[
+        bool,
+        typer.Option(
+            help="Also write each explained disease as a paragraph, every sentence checked against its verified "
+            "paths: from templates, or by the chat model KGDX_LLM_PROVIDER names (unsupported sentences marked)."
+        ),
+    ] = False,
 ) -> None:
     """Rank every disease in the KG for a case and explain the top ones with KG paths.
 
@@ -61,11 +68,23 @@ def diagnose(
     dx = Diagnoser.from_pretrained(model, store=open_store())
     patient = CaseBuilder(dx).build(case, ct=ct, report=report, note=note)
     diagnosis = dx.diagnose(patient, k=k, explain=explain, drugs=5 if drugs else 0, use_genes=genes)
+    paragraphs = []
+    if narrative:
+        from kgdx.app.llm.chain import chat_model_from_settings, explain_diagnosis
+        from kgdx.settings import get_settings
+
+        paragraphs = explain_diagnosis(diagnosis, dx.store, model=chat_model_from_settings())
+        mode = get_settings().llm_mode
     if fmt is OutputFormat.json:
-        print(json.dumps(diagnosis.to_dict(), indent=2))
+        doc = diagnosis.to_dict()
+        if paragraphs:
+            doc["narrative"] = [p.to_dict() for p in paragraphs]
+        print(json.dumps(doc, indent=2))
         return
     if fmt is OutputFormat.markdown:
         print(diagnosis.to_markdown())
+        for p in paragraphs:
+            print(f"\n**{p.disease.rank}. {p.disease.name}** ({p.author}): {p.text(mode)}")
         return
     console.print(f"[bold]{patient.summary()}[/bold]")
     for r in diagnosis.ranking.top:
@@ -73,6 +92,9 @@ def diagnose(
     if diagnosis.explanation is not None:
         console.print()
         console.print(diagnosis.explanation.to_text(cypher=cypher), highlight=False, markup=False)
+    for p in paragraphs:
+        console.print(f"\n[bold]{p.disease.rank}. {p.disease.name}[/bold] ({p.author})")
+        console.print(p.text(mode), highlight=False, markup=False)
     if diagnosis.drugs:
         console.print("\n[bold]Suggested drugs[/bold] (unsafe ones removed; see --help)")
         for s in diagnosis.drugs:
