@@ -80,7 +80,8 @@ def test_the_wheel_carries_the_package_data(wheel: Path) -> None:
     }
     expected |= {
         f"kgdx/app/{p.relative_to(REPO / 'kgdx' / 'app').as_posix()}"
-        for p in (REPO / "kgdx" / "app" / "neo4j_harness").rglob("*")
+        for folder in ("neo4j_harness", "web/templates", "web/static")
+        for p in (REPO / "kgdx" / "app" / folder).rglob("*")
         if p.is_file() and "target" not in p.parts
     }
     assert expected and not expected - names
