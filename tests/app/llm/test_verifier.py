@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kgdx.app.llm.grounding import Grounding
 from kgdx.app.llm.narrative import template_paragraphs
@@ -111,3 +113,44 @@ def test_sentences_split_after_stops_only():
         "Next one?",
         "Yes.",
     ]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "Fever",
+                "no",
+                "cough",
+                "treats",
+                "Warfarin",
+                "against",
+                "80%",
+                "0.5",
+                "HP:0002105",
+                "MONDO:0000000",
+                "not reported",
+                "ranks",
+                "second",
+                "safe",
+                "interacts",
+                "with",
+                ",",
+                ".",
+                "which",
+                "COVID-19",
+                "mg",
+            ]
+        ),
+        max_size=30,
+    ).map(" ".join)
+)
+def test_any_text_is_checked_and_nothing_unsupported_goes_unmarked(verifier, grounding, text):
+    checked = verifier.check(text, COVID, grounding)
+    flagged, rejected = checked.text("flag"), checked.text("reject")
+    for s in checked.sentences:
+        assert s.text in flagged
+        if not s.supported:
+            assert f"[NOT SUPPORTED BY THE KG: {'; '.join(s.reasons)}] {s.text}" in flagged
+            assert s.text not in rejected or any(o.supported and s.text in o.text for o in checked.sentences)
