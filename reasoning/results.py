@@ -84,6 +84,11 @@ class Ranking:
             "diseases": [d.to_dict() for d in self.top],
             "notes": self.notes,
             "unknown_ids": self.case.unknown_ids,
+            # Every finding, drug and condition taken from a note or report: span, assertion,
+            # linked id, how it was matched and what the case made of it.
+            "extracted": self.case.extra.get("text_findings", []),
+            "drugs": list(self.case.drugs),
+            "conditions": list(self.case.conditions),
         }
 
 
