@@ -115,8 +115,10 @@ class Diagnosis:
         out = "".join(f"> **Warning:** {w}\n\n" for w in self.warnings)
         out += self.explanation.to_markdown() if self.explanation else ""
         if self.drugs:
-            out += "\n\n### Suggested drugs\n\n" + "\n".join(
-                f"- **{s.name}** (`{s.drug}`) for "
+            out += "\n\n### Drugs\n\n" + "\n".join(
+                f"- **Withdraw {s.name}** (`{s.drug}`): " + "; ".join(i.text for i in s.issues)
+                if s.action == "withdraw"
+                else f"- **{s.name}** (`{s.drug}`) for "
                 + ", ".join(f"{t['name']} (line {t['line'] or '?'})" for t in s.treats)
                 for s in self.drugs
             )
