@@ -77,6 +77,9 @@ def notes_eval(dx: Diagnoser, labels: list[dict], *, oracle: bool) -> tuple[dict
     rows = []
     builder = CaseBuilder(dx)
     tp = fp = fn = 0
+    per: dict[str, list[int]] = {"present": [0, 0, 0], "absent": [0, 0, 0]}  # tp, fp, fn by assertion
+    flipped = 0  # findings the note states absent or normal that the linker made present
+    dtp = dfp = dfn = 0
     for lab in labels:
         text = (NOTES / lab["file"]).read_text()
         golds = [lab["gold"], *lab.get("gold_equivalents", [])]
@@ -98,13 +101,30 @@ def notes_eval(dx: Diagnoser, labels: list[dict], *, oracle: bool) -> tuple[dict
             got = {(f.id, "present") for f in case.observed} | {(f.id, "absent") for f in case.excluded}
             want = {(p["id"], p["status"]) for p in lab["phenotypes"]}
             tp, fp, fn = tp + len(got & want), fp + len(got - want), fn + len(want - got)
+            for status, c in per.items():
+                g = {x for x in got if x[1] == status}
+                w = {x for x in want if x[1] == status}
+                c[0], c[1], c[2] = c[0] + len(g & w), c[1] + len(g - w), c[2] + len(w - g)
+            flipped += sum((i, "absent") in want for i, s in got if s == "present")
+            gd, wd = set(case.drugs), set(lab.get("drugs", []))
+            dtp, dfp, dfn = dtp + len(gd & wd), dfp + len(gd - wd), dfn + len(wd - gd)
         res = dx.rank(case, k=1)
         r = rank_of(dx, case, golds, res.scores)
         m.add(r)
         rows.append({"note": lab["file"], "gold": lab["gold"], "rank": r.rank if r else None, "top": res.top[0].id})
     out = m.summary()
     if not oracle:
-        out["linking"] = {"precision": round(tp / max(tp + fp, 1), 3), "recall": round(tp / max(tp + fn, 1), 3)}
+
+        def prf(t: int, f: int, n: int) -> dict[str, float]:
+            p, r = t / max(t + f, 1), t / max(t + n, 1)
+            return {"precision": round(p, 3), "recall": round(r, 3), "f1": round(2 * p * r / max(p + r, 1e-9), 3)}
+
+        out["linking"] = {
+            **prf(tp, fp, fn),
+            "by_assertion": {k: prf(*v) for k, v in per.items()},
+            "absent_linked_as_present": flipped,
+            "drugs": prf(dtp, dfp, dfn),
+        }
     return out, rows
 
 
