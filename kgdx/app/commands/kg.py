@@ -256,18 +256,24 @@ def schema(
 def lookup(
     text: Annotated[str, typer.Argument(help="An id (current, alternative or obsolete), a name or a synonym.")],
     node_type: Annotated[list[str] | None, typer.Option("--type", "-t", help="Only these node types.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many matches to show.")] = 20,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Find nodes by id, name or synonym (case-insensitive), in either store."""
+    """Find nodes by id, name or synonym, in either store: exact matches (ids and alternative ids
+    too) first, then ranked partial and fuzzy matches ("Fabry", "amyloidosis", "parkinsn")."""
     s = open_store(_kind(store), quiet=as_json)
-    found = s.lookup(text, types=node_type)  # ids and alternative ids too
+    exact = s.lookup(text, types=node_type)
+    found = [(n, 1.0) for n in exact]
+    seen = {n.id for n in exact}
+    found += [(n, sc) for n, sc in s.search(text, types=node_type, limit=limit) if n.id not in seen]
+    found = found[:limit]
     if as_json:
-        print(json.dumps([{"type": n.type, "id": n.id, **n.props} for n in found], indent=2))
+        print(json.dumps([{"type": n.type, "id": n.id, "score": sc, **n.props} for n, sc in found], indent=2))
         return
-    table = Table("type", "id", "name")
-    for n in found:
-        table.add_row(n.type, n.id, str(n.props.get("name", "")))
+    table = Table("type", "id", "name", "score")
+    for n, sc in found:
+        table.add_row(n.type, n.id, str(n.props.get("name", "")), f"{min(sc, 1.0):.2f}")
     console.print(table if found else f"nothing matches {text!r}")
 
 
