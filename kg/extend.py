@@ -178,6 +178,27 @@ class ModulePlan:
     already_applied: bool = False
     duplicates: list[DuplicateDisease] = field(default_factory=list)
 
+    def changes(self) -> list[str]:
+        """Every existing record the module would change, one line each, old value against new:
+        ``HP:0001 name: 'Old' -> 'New'`` for a node, ``(A)-[HAS_PHENOTYPE]->(B) frequency: 0.5 -> 0.8``
+        for a relationship. A record the module states identically is not listed."""
+        out = []
+        for n in self.nodes:
+            if n.id in self.previous_nodes:
+                out += _diff(n.id, self.previous_nodes[n.id], n.props)
+        by_key = {e.key: e for e in self.edges}
+        for prev in self.previous_edges:
+            src, rel, dst = prev["key"]
+            new = by_key.get((src, rel, dst))
+            if new is not None:
+                out += _diff(f"({src})-[{rel}]->({dst})", prev["props"], new.props)
+        return out
+
+
+def _diff(what: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """``what key: old -> new`` for each property the new record sets to another value."""
+    return [f"{what} {k}: {old.get(k)!r} -> {v!r}" for k, v in sorted(new.items()) if old.get(k) != v]
+
 
 def _existing_edge(store: KGStore, key: tuple[str, str, str]) -> Edge | None:
     src, rel, dst = key

@@ -177,3 +177,12 @@ def test_new_diseases_the_kg_has_are_warned_about_and_linked(store, tmp_path):
     assert e.props == {"source": "module demo 1.0 xrefs"}
     extend.remove(store, "demo", registry)
     assert snapshot(store)[:2] == before
+
+
+def test_plan_lists_every_change_old_against_new(memory_store, tmp_path):
+    plan = extend.plan(memory_store, make_module(tmp_path), extend.SnapshotRegistry({}))
+    changes = plan.changes()
+    freq = next(c for c in changes if c.startswith("(MONDO:0005249)-[HAS_PHENOTYPE]->(HP:0001945) frequency:"))
+    assert freq.endswith("-> 0.95")
+    assert any(c.startswith("HP:0012735 definition:") and c.endswith("'changed by the module'") for c in changes)
+    assert not any(c.startswith("HP:0012735 name:") for c in changes)  # stated identically: not a change
