@@ -442,7 +442,7 @@ class Neo4jStore(KGStore):
         if query is None:
             return []
         try:
-            rows = self._read(Q.SEARCH, query=query, limit=SEARCH_CANDIDATES)
+            rows = self._read(Q.SEARCH, lucene=query, limit=SEARCH_CANDIDATES)
         except StoreError as e:
             if Q.LOOKUP_INDEX not in str(e):
                 raise

@@ -158,7 +158,7 @@ LOOKUP = f"CALL db.index.fulltext.queryNodes('{LOOKUP_INDEX}', $phrase) YIELD no
 LOOKUP_SCAN = f"MATCH (n:{ident(NODE)}) {_LOOKUP_WHERE}{_RET_NODE}"
 
 #: Candidates for ranked search: full-text hits for every word as a prefix or a fuzzy term.
-SEARCH = f"CALL db.index.fulltext.queryNodes('{LOOKUP_INDEX}', $query) YIELD node AS n WITH n LIMIT $limit {_RET_NODE}"
+SEARCH = f"CALL db.index.fulltext.queryNodes('{LOOKUP_INDEX}', $lucene) YIELD node AS n WITH n LIMIT $limit {_RET_NODE}"
 
 
 def lucene_words(text: str) -> str | None:
