@@ -90,8 +90,11 @@ def test_conflicts_are_refused_before_writing(store, tmp_path):
     with pytest.raises(SchemaError, match="id prefix 'HP' of 'ImagingSign' clashes with node type 'Phenotype'"):
         extend.apply(store, bad_prefix, registry)
     redefined = make_module(tmp_path, schema=SCHEMA.replace("ImagingSign", "Disease"))
-    with pytest.raises(SchemaError, match="redefines node type 'Disease'"):
+    with pytest.raises(SchemaError, match="redefines node type 'Disease'") as conflict:
         extend.apply(store, redefined, registry)
+    # The error names the module's schema file and the line that defines the clashing type.
+    assert conflict.value.file.endswith("schema.yaml")
+    assert (tmp_path / "schema.yaml").read_text().splitlines()[conflict.value.line - 1].strip() == "Disease:"
     unknown = make_module(tmp_path, schema=SCHEMA.replace("target: [Phenotype]", "target: [Gadget]"))
     with pytest.raises(SchemaError, match="unknown node type 'Gadget'"):
         extend.apply(store, unknown, registry)
