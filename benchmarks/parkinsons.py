@@ -43,6 +43,9 @@ from kgdx.reasoning.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTES = ROOT / "benchmarks" / "data" / "pd_notes"
+#: Notes with medications and comorbidities and their expected drug answers (written for this
+#: benchmark, never tuned on).
+DRUG_NOTES = ROOT / "benchmarks" / "data" / "pd_drug_notes.jsonl"
 MODULE = ROOT / "modules" / "parkinsons"
 DEFAULT_CASES = ROOT.parent / "shared" / "data" / "phenopackets" / "dev"
 
@@ -143,6 +146,40 @@ def notes_eval(dx: Diagnoser, labels: list[dict], *, oracle: bool) -> tuple[dict
     return out, rows
 
 
+def drug_eval(dx: Diagnoser, path: Path) -> dict:
+    """Patient-specific drug safety on notes with medications and comorbidities, each with the
+    drugs to withdraw, the drugs unsafe for that patient and the symptomatic drugs not indicated.
+
+    A violation is a suggested (``safety="remove"``) drug that is unsafe or not indicated; the
+    withdraw recall is the share of expected withdrawals returned as ``withdraw``.
+    """
+    builder = CaseBuilder(dx)
+    violations, rows = [], []
+    w_tp = w_fn = w_fp = 0
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        case = PatientCase(row["id"])
+        builder.add_text(case, row["text"], kind="note")
+        out = dx.suggest_drugs(dx.rank(case, k=5), k=10)
+        withdrawn = {s.drug for s in out if s.action == "withdraw"}
+        started = [s.drug for s in out if s.action == "start"]
+        bad = [d for d in started if d in set(row["unsafe"]) | set(row["not_indicated"])]
+        violations += [{"note": row["id"], "drug": d} for d in bad]
+        want = set(row["withdraw"])
+        w_tp, w_fn, w_fp = w_tp + len(want & withdrawn), w_fn + len(want - withdrawn), w_fp + len(withdrawn - want)
+        rows.append({"note": row["id"], "drugs": case.drugs, "withdraw": sorted(withdrawn), "start": started})
+    return {
+        "notes": len(rows),
+        "violations": len(violations),
+        "violation_list": violations,
+        "withdraw_recall": round(w_tp / max(w_tp + w_fn, 1), 3),
+        "withdraw_precision": round(w_tp / max(w_tp + w_fp, 1), 3),
+        "per_note": rows,
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", type=Path, default=DEFAULT_CASES)
@@ -216,6 +253,13 @@ def main() -> None:
             results["real_cases"]["after_fine_tuned"] = real_cases(dx_tuned, dx_tuned, args.cases, args.cohorts)[
                 "after"
             ]
+
+    drugs = drug_eval(dx_after, DRUG_NOTES)
+    results["drug_safety"] = drugs
+    print(
+        f"drug safety ({drugs['notes']} notes): {drugs['violations']} violations, withdraw recall "
+        f"{drugs['withdraw_recall']}, precision {drugs['withdraw_precision']}"
+    )
 
     paths = verified = 0
     builder = CaseBuilder(dx_after)

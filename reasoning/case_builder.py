@@ -388,13 +388,17 @@ class CaseBuilder:
         from kgdx.ingest.vitals import orthostatic_readings
 
         listed = case.extra.setdefault("text_findings", [])
-        for m in self.drug_linker.link(text):
-            row = {"source": "note", **m.to_dict()}
-            current = m.status == "present" and m.experiencer == "patient"
+        # The last mention of a drug decides: "started haloperidol ... haloperidol was stopped".
+        last: dict[str, LinkedConcept] = {}
+        mentions = [m for m in self.drug_linker.link(text) if m.experiencer == "patient"]
+        for m in mentions:
+            last[m.concept_id] = m
+        for m in mentions:
+            current = last[m.concept_id].status == "present"
             if current and m.concept_id not in case.drugs:
                 case.drugs.append(m.concept_id)
-            row["use"] = "current drug" if current else f"not a current drug ({m.assertion})"
-            listed.append(row)
+            use = "current drug" if current else f"not a current drug ({last[m.concept_id].assertion})"
+            listed.append({"source": "note", **m.to_dict(), "use": use})
         for m in self.condition_linker.link(text):
             if (
                 m.experiencer != "patient"

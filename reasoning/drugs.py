@@ -13,7 +13,8 @@ way the KG path that is the reason comes with it, as text and as Cypher.
 
 The patient's own drugs come first: a current drug that ``CAN_INDUCE`` a likely diagnosis, or
 is ``CONTRAINDICATED_IN`` one of the patient's conditions, gets a **withdraw** entry (stopping
-the offending drug is the first treatment of a drug-induced disease). A drug that a module says
+the offending drug is the first treatment of a drug-induced disease). Two current drugs that
+interact get a **review** entry with the interaction's path. A drug that a module says
 ``RELIEVES`` particular symptoms (midodrine: orthostatic hypotension) is suggested only to a
 patient who has one of them. Both relationship types are read when the KG has them.
 """
@@ -68,7 +69,8 @@ class DrugSuggestion:
     score: float
     treats: list[dict[str, Any]] = field(default_factory=list)
     issues: list[SafetyIssue] = field(default_factory=list)
-    #: ``start`` a new drug, or ``withdraw`` a current one (``issues`` then say why).
+    #: ``start`` a new drug, ``withdraw`` a current one, or ``review`` a current one that interacts
+    #: with another current drug (``issues`` then say why).
     action: str = "start"
 
     @property
@@ -265,4 +267,29 @@ def _withdrawals(
             issues.sort(key=lambda i: i.kind != "can-induce")
             out.append(DrugSuggestion(drug, node.name, 0.0, [], issues, action="withdraw"))
     out.sort(key=lambda s: s.issues[0].kind != "can-induce")
+    # Two current drugs that interact: which one to stop is the prescriber's call, so "review".
+    for e in store.interactions(current):
+        if e.src in current and e.dst in current and e.src != e.dst:
+            a, b = store.node(e.src), store.node(e.dst)
+            out.append(
+                DrugSuggestion(
+                    e.dst,
+                    b.name if b else e.dst,
+                    0.0,
+                    [],
+                    [
+                        SafetyIssue(
+                            "interaction",
+                            e.props["severity"],
+                            [e],
+                            f"{a.name if a else e.src} and {b.name if b else e.dst}, both current drugs, interact "
+                            f"({e.props['severity']}): {e.props['mechanism']} [{e.props['source']}]",
+                            path_match(
+                                [(NodeLabel.DRUG, e.src), (NodeLabel.DRUG, e.dst)], [(RelType.INTERACTS_WITH, True)]
+                            ),
+                        )
+                    ],
+                    action="review",
+                )
+            )
     return out

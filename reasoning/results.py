@@ -116,8 +116,8 @@ class Diagnosis:
         out += self.explanation.to_markdown() if self.explanation else ""
         if self.drugs:
             out += "\n\n### Drugs\n\n" + "\n".join(
-                f"- **Withdraw {s.name}** (`{s.drug}`): " + "; ".join(i.text for i in s.issues)
-                if s.action == "withdraw"
+                f"- **{s.action.capitalize()} {s.name}** (`{s.drug}`): " + "; ".join(i.text for i in s.issues)
+                if s.action != "start"
                 else f"- **{s.name}** (`{s.drug}`) for "
                 + ", ".join(f"{t['name']} (line {t['line'] or '?'})" for t in s.treats)
                 for s in self.drugs

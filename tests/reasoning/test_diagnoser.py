@@ -288,3 +288,10 @@ def test_symptomatic_drugs_only_for_patients_with_the_symptom(tiny_store, dx):
         "p9", observed=[Finding("HP:0025179"), Finding("HP:0012735")], excluded=[Finding("HP:0001945")]
     )
     assert "DRUGBANK:DB15661" not in [s.drug for s in d2.suggest_drugs(d2.rank(no_fever, k=4))]
+
+
+def test_two_interacting_current_drugs_are_flagged_for_review(dx):
+    r = dx.rank(covid_case(drugs=["DRUGBANK:DB01211", "DRUGBANK:DB00682"]), k=4)  # clarithromycin + warfarin
+    review = [s for s in dx.suggest_drugs(r, safety="flag") if s.action == "review"]
+    assert len(review) == 1 and review[0].issues[0].kind == "interaction"
+    assert "both current drugs" in review[0].issues[0].text and "INTERACTS_WITH" in review[0].issues[0].cypher

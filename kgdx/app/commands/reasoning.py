@@ -89,8 +89,8 @@ def diagnose(
     if diagnosis.drugs:
         console.print("\n[bold]Drugs[/bold] (withdrawals first; unsafe suggestions removed; see --help)")
         for s in diagnosis.drugs:
-            if s.action == "withdraw":
-                console.print(f"  WITHDRAW {s.name} ({s.drug}):", highlight=False, markup=False)
+            if s.action != "start":
+                console.print(f"  {s.action.upper()} {s.name} ({s.drug}):", highlight=False, markup=False)
                 for i in s.issues:
                     console.print(f"    {i.text}", highlight=False, markup=False)
                     if cypher:
