@@ -449,8 +449,9 @@ class CaseBuilder:
         rules = _exposure_rules()
         out = []
         for d in drugs:
-            node = self.dx.store.node(d)
-            keys = [d, *(f"ATC:{c}" for c in (node.props.get("atc_codes") or []) if node is not None)]
+            node = self.dx.store.node(d)  # None: a drug id the KG does not know
+            atc = (node.props.get("atc_codes") or []) if node is not None else []
+            keys = [d, *(f"ATC:{c}" for c in atc)]
             for key, hp in rules:
                 if any(k == key or (key.startswith("ATC:") and k.startswith(key)) for k in keys) and hp not in out:
                     out.append(hp)

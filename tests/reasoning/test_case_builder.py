@@ -315,3 +315,10 @@ def test_a_note_brings_drugs_orthostatic_bp_and_lists_what_it_took(dx):
     assert bp["use"] == "not used: not in the KG"
     doc = dx.rank(case, k=2).to_dict()
     assert doc["drugs"] == ["DRUGBANK:DB00682"] and len(doc["extracted"]) == len(rows)
+
+
+def test_unknown_drug_ids_with_a_note_are_no_error(dx):
+    from kgdx.reasoning import CaseBuilder
+
+    case = CaseBuilder(dx).build(drugs=["0", "DRUGBANK:DB99999"], note="Fever and cough.")
+    assert case.drugs == ["0", "DRUGBANK:DB99999"] and case.observed
