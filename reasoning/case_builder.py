@@ -322,8 +322,8 @@ class CaseBuilder:
                 continue
             targets = self._as_phenotypes(m.concept_id, m.node_type)
             if not targets:
-                row["use"] = f"not used: the {m.node_type} has no phenotype the model can read"
-                notes.append(f"{kind}: '{m.text}' → {m.label} ({m.concept_id}, {m.assertion}) is {row['use'][10:]}")
+                row["use"] = f"not used: this {m.node_type} has no phenotype the model can read (reported only)"
+                notes.append(f"{kind}: '{m.text}' → {m.label} ({m.concept_id}, {m.assertion}) {row['use']}")
                 continue
             uses = []
             for hp in targets:
