@@ -9,6 +9,13 @@ In one run, on a copy of the default KG in memory:
   the gold disease (or a listed equivalent) over every disease in the KG, from the notes alone.
   Also with the labelled findings instead of the linker ("oracle findings"), to separate linking
   errors from ranking errors, and the linker's precision/recall against those labels.
+  Linking is strict (HPO id and assertion), overall and for present/absent separately, with the
+  count of findings the note states absent or normal that the linker made present (must be 0),
+  and the drugs read from the notes against the labelled ``drugs``. Top-k is also given counting
+  a subtype of the gold (``IS_A``), e.g. "MSA, parkinsonian type" for an MSA note.
+- **Drug safety**: ``benchmarks/data/pd_drug_notes.jsonl``, notes with medications and
+  comorbidities written with their expected answers: violations (a suggested drug that is unsafe
+  or not indicated for that patient; target 0) and withdraw recall/precision.
 - **Zero-shot vs fine-tuned**: the shipped model as is (the module's diseases were never seen in
   training), then after a short fine-tune on cases simulated from the extended KG with the
   module's diseases over-sampled.
