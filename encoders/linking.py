@@ -818,6 +818,10 @@ class ConceptLinker:
         if bwd:
             bwd.sort(key=lambda t: t.start)
             chosen.append(bwd[0])
+            # "no dream enactment, smell intact": a normal statement right after the item is about
+            # it; a negation earlier in the sentence is about something else.
+            if bwd[0].kind == "normal" and bwd[0].start - b <= 2 and not between_mention(b, bwd[0].start):
+                return "normal", bwd[0].phrase, any(t.kind == "fam" for t in fwd)
         # A pseudo-trigger shields only itself; the assertion comes from real triggers.
         real = [t for t in chosen if t.kind in ("neg", "unc", "hist", "normal")]
         if not real:

@@ -51,6 +51,7 @@ def _found(linker: ConceptLinker, text: str) -> list[tuple[str, str]]:
         ),
         # Normal-exam statements exclude, never assert, the abnormality.
         ("Smell intact.", [("HP:0004409", "normal")]),
+        ("No dream enactment, smell intact.", [("HP:5200291", "absent"), ("HP:0004409", "normal")]),
         ("Vertical saccades are full.", [("HP:0000511", "normal")]),
         ("Postural reflexes are preserved.", [("HP:0002172", "normal")]),
         # Clinical wording and abbreviations from the data files.
