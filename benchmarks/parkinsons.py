@@ -9,6 +9,13 @@ In one run, on a copy of the default KG in memory:
   the gold disease (or a listed equivalent) over every disease in the KG, from the notes alone.
   Also with the labelled findings instead of the linker ("oracle findings"), to separate linking
   errors from ranking errors, and the linker's precision/recall against those labels.
+  Linking is strict (HPO id and assertion), overall and for present/absent separately, with the
+  count of findings the note states absent or normal that the linker made present (must be 0),
+  and the drugs read from the notes against the labelled ``drugs``. Top-k is also given counting
+  a subtype of the gold (``IS_A``), e.g. "MSA, parkinsonian type" for an MSA note.
+- **Drug safety**: ``benchmarks/data/pd_drug_notes.jsonl``, notes with medications and
+  comorbidities written with their expected answers: violations (a suggested drug that is unsafe
+  or not indicated for that patient; target 0) and withdraw recall/precision.
 - **Zero-shot vs fine-tuned**: the shipped model as is (the module's diseases were never seen in
   training), then after a short fine-tune on cases simulated from the extended KG with the
   module's diseases over-sampled.
@@ -43,6 +50,9 @@ from kgdx.reasoning.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTES = ROOT / "benchmarks" / "data" / "pd_notes"
+#: Notes with medications and comorbidities and their expected drug answers (written for this
+#: benchmark, never tuned on).
+DRUG_NOTES = ROOT / "benchmarks" / "data" / "pd_drug_notes.jsonl"
 MODULE = ROOT / "modules" / "parkinsons"
 DEFAULT_CASES = ROOT.parent / "shared" / "data" / "phenopackets" / "dev"
 
@@ -72,11 +82,27 @@ def real_cases(dx_before: Diagnoser, dx_after: Diagnoser, folder: Path, cohorts:
     return out
 
 
+def with_subtypes(dx: Diagnoser, golds: list[str]) -> list[str]:
+    """The golds and every disease the KG files under them (``IS_A``, any depth): an MSA-P note
+    answered "Multiple system atrophy, parkinsonian type" is right at a finer grain."""
+    out, stack = list(golds), list(golds)
+    while stack:
+        for nb in dx.store.neighbours(stack.pop(), rel_types=["IS_A"], direction="in", node_types=["Disease"]):
+            if nb.node.id not in out:
+                out.append(nb.node.id)
+                stack.append(nb.node.id)
+    return out
+
+
 def notes_eval(dx: Diagnoser, labels: list[dict], *, oracle: bool) -> tuple[dict, list[dict]]:
     m = RankingMetrics()
+    m_sub = RankingMetrics()
     rows = []
     builder = CaseBuilder(dx)
     tp = fp = fn = 0
+    per: dict[str, list[int]] = {"present": [0, 0, 0], "absent": [0, 0, 0]}  # tp, fp, fn by assertion
+    flipped = 0  # findings the note states absent or normal that the linker made present
+    dtp = dfp = dfn = 0
     for lab in labels:
         text = (NOTES / lab["file"]).read_text()
         golds = [lab["gold"], *lab.get("gold_equivalents", [])]
@@ -98,14 +124,67 @@ def notes_eval(dx: Diagnoser, labels: list[dict], *, oracle: bool) -> tuple[dict
             got = {(f.id, "present") for f in case.observed} | {(f.id, "absent") for f in case.excluded}
             want = {(p["id"], p["status"]) for p in lab["phenotypes"]}
             tp, fp, fn = tp + len(got & want), fp + len(got - want), fn + len(want - got)
+            for status, c in per.items():
+                g = {x for x in got if x[1] == status}
+                w = {x for x in want if x[1] == status}
+                c[0], c[1], c[2] = c[0] + len(g & w), c[1] + len(g - w), c[2] + len(w - g)
+            flipped += sum((i, "absent") in want for i, s in got if s == "present")
+            gd, wd = set(case.drugs), set(lab.get("drugs", []))
+            dtp, dfp, dfn = dtp + len(gd & wd), dfp + len(gd - wd), dfn + len(wd - gd)
         res = dx.rank(case, k=1)
         r = rank_of(dx, case, golds, res.scores)
         m.add(r)
+        m_sub.add(rank_of(dx, case, with_subtypes(dx, golds), res.scores))
         rows.append({"note": lab["file"], "gold": lab["gold"], "rank": r.rank if r else None, "top": res.top[0].id})
     out = m.summary()
+    out["gold_or_subtype"] = m_sub.summary()["overall"]
     if not oracle:
-        out["linking"] = {"precision": round(tp / max(tp + fp, 1), 3), "recall": round(tp / max(tp + fn, 1), 3)}
+
+        def prf(t: int, f: int, n: int) -> dict[str, float]:
+            p, r = t / max(t + f, 1), t / max(t + n, 1)
+            return {"precision": round(p, 3), "recall": round(r, 3), "f1": round(2 * p * r / max(p + r, 1e-9), 3)}
+
+        out["linking"] = {
+            **prf(tp, fp, fn),
+            "by_assertion": {k: prf(*v) for k, v in per.items()},
+            "absent_linked_as_present": flipped,
+            "drugs": prf(dtp, dfp, dfn),
+        }
     return out, rows
+
+
+def drug_eval(dx: Diagnoser, path: Path) -> dict:
+    """Patient-specific drug safety on notes with medications and comorbidities, each with the
+    drugs to withdraw, the drugs unsafe for that patient and the symptomatic drugs not indicated.
+
+    A violation is a suggested (``safety="remove"``) drug that is unsafe or not indicated; the
+    withdraw recall is the share of expected withdrawals returned as ``withdraw``.
+    """
+    builder = CaseBuilder(dx)
+    violations, rows = [], []
+    w_tp = w_fn = w_fp = 0
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        case = PatientCase(row["id"])
+        builder.add_text(case, row["text"], kind="note")
+        out = dx.suggest_drugs(dx.rank(case, k=5), k=10)
+        withdrawn = {s.drug for s in out if s.action == "withdraw"}
+        started = [s.drug for s in out if s.action == "start"]
+        bad = [d for d in started if d in set(row["unsafe"]) | set(row["not_indicated"])]
+        violations += [{"note": row["id"], "drug": d} for d in bad]
+        want = set(row["withdraw"])
+        w_tp, w_fn, w_fp = w_tp + len(want & withdrawn), w_fn + len(want - withdrawn), w_fp + len(withdrawn - want)
+        rows.append({"note": row["id"], "drugs": case.drugs, "withdraw": sorted(withdrawn), "start": started})
+    return {
+        "notes": len(rows),
+        "violations": len(violations),
+        "violation_list": violations,
+        "withdraw_recall": round(w_tp / max(w_tp + w_fn, 1), 3),
+        "withdraw_precision": round(w_tp / max(w_tp + w_fp, 1), 3),
+        "per_note": rows,
+    }
 
 
 def main() -> None:
@@ -146,6 +225,7 @@ def main() -> None:
     results["notes_zero_shot"] = {"linked": zs, "oracle_findings": zo, "per_note": zs_rows}
     print(
         f"notes, zero-shot: top-1 {zs['overall']['top1']:.3f} top-3 {zs['overall']['top3']:.3f} "
+        f"(gold or a subtype: top-1 {zs['gold_or_subtype']['top1']:.3f}) "
         f"(oracle findings: top-1 {zo['overall']['top1']:.3f} top-3 {zo['overall']['top3']:.3f}); linking {zs['linking']}"
     )
 
@@ -180,6 +260,13 @@ def main() -> None:
             results["real_cases"]["after_fine_tuned"] = real_cases(dx_tuned, dx_tuned, args.cases, args.cohorts)[
                 "after"
             ]
+
+    drugs = drug_eval(dx_after, DRUG_NOTES)
+    results["drug_safety"] = drugs
+    print(
+        f"drug safety ({drugs['notes']} notes): {drugs['violations']} violations, withdraw recall "
+        f"{drugs['withdraw_recall']}, precision {drugs['withdraw_precision']}"
+    )
 
     paths = verified = 0
     builder = CaseBuilder(dx_after)

@@ -40,13 +40,14 @@ import numpy as np
 from kgdx.kg.records import Node
 
 if TYPE_CHECKING:  # pragma: no cover
+    from kgdx.encoders.clinical_vocab import ClinicalVocabulary
     from kgdx.encoders.text import TextEncoder
     from kgdx.ingest.reports import Report
 
-__all__ = ["ConceptLinker", "LinkedConcept", "Status", "TRIGGERS", "normalize_token"]
+__all__ = ["ConceptLinker", "LinkedConcept", "Status", "TRIGGERS", "load_context_rules", "normalize_token"]
 
-Status = Literal["present", "absent", "uncertain"]
-Method = Literal["label", "synonym", "embedding"]
+Status = Literal["present", "absent", "uncertain", "historical", "normal"]
+Method = Literal["label", "synonym", "embedding", "normal-exam"]
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,11 @@ class LinkedConcept:
         text: The mention as written.
         span: ``(start, end)`` character offsets into the text given to the linker.
         score: 1.0 for a label, 0.99 for a synonym, the cosine similarity for an embedding match.
-        status: ``present``, ``absent`` (negated) or ``uncertain``.
+        status: ``present``, ``absent`` (negated), ``uncertain``, ``historical`` (in the past) or
+            ``normal`` (a normal-exam statement: the finding is ruled out).
         section: The report section the mention is in, if known.
-        method: ``label``, ``synonym`` or ``embedding``.
+        method: ``label``, ``synonym``, ``embedding`` or ``normal-exam`` (an exam item stated
+            normal, e.g. "smell intact", linked to a finding it rules out).
         experiencer: ``patient``, or ``family`` for family history.
         trigger: The assertion trigger that set the status, if any.
     """
@@ -78,6 +81,26 @@ class LinkedConcept:
     method: Method = "label"
     experiencer: Literal["patient", "family"] = "patient"
     trigger: str | None = None
+
+    @property
+    def assertion(self) -> str:
+        """The ConText assertion in one word: ``family`` for someone else's finding, else the status."""
+        return "family" if self.experiencer == "family" else self.status
+
+    def to_dict(self) -> dict[str, object]:
+        """The mention as JSON: what was written, where, what it was linked to and how."""
+        return {
+            "text": self.text,
+            "span": list(self.span),
+            "id": self.concept_id,
+            "label": self.label,
+            "type": self.node_type,
+            "assertion": self.assertion,
+            "method": self.method,
+            "score": self.score,
+            "trigger": self.trigger,
+            "section": self.section,
+        }
 
 
 # --------------------------------------------------------------------------- tokens
@@ -144,6 +167,12 @@ def _tokenize(text: str, offset: int = 0) -> list[_Tok]:
     ]
 
 
+def _is_heading(line: str) -> bool:
+    """A clinic or section heading in capitals ("MOVEMENT DISORDERS CLINIC"): no finding is stated."""
+    words = re.findall(r"[A-Za-z]+", line)
+    return 0 < len(words) <= 6 and line.upper() == line and not line.rstrip().endswith(".") and len(line) > 3
+
+
 def _sentences(text: str) -> list[tuple[int, int]]:
     """Sentence spans: split after . ! ? followed by white space, and at line breaks."""
     spans, start = [], 0
@@ -158,274 +187,48 @@ def _sentences(text: str) -> list[tuple[int, int]]:
 
 # --------------------------------------------------------------------------- triggers
 
-#: ConText triggers as ``(phrase, kind, direction)``; kind is ``neg``, ``unc``, ``fam``,
-#: ``pseudo`` or ``term``; direction ``fwd`` (applies to what follows), ``bwd`` (to what
-#: precedes) or ``both``.
-TRIGGERS: tuple[tuple[str, str, str], ...] = (
-    # negation, forward
-    *(
-        (p, "neg", "fwd")
-        for p in (
-            "no",
-            "not",
-            "without",
-            "denies",
-            "denied",
-            "deny",
-            "denying",
-            "negative for",
-            "free of",
-            "absence of",
-            "no evidence of",
-            "no evidence for",
-            "no sign of",
-            "no signs of",
-            "no finding of",
-            "no findings of",
-            "never",
-            "nor",
-            "neither",
-            "resolution of",
-            "resolved",
-            "fails to reveal",
-            "failed to reveal",
-            "no longer",
-            "absent",
-            "ruled out for",
-            "no suspicious",
-            "rather than",
-            "instead of",
-            "clear of",
-        )
-    ),
-    # negation, backward
-    *(
-        (p, "neg", "bwd")
-        for p in (
-            "is absent",
-            "are absent",
-            "was absent",
-            "absent",
-            "not seen",
-            "not identified",
-            "not visualized",
-            "not present",
-            "not appreciated",
-            "not demonstrated",
-            "not detected",
-            "not noted",
-            "not evident",
-            "has resolved",
-            "have resolved",
-            "resolved",
-            "was excluded",
-            "were excluded",
-            "is excluded",
-            "excluded",
-            "ruled out",
-            "was ruled out",
-            "has been ruled out",
-            "have been ruled out",
-            "unlikely",
-            "negative",
-            "is not seen",
-            "are not seen",
-            "no longer seen",
-            "no longer present",
-            "has cleared",
-            "have cleared",
-        )
-    ),
-    # uncertainty, forward
-    *(
-        (p, "unc", "fwd")
-        for p in (
-            "possible",
-            "possibly",
-            "probable",
-            "probably",
-            "likely",
-            "questionable",
-            "question of",
-            "suspicious for",
-            "suspected",
-            "suspect",
-            "suspicion of",
-            "concerning for",
-            "concern for",
-            "worrisome for",
-            "may represent",
-            "may be",
-            "might represent",
-            "might be",
-            "could represent",
-            "could be",
-            "can not exclude",
-            "cannot exclude",
-            "cannot rule out",
-            "can not rule out",
-            "can't exclude",
-            "cannot be excluded",
-            "rule out",
-            "r / o",
-            "differential diagnosis includes",
-            "differential includes",
-            "differential diagnosis of",
-            "consider",
-            "considered",
-            "suggestive of",
-            "suggest",
-            "suggests",
-            "suggesting",
-            "equivocal",
-            "equivocal for",
-            "evaluate for",
-            "evaluation for",
-            "assess for",
-            "to exclude",
-            "to rule out",
-            "query",
-            "?",
-            "versus",
-            "vs",
-            "or possibly",
-            "presumed",
-            "presumably",
-            "may have",
-            "perhaps",
-            "can be seen in",
-            "can be seen with",
-            "may be seen in",
-            "may be seen with",
-            "differential considerations include",
-        )
-    ),
-    # uncertainty, backward
-    *(
-        (p, "unc", "bwd")
-        for p in (
-            "is possible",
-            "are possible",
-            "is suspected",
-            "are suspected",
-            "suspected",
-            "not excluded",
-            "is not excluded",
-            "cannot be excluded",
-            "can not be excluded",
-            "cannot be ruled out",
-            "can not be ruled out",
-            "not ruled out",
-            "is likely",
-            "is questionable",
-            "is probable",
-            "versus",
-            "vs",
-            "?",
-            "is not entirely excluded",
-            "remains a possibility",
-            "is a possibility",
-            "is considered",
-            "is favored",
-            "is suspicious",
-        )
-    ),
-    # someone else's history
-    *(
-        (p, "fam", "fwd")
-        for p in (
-            "family history of",
-            "family history",
-            "fh of",
-            "mother has",
-            "mother had",
-            "father has",
-            "father had",
-            "brother has",
-            "brother had",
-            "sister has",
-            "sister had",
-            "his mother",
-            "her mother",
-            "his father",
-            "her father",
-            "maternal",
-            "paternal",
-            "sibling with",
-        )
-    ),
-    # pseudo-triggers: look like triggers, change nothing
-    *(
-        (p, "pseudo", "both")
-        for p in (
-            "no increase",
-            "no significant change",
-            "no change",
-            "no interval change",
-            "no significant interval change",
-            "not only",
-            "not necessarily",
-            "without change",
-            "without interval change",
-            "gram negative",
-            "no further",
-            "not certain whether",
-            "no new change",
-            "not significantly changed",
-            "no definite change",
-            "not changed",
-            "unchanged",
-            "no decrease",
-            "not increased",
-            "not decreased",
-        )
-    ),
-    # terminators: end every scope
-    *(
-        (p, "term", "both")
-        for p in (
-            "but",
-            "however",
-            "although",
-            "though",
-            "except",
-            "apart from",
-            "aside from",
-            "which",
-            "whereas",
-            "yet",
-            "nevertheless",
-            "otherwise",
-            "there is",
-            "there are",
-            "there was",
-            "there were",
-            "there has been",
-            "with the exception of",
-            "other than",
-            "reports",
-            "report",
-            "complains of",
-            "presents with",
-            "presented with",
-            "endorses",
-            "admits to",
-            "notes",
-            "noted",
-            "has",
-            "have",
-            "while",
-            "represents",
-            "demonstrates",
-            "shows",
-            "showed",
-            "reveals",
-            "revealed",
-            "seen",
-            "present",
-        )
-    ),
-)
+#: ConText rule categories of ``vocab/context_rules.tsv`` → the short kinds used below.
+_CATEGORIES = {
+    "negated": "neg",
+    "uncertain": "unc",
+    "historical": "hist",
+    "family": "fam",
+    "normal": "normal",
+    "pseudo": "pseudo",
+    "terminate": "term",
+}
+_DIRECTIONS = {"forward": "fwd", "backward": "bwd", "both": "both"}
+
+
+def load_context_rules(path: str | Path | None = None) -> tuple[tuple[str, str, str], ...]:
+    """ConText rules as ``(phrase, kind, direction)`` from a TSV file (default: the shipped
+    ``vocab/context_rules.tsv``); kind is ``neg``, ``unc``, ``hist``, ``fam``, ``normal``,
+    ``pseudo`` or ``term``, direction ``fwd``, ``bwd`` or ``both``.
+
+    Raises:
+        DataError: naming the file and line of a malformed rule.
+    """
+    from kgdx.errors import DataError
+
+    path = Path(path) if path is not None else Path(__file__).resolve().parent / "vocab" / "context_rules.tsv"
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        parts = [x.strip() for x in line.split("\t")]
+        if len(parts) != 3 or parts[1] not in _CATEGORIES or parts[2] not in _DIRECTIONS:
+            raise DataError(
+                f"expected phrase<TAB>category<TAB>direction with category in {sorted(_CATEGORIES)} and "
+                f"direction in {sorted(_DIRECTIONS)}, got {line!r}",
+                file=path,
+                line=n,
+            )
+        out.append((parts[0], _CATEGORIES[parts[1]], _DIRECTIONS[parts[2]]))
+    return tuple(out)
+
+
+#: The shipped ConText rules (see :func:`load_context_rules`).
+TRIGGERS: tuple[tuple[str, str, str], ...] = load_context_rules()
 
 _FWD_WORDS = 10  # words a forward trigger reaches
 _BWD_WORDS = 5  # words a backward trigger reaches
@@ -593,6 +396,7 @@ _STOP = frozenset(
 # Articles are skipped when matching, so "clubbing of the fingers" is "Clubbing of fingers".
 _ARTICLES = frozenset({"the", "a", "an"})
 _ABBREV = re.compile(r"^[A-Z][A-Z0-9]{2,5}$")
+_SHORT_ABBREV = re.compile(r"^[A-Z][A-Z0-9]{1,5}$")  # clinical wording may add two-letter ones ("OH")
 
 
 @dataclass
@@ -602,6 +406,33 @@ class _Entry:
     label: str
     method: Method
     text: str
+    asserted: str | None = None  # "absent" for a phrase that states an absence
+    rules_out: tuple[str, ...] = ()  # normal-exam item: the finding ids a normal statement excludes
+    priority: bool = False  # clinical wording: wins over a KG synonym with the same words
+
+
+def _lexically_compatible(span: Sequence[str], term: Sequence[str]) -> bool:
+    """Whether every content word of a mention appears, up to inflection, in the term.
+
+    Why: the embedding matcher's head-word check lets a modifier change the meaning ("midbrain
+    atrophy" is not *Skeletal muscle atrophy*; "left ventricular cavity" is not *Pulmonary
+    cavity*; "regional akinesia" is not the movement disorder *Akinesia*). A mention whose every
+    content word is in the term is a rewording of it, not another finding.
+    """
+    content = [w for w in span if w not in _STOP and not w.isdigit()]
+    return bool(content) and all(any(_stem_agree(w, t) for t in term) for w in content)
+
+
+def _stem_agree(a: str, b: str) -> bool:
+    """Same word up to inflection: equal, or a common prefix of 4+ letters and 3/4 of the shorter."""
+    if a == b:
+        return True
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n >= max(4, 0.75 * min(len(a), len(b)))
 
 
 def _heads_agree(a: str, b: str) -> bool:
@@ -632,6 +463,9 @@ class ConceptLinker:
         cache_dir: Folder to keep the vocabulary embeddings in between runs (they take a minute
             for all of HPO on a laptop CPU); ``None`` keeps them in memory only.
         max_span_words: Longest word span tried for embedding matches.
+        vocabulary: Clinical wording to add (:class:`~kgdx.encoders.clinical_vocab.ClinicalVocabulary`):
+            extra synonyms for the vocabulary's nodes, synonyms to drop, and the normal-exam
+            items. ``None``: none.
 
     Example:
         >>> from kgdx.kg.records import Node
@@ -649,6 +483,7 @@ class ConceptLinker:
         node_types: Iterable[str] | None = None,
         cache_dir: str | Path | None = None,
         max_span_words: int = 5,
+        vocabulary: ClinicalVocabulary | None = None,
     ) -> None:
         if not 0 < threshold <= 1:
             raise ValueError(f"'threshold' must be in (0, 1], got {threshold}")
@@ -661,9 +496,11 @@ class ConceptLinker:
         types = set(node_types) if node_types is not None else None
         self._entries: list[_Entry] = []
         self._heads: list[str] = []  # last word of each entry, for the embedding matcher's anchor
+        self._words: list[list[str]] = []  # each entry's words, for the lexical check
         self._dict: dict[tuple[str, ...], list[int]] = {}
         self._abbrev: dict[str, list[int]] = {}
         n_nodes = 0
+        known: dict[str, tuple[str, str]] = {}
         for node in nodes:
             if not isinstance(node, Node):
                 raise TypeError(f"'nodes' must yield kgdx.kg.records.Node, got {type(node).__name__}")
@@ -676,13 +513,28 @@ class ConceptLinker:
             syn = node.props.get("synonyms") or []
             if isinstance(syn, str):
                 syn = [s for s in syn.split("|")]
+            drop = vocabulary.removed.get(node.id, set()) if vocabulary is not None else set()
             self._add(_Entry(node.id, node.type, name, "label", name))
             for s in syn:
                 s = str(s).strip()
-                if s and s.lower() != name.lower():
+                if s and s.lower() != name.lower() and s.lower() not in drop:
                     self._add(_Entry(node.id, node.type, name, "synonym", s))
+            known[node.id] = (node.type, name)
+        self._names = known
         if n_nodes == 0:
             raise ValueError("the vocabulary is empty: no node with a 'name' (after the node_types filter)")
+        if vocabulary is not None:
+            for cid, phrases in vocabulary.synonyms.items():
+                if cid in known:
+                    t, name = known[cid]
+                    for phrase, assertion in phrases:
+                        asserted = "absent" if assertion == "absent" else None
+                        self._add(_Entry(cid, t, name, "synonym", phrase, asserted, priority=True))
+            for phrase, ids in vocabulary.normal_exam.items():
+                ids = tuple(i for i in ids if i in known)
+                if ids:
+                    t, name = known[ids[0]]
+                    self._add(_Entry(ids[0], t, name, "normal-exam", phrase, rules_out=ids, priority=True))
         self.num_nodes = n_nodes
         self._max_len = max((len(k) for k in self._dict), default=1)
         self._emb: np.ndarray | None = None
@@ -694,7 +546,8 @@ class ConceptLinker:
         self._entries.append(e)
         words = [t.norm for t in _tokenize(e.text) if not t.is_punct]
         self._heads.append(words[-1] if words else "")
-        if _ABBREV.match(e.text):
+        self._words.append(words)
+        if _ABBREV.match(e.text) or (e.priority and _SHORT_ABBREV.match(e.text)):
             self._abbrev.setdefault(e.text, []).append(i)
             return
         key = tuple(w for w in words if w not in _ARTICLES)
@@ -712,17 +565,23 @@ class ConceptLinker:
         )
 
     def _best(self, ids: Sequence[int]) -> int:
-        # Prefer a label over a synonym, then the shortest name, then the smallest id: deterministic.
+        # Prefer clinical wording, then a label over a synonym, then the shortest name, then the
+        # smallest id: deterministic.
         return min(
             ids,
-            key=lambda i: (self._entries[i].method != "label", len(self._entries[i].label), self._entries[i].node_id),
+            key=lambda i: (
+                not self._entries[i].priority,
+                self._entries[i].method != "label",
+                len(self._entries[i].label),
+                self._entries[i].node_id,
+            ),
         )
 
     def _vocab_embeddings(self) -> np.ndarray:
         if self._emb is not None:
             return self._emb
         assert self.text_encoder is not None
-        texts = [e.text for e in self._entries]
+        texts = [e.text for e in self._entries]  # normal-exam items get embedded too, but never proposed
         key = hashlib.sha256(("\x1f".join(texts) + f"|{getattr(self.text_encoder, 'path', '')}").encode()).hexdigest()[
             :20
         ]
@@ -774,15 +633,19 @@ class ConceptLinker:
         for ti, text in enumerate(texts):
             for s, e in _sentences(text):
                 toks = _tokenize(text[s:e], s)
-                if not toks:
+                if not toks or _is_heading(text[s:e]):
                     continue
-                trigs = _find_triggers(toks)
-                taken = np.zeros(len(toks), bool)
+                # Dictionary first, so a term that contains a trigger word ("Normal DaT-SPECT",
+                # "Parkinsonism with favorable response") stays whole; a trigger inside a match is
+                # part of the term, not an assertion.
+                matches = self._dictionary(toks, np.zeros(len(toks), bool))
+                inside = np.zeros(len(toks), bool)
+                for m in matches:
+                    inside[m[0] : m[1]] = True
+                trigs = [tr for tr in _find_triggers(toks) if not inside[tr.start : tr.end].any()]
+                taken = inside.copy()
                 for tr in trigs:
                     taken[tr.start : tr.end] = True
-                matches = self._dictionary(toks, taken)
-                for m in matches:
-                    taken[m[0] : m[1]] = True
                 cands = self._candidates(toks, taken) if self.text_encoder is not None else []
                 jobs.append((ti, text, toks, trigs, matches, cands, len(all_cands)))
                 all_cands += [" ".join(t.raw for t in toks[a:b]) for a, b in cands]
@@ -805,7 +668,14 @@ class ConceptLinker:
                 for k, (a, b) in enumerate(cands):
                     sc = float(sims[base + k])
                     i = int(best[base + k])
-                    if sc >= self.threshold and any(_heads_agree(t.norm, self._heads[i]) for t in toks[a:b]):
+                    e = self._entries[i]
+                    if (
+                        sc >= self.threshold
+                        and e.method != "normal-exam"
+                        and e.asserted is None
+                        and any(_heads_agree(t.norm, self._heads[i]) for t in toks[a:b])
+                        and _lexically_compatible([t.norm for t in toks[a:b]], self._words[i])
+                    ):
                         emb_hits.append((sc, a, b, i))
                 taken = np.zeros(len(toks), bool)
                 for a, b, *_ in found:
@@ -820,27 +690,39 @@ class ConceptLinker:
             for a, b, i, method, score in found:
                 status, trig, fam = self._assert(a, b, trigs, mention_starts)
                 e = self._entries[i]
+                if e.method == "normal-exam":
+                    if status != "normal":
+                        continue  # "speech slow": the exam item alone asserts nothing
+                    targets = [(r, *self._names[r]) for r in e.rules_out]
+                    method = "normal-exam"
+                elif method == "embedding" and status == "normal":
+                    continue  # a paraphrase in a normal statement is not a finding to rule out
+                else:
+                    targets = [(e.node_id, e.node_type, e.label)]
+                if e.asserted == "absent" and status != "normal":
+                    status, trig = "absent", e.text
                 off = offsets[ti]
                 span = (toks[a].start + off, toks[b - 1].end + off)
-                key = (e.node_id, f"{span}")
-                if key in seen:
-                    continue
-                seen.add(key)
-                out[ti].append(
-                    LinkedConcept(
-                        concept_id=e.node_id,
-                        label=e.label,
-                        node_type=e.node_type,
-                        text=text[toks[a].start : toks[b - 1].end],
-                        span=span,
-                        score=round(float(score), 4),
-                        status=status,
-                        section=sections[ti],
-                        method=method,  # type: ignore[arg-type]
-                        experiencer="family" if fam else "patient",
-                        trigger=trig,
+                for cid, ctype, clabel in targets:
+                    key = (cid, f"{span}")
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    out[ti].append(
+                        LinkedConcept(
+                            concept_id=cid,
+                            label=clabel,
+                            node_type=ctype,
+                            text=text[toks[a].start : toks[b - 1].end],
+                            span=span,
+                            score=round(float(score), 4),
+                            status=status,
+                            section=sections[ti],
+                            method=method,  # type: ignore[arg-type]
+                            experiencer="family" if fam else "patient",
+                            trigger=trig,
+                        )
                     )
-                )
         return out
 
     def _dictionary(self, toks: Sequence[_Tok], taken: np.ndarray) -> list[tuple[int, int, int]]:
@@ -906,7 +788,7 @@ class ConceptLinker:
         fwd = [
             t
             for t in trigs
-            if t.kind in ("neg", "unc", "fam", "pseudo")
+            if t.kind in ("neg", "unc", "hist", "normal", "fam", "pseudo")
             and t.direction in ("fwd", "both")
             and t.end <= a
             and not blocked(t.end, a)
@@ -915,7 +797,7 @@ class ConceptLinker:
         bwd = [
             t
             for t in trigs
-            if t.kind in ("neg", "unc", "pseudo")
+            if t.kind in ("neg", "unc", "hist", "normal", "pseudo")
             and t.direction in ("bwd", "both")
             and t.start >= b
             and not blocked(b, t.start)
@@ -936,14 +818,20 @@ class ConceptLinker:
         if bwd:
             bwd.sort(key=lambda t: t.start)
             chosen.append(bwd[0])
+            # "no dream enactment, smell intact": a normal statement right after the item is about
+            # it; a negation earlier in the sentence is about something else.
+            if bwd[0].kind == "normal" and bwd[0].start - b <= 2 and not between_mention(b, bwd[0].start):
+                return "normal", bwd[0].phrase, any(t.kind == "fam" for t in fwd)
         # A pseudo-trigger shields only itself; the assertion comes from real triggers.
-        real = [t for t in chosen if t.kind in ("neg", "unc")]
+        real = [t for t in chosen if t.kind in ("neg", "unc", "hist", "normal")]
         if not real:
             return "present", None, fam
         pseudo_nearest = fwd and fwd[-1].kind == "pseudo" and not bwd
         if pseudo_nearest:
             return "present", None, fam
-        neg = [t for t in real if t.kind == "neg"]
-        if neg:
-            return "absent", neg[0].phrase, fam
-        return "uncertain", real[0].phrase, fam
+        # Negation first ("no evidence to suggest"), then a normal exam, doubt, and the past.
+        for kind, status in (("neg", "absent"), ("normal", "normal"), ("unc", "uncertain"), ("hist", "historical")):
+            hit = [t for t in real if t.kind == kind]
+            if hit:
+                return status, hit[0].phrase, fam  # type: ignore[return-value]
+        return "present", None, fam

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from kgdx.errors import SchemaError
@@ -178,6 +180,27 @@ class ModulePlan:
     already_applied: bool = False
     duplicates: list[DuplicateDisease] = field(default_factory=list)
 
+    def changes(self) -> list[str]:
+        """Every existing record the module would change, one line each, old value against new:
+        ``HP:0001 name: 'Old' -> 'New'`` for a node, ``(A)-[HAS_PHENOTYPE]->(B) frequency: 0.5 -> 0.8``
+        for a relationship. A record the module states identically is not listed."""
+        out = []
+        for n in self.nodes:
+            if n.id in self.previous_nodes:
+                out += _diff(n.id, self.previous_nodes[n.id], n.props)
+        by_key = {e.key: e for e in self.edges}
+        for prev in self.previous_edges:
+            src, rel, dst = prev["key"]
+            new = by_key.get((src, rel, dst))
+            if new is not None:
+                out += _diff(f"({src})-[{rel}]->({dst})", prev["props"], new.props)
+        return out
+
+
+def _diff(what: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """``what key: old -> new`` for each property the new record sets to another value."""
+    return [f"{what} {k}: {old.get(k)!r} -> {v!r}" for k, v in sorted(new.items()) if old.get(k) != v]
+
 
 def _existing_edge(store: KGStore, key: tuple[str, str, str]) -> Edge | None:
     src, rel, dst = key
@@ -206,7 +229,14 @@ def plan(store: KGStore, module: Module, registry: Registry) -> ModulePlan:
                 f"remove it first (kgdx kg remove {module.name})"
             )
     additions = module.schema_additions()
-    merged = store.schema.merge(additions) if additions is not None else store.schema
+    try:
+        merged = store.schema.merge(additions) if additions is not None else store.schema
+    except SchemaError as e:
+        if e.file is not None or module.schema_file is None:
+            raise
+        # The conflict is in the module's schema file: say so, with the line of the type it names.
+        path = module.root / module.schema_file
+        raise SchemaError(str(e), file=path, line=_line_naming(path, str(e))) from e
     nodes, edges = store.prepare(module.records(), schema=merged)
     existing = store.existing_ids({n.id for n in nodes} | {i for e in edges for i in (e.src, e.dst)})
     duplicates, links = _duplicate_diseases(store, module, nodes, edges, existing, merged)
@@ -362,3 +392,16 @@ def remove(store: KGStore, name: str, registry: Registry) -> AppliedModule:
     state["modules"].pop(i)
     registry.save(state)
     return gone
+
+
+def _line_naming(path: Path, message: str) -> int | None:
+    """The first line of ``path`` that defines a type named in ``message`` (``  NAME:``)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    for n, line in enumerate(lines, 1):
+        m = re.match(r"^\s+([A-Za-z_][A-Za-z0-9_]*):", line)
+        if m and (f"'{m.group(1)}'" in message or f" {m.group(1)} " in f" {message} "):
+            return n
+    return None

@@ -7,7 +7,7 @@ and loaded from an on-disk snapshot (:mod:`kgdx.kg.snapshot`) so it is built onc
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 
 import networkx as nx
 
@@ -161,6 +161,24 @@ class MemoryStore(KGStore):
             ids.add(self._alt[text])
         found = [self._node(i) for i in ids]
         return self._finish_lookup(found, types, limit)
+
+    def _search_candidates(self, text: str) -> Iterable[Node]:
+        """Nodes with a name or synonym that contains a query word, or (when none does) a word
+        within typo distance of one."""
+        from difflib import get_close_matches
+
+        from kgdx.kg.name_search import FUZZY_CUTOFF, query_words
+
+        words = query_words(text)
+        if not words:
+            return []
+        keys = [k for k in self._names if all(w in k for w in words)]
+        if not keys:
+            vocab = {w for k in self._names for w in query_words(k)}
+            close = [set(get_close_matches(w, vocab, n=20, cutoff=FUZZY_CUTOFF)) for w in words]
+            keys = [k for k in self._names if all(c & set(query_words(k)) for c in close)]
+        ids = {i for k in keys for i in self._names[k]}
+        return [self._node(i) for i in sorted(ids)]
 
     def _steps(self, node_id: str, direction: Direction) -> Iterator[tuple[Edge, str]]:
         """Each stored edge at ``node_id`` in the given direction, and the node it reaches."""

@@ -14,7 +14,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +57,8 @@ LOAD_STATE_KEY = "load_state"
 #: Metadata tag of user-path transactions (visible in ``SHOW TRANSACTIONS``).
 USER_QUERY_TAG = {"kgdx": "user-cypher"}
 # Records the driver fetches per round trip on the user path: small, so caps act early.
+#: Full-text hits that ranked search scores (names are ranked in Python, as in memory).
+SEARCH_CANDIDATES = 500
 _USER_FETCH_SIZE = 100
 # Seconds past a user query's deadline before its connection is cut.
 _DEADLINE_GRACE_S = 0.5
@@ -432,6 +434,20 @@ class Neo4jStore(KGStore):
             rows = self._read(Q.LOOKUP_SCAN, **params)
         found = [self._node(r["labels"], r["props"]) for r in rows]
         return self._finish_lookup(found, types, limit)
+
+    def _search_candidates(self, text: str) -> Iterable[Node]:
+        """Candidates from the full-text index (names and synonyms), ranked afterwards in Python
+        exactly as in memory."""
+        query = Q.lucene_words(text)
+        if query is None:
+            return []
+        try:
+            rows = self._read(Q.SEARCH, lucene=query, limit=SEARCH_CANDIDATES)
+        except StoreError as e:
+            if Q.LOOKUP_INDEX not in str(e):
+                raise
+            return super()._search_candidates(text)  # no index yet: scan
+        return [self._node(r["labels"], r["props"]) for r in rows]
 
     def neighbours(
         self,

@@ -157,6 +157,18 @@ LOOKUP = f"CALL db.index.fulltext.queryNodes('{LOOKUP_INDEX}', $phrase) YIELD no
 #: The same without the index (a scan of every node), for text with no word to search for.
 LOOKUP_SCAN = f"MATCH (n:{ident(NODE)}) {_LOOKUP_WHERE}{_RET_NODE}"
 
+#: Candidates for ranked search: full-text hits for every word as a prefix or a fuzzy term.
+SEARCH = f"CALL db.index.fulltext.queryNodes('{LOOKUP_INDEX}', $lucene) YIELD node AS n WITH n LIMIT $limit {_RET_NODE}"
+
+
+def lucene_words(text: str) -> str | None:
+    """A Lucene query that needs every word of ``text``, as a prefix or within typo distance
+    (``(fabry* OR fabry~) AND ...``); ``None`` when ``text`` has no word."""
+    from kgdx.kg.name_search import query_words
+
+    words = query_words(text)
+    return " AND ".join(f"({w}* OR {w}~)" for w in words) or None
+
 
 def lucene_phrase(text: str) -> str | None:
     """``text`` as a quoted Lucene phrase query, or ``None`` if it has no letter or digit (the

@@ -237,6 +237,34 @@ class KGStore(ABC):
     def lookup(self, text: str, *, types: Collection[str] | None = None, limit: int = 20) -> list[Node]:
         """Nodes whose id, name or a synonym equals ``text`` (names compared by :func:`normalise`)."""
 
+    def search(self, text: str, *, types: Collection[str] | None = None, limit: int = 20) -> list[tuple[Node, float]]:
+        """Ranked partial and fuzzy search over names and synonyms ("Fabry", "amyloidosis",
+        "parkinsn"): ``(node, score)`` pairs, best first, ranked by
+        :func:`kgdx.kg.name_search.score_name` in every store. An exact id comes first.
+        """
+        from kgdx.kg.name_search import score_name
+
+        best: dict[str, tuple[Node, float]] = {}
+        exact = self.node(text.strip())
+        if exact is not None:
+            best[exact.id] = (exact, 2.0)
+        for n in self._search_candidates(text):
+            if (types is not None and n.type not in types) or n.id in best:
+                continue
+            syn = n.props.get("synonyms") or []
+            sc = max(
+                [score_name(text, str(n.props.get("name") or ""))]
+                + [score_name(text, str(x), synonym=True) for x in syn if isinstance(x, str)]
+            )
+            if sc > 0:
+                best[n.id] = (n, sc)
+        found = [b for b in best.values() if types is None or b[0].type in types]
+        return sorted(found, key=lambda b: (-b[1], b[0].type, b[0].id))[:limit]
+
+    def _search_candidates(self, text: str) -> Iterable[Node]:
+        """Nodes :meth:`search` should score; every node unless a store narrows it with an index."""
+        return self.iter_nodes()
+
     @abstractmethod
     def neighbours(
         self,

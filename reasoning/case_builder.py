@@ -31,6 +31,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
@@ -57,6 +58,8 @@ __all__ = ["CaseBuilder", "add_ct_findings", "add_labs", "report_for_linking", "
 REPORT_SECTIONS = ("findings", "impression")
 #: The weight of a hedged ("possible pneumonia") mention.
 UNCERTAIN_WEIGHT = 0.5
+#: What lying and standing blood pressures can show.
+ORTHOSTATIC_HYPOTENSION = "HP:0001278"
 
 CTInput = Union[str, Path, "Volume", "torch.Tensor"]  # noqa: UP007 - forward references
 TextInput = str | Path
@@ -154,6 +157,8 @@ class CaseBuilder:
         self.ct_exclude_below = ct_exclude_below
         self.report_sections = tuple(report_sections) if report_sections is not None else None
         self._linker: ConceptLinker | None = None
+        self._drug_linker: ConceptLinker | None = None
+        self._condition_linker: ConceptLinker | None = None
         self._ct: CTEncoder | None = None
         self._text: TextEncoder | None = None
         findings = dx.index.phenotypic_abnormalities()  # None: a KG without the HPO root keeps every phenotype
@@ -172,6 +177,7 @@ class CaseBuilder:
     def linker(self) -> ConceptLinker:
         """A concept linker over the KG's phenotypic abnormalities and phenotype-like module types."""
         if self._linker is None:
+            from kgdx.encoders.clinical_vocab import ClinicalVocabulary
             from kgdx.encoders.ct_findings import CT_FINDINGS
             from kgdx.encoders.linking import ConceptLinker
             from kgdx.reasoning.index import phenotype_like_relations
@@ -189,7 +195,12 @@ class CaseBuilder:
             types = sorted({t for _, t in phenotype_like_relations(dx.store.schema)})
             nodes += [n for t in types for n in dx.store.iter_nodes(t)]
             encoder = self.text_encoder if self.link_embeddings else None
-            self._linker = ConceptLinker(nodes, text_encoder=encoder, cache_dir=get_settings().cache_dir / "linker")
+            self._linker = ConceptLinker(
+                nodes,
+                text_encoder=encoder,
+                cache_dir=get_settings().cache_dir / "linker",
+                vocabulary=ClinicalVocabulary.load(),
+            )
         return self._linker
 
     @property
@@ -281,7 +292,16 @@ class CaseBuilder:
         return self._findings is None or t is None or t in self._findings  # unknown ids stay, to be reported
 
     def add_text(self, case: PatientCase, text: str, *, kind: str = "note") -> list[LinkedConcept]:
-        """Link ``text`` (a ``note`` or a ``report``) into ``case``'s findings; returns the mentions."""
+        """Link ``text`` (a ``note`` or a ``report``) into ``case``'s findings; returns the mentions.
+
+        How each assertion is used: ``present`` and ``historical`` mentions are observed,
+        ``uncertain`` ones observed at half weight, ``absent`` and ``normal`` (a normal exam) ones
+        excluded; someone else's (``family``) are not the patient's. Every mention, used or not,
+        is listed with the reason on ``case.extra["text_findings"]``, and each one the model
+        cannot use also gets a line in ``case.extra["text_notes"]``, which the ranking's notes
+        repeat, so nothing linked is dropped silently. A note also brings its medications,
+        known conditions and orthostatic blood pressures (see :meth:`add_note_facts`).
+        """
         if not text or not text.strip():
             raise DataError(f"the {kind} is empty", file=case.files.get(kind))
         if kind == "report":
@@ -292,20 +312,150 @@ class CaseBuilder:
         else:
             mentions = self.linker.link(text)
         have = {f.id for f in case.observed} | {f.id for f in case.excluded}
+        listed = case.extra.setdefault("text_findings", [])
+        notes = case.extra.setdefault("text_notes", [])
         for m in mentions:
+            row = {"source": kind, **m.to_dict()}
+            listed.append(row)
             if m.experiencer != "patient":
+                row["use"] = "not used: family history"
                 continue
-            for hp in self._as_phenotypes(m.concept_id, m.node_type):
-                if hp in have or not self._is_finding(hp):
+            targets = self._as_phenotypes(m.concept_id, m.node_type)
+            if not targets:
+                row["use"] = f"not used: this {m.node_type} has no phenotype the model can read (reported only)"
+                notes.append(f"{kind}: '{m.text}' → {m.label} ({m.concept_id}, {m.assertion}) {row['use']}")
+                continue
+            uses = []
+            for hp in targets:
+                if not self._is_finding(hp):
+                    uses.append(f"{hp} not used: not a phenotypic abnormality")
+                    continue
+                if hp in have:
+                    uses.append(f"{hp} already on the case")
                     continue
                 have.add(hp)
-                if m.status == "absent":
+                if m.status in ("absent", "normal"):
                     case.excluded.append(Finding(hp, m.label, 1.0, kind))
+                    uses.append(f"{hp} excluded")
                 else:
                     weight = UNCERTAIN_WEIGHT if m.status == "uncertain" else 1.0
                     case.observed.append(Finding(hp, m.label, weight * min(1.0, m.score), kind))
+                    uses.append(f"{hp} observed" + (" (hedged, half weight)" if m.status == "uncertain" else ""))
+            row["use"] = "; ".join(uses)
         case.texts[kind] = text
+        if kind == "note":
+            self.add_note_facts(case, text)
         return mentions
+
+    # -- what a note says besides findings ----------------------------------------------------------
+
+    @property
+    def drug_linker(self) -> ConceptLinker:
+        """A dictionary linker over the KG's drugs, with every name the ``drug-named-entity-recognition``
+        table (20k drugs, brands and synonyms, with DrugBank ids) gives for them."""
+        if self._drug_linker is None:
+            from kgdx.encoders.clinical_vocab import ClinicalVocabulary
+            from kgdx.encoders.linking import ConceptLinker
+
+            names = _drug_names()
+            nodes = []
+            for n in self.dx.store.iter_nodes(NodeLabel.DRUG):
+                extra = names.get(n.id.removeprefix("DRUGBANK:"), [])
+                n.props["synonyms"] = [*n.props.get("synonyms", []), *extra]
+                nodes.append(n)
+            self._drug_linker = ConceptLinker(nodes, vocabulary=ClinicalVocabulary.load())
+        return self._drug_linker
+
+    @property
+    def condition_linker(self) -> ConceptLinker:
+        """A dictionary linker over the KG's diseases, for the conditions a note says the patient has."""
+        if self._condition_linker is None:
+            from kgdx.encoders.linking import ConceptLinker
+
+            self._condition_linker = ConceptLinker(self.dx.store.iter_nodes(NodeLabel.DISEASE))
+        return self._condition_linker
+
+    def add_note_facts(self, case: PatientCase, text: str) -> None:
+        """Add what a note says besides findings: current drugs (``case.drugs``), known conditions
+        (``case.conditions``), drug exposures that are findings, and orthostatic hypotension from
+        lying and standing blood pressures. Each is listed on ``case.extra["text_findings"]``.
+
+        Only affirmed drugs are current: a stopped (``historical``), planned or hedged
+        (``uncertain``) or denied one is listed but not taken. Conditions come from affirmed or
+        historical mentions outside the impression and plan, which are the clinician's
+        differential, not facts.
+        """
+        from kgdx.ingest.vitals import orthostatic_readings
+
+        listed = case.extra.setdefault("text_findings", [])
+        # The last mention of a drug decides: "started haloperidol ... haloperidol was stopped".
+        last: dict[str, LinkedConcept] = {}
+        mentions = [m for m in self.drug_linker.link(text) if m.experiencer == "patient"]
+        for m in mentions:
+            last[m.concept_id] = m
+        for m in mentions:
+            current = last[m.concept_id].status == "present"
+            if current and m.concept_id not in case.drugs:
+                case.drugs.append(m.concept_id)
+            use = "current drug" if current else f"not a current drug ({last[m.concept_id].assertion})"
+            listed.append({"source": "note", **m.to_dict(), "use": use})
+        for m in self.condition_linker.link(text):
+            if (
+                m.experiencer != "patient"
+                or m.status not in ("present", "historical")
+                or _in_assessment(text, m.span[0])
+            ):
+                continue
+            if m.concept_id not in case.conditions:
+                case.conditions.append(m.concept_id)
+                listed.append({"source": "note", **m.to_dict(), "use": "known condition (drug safety only)"})
+        have = {f.id for f in case.observed} | {f.id for f in case.excluded}
+        for hp in self._exposures(case.drugs):
+            if hp not in have:
+                have.add(hp)
+                case.observed.append(Finding(hp, None, 1.0, "note"))
+                listed.append(
+                    {
+                        "source": "note",
+                        "id": hp,
+                        "assertion": "present",
+                        "method": "drug-exposure",
+                        "use": f"{hp} observed: a current drug is in its class",
+                    }
+                )
+        for r in orthostatic_readings(text):
+            hp = ORTHOSTATIC_HYPOTENSION
+            row = {
+                "source": "note",
+                "text": r.text,
+                "span": list(r.span),
+                "id": hp,
+                "method": "vital-signs",
+                "assertion": "present" if r.orthostatic else "absent",
+            }
+            listed.append(row)
+            if hp in have or self.dx.index.phenotype_index.get(hp) is None:
+                row["use"] = "already on the case" if hp in have else "not used: not in the KG"
+                continue
+            have.add(hp)
+            finding = Finding(hp, "Orthostatic hypotension", 1.0, "note")
+            (case.observed if r.orthostatic else case.excluded).append(finding)
+            row["use"] = (
+                f"{hp} {'observed' if r.orthostatic else 'excluded'}: fall {r.drop_systolic}/{r.drop_diastolic} mmHg"
+            )
+
+    def _exposures(self, drugs: Sequence[str]) -> list[str]:
+        """Exposure phenotypes of the current drugs (``vocab/drug_exposures.tsv``: ATC prefix or id)."""
+        rules = _exposure_rules()
+        out = []
+        for d in drugs:
+            node = self.dx.store.node(d)  # None: a drug id the KG does not know
+            atc = (node.props.get("atc_codes") or []) if node is not None else []
+            keys = [d, *(f"ATC:{c}" for c in atc)]
+            for key, hp in rules:
+                if any(k == key or (key.startswith("ATC:") and k.startswith(key)) for k in keys) and hp not in out:
+                    out.append(hp)
+        return out
 
     def add_ct(self, case: PatientCase, ct: CTInput) -> dict[str, float]:
         """Add the CT finding head's findings for a volume; returns every finding's probability."""
@@ -429,3 +579,33 @@ def _text(value: TextInput, kind: str, case: PatientCase) -> str:
         case.files[kind] = str(value)
         return text
     return value
+
+
+def _in_assessment(text: str, pos: int) -> bool:
+    """Whether ``pos`` is on an impression, assessment, differential or plan line: the clinician's
+    working diagnoses there are what kgdx ranks, not conditions the patient is known to have."""
+    line = text[text.rfind("\n", 0, pos) + 1 : pos].lstrip().lower()
+    return line.startswith(("impression", "assessment", "differential", "plan", "ddx", "diagnosis"))
+
+
+@lru_cache(maxsize=1)
+def _drug_names() -> dict[str, list[str]]:
+    """DrugBank id (``DB00502``) → the names the ``drug-named-entity-recognition`` table knows
+    (generic, brand, synonyms), read from the package's own offline data."""
+    from drug_named_entity_recognition import drugs_finder
+
+    canon = drugs_finder.drug_canonical_to_data
+    out: dict[str, list[str]] = {}
+    for variant, names in drugs_finder.drug_variant_to_canonical.items():
+        for c in names:
+            db = canon.get(c, {}).get("drugbank_id")
+            if db and len(variant) > 3:
+                out.setdefault(db, []).append(variant)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _exposure_rules() -> list[tuple[str, str]]:
+    from kgdx.encoders.clinical_vocab import VOCAB_DIR, _rows
+
+    return [(k, hp) for _, (k, hp) in _rows(VOCAB_DIR / "drug_exposures.tsv", (2, 2))]

@@ -106,6 +106,7 @@ class Diagnoser:
                 genes += self.index.disease_genes.get(g, [])
         for bad, why in case.unknown_ids.items():
             notes.append(f"ignored {bad}: {why}")
+        notes += case.extra.get("text_notes", [])  # linked mentions the model cannot read
         return list(weights), list(weights.values()), excluded, sorted(set(genes)), notes
 
     # -- ranking ----------------------------------------------------------------------------------

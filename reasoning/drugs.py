@@ -10,6 +10,13 @@ probability and the line of therapy. Each candidate is then checked against the 
 
 With ``safety="remove"`` such a suggestion is dropped; with ``"flag"`` it stays, marked. Either
 way the KG path that is the reason comes with it, as text and as Cypher.
+
+The patient's own drugs come first: a current drug that ``CAN_INDUCE`` a likely diagnosis, or
+is ``CONTRAINDICATED_IN`` one of the patient's conditions, gets a **withdraw** entry (stopping
+the offending drug is the first treatment of a drug-induced disease). Two current drugs that
+interact get a **review** entry with the interaction's path. A drug that a module says
+``RELIEVES`` particular symptoms (midodrine: orthostatic hypotension) is suggested only to a
+patient who has one of them. Both relationship types are read when the KG has them.
 """
 
 from __future__ import annotations
@@ -29,13 +36,17 @@ if TYPE_CHECKING:
 __all__ = ["DrugSuggestion", "SafetyIssue", "suggest_drugs"]
 
 LINE_WEIGHT = {1: 1.0, 2: 0.6, 3: 0.4}
+#: Drug → disease: the drug can cause the disease (a module's adverse-effect knowledge).
+CAN_INDUCE = "CAN_INDUCE"
+#: Drug → phenotype: the drug is given for that symptom only.
+RELIEVES = "RELIEVES"
 
 
 @dataclass
 class SafetyIssue:
     """Why a suggestion is unsafe for this patient: the KG edges that say so."""
 
-    kind: str  # "contraindication" | "interaction"
+    kind: str  # "contraindication" | "interaction" | "can-induce"
     severity: str
     edges: list[Edge]
     text: str
@@ -58,13 +69,17 @@ class DrugSuggestion:
     score: float
     treats: list[dict[str, Any]] = field(default_factory=list)
     issues: list[SafetyIssue] = field(default_factory=list)
+    #: ``start`` a new drug, ``withdraw`` a current one, or ``review`` a current one that interacts
+    #: with another current drug (``issues`` then say why).
+    action: str = "start"
 
     @property
     def safe(self) -> bool:
-        return not self.issues
+        return not self.issues if self.action == "start" else False
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "action": self.action,
             "drug": self.drug,
             "name": self.name,
             "score": round(self.score, 4),
@@ -144,10 +159,20 @@ def suggest_drugs(
                 )
     conditions = _conditions(dx, result, condition_probability)
     current = list(dict.fromkeys(result.case.drugs))
+    withdraw = _withdrawals(dx, result, current, conditions, condition_probability)
+    has_relieves = RELIEVES in store.schema.relationship_types
+    symptoms = {c for c, why in conditions.items() if why.startswith("observed finding")}
     ranked = sorted(scores, key=lambda d: (-scores[d], d))
     out: list[DrugSuggestion] = []
     kept: list[str] = []
+    stopping = {w.drug for w in withdraw}
     for drug in ranked:
+        if drug in stopping:
+            continue
+        if has_relieves:
+            relieves = store.neighbours(drug, rel_types=[RELIEVES], direction="out")
+            if relieves and not any(nb.node.id in symptoms for nb in relieves):
+                continue  # a symptomatic drug for a symptom the patient does not have
         s = DrugSuggestion(drug, names[drug], scores[drug], treats[drug])
         for nb in store.neighbours(drug, rel_types=[RelType.CONTRAINDICATED_IN], direction="out"):
             why = conditions.get(nb.node.id)
@@ -189,4 +214,82 @@ def suggest_drugs(
         kept.append(drug)
         if len(out) == k:
             break
+    return withdraw + out
+
+
+def _withdrawals(
+    dx: Diagnoser, result: Ranking, current: list[str], conditions: dict[str, str], min_probability: float
+) -> list[DrugSuggestion]:
+    """The patient's current drugs to stop: those that can induce a likely diagnosis (the top one,
+    or any at least ``min_probability`` likely), then those contraindicated in a condition."""
+    store = dx.store
+    likely = [r for r in result.top if r.rank == 1 or r.probability >= min_probability]
+    out: list[DrugSuggestion] = []
+    for drug in current:
+        node = store.node(drug)
+        if node is None:
+            continue
+        issues: list[SafetyIssue] = []
+        if CAN_INDUCE in store.schema.relationship_types:
+            for r in likely:
+                for nb in store.neighbours(drug, rel_types=[CAN_INDUCE], direction="out"):
+                    if nb.node.id in (r.members or (r.id,)):
+                        issues.append(
+                            SafetyIssue(
+                                "can-induce",
+                                "withdraw first",
+                                [nb.edge],
+                                f"{node.name} can induce {nb.node.name} ({nb.node.id}), diagnosis #{r.rank} "
+                                f"(p={r.probability:.2f}): stop or replace it before treating "
+                                f"[{nb.edge.props.get('note', '')}; {nb.edge.props['source']}]",
+                                path_match(
+                                    [(NodeLabel.DRUG, drug), (NodeLabel.DISEASE, nb.node.id)], [(CAN_INDUCE, True)]
+                                ),
+                            )
+                        )
+        for nb in store.neighbours(drug, rel_types=[RelType.CONTRAINDICATED_IN], direction="out"):
+            why = conditions.get(nb.node.id)
+            if why is not None:
+                sev = nb.edge.props.get("severity", "unknown")
+                issues.append(
+                    SafetyIssue(
+                        "contraindication",
+                        sev,
+                        [nb.edge],
+                        f"{node.name}, a current drug, is contraindicated ({sev}) in {nb.node.name} ({nb.node.id}), "
+                        f"the patient's {why} [{nb.edge.props.get('reason', '')}; {nb.edge.props['source']}]",
+                        path_match(
+                            [(NodeLabel.DRUG, drug), (nb.node.type, nb.node.id)], [(RelType.CONTRAINDICATED_IN, True)]
+                        ),
+                    )
+                )
+        if issues:
+            issues.sort(key=lambda i: i.kind != "can-induce")
+            out.append(DrugSuggestion(drug, node.name, 0.0, [], issues, action="withdraw"))
+    out.sort(key=lambda s: s.issues[0].kind != "can-induce")
+    # Two current drugs that interact: which one to stop is the prescriber's call, so "review".
+    for e in store.interactions(current):
+        if e.src in current and e.dst in current and e.src != e.dst:
+            a, b = store.node(e.src), store.node(e.dst)
+            out.append(
+                DrugSuggestion(
+                    e.dst,
+                    b.name if b else e.dst,
+                    0.0,
+                    [],
+                    [
+                        SafetyIssue(
+                            "interaction",
+                            e.props["severity"],
+                            [e],
+                            f"{a.name if a else e.src} and {b.name if b else e.dst}, both current drugs, interact "
+                            f"({e.props['severity']}): {e.props['mechanism']} [{e.props['source']}]",
+                            path_match(
+                                [(NodeLabel.DRUG, e.src), (NodeLabel.DRUG, e.dst)], [(RelType.INTERACTS_WITH, True)]
+                            ),
+                        )
+                    ],
+                    action="review",
+                )
+            )
     return out

@@ -84,6 +84,11 @@ class Ranking:
             "diseases": [d.to_dict() for d in self.top],
             "notes": self.notes,
             "unknown_ids": self.case.unknown_ids,
+            # Every finding, drug and condition taken from a note or report: span, assertion,
+            # linked id, how it was matched and what the case made of it.
+            "extracted": self.case.extra.get("text_findings", []),
+            "drugs": list(self.case.drugs),
+            "conditions": list(self.case.conditions),
         }
 
 
@@ -110,8 +115,10 @@ class Diagnosis:
         out = "".join(f"> **Warning:** {w}\n\n" for w in self.warnings)
         out += self.explanation.to_markdown() if self.explanation else ""
         if self.drugs:
-            out += "\n\n### Suggested drugs\n\n" + "\n".join(
-                f"- **{s.name}** (`{s.drug}`) for "
+            out += "\n\n### Drugs\n\n" + "\n".join(
+                f"- **{s.action.capitalize()} {s.name}** (`{s.drug}`): " + "; ".join(i.text for i in s.issues)
+                if s.action != "start"
+                else f"- **{s.name}** (`{s.drug}`) for "
                 + ", ".join(f"{t['name']} (line {t['line'] or '?'})" for t in s.treats)
                 for s in self.drugs
             )

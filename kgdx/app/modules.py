@@ -37,6 +37,10 @@ class ModuleOutcome:
             return []
         return [f"{self.store}: warning: {d.message()}" for d in self.plan.duplicates]
 
+    def changes(self) -> list[str]:
+        """One line per existing record the module changes (or would change), old against new."""
+        return [f"{self.store}: change: {c}" for c in self.plan.changes()] if self.plan is not None else []
+
     def describe(self) -> str:
         """One line for the user."""
         name = f"{self.store}: {self.module} {self.version}"

@@ -90,8 +90,11 @@ def test_conflicts_are_refused_before_writing(store, tmp_path):
     with pytest.raises(SchemaError, match="id prefix 'HP' of 'ImagingSign' clashes with node type 'Phenotype'"):
         extend.apply(store, bad_prefix, registry)
     redefined = make_module(tmp_path, schema=SCHEMA.replace("ImagingSign", "Disease"))
-    with pytest.raises(SchemaError, match="redefines node type 'Disease'"):
+    with pytest.raises(SchemaError, match="redefines node type 'Disease'") as conflict:
         extend.apply(store, redefined, registry)
+    # The error names the module's schema file and the line that defines the clashing type.
+    assert conflict.value.file.endswith("schema.yaml")
+    assert (tmp_path / "schema.yaml").read_text().splitlines()[conflict.value.line - 1].strip() == "Disease:"
     unknown = make_module(tmp_path, schema=SCHEMA.replace("target: [Phenotype]", "target: [Gadget]"))
     with pytest.raises(SchemaError, match="unknown node type 'Gadget'"):
         extend.apply(store, unknown, registry)
@@ -177,3 +180,12 @@ def test_new_diseases_the_kg_has_are_warned_about_and_linked(store, tmp_path):
     assert e.props == {"source": "module demo 1.0 xrefs"}
     extend.remove(store, "demo", registry)
     assert snapshot(store)[:2] == before
+
+
+def test_plan_lists_every_change_old_against_new(memory_store, tmp_path):
+    plan = extend.plan(memory_store, make_module(tmp_path), extend.SnapshotRegistry({}))
+    changes = plan.changes()
+    freq = next(c for c in changes if c.startswith("(MONDO:0005249)-[HAS_PHENOTYPE]->(HP:0001945) frequency:"))
+    assert freq.endswith("-> 0.95")
+    assert any(c.startswith("HP:0012735 definition:") and c.endswith("'changed by the module'") for c in changes)
+    assert not any(c.startswith("HP:0012735 name:") for c in changes)  # stated identically: not a change

@@ -342,13 +342,36 @@ def test_gene_ids_are_hpo3_genes(edges, nodes):
     assert genes[GBA1] == "GBA1"
 
 
-def test_drugbank_ids_are_known():
-    finder = pytest.importorskip("drug_named_entity_recognition.drugs_finder")
+#: Drugs whose DrugBank id the drug-named-entity-recognition dictionary gets wrong, checked on
+#: DrugBank itself (which decides): it files these racemates under an enantiomer's id.
+DRUGBANK_CHECKED = {
+    # The dictionary's verapamil is DB14063, an entry with dexverapamil synonyms and a
+    # single-enantiomer SMILES; DrugBank's verapamil (the racemate sold as Calan/Isoptin) is DB00661.
+    "verapamil": ("DB00661", "https://go.drugbank.com/drugs/DB00661"),
+}
+
+
+def drugbank_ids_by_name(finder) -> dict[str, set[str]]:  # noqa: ANN001 - the package's module
+    """Drug name (lower case) → DrugBank ids: the dictionary's, with DRUGBANK_CHECKED deciding."""
     by_name: dict[str, set[str]] = defaultdict(set)
     for v in finder.drug_canonical_to_data.values():
         if isinstance(v, dict) and v.get("drugbank_id"):
             for name in (v.get("name", ""), *v.get("synonyms", [])):
                 by_name[name.lower()].add(v["drugbank_id"])
+    for name, (dbid, _) in DRUGBANK_CHECKED.items():
+        by_name[name] = {dbid}
+    return by_name
+
+
+def test_the_drugbank_check_is_right_for_verapamil():
+    finder = pytest.importorskip("drug_named_entity_recognition.drugs_finder")
+    assert drugbank_ids_by_name(finder)["verapamil"] == {"DB00661"}
+    assert drugbank_ids_by_name(finder)["levodopa"] == {"DB01235"}
+
+
+def test_drugbank_ids_are_known():
+    finder = pytest.importorskip("drug_named_entity_recognition.drugs_finder")
+    by_name = drugbank_ids_by_name(finder)
     known = set().union(*by_name.values())
     records = list(load_module(MODULE_DIR).records())
     used = {r.id for r in records if isinstance(r, Node) and r.type == "Drug"}

@@ -90,6 +90,21 @@ def test_lookup(store):
         assert store.lookup(text) == [], text
 
 
+def test_search_is_ranked_partial_and_fuzzy(store):
+    def ids(text, **kw):
+        return [n.id for n, _ in store.search(text, **kw)]
+
+    assert ids("fibrosis") == ["OMIM:219700"]  # a whole word inside the name
+    assert ids("pneumon") == ["MONDO:0005249", "HP:0002090"]  # a word's start, Disease before Phenotype
+    assert ids("pneumon", types=["Phenotype"]) == ["HP:0002090"]
+    assert ids("carcinoma") == ["MONDO:0008903"]  # a synonym ("lung carcinoma")
+    assert ids("pneumonai")[:2] == ["MONDO:0005249", "HP:0002090"]  # a typo
+    assert ids("HP:0002090")[0] == "HP:0002090"  # an exact id first
+    assert ids("xyzzy") == [] and ids("!!!") == []
+    (node, score), *_ = store.search("cystic fibrosis")
+    assert node.id == "OMIM:219700" and score == 1.0
+
+
 def test_neighbours(store):
     out = store.neighbours("HP:0002090", direction="out")
     assert [(nb.edge.type, nb.node.id) for nb in out] == [("IS_A", "HP:0002088")]

@@ -293,3 +293,32 @@ def test_kgdx_diagnose_with_ct(env, tiny_trained, tiny_cohort, ct_head, biased_c
     get_settings.cache_clear()
     r = runner.invoke(app, ["diagnose", str(packet), "--ct", volume, "--model", model])
     assert r.exit_code != 0 and isinstance(r.exception, ConfigError)
+
+
+def test_a_note_brings_drugs_orthostatic_bp_and_lists_what_it_took(dx):
+    from kgdx.reasoning import CaseBuilder
+
+    note = (
+        "Fever and cough. Started clarithromycin last week; clarithromycin was stopped. On warfarin. "
+        "BP supine 150/90, standing 110/70. No pleural effusion."
+    )
+    case = CaseBuilder(dx).build(note=note)
+    assert case.drugs == ["DRUGBANK:DB00682"]  # the last mention of clarithromycin says it was stopped
+    rows = case.extra["text_findings"]
+    clar = [r for r in rows if r["id"] == "DRUGBANK:DB01211"]
+    assert clar and all(r["use"] == "not a current drug (historical)" for r in clar)
+    effusion = next(r for r in rows if r["id"] == "HP:0002202")
+    assert effusion["assertion"] == "absent" and effusion["use"] == "HP:0002202 excluded" and effusion["span"]
+    bp = next(r for r in rows if r["method"] == "vital-signs")
+    assert bp["assertion"] == "present" and bp["text"] == "150/90, standing 110/70"
+    # Orthostatic hypotension is not in the tiny KG: said so, not dropped silently.
+    assert bp["use"] == "not used: not in the KG"
+    doc = dx.rank(case, k=2).to_dict()
+    assert doc["drugs"] == ["DRUGBANK:DB00682"] and len(doc["extracted"]) == len(rows)
+
+
+def test_unknown_drug_ids_with_a_note_are_no_error(dx):
+    from kgdx.reasoning import CaseBuilder
+
+    case = CaseBuilder(dx).build(drugs=["0", "DRUGBANK:DB99999"], note="Fever and cough.")
+    assert case.drugs == ["0", "DRUGBANK:DB99999"] and case.observed

@@ -238,3 +238,60 @@ def test_equivalent_ids_rank_as_one_disease(tiny_store, dx):
     assert theo.treats[0]["disease"] == "ORPHA:586"
     # Without the merge (the v1 view) the twin is its own row.
     assert KGIndex.from_store(store, merge_equivalents=False).num_diseases == 5
+
+
+def _with_module_safety(tiny_store, extra_edges):
+    """The tiny KG plus a module's CAN_INDUCE and RELIEVES relationship types and ``extra_edges``."""
+    from kgdx.kg.schema import Schema
+
+    module = Schema.from_dict(
+        {
+            "name": "safety-test",
+            "version": "1",
+            "relationship_types": {
+                "CAN_INDUCE": {"source": ["Drug"], "target": ["Disease"], "properties": {"note": {"type": "str"}}},
+                "RELIEVES": {"source": ["Drug"], "target": ["Phenotype"], "properties": {"note": {"type": "str"}}},
+            },
+        },
+        partial=True,
+    )
+    store = MemoryStore(tiny_store.schema.merge(module))
+    store.write([*tiny_store.iter_nodes(), *tiny_store.iter_edges(), *extra_edges])
+    return store
+
+
+def test_withdraw_a_current_drug_that_can_induce_the_leading_diagnosis(tiny_store, dx):
+    # Clarithromycin (a pneumonia treatment here) "can induce" COVID-19 in this made-up KG.
+    store = _with_module_safety(
+        tiny_store, [Edge("CAN_INDUCE", "DRUGBANK:DB01211", "MONDO:0100096", {"source": "test", "note": "made up"})]
+    )
+    d2 = Diagnoser(store, dx.model)
+    r = d2.rank(covid_case(drugs=["DRUGBANK:DB01211"]), k=4)
+    assert r.top[0].id == "MONDO:0100096"
+    out = d2.suggest_drugs(r, safety="flag")
+    first = out[0]
+    assert first.action == "withdraw" and first.drug == "DRUGBANK:DB01211" and not first.safe
+    assert first.issues[0].kind == "can-induce" and "CAN_INDUCE" in first.issues[0].cypher
+    assert first.to_dict()["action"] == "withdraw"
+    assert "DRUGBANK:DB01211" not in [s.drug for s in out[1:]]  # never also suggested
+    # Not taking it: nothing to withdraw.
+    assert all(s.action == "start" for s in d2.suggest_drugs(d2.rank(covid_case(), k=4), safety="flag"))
+
+
+def test_symptomatic_drugs_only_for_patients_with_the_symptom(tiny_store, dx):
+    # Nirmatrelvir "relieves" only Fever (HP:0001945) in this made-up KG.
+    store = _with_module_safety(tiny_store, [Edge("RELIEVES", "DRUGBANK:DB15661", "HP:0001945", {"source": "test"})])
+    d2 = Diagnoser(store, dx.model)
+    with_fever = d2.suggest_drugs(d2.rank(covid_case(), k=4))
+    assert "DRUGBANK:DB15661" in [s.drug for s in with_fever]
+    no_fever = PatientCase(
+        "p9", observed=[Finding("HP:0025179"), Finding("HP:0012735")], excluded=[Finding("HP:0001945")]
+    )
+    assert "DRUGBANK:DB15661" not in [s.drug for s in d2.suggest_drugs(d2.rank(no_fever, k=4))]
+
+
+def test_two_interacting_current_drugs_are_flagged_for_review(dx):
+    r = dx.rank(covid_case(drugs=["DRUGBANK:DB01211", "DRUGBANK:DB00682"]), k=4)  # clarithromycin + warfarin
+    review = [s for s in dx.suggest_drugs(r, safety="flag") if s.action == "review"]
+    assert len(review) == 1 and review[0].issues[0].kind == "interaction"
+    assert "both current drugs" in review[0].issues[0].text and "INTERACTS_WITH" in review[0].issues[0].cypher

@@ -256,18 +256,24 @@ def schema(
 def lookup(
     text: Annotated[str, typer.Argument(help="An id (current, alternative or obsolete), a name or a synonym.")],
     node_type: Annotated[list[str] | None, typer.Option("--type", "-t", help="Only these node types.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many matches to show.")] = 20,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Find nodes by id, name or synonym (case-insensitive), in either store."""
+    """Find nodes by id, name or synonym, in either store: exact matches (ids and alternative ids
+    too) first, then ranked partial and fuzzy matches ("Fabry", "amyloidosis", "parkinsn")."""
     s = open_store(_kind(store), quiet=as_json)
-    found = s.lookup(text, types=node_type)  # ids and alternative ids too
+    exact = s.lookup(text, types=node_type)
+    found = [(n, 1.0) for n in exact]
+    seen = {n.id for n in exact}
+    found += [(n, sc) for n, sc in s.search(text, types=node_type, limit=limit) if n.id not in seen]
+    found = found[:limit]
     if as_json:
-        print(json.dumps([{"type": n.type, "id": n.id, **n.props} for n in found], indent=2))
+        print(json.dumps([{"type": n.type, "id": n.id, "score": sc, **n.props} for n, sc in found], indent=2))
         return
-    table = Table("type", "id", "name")
-    for n in found:
-        table.add_row(n.type, n.id, str(n.props.get("name", "")))
+    table = Table("type", "id", "name", "score")
+    for n, sc in found:
+        table.add_row(n.type, n.id, str(n.props.get("name", "")), f"{min(sc, 1.0):.2f}")
     console.print(table if found else f"nothing matches {text!r}")
 
 
@@ -299,12 +305,14 @@ def extend(
     """Validate a disease module against the current schema and apply it: new types (constraints and
     indexes in Neo4j) and data. A conflict is refused before anything is written; applying twice
     changes nothing. A disease the module adds under a new id that the KG already has (by an xref
-    or the same name) is a warning naming the module file and line. See
-    docs/writing-a-disease-module.md."""
+    or the same name) is a warning naming the module file and line. Every existing record the
+    module changes is listed, old value against new. See docs/writing-a-disease-module.md."""
     from kgdx.app.modules import extend_kg
 
     for outcome in extend_kg(path, store=store.value, dry_run=dry_run):
         console.print(outcome.describe())
+        for line in outcome.changes():
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
         for line in outcome.warnings():
             console.print(line, style="yellow", markup=False, highlight=False, soft_wrap=True)
 

@@ -87,6 +87,19 @@ def diagnose(
             print(f"\n**{p.disease.rank}. {p.disease.name}** ({p.author}): {p.text(mode)}")
         return
     console.print(f"[bold]{patient.summary()}[/bold]")
+    extracted = patient.extra.get("text_findings", [])
+    if extracted:
+        console.print("[bold]Taken from the text[/bold] (span, assertion, linked id, how, use)")
+        for x in extracted:
+            span = "-".join(map(str, x.get("span", []))) or "?"
+            console.print(
+                f"  [{span}] '{x.get('text', '')}' {x.get('assertion')} → {x.get('label') or ''} ({x['id']}) "
+                f"by {x.get('method')}: {x.get('use', '')}",
+                highlight=False,
+                markup=False,
+            )
+    for note_line in diagnosis.ranking.notes:
+        console.print(f"  note: {note_line}", highlight=False, markup=False)
     for r in diagnosis.ranking.top:
         console.print(f"{r.rank:>2}. {r.label}  score {r.score:.2f}  p={r.probability:.2f}")
     if diagnosis.explanation is not None:
@@ -96,8 +109,15 @@ def diagnose(
         console.print(f"\n[bold]{p.disease.rank}. {p.disease.name}[/bold] ({p.author})")
         console.print(p.text(mode), highlight=False, markup=False)
     if diagnosis.drugs:
-        console.print("\n[bold]Suggested drugs[/bold] (unsafe ones removed; see --help)")
+        console.print("\n[bold]Drugs[/bold] (withdrawals first; unsafe suggestions removed; see --help)")
         for s in diagnosis.drugs:
+            if s.action != "start":
+                console.print(f"  {s.action.upper()} {s.name} ({s.drug}):", highlight=False, markup=False)
+                for i in s.issues:
+                    console.print(f"    {i.text}", highlight=False, markup=False)
+                    if cypher:
+                        console.print(f"    {i.cypher}", highlight=False, markup=False)
+                continue
             why = ", ".join(f"{t['name']} (line {t['line'] or '?'})" for t in s.treats)
             console.print(f"  {s.name} ({s.drug}) for {why}", highlight=False)
 

@@ -1,0 +1,97 @@
+"""Orthostatic blood pressures in clinical text → orthostatic hypotension, by the consensus rule.
+
+Neurologists write the finding as numbers ("BP supine 148/88, standing (3 min) 96/62"), not as
+words, so a concept linker never sees it. This reads lying/standing (or head-up tilt) pairs and
+applies the consensus definition (Freeman et al., Clin Auton Res 2011): a sustained fall of at
+least 20 mmHg systolic or 10 mmHg diastolic on standing. A measured pair below both thresholds
+is a pertinent negative. "Orthostatic drop 28/10 mmHg" (the fall itself) is read as well.
+
+Example:
+    >>> [(r.drop_systolic, r.orthostatic) for r in orthostatic_readings("BP supine 150/90, standing 88/56.")]
+    [(62, True)]
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["OrthostaticReading", "orthostatic_readings", "SYSTOLIC_DROP", "DIASTOLIC_DROP"]
+
+#: Consensus thresholds (mmHg) for orthostatic hypotension (Freeman et al. 2011).
+SYSTOLIC_DROP = 20
+DIASTOLIC_DROP = 10
+
+_BP = re.compile(r"(?<![\d/])(\d{2,3})\s*/\s*(\d{2,3})(?![\d/])")
+_LYING = re.compile(r"\b(supine|lying|recumbent|seated|sitting)\b", re.I)
+_STANDING = re.compile(r"\b(standing|stood|erect|upright|tilt|head-up)\b", re.I)
+_DROP = re.compile(
+    r"\b(?:orthostatic|postural)\s+(?:drop|fall)\s+(?:of\s+)?(\d{1,3})\s*/\s*(\d{1,3})\s*(?:mm\s*hg)?", re.I
+)
+_WINDOW = 30  # characters around a reading in which its posture word must be
+
+
+@dataclass(frozen=True)
+class OrthostaticReading:
+    """A lying/standing pair (or a stated fall) and what it means.
+
+    Attributes:
+        text: The text it was read from.
+        span: ``(start, end)`` character offsets.
+        drop_systolic: Systolic fall on standing (mmHg).
+        drop_diastolic: Diastolic fall on standing (mmHg).
+    """
+
+    text: str
+    span: tuple[int, int]
+    drop_systolic: int
+    drop_diastolic: int
+
+    @property
+    def orthostatic(self) -> bool:
+        """Whether the fall meets the consensus definition of orthostatic hypotension."""
+        return self.drop_systolic >= SYSTOLIC_DROP or self.drop_diastolic >= DIASTOLIC_DROP
+
+
+def _posture(text: str, start: int, end: int, lo: int) -> tuple[str | None, int]:
+    """The posture word nearest a reading, looking back to ``lo`` and a little ahead, and where
+    the text it used ends (a word after a reading is not the next reading's)."""
+    before = text[max(lo, start - _WINDOW) : start]
+    after = text[end : end + _WINDOW]
+    after = after[: min([m.start() for m in _BP.finditer(after)] + [len(after)])]  # not past the next reading
+    best: tuple[int, str, int] | None = None  # distance, posture, end of the text used
+    for words, name in ((_LYING, "lying"), (_STANDING, "standing")):
+        for m in words.finditer(before):
+            d = len(before) - m.end()
+            if best is None or d < best[0]:
+                best = (d, name, end)
+        m = words.search(after)
+        if m is not None and (best is None or m.start() < best[0]):
+            best = (m.start(), name, end + m.end())
+    return (best[1], best[2]) if best else (None, end)
+
+
+def orthostatic_readings(text: str) -> list[OrthostaticReading]:
+    """Every lying/standing blood-pressure pair, and every stated orthostatic fall, in ``text``."""
+    out: list[OrthostaticReading] = []
+    for m in _DROP.finditer(text):
+        out.append(OrthostaticReading(m.group(0), m.span(), int(m.group(1)), int(m.group(2))))
+    taken = [r.span for r in out]
+    lying: tuple[int, int, int, int] | None = None  # systolic, diastolic, start, end
+    prev_end = 0
+    for m in _BP.finditer(text):
+        if any(a <= m.start() < b for a, b in taken):
+            continue
+        sys_, dia = int(m.group(1)), int(m.group(2))
+        if not (60 <= sys_ <= 260 and 30 <= dia <= 150 and dia < sys_):
+            prev_end = m.end()
+            continue  # a score (MoCA 18/30) or a dose, not a blood pressure
+        posture, used = _posture(text, m.start(), m.end(), prev_end)
+        if posture == "lying":
+            lying = (sys_, dia, m.start(), m.end())
+        elif posture == "standing" and lying is not None and m.start() - lying[3] < 120:
+            span = (lying[2], m.end())
+            out.append(OrthostaticReading(text[span[0] : span[1]], span, lying[0] - sys_, lying[1] - dia))
+            lying = None
+        prev_end = used
+    return sorted(out, key=lambda r: r.span)

@@ -1,0 +1,107 @@
+"""Assertion-correct linking: historical, normal exam, bounded negation, clinical wording as data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kgdx.encoders.clinical_vocab import ClinicalVocabulary
+from kgdx.encoders.linking import ConceptLinker, _lexically_compatible, load_context_rules
+from kgdx.errors import DataError
+from kgdx.kg.records import Node
+
+NODES = [
+    Node("Phenotype", "HP:0004409", {"name": "Hyposmia"}),
+    Node("Phenotype", "HP:5200291", {"name": "REM sleep behavior disorder"}),
+    Node("Phenotype", "HP:0001278", {"name": "Orthostatic hypotension"}),
+    Node("Phenotype", "HP:0002172", {"name": "Postural instability"}),
+    Node("Phenotype", "HP:0000511", {"name": "Vertical supranuclear gaze palsy"}),
+    Node("Phenotype", "HP:0000822", {"name": "Hypertension"}),
+    Node("Phenotype", "HP:0002094", {"name": "Dyspnea", "synonyms": ["breathlessness"]}),
+    Node("Phenotype", "HP:0001962", {"name": "Palpitations"}),
+    Node("Phenotype", "HP:0000716", {"name": "Depression"}),
+    Node("Phenotype", "HP:0001254", {"name": "Lethargy", "synonyms": ["Slowness"]}),
+    Node("Phenotype", "HP:0002067", {"name": "Bradykinesia"}),
+    Node("Phenotype", "HP:0100022", {"name": "Abnormality of movement", "synonyms": ["Movement disorder"]}),
+    Node(
+        "Phenotype",
+        "HP:0002548",
+        {"name": "Parkinsonism with favorable response to dopaminergic medication"},
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def linker() -> ConceptLinker:
+    return ConceptLinker(NODES, vocabulary=ClinicalVocabulary.load())
+
+
+def _found(linker: ConceptLinker, text: str) -> list[tuple[str, str]]:
+    return [(c.concept_id, c.assertion) for c in linker.link(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Negation ends at a new clause: palpitations stay present.
+        (
+            "Without hypertension, with breathlessness on exertion and episodes of palpitations.",
+            [("HP:0000822", "absent"), ("HP:0002094", "present"), ("HP:0001962", "present")],
+        ),
+        # Normal-exam statements exclude, never assert, the abnormality.
+        ("Smell intact.", [("HP:0004409", "normal")]),
+        ("No dream enactment, smell intact.", [("HP:5200291", "absent"), ("HP:0004409", "normal")]),
+        ("Vertical saccades are full.", [("HP:0000511", "normal")]),
+        ("Postural reflexes are preserved.", [("HP:0002172", "normal")]),
+        # Clinical wording and abbreviations from the data files.
+        ("Dream enactment for years; RBD confirmed.", [("HP:5200291", "present"), ("HP:5200291", "present")]),
+        ("No loss of smell.", [("HP:0004409", "absent")]),
+        ("Marked OH on testing.", [("HP:0001278", "present")]),
+        ("Pull test: retropulsion.", [("HP:0002172", "present")]),
+        ("Slowness of movement.", [("HP:0002067", "present")]),
+        ("Slowness.", [("HP:0002067", "present")]),  # not Lethargy: the KG synonym is removed
+        ("History of depression.", [("HP:0000716", "historical")]),
+        ("Poor response to levodopa.", [("HP:0002548", "absent")]),
+        ("Good response to levodopa.", [("HP:0002548", "present")]),
+        ("Mother had depression.", [("HP:0000716", "family")]),
+        ("MOVEMENT DISORDERS CLINIC", []),  # a heading states no finding
+        ("Oh, and he sleeps well.", []),  # abbreviations match only in capitals
+    ],
+)
+def test_assertions(linker: ConceptLinker, text: str, expected: list[tuple[str, str]]) -> None:
+    assert _found(linker, text) == expected
+
+
+def test_normal_exam_item_alone_says_nothing(linker: ConceptLinker) -> None:
+    assert _found(linker, "Smell was tested.") == []
+    (c,) = linker.link("Smell intact.")
+    assert c.method == "normal-exam" and c.text == "Smell" and c.to_dict()["assertion"] == "normal"
+
+
+def test_lexical_check_rejects_a_modifier_the_term_lacks() -> None:
+    assert _lexically_compatible(["midbrain", "atrophy"], ["skeletal", "muscle", "atrophy"]) is False
+    assert _lexically_compatible(["left", "ventricular", "cavity"], ["pulmonary", "cavity"]) is False
+    assert _lexically_compatible(["tremor", "at", "rest"], ["resting", "tremor"]) is True
+    assert _lexically_compatible(["pulmonary", "emboli"], ["pulmonary", "embolism"]) is True
+
+
+def test_rules_file_errors_name_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "rules.tsv"
+    bad.write_text("# comment\nno\tnegated\tforward\nwithout\tnegation\tforward\n")
+    with pytest.raises(DataError) as e:
+        load_context_rules(bad)
+    assert e.value.line == 3 and str(bad) in str(e.value)
+    assert load_context_rules()  # the shipped rules load
+
+
+def test_vocabulary_errors_name_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "clinical_synonyms.tsv").write_text("HP:1\tfoo\n!HP:2\tbar\nHP:3\tbaz\tmaybe\n")
+    with pytest.raises(DataError) as e:
+        ClinicalVocabulary.load(tmp_path)
+    assert e.value.line == 3 and "clinical_synonyms.tsv" in str(e.value)
+    (tmp_path / "clinical_synonyms.tsv").write_text("HP:1\tfoo\n!HP:2\tbar\n")
+    (tmp_path / "normal_exam.tsv").write_text("smell\tHP:1,HP:2\n")
+    v = ClinicalVocabulary.load(tmp_path)
+    assert v.synonyms == {"HP:1": [("foo", "present")]} and v.removed == {"HP:2": {"bar"}}
+    assert v.normal_exam == {"smell": ("HP:1", "HP:2")}

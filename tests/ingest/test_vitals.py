@@ -1,0 +1,24 @@
+"""Orthostatic blood pressures from note text."""
+
+from __future__ import annotations
+
+import pytest
+
+from kgdx.ingest.vitals import orthostatic_readings
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("BP supine 150/82, standing 122/70.", [(28, 12, True)]),
+        ("BP supine 148/88, standing (3 min) 96/62, HR 72 -> 76.", [(52, 26, True)]),
+        ("Tilt test: BP 138/84 supine, 84/52 at 3 min head-up tilt.", [(54, 32, True)]),
+        ("BP supine 132/80, standing at 3 min 118/74.", [(14, 6, False)]),
+        ("Orthostatic drop 28/10 mmHg.", [(28, 10, True)]),
+        ("lying 120/80 and 118/78 standing", [(2, 2, False)]),
+        ("MoCA 18/30; BP 130/80 sitting.", []),  # a score, and a lone reading, are not a pair
+        ("Carbidopa/levodopa 25/100 mg; standing 120/80.", []),
+    ],
+)
+def test_orthostatic_readings(text: str, expected: list[tuple[int, int, bool]]) -> None:
+    assert [(r.drop_systolic, r.drop_diastolic, r.orthostatic) for r in orthostatic_readings(text)] == expected
