@@ -35,7 +35,7 @@ from kgdx.reasoning.metrics import RankingMetrics, gold_rank
 from kgdx.reasoning.model import EvidenceGNN, EvidenceGNNConfig
 from kgdx.reasoning.simulate import CaseSimulator, SimulationConfig
 
-__all__ = ["TrainConfig", "train", "RealCase", "held_out_cohort"]
+__all__ = ["TrainConfig", "train", "calibrate_checkpoint", "RealCase", "held_out_cohort"]
 
 #: A real case as term indices: (observed, excluded, gold disease index or None if not in the KG).
 RealCase = tuple[list[int], list[int], int | None]
@@ -225,7 +225,7 @@ def train(
                     save_checkpoint(model, out / "best.pt", meta=info)
                 save_checkpoint(model, out / "last.pt", meta=info, optimizer=opt.state_dict())
     _plot(history, out / "learning_curves.png")
-    calibration = _calibrate(out / "best.pt", held) if held else None
+    calibration = calibrate_checkpoint(out / "best.pt", holdout_cases, index) if holdout_cases else None
     return {
         "best_val_top1": best,
         "calibration": calibration,
@@ -238,17 +238,42 @@ def train(
 
 
 @torch.no_grad()
-def _calibrate(best: Path, held: list[tuple[CaseEvidence, list[int | None]]]) -> dict[str, float]:
-    """Fit the best checkpoint's temperature and "not in the KG" logit on the held-out cases."""
+def calibrate_checkpoint(
+    path: str | Path, cases: list[RealCase], index: KGIndex, out: str | Path | None = None
+) -> dict[str, float]:
+    """Fit a checkpoint's temperature and "not in the KG" logit on real cases it was not trained on.
+
+    ``kgdx train --real`` calls this on its held-out cohorts; ``kgdx calibrate`` on any folder the
+    model never saw (for the simulation-trained shipped model, all of ``train/``).
+
+    Args:
+        path: The checkpoint.
+        cases: Real cases as term indices, gold ``None`` when the disease is not in the KG.
+        index: The KG index the term and disease indices refer to.
+        out: Where to save the calibrated checkpoint (default: over ``path``).
+
+    Returns:
+        The fitted ``temperature`` and ``other_logit``, with the number of cases and how many of
+        them are not in the KG.
+    """
     from kgdx.reasoning.calibrate import fit_calibration
     from kgdx.reasoning.checkpoint import load_checkpoint
 
-    model, meta = load_checkpoint(best)
-    scores = np.concatenate([model(ev).numpy() for ev, _ in held])
-    gold = [g[0] for _, g in held]
+    if not cases:
+        raise ValueError("calibration needs at least one real case")
+    model, meta = load_checkpoint(path)
+    model.eval()
+    extractor = EvidenceExtractor(index, ic_floor=model.config.ic_floor)
+    scores = np.concatenate(
+        [
+            model(CaseEvidence.batch([extractor(o, x) for o, x, _ in cases[i : i + 64]])).numpy()
+            for i in range(0, len(cases), 64)
+        ]
+    )
+    gold = [g for _, _, g in cases]
     model.config.temperature, model.config.other_logit = fit_calibration(scores, gold)
     meta["calibration"] = {"cases": len(gold), "not_in_kg": sum(g is None for g in gold)}
-    save_checkpoint(model, best, meta=meta)
+    save_checkpoint(model, out or path, meta=meta)
     return {"temperature": model.config.temperature, "other_logit": model.config.other_logit, **meta["calibration"]}
 
 
