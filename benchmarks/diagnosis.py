@@ -15,6 +15,11 @@ only (the case's genes unused):
 Explanations: the share of cited KG edges (paths) that exist in the KG, and, with ``--neo4j``,
 that their own Cypher finds in the Neo4j at KGDX_NEO4J_URI (load it first with `kgdx kg load`).
 
+Calibration: ECE (10 equal-width bins) of the model's top answer, "a disease not in the KG"
+included as an answer, with a reliability diagram (``benchmarks/results/diagnosis-reliability.png``).
+The temperature and not-in-KG logit are whatever the checkpoint carries (``kgdx calibrate`` fits
+them on ``train/``); this benchmark only measures them, and also the uncalibrated softmax.
+
 Speed: latency of ranking one case over every disease (p50/p95, after warm-up) against the IC
 baseline, batched cases/s, peak memory.
 
@@ -167,6 +172,53 @@ def speed(dx: Diagnoser, cases: list[PatientCase]) -> dict:
     return out
 
 
+def calibration(dx: Diagnoser, cases: list[PatientCase], plot: Path | None) -> dict:
+    """ECE and reliability bins of the top answer, calibrated (as the checkpoint is) and raw."""
+    import torch
+
+    from kgdx.reasoning.calibrate import expected_calibration_error, reliability
+
+    scores = torch.from_numpy(dx.scores(cases))
+    golds = [{dx.index.disease_index[d] for d in c.diagnoses if d in dx.index.disease_index} for c in cases]
+    cfg = dx.model.config
+    out = {"temperature": cfg.temperature, "other_logit": cfg.other_logit, "cases": len(cases)}
+    curves = {}
+    for name, (t, b) in {"calibrated": (cfg.temperature, cfg.other_logit), "raw softmax": (1.0, None)}.items():
+        saved, (cfg.temperature, cfg.other_logit) = (cfg.temperature, cfg.other_logit), (t, b)
+        p, other = dx.model.probabilities(scores)
+        cfg.temperature, cfg.other_logit = saved
+        conf, top = p.max(1)
+        says_other = other > conf
+        confidence = torch.where(says_other, other, conf).numpy()
+        correct = np.array([(not g) if o else (int(i) in g) for g, o, i in zip(golds, says_other.tolist(), top)])
+        curves[name] = reliability(confidence, correct)
+        out[name] = {"ece": round(expected_calibration_error(confidence, correct), 4), "bins": curves[name]}
+        print(f"calibration ({name}): ECE {out[name]['ece']:.4f} over {len(cases)} cases", flush=True)
+    if plot is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+        ax.plot([0, 1], [0, 1], "k:", label="perfect")
+        for name, bins in curves.items():
+            kept = [b for b in bins if b["n"]]
+            ax.plot(
+                [b["confidence"] for b in kept],
+                [b["accuracy"] for b in kept],
+                "o-",
+                label=f"{name} (ECE {out[name]['ece']:.3f})",
+            )
+        ax.set(xlabel="confidence of the top answer", ylabel="share correct", title=f"Reliability, {len(cases)} cases")
+        ax.legend(loc="upper left", fontsize=8)
+        fig.tight_layout()
+        fig.savefig(plot, dpi=120)
+        plt.close(fig)
+        out["plot"] = str(plot.relative_to(_ROOT)) if plot.is_relative_to(_ROOT) else str(plot)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", type=Path, default=DEFAULT_CASES, help="folder of phenopackets")
@@ -182,6 +234,12 @@ def main() -> None:
     results: dict = {"kg": dx.store.summary(), "model": repr(dx.model)}
     if args.cases.is_dir():
         results["real_cases"], cases = real_cases(dx, args.cases, args.limit, args.per_case)
+        plot = (
+            Path(args.out).with_suffix(".png")
+            if args.out
+            else _ROOT / "benchmarks" / "results" / "diagnosis-reliability.png"
+        )
+        results["calibration"] = calibration(dx, cases, plot)
         results["explanations"] = explanations(dx, cases, args.explain_cases, args.neo4j)
         results["speed"] = speed(dx, cases)
     else:

@@ -28,6 +28,9 @@ from kgdx.reasoning.results import Diagnosis, RankedDisease, Ranking
 
 __all__ = ["Diagnoser"]
 
+#: Below this calibrated probability of the best-ranked disease, the ranking says the evidence is weak.
+WEAK_EVIDENCE = 0.3
+
 
 class Diagnoser:
     """Ranks, explains and suggests drugs over a KG store with a trained :class:`EvidenceGNN`.
@@ -141,7 +144,14 @@ class Diagnoser:
         att = self.model.attribute(ev)
         scores = att.score.numpy()
         order = np.argsort(-scores, kind="stable")[:k]
-        probs = torch.softmax(torch.from_numpy(scores), 0).numpy()
+        probs, other = self.model.probabilities(torch.from_numpy(scores))
+        probs, other = probs.numpy(), float(other)
+        if probs[order[0]] < WEAK_EVIDENCE:
+            notes.append(
+                f"weak evidence: the best-ranked disease has probability {probs[order[0]]:.2f}"
+                + (f", and {other:.2f} that the disease is not in the KG" if other >= 0.005 else "")
+                + "; treat this differential as a list to consider, not an answer"
+            )
         top = [
             RankedDisease(
                 r + 1,
@@ -153,7 +163,7 @@ class Diagnoser:
             )
             for r, i in enumerate(order)
         ]
-        return Ranking(case, top, scores, observed, excluded, att, notes, use_genes, self.index.disease_index)
+        return Ranking(case, top, scores, observed, excluded, att, notes, use_genes, self.index.disease_index, other)
 
     @torch.no_grad()
     def scores(self, cases: list[PatientCase], *, use_genes: bool = False, batch_size: int = 16) -> np.ndarray:

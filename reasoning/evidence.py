@@ -62,7 +62,8 @@ class CaseEvidence:
     and a weight (the finding's probability). The same holds for excluded findings (``exc_*``).
     ``disease_feat`` is ``(num_diseases, len(DISEASE_FEATURES))``; ``overlap`` is
     ``(num_diseases, 2)``: the summed IC of the terms the observed (excluded) findings' closure
-    shares with each disease's profile.
+    shares with each disease's profile (each observed term weighted by the probability of the
+    likeliest finding that reaches it).
     """
 
     finding_disease: torch.Tensor
@@ -223,6 +224,17 @@ class EvidenceExtractor:
         v = np.zeros(ix.num_phenotypes, np.float32)
         v[obs_closure] = ic[obs_closure]
         obs_overlap = self._reach @ v
+        # The same, each shared term weighted by the probability of the likeliest finding that
+        # reaches it: the overlap prior's input, so a finding at p=0.05 adds little through it.
+        w = np.ones(len(observed), np.float32) if weights is None else np.asarray(weights, np.float32)
+        if (w < 1).any():
+            reach_w = np.zeros(ix.num_phenotypes, np.float32)
+            for t, wt in zip(observed, w):
+                a = ix.ancestors_of(t)
+                reach_w[a] = np.maximum(reach_w[a], wt)
+            weighted_overlap = self._reach @ (v * reach_w)
+        else:
+            weighted_overlap = obs_overlap
         v[:] = 0
         v[exc_closure] = ic[exc_closure]
         exc_overlap = self._reach @ v
@@ -256,7 +268,6 @@ class EvidenceExtractor:
                 return torch.zeros((0, width) if width else (0,), dtype=dtype)
             return torch.from_numpy(np.concatenate(parts).astype(np.float32 if dtype == torch.float else np.int64))
 
-        w = np.ones(len(observed), np.float32) if weights is None else np.asarray(weights, np.float32)
         return CaseEvidence(
             finding_disease=cat(od, torch.long),
             finding_index=cat(oc, torch.long),
@@ -268,6 +279,6 @@ class EvidenceExtractor:
             lacking_feat=cat(xf, torch.float, len(LACKS_FINDING_FEATURES)),
             lacking_none=torch.from_numpy(lacking_none),
             disease_feat=torch.from_numpy(disease.astype(np.float32)),
-            overlap=torch.from_numpy(np.stack([obs_overlap, exc_overlap], 1).astype(np.float32)),
+            overlap=torch.from_numpy(np.stack([weighted_overlap, exc_overlap], 1).astype(np.float32)),
             num_diseases=D,
         )

@@ -12,7 +12,11 @@ where ``φ_HAS`` / ``φ_LACKS`` are the message functions of the patient's ``HAS
 shares nothing with it gets, and ``o_d`` the summed IC that the closure of the observed findings
 shares with ``d`` (a fixed prior whose weight ``γ`` was set on validation). A finding the patient
 lacks can only lower a disease: its message is capped at 0, and ``ψ`` reads the disease features
-computed without the excluded findings (``EvidenceGNNConfig.monotone_excluded``). Only (disease,
+computed without the excluded findings (``EvidenceGNNConfig.monotone_excluded``). A finding a
+disease is annotated with never argues against it: that message is floored at ``φ_HAS(∅_j)``, so
+raising the finding's probability never lowers the disease (``monotone_observed``). With
+``learned_prior``, ``γ ≥ 0`` is fitted with everything else instead of set by hand, and ``o_d``
+weights each shared term by the probability of the likeliest finding reaching it. Only (disease,
 finding) pairs that share something cost compute,
 and every term is an exact, additive attribution that explanations read back. Nothing in the
 model is specific to a disease: a disease added to the KG later is scored from its neighbourhood
@@ -33,6 +37,7 @@ from kgdx.reasoning.evidence import DISEASE_FEATURES, HAS_FINDING_FEATURES, LACK
 __all__ = ["EvidenceGNN", "EvidenceGNNConfig", "Attribution"]
 
 _GENE = DISEASE_FEATURES.index("gene_match")
+_HAS_TERM = HAS_FINDING_FEATURES.index("has_term")
 _EXCLUDED = [DISEASE_FEATURES.index(f) for f in ("excluded_coverage", "excluded_overlap", "log_excluded_overlap")]
 
 
@@ -59,6 +64,17 @@ class EvidenceGNNConfig:
     # case-report artefact (authors list the absent features of the disease they report), never
     # for patients.
     monotone_excluded: bool = True
+    # A finding a disease is annotated with never argues against it, so raising the finding's
+    # probability never lowers that disease: its message is floored at the no-match message.
+    monotone_observed: bool = True
+    # Fit the prior's weight with the other parameters (starting from prior_weight) instead of
+    # setting it by hand: the term is then part of training, not added afterwards.
+    learned_prior: bool = False
+    # Calibration, fitted on held-out training cohorts (kgdx.reasoning.calibrate): scores are
+    # divided by `temperature` before the softmax, and `other_logit` (None: no such outcome) is
+    # the logit of "a disease not in the KG" at that temperature.
+    temperature: float = 1.0
+    other_logit: float | None = None
 
 
 def _mlp(d_in: int, hidden: int, layers: int) -> nn.Sequential:
@@ -113,12 +129,17 @@ class EvidenceGNN(nn.Module):
             }
         )
         self.psi = _mlp(len(DISEASE_FEATURES), c.hidden, c.layers)
+        if c.learned_prior:
+            self.prior_weight = nn.Parameter(torch.tensor(float(c.prior_weight)))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         for m in self.modules():
             if isinstance(m, nn.Linear):
                 m.reset_parameters()
+        if self.config.learned_prior:
+            with torch.no_grad():
+                self.prior_weight.fill_(float(self.config.prior_weight))
 
     def __repr__(self) -> str:
         c = self.config
@@ -131,6 +152,8 @@ class EvidenceGNN(nn.Module):
         # (E,) message minus the finding's no-match message, weighted by the finding's probability
         phi = self.messages[RelType.HAS_FINDING]
         delta = (phi(ev.finding_feat) - phi(ev.finding_none)[ev.finding_index]).squeeze(-1)
+        if self.config.monotone_observed:
+            delta = torch.where(ev.finding_feat[:, _HAS_TERM] > 0, delta.clamp(min=0.0), delta)
         return delta * ev.finding_weight[ev.finding_index]
 
     def _excluded(self, ev: CaseEvidence) -> torch.Tensor:
@@ -141,10 +164,14 @@ class EvidenceGNN(nn.Module):
     def _prior(self, ev: CaseEvidence) -> torch.Tensor:
         c = self.config
         gene = ev.disease_feat[:, _GENE] * c.gene_weight
-        if self.training or not c.prior_weight:
+        if c.learned_prior:
+            weight = self.prior_weight.clamp(min=0.0)  # more shared findings never lower a disease
+        elif self.training or not c.prior_weight:
             return gene
+        else:
+            weight = c.prior_weight
         excluded = 0.0 if c.monotone_excluded else c.prior_excluded * ev.overlap[:, 1]
-        return gene + c.prior_weight * (ev.overlap[:, 0] + excluded)
+        return gene + weight * (ev.overlap[:, 0] + excluded)
 
     def _psi(self, ev: CaseEvidence) -> torch.Tensor:
         x = ev.disease_feat.clone()
@@ -179,6 +206,24 @@ class EvidenceGNN(nn.Module):
         if self.config.use_excluded and len(ev.lacking_disease):
             exc.index_put_((ev.lacking_index, ev.lacking_disease), self._excluded(ev), accumulate=True)
         return Attribution(prior, obs, exc)
+
+    def probabilities(self, scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Calibrated probabilities of each disease and of "a disease not in the KG".
+
+        Args:
+            scores: ``(..., num_diseases)`` scores from :meth:`forward`.
+
+        Returns:
+            ``(probabilities of each disease, probability that it is none of them)``; the second is 0
+            for a model without a fitted ``other_logit``.
+        """
+        c = self.config
+        logits = scores / c.temperature
+        if c.other_logit is None:
+            return torch.softmax(logits, -1), torch.zeros(logits.shape[:-1])
+        other = torch.full((*logits.shape[:-1], 1), float(c.other_logit))
+        p = torch.softmax(torch.cat([logits, other], -1), -1)
+        return p[..., :-1], p[..., -1]
 
     def config_dict(self) -> dict:
         return asdict(self.config)

@@ -59,7 +59,10 @@ class Ranking:
         case: The case as the model saw it (ids mapped, lab findings added).
         top: The ``k`` best diseases.
         scores: ``(num_diseases,)`` scores of every disease in the KG.
-        notes: What happened to the input: unknown ids, mapped ids, findings from labs.
+        notes: What happened to the input: unknown ids, mapped ids, findings from labs, and a
+            plain warning when the evidence is weak.
+        not_in_kg: The calibrated probability that the case's disease is none in the KG (0 for a
+            model without that calibration).
     """
 
     case: PatientCase
@@ -71,6 +74,7 @@ class Ranking:
     notes: list[str] = field(default_factory=list)
     use_genes: bool = False
     disease_index: Mapping[str, int] = field(repr=False, default_factory=dict)
+    not_in_kg: float = 0.0
 
     def rank_of(self, disease_id: str) -> GoldRank | None:
         """Where ``disease_id`` (any id of the disease) ranks among every disease (``rank`` = 1 +
@@ -82,6 +86,7 @@ class Ranking:
         return {
             "case": self.case.id,
             "diseases": [d.to_dict() for d in self.top],
+            "not_in_kg": round(self.not_in_kg, 4),
             "notes": self.notes,
             "unknown_ids": self.case.unknown_ids,
             # Every finding, drug and condition taken from a note or report: span, assertion,

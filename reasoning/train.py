@@ -1,11 +1,16 @@
-"""Training the phenotype model on cases simulated from the KG (``kgdx train``).
+"""Training the phenotype model on real cases and cases simulated from the KG (``kgdx train``).
 
-Reproducible: the same KG, config and seed give the same checkpoint. The loss is the softmax
-cross-entropy of the true disease over every disease in the KG. Validation uses simulated cases
-from a separate seed; a folder of real phenopackets can be given for a learning curve on real
-cases, but it is only measured, never trained on. Each evaluation writes ``last.pt`` (resumable)
-and, when validation improves, ``best.pt``; ``history.jsonl`` and ``learning_curves.png`` show the
-curves.
+Reproducible: the same KG, cases, config and seed give the same checkpoint. The loss is the
+softmax cross-entropy of the true disease over every disease in the KG. Each batch mixes real
+cases (a share ``real_rate``) with cases simulated from the KG, so diseases no real case shows are
+still learned from their neighbourhood.
+
+Held-out real cases (``kgdx train --real`` holds out whole cohorts of the training folder) choose
+the best step and then calibrate the best model's probabilities (:mod:`kgdx.reasoning.calibrate`);
+without them, simulated cases from a separate seed choose the step. A further folder of real
+phenopackets can be given for a learning curve; it is only measured, never trained on or used to
+choose. Each evaluation writes ``last.pt`` (resumable) and, when validation improves, ``best.pt``;
+``history.jsonl`` and ``learning_curves.png`` show the curves.
 """
 
 from __future__ import annotations
@@ -30,7 +35,10 @@ from kgdx.reasoning.metrics import RankingMetrics, gold_rank
 from kgdx.reasoning.model import EvidenceGNN, EvidenceGNNConfig
 from kgdx.reasoning.simulate import CaseSimulator, SimulationConfig
 
-__all__ = ["TrainConfig", "train"]
+__all__ = ["TrainConfig", "train", "calibrate_checkpoint", "RealCase", "held_out_cohort"]
+
+#: A real case as term indices: (observed, excluded, gold disease index or None if not in the KG).
+RealCase = tuple[list[int], list[int], int | None]
 
 
 @dataclass
@@ -48,6 +56,7 @@ class TrainConfig:
     init: str | None = None  # a checkpoint to start from (fine-tuning)
     focus: tuple[str, ...] = ()  # disease ids to sample more often (e.g. a new module's)
     focus_rate: float = 0.5  # share of cases drawn from `focus`
+    real_rate: float = 0.0  # share of each batch drawn from the real training cases (when given)
     model: EvidenceGNNConfig = field(default_factory=EvidenceGNNConfig)
     simulation: SimulationConfig = field(default_factory=SimulationConfig)
 
@@ -59,6 +68,15 @@ class TrainConfig:
         sim = SimulationConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in sim.items()})
         d["focus"] = tuple(d.get("focus", ()))
         return cls(**d, model=model, simulation=sim)
+
+
+def held_out_cohort(cohort: str, share: float, seed: int = 0) -> bool:
+    """Whether a cohort (a phenopacket's folder) is held out: a stable hash of its name, so the
+    same cohorts are held out on every machine and whole cohorts, never single cases, are kept out."""
+    import hashlib
+
+    h = int.from_bytes(hashlib.sha256(f"{seed}:{cohort}".encode()).digest()[:8], "big")
+    return h / 2**64 < share
 
 
 def _seed(seed: int) -> None:
@@ -88,7 +106,9 @@ def train(
     config: TrainConfig | None = None,
     out_dir: str | Path = "runs/phenotype",
     *,
-    dev_cases: list[tuple[list[int], list[int], int | None]] | None = None,
+    dev_cases: list[RealCase] | None = None,
+    real_cases: list[RealCase] | None = None,
+    holdout_cases: list[RealCase] | None = None,
     resume: bool = False,
     progress: bool = True,
     index: KGIndex | None = None,
@@ -99,8 +119,10 @@ def train(
         store: The KG to simulate from.
         config: Training settings.
         out_dir: Where checkpoints, ``history.jsonl`` and the learning-curve plot go.
-        dev_cases: Optional real cases as (observed term indices, excluded term indices, gold
-            disease index or None), measured at each evaluation and never trained on.
+        dev_cases: Optional real cases, measured at each evaluation; never trained on or used to choose.
+        real_cases: Real training cases (those with a gold disease in the KG are used), drawn for
+            a share ``config.real_rate`` of each batch.
+        holdout_cases: Real cases kept out of training: they choose the best step and calibrate it.
         resume: Continue from ``out_dir/last.pt``.
         progress: Draw a progress bar.
         index: ``store``'s :class:`KGIndex`, when the caller already has it (built otherwise).
@@ -144,9 +166,19 @@ def train(
         )
         for i in range(0, len(val_cases), 64)
     ]
-    dev = None
-    if dev_cases:
-        dev = [(extractor(o, x), [g]) for o, x, g in dev_cases]
+    dev = [(extractor(o, x), [g]) for o, x, g in dev_cases] if dev_cases else None
+    held = [(extractor(o, x), [g]) for o, x, g in holdout_cases] if holdout_cases else None
+    real = [r for r in real_cases or () if r[2] is not None]
+    if c.real_rate > 0 and not real:
+        raise ValueError("real_rate > 0 needs real training cases with a disease in the KG")
+
+    def batch() -> tuple[CaseEvidence, list[int]]:
+        n_real = int(rng.binomial(c.batch_size, c.real_rate)) if real else 0
+        picked = [real[int(i)] for i in rng.integers(len(real), size=n_real)] if n_real else []
+        sims = [draw(sim, rng) for _ in range(c.batch_size - n_real)]
+        evs = [extractor(o, x) for o, x, _ in picked]
+        evs += [extractor(s.observed, s.excluded, None, s.gene_diseases) for s in sims]
+        return CaseEvidence.batch(evs), [g for _, _, g in picked] + [s.disease for s in sims]
 
     opt = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
     start, history, best = 0, [], -1.0
@@ -162,9 +194,8 @@ def train(
         for step in range(start, c.steps):
             for g in opt.param_groups:
                 g["lr"] = _lr(step, c)
-            cases = [draw(sim, rng) for _ in range(c.batch_size)]
-            ev = CaseEvidence.batch([extractor(s.observed, s.excluded, None, s.gene_diseases) for s in cases])
-            loss = torch.nn.functional.cross_entropy(model(ev), torch.tensor([s.disease for s in cases]))
+            ev, gold = batch()
+            loss = torch.nn.functional.cross_entropy(model(ev), torch.tensor(gold))
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -179,26 +210,71 @@ def train(
                     "val": _validate(model, val),
                     "seconds": round(time.perf_counter() - t0, 1),
                 }
+                if held is not None:
+                    row["holdout"] = _validate(model, held)
                 if dev is not None:
                     row["dev"] = _validate(model, dev)
                 losses = []
                 history.append(row)
                 (out / "history.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
                 info = {"train_config": asdict(c), "step": step + 1, "history": history, "best": best}
-                if row["val"]["top1"] > best:
-                    best = row["val"]["top1"]
+                chosen = row["holdout" if held is not None else "val"]["top1"]
+                if chosen > best:
+                    best = chosen
                     info["best"] = best
                     save_checkpoint(model, out / "best.pt", meta=info)
                 save_checkpoint(model, out / "last.pt", meta=info, optimizer=opt.state_dict())
     _plot(history, out / "learning_curves.png")
+    calibration = calibrate_checkpoint(out / "best.pt", holdout_cases, index) if holdout_cases else None
     return {
         "best_val_top1": best,
+        "calibration": calibration,
         "steps": c.steps,
         "seconds": round(time.perf_counter() - t0, 1),
         "best": str(out / "best.pt"),
         "last": str(out / "last.pt"),
         "history": history,
     }
+
+
+@torch.no_grad()
+def calibrate_checkpoint(
+    path: str | Path, cases: list[RealCase], index: KGIndex, out: str | Path | None = None
+) -> dict[str, float]:
+    """Fit a checkpoint's temperature and "not in the KG" logit on real cases it was not trained on.
+
+    ``kgdx train --real`` calls this on its held-out cohorts; ``kgdx calibrate`` on any folder the
+    model never saw (for the simulation-trained shipped model, all of ``train/``).
+
+    Args:
+        path: The checkpoint.
+        cases: Real cases as term indices, gold ``None`` when the disease is not in the KG.
+        index: The KG index the term and disease indices refer to.
+        out: Where to save the calibrated checkpoint (default: over ``path``).
+
+    Returns:
+        The fitted ``temperature`` and ``other_logit``, with the number of cases and how many of
+        them are not in the KG.
+    """
+    from kgdx.reasoning.calibrate import fit_calibration
+    from kgdx.reasoning.checkpoint import load_checkpoint
+
+    if not cases:
+        raise ValueError("calibration needs at least one real case")
+    model, meta = load_checkpoint(path)
+    model.eval()
+    extractor = EvidenceExtractor(index, ic_floor=model.config.ic_floor)
+    scores = np.concatenate(
+        [
+            model(CaseEvidence.batch([extractor(o, x) for o, x, _ in cases[i : i + 64]])).numpy()
+            for i in range(0, len(cases), 64)
+        ]
+    )
+    gold = [g for _, _, g in cases]
+    model.config.temperature, model.config.other_logit = fit_calibration(scores, gold)
+    meta["calibration"] = {"cases": len(gold), "not_in_kg": sum(g is None for g in gold)}
+    save_checkpoint(model, out or path, meta=meta)
+    return {"temperature": model.config.temperature, "other_logit": model.config.other_logit, **meta["calibration"]}
 
 
 def _plot(history: list[dict[str, Any]], path: Path) -> None:
@@ -215,6 +291,8 @@ def _plot(history: list[dict[str, Any]], path: Path) -> None:
     a.set(xlabel="step", ylabel="training loss (cross-entropy)", title="loss")
     b.plot(steps, [h["val"]["top1"] for h in history], label="simulated val top-1")
     b.plot(steps, [h["val"]["top10"] for h in history], label="simulated val top-10")
+    if "holdout" in history[-1]:
+        b.plot(steps, [h["holdout"]["top1"] for h in history], label="held-out train cohorts top-1")
     if "dev" in history[-1]:
         b.plot(steps, [h["dev"]["top1"] for h in history], label="real dev top-1 (measured only)")
     b.set(xlabel="step", ylabel="share of cases", title="validation", ylim=(0, 1))

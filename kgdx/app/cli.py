@@ -42,6 +42,7 @@ app.command("encode")(encoder_commands.encode)
 app.command("train-ct-head")(encoder_commands.train_ct_head)
 app.command("diagnose")(reasoning_commands.diagnose)
 app.command("train")(reasoning_commands.train)
+app.command("calibrate")(reasoning_commands.calibrate)
 app.add_typer(reasoning_commands.evaluate_app, name="evaluate")
 
 

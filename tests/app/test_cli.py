@@ -37,6 +37,7 @@ COMMANDS = [
     ["api", "keys", "revoke"],
     ["diagnose"],
     ["train"],
+    ["calibrate"],
     ["evaluate", "phenopackets"],
     ["synth"],
     ["pretrain"],
@@ -102,9 +103,9 @@ def test_diagnose_json(env, tmp_path):
     assert r.exit_code == 0 and "```cypher" in r.output
 
 
-def test_evaluate_phenopackets(env, tmp_path):
-    folder = tmp_path / "cases"
-    folder.mkdir()
+def _phenopackets(folder):
+    """Three tiny phenopackets: two diseases the tiny KG has and one it lacks."""
+    folder.mkdir(parents=True)
     for i, (gold, terms) in enumerate(
         [
             ("MONDO:0100096", ["HP:0025179", "HP:0001945"]),
@@ -129,6 +130,11 @@ def test_evaluate_phenopackets(env, tmp_path):
                 }
             )
         )
+    return folder
+
+
+def test_evaluate_phenopackets(env, tmp_path):
+    folder = _phenopackets(tmp_path / "cases")
     per_case = tmp_path / "per_case.jsonl"
     r = runner.invoke(
         app,
@@ -148,6 +154,22 @@ def test_evaluate_phenopackets(env, tmp_path):
     assert (s["cases"], s["cases_not_in_kg"]) == (3, 1)
     rows = [json.loads(line) for line in per_case.read_text().splitlines()]
     assert rows[2]["in_kg"] is False and rows[0]["rank"] >= 1 and len(rows[0]["top10"]) == 4
+
+
+def test_calibrate(env, tmp_path):
+    from kgdx.reasoning.checkpoint import load_checkpoint
+
+    folder = _phenopackets(tmp_path / "cases")
+    out = tmp_path / "calibrated.pt"
+    r = runner.invoke(app, ["calibrate", str(env / "run" / "best.pt"), "--real", str(folder), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "calibrated on 3 cases (1 not in the KG)" in r.output
+    model, meta = load_checkpoint(out)
+    assert model.config.other_logit is not None and meta["calibration"] == {"cases": 3, "not_in_kg": 1}
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = runner.invoke(app, ["calibrate", str(out), "--real", str(empty)])
+    assert r.exit_code == 1 and "no phenopackets" in r.output
 
 
 def test_extend_warns_about_a_disease_the_kg_has(env, tmp_path):

@@ -52,6 +52,30 @@ def test_training_is_reproducible(tiny_store, tmp_path):
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
 
 
+def test_training_on_real_cases_chooses_on_held_out_ones_and_calibrates(tiny_store, tiny_index, tmp_path):
+    from kgdx.reasoning.train import held_out_cohort
+
+    t, d = tiny_index.phenotype_index, tiny_index.disease_index
+    cf = ([t["HP:0002090"], t["HP:0012735"]], [], d["OMIM:219700"])
+    covid = ([t["HP:0025179"], t["HP:0001945"]], [], d["MONDO:0100096"])
+    unknown = ([t["HP:0012735"]], [], None)  # a case whose disease the KG lacks
+    cfg = TrainConfig(steps=8, batch_size=4, eval_every=4, val_cases=8, warmup=2, real_rate=0.5)
+    s = train(tiny_store, cfg, tmp_path, real_cases=[cf, covid] * 3, holdout_cases=[cf, covid, unknown], progress=False)
+    assert all("holdout" in h for h in s["history"]) and s["best_val_top1"] == max(
+        h["holdout"]["top1"] for h in s["history"]
+    )
+    cal = s["calibration"]
+    assert cal["cases"] == 3 and cal["not_in_kg"] == 1 and cal["temperature"] > 0
+    model, info = load_checkpoint(tmp_path / "best.pt")
+    assert info["calibration"]["cases"] == 3
+    assert (model.config.temperature, model.config.other_logit) == (cal["temperature"], cal["other_logit"])
+    with pytest.raises(ValueError, match="real_rate"):
+        train(tiny_store, cfg, tmp_path / "none", real_cases=[unknown], progress=False)
+    # whole cohorts, stably: the same name is always on the same side
+    assert {held_out_cohort("ABCA4", 0.2) for _ in range(3)} == {held_out_cohort("ABCA4", 0.2)}
+    assert 0.1 < sum(held_out_cohort(f"c{i}", 0.2) for i in range(1000)) / 1000 < 0.3
+
+
 def test_resume(tiny_store, tmp_path):
     cfg = TrainConfig(steps=8, batch_size=4, eval_every=4, val_cases=8, warmup=2)
     train(tiny_store, cfg, tmp_path, progress=False)

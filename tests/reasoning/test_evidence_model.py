@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from kgdx.reasoning.evidence import DISEASE_FEATURES, HAS_FINDING_FEATURES, CaseEvidence, EvidenceExtractor
-from kgdx.reasoning.model import EvidenceGNN, EvidenceGNNConfig
+from kgdx.reasoning.model import _GENE, EvidenceGNN, EvidenceGNNConfig
 
 
 def test_messages(tiny_index):
@@ -79,3 +79,54 @@ def test_an_excluded_finding_never_raises_a_disease(tiny_index):
     torch.manual_seed(0)
     unguarded = EvidenceGNN(EvidenceGNNConfig(hidden=8, monotone_excluded=False)).eval()
     assert _violations(unguarded, ex, trials=150, seed=0) > 0
+
+
+def _lowered(model: EvidenceGNN, ex: EvidenceExtractor, trials: int, seed: int) -> int:
+    """How often raising one finding's probability lowered a disease annotated with that finding."""
+    ix, g, bad = ex.index, torch.Generator().manual_seed(seed), 0
+    annotated = list(zip(*(a.tolist() for a in ix.annotations.nonzero())))
+    for _ in range(trials):
+        d, t = annotated[int(torch.randint(len(annotated), (1,), generator=g))]
+        others = [o for o in torch.randperm(ix.num_phenotypes, generator=g).tolist() if o != t][:2]
+        lo, hi = sorted(torch.rand(2, generator=g).clamp(min=0.05).tolist())
+        w = torch.rand(len(others), generator=g).clamp(min=0.05).tolist()
+        before = model(ex([t, *others], [], weights=[lo, *w]))[0, d]
+        after = model(ex([t, *others], [], weights=[hi, *w]))[0, d]
+        bad += bool(after < before - 1e-5)
+    return bad
+
+
+def test_a_likelier_finding_never_lowers_a_disease_annotated_with_it(tiny_index):
+    """Whatever the weights, raising a finding's probability never lowers a disease annotated with
+    it (``monotone_observed``); with the guard off, random weights break it."""
+    ex = EvidenceExtractor(tiny_index, ic_floor=0.0)
+    for seed in range(3):
+        torch.manual_seed(seed)
+        model = EvidenceGNN(EvidenceGNNConfig(hidden=8)).eval()
+        assert _lowered(model, ex, trials=150, seed=seed) == 0
+    broken = 0
+    for seed in range(3):
+        torch.manual_seed(seed)
+        unguarded = EvidenceGNN(EvidenceGNNConfig(hidden=8, monotone_observed=False)).eval()
+        broken += _lowered(unguarded, ex, trials=150, seed=seed)
+    assert broken > 0
+
+
+def test_learned_prior_is_a_parameter_that_round_trips(tiny_index, tmp_path):
+    from kgdx.reasoning.checkpoint import load_checkpoint, save_checkpoint
+
+    ex = EvidenceExtractor(tiny_index, ic_floor=0.0)
+    t = tiny_index.phenotype_index
+    torch.manual_seed(0)
+    model = EvidenceGNN(EvidenceGNNConfig(hidden=8, learned_prior=True, prior_weight=0.3))
+    assert any(n == "prior_weight" for n, _ in model.named_parameters())
+    with torch.no_grad():
+        model.prior_weight.fill_(-1.0)  # clamped: more shared findings never lower a disease
+    ev = ex([t["HP:0002090"]], [])
+    assert torch.equal(model._prior(ev), ev.disease_feat[:, _GENE] * model.config.gene_weight)
+    with torch.no_grad():
+        model.prior_weight.fill_(0.7)
+    save_checkpoint(model, tmp_path / "m.pt", meta={})
+    loaded, _ = load_checkpoint(tmp_path / "m.pt")
+    assert float(loaded.prior_weight) == pytest.approx(0.7)
+    assert torch.allclose(loaded.eval()(ev), model.eval()(ev), atol=1e-6)

@@ -1,4 +1,4 @@
-"""`kgdx diagnose`, `kgdx evaluate phenopackets` and `kgdx train`."""
+"""`kgdx diagnose`, `kgdx evaluate phenopackets`, `kgdx train` and `kgdx calibrate`."""
 
 from __future__ import annotations
 
@@ -184,40 +184,121 @@ def train(
         Path | None,
         typer.Option(help="A folder of real phenopackets to measure (never trained on) at each evaluation."),
     ] = None,
+    real: Annotated[
+        Path | None,
+        typer.Option(
+            help="A folder of real phenopackets (one sub-folder per cohort) to train on; whole cohorts are "
+            "held out to choose the best step and calibrate its probabilities."
+        ),
+    ] = None,
+    real_rate: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="Share of each batch drawn from --real (default 0.5).")
+    ] = None,
+    holdout: Annotated[
+        float, typer.Option(min=0.0, max=0.9, help="Share of --real's cohorts held out (not trained on).")
+    ] = 0.2,
+    init: Annotated[Path | None, typer.Option(help="A checkpoint to start from (fine-tuning).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from OUT/last.pt.")] = False,
 ) -> None:
-    """Train the phenotype model on cases simulated from the KG (reproducible; see docs).
+    """Train the phenotype model on real phenopackets and cases simulated from the KG (reproducible).
 
-    `kgdx train --out runs/default` reproduces the shipped checkpoint (reasoning/checkpoints).
+    `kgdx train --out runs/default` trains on simulated cases only. With `--real train/`, a share of
+    each batch comes from real cases, whole cohorts are held out, and the best checkpoint is
+    calibrated on them (docs/reasoning.md).
     """
     from kgdx.app.stores import open_store
-    from kgdx.ingest.phenopackets import iter_phenopackets
     from kgdx.reasoning.index import KGIndex
-    from kgdx.reasoning.train import TrainConfig
+    from kgdx.reasoning.train import RealCase, TrainConfig, held_out_cohort
     from kgdx.reasoning.train import train as run
 
     cfg = TrainConfig.from_dict(json.loads(config.read_text())) if config else TrainConfig()
     cfg.steps, cfg.batch_size, cfg.seed = steps, batch_size, seed
+    if init is not None:
+        cfg.init = str(init)
+    if real is not None:
+        cfg.real_rate = 0.5 if real_rate is None else real_rate
     store = open_store("memory")
-    dev_cases, ix = None, None
-    if dev is not None:
-        ix = KGIndex.from_store(store)
-        resolve = lambda i: n.id if (n := store.node(i)) else None  # noqa: E731
-        dev_cases = [
+    ix = KGIndex.from_store(store)
+
+    def cases(folder: Path) -> list[tuple[str, RealCase]]:
+        return _real_cases(store, ix, folder)
+
+    dev_cases = [c for _, c in cases(dev)] if dev is not None else None
+    real_cases = held = None
+    if real is not None:
+        split = [(held_out_cohort(cohort, holdout, seed), c) for cohort, c in cases(real)]
+        real_cases = [c for h, c in split if not h]
+        held = [c for h, c in split if h] or None
+        console.print(
+            f"real cases: {len(real_cases)} to train on, {len(held or ())} held out ({holdout:.0%} of cohorts)"
+        )
+    summary = run(
+        store, cfg, out, dev_cases=dev_cases, real_cases=real_cases, holdout_cases=held, resume=resume, index=ix
+    )
+    last = summary["history"][-1]
+    console.print(
+        f"trained {summary['steps']} steps in {summary['seconds']:.0f} s; simulated val top-1 "
+        f"{last['val']['top1']:.3f}; best.pt chosen at top-1 {summary['best_val_top1']:.3f} "
+        f"({'held-out real' if 'holdout' in last else 'simulated'})"
+        + (f"; held-out real top-1 {last['holdout']['top1']:.3f}" if "holdout" in last else "")
+        + (f"; real dev top-1 {last['dev']['top1']:.3f}" if "dev" in last else "")
+    )
+    if summary["calibration"]:
+        cal = summary["calibration"]
+        console.print(
+            f"calibrated on {cal['cases']} held-out cases ({cal['not_in_kg']} not in the KG): "
+            f"temperature {cal['temperature']:.3f}, not-in-KG logit {cal['other_logit']:.3f}"
+        )
+    console.print(
+        f"checkpoints: {summary['best']} (best), {summary['last']} (last); curves: {out / 'learning_curves.png'}"
+    )
+
+
+def _real_cases(store, ix, folder: Path) -> list:
+    """A folder of phenopackets as (cohort, (observed, excluded, gold disease index or None))."""
+    from kgdx.ingest.phenopackets import iter_phenopackets
+
+    resolve = lambda i: n.id if (n := store.node(i)) else None  # noqa: E731
+    return [
+        (
+            Path(c.source).parent.name,
             (
                 ix.phenotype_ids(c.observed_ids),
                 ix.phenotype_ids(c.excluded_ids),
                 next((ix.disease_index[d] for d in c.diagnoses if d in ix.disease_index), None),
-            )
-            for c in iter_phenopackets(dev, resolve)
-        ]
-    summary = run(store, cfg, out, dev_cases=dev_cases, resume=resume, index=ix)
-    last = summary["history"][-1]
+            ),
+        )
+        for c in iter_phenopackets(folder, resolve)
+    ]
+
+
+def calibrate(
+    checkpoint: Annotated[Path, typer.Argument(help="The checkpoint to calibrate.", exists=True, dir_okay=False)],
+    real: Annotated[
+        Path,
+        typer.Option(help="A folder of real phenopackets the checkpoint was never trained or chosen on.", exists=True),
+    ],
+    out: Annotated[
+        Path | None, typer.Option(help="Where to write the calibrated checkpoint (default: over it).")
+    ] = None,
+) -> None:
+    """Calibrate a checkpoint's probabilities on real cases it never saw (temperature and "not in the KG").
+
+    Never give it `dev/`: that is for reporting. For the shipped, simulation-trained model,
+    `kgdx calibrate reasoning/checkpoints/default.pt --real ../shared/data/phenopackets/train` fits
+    on all of `train/`; a model trained with `--real` is calibrated on its held-out cohorts already.
+    """
+    from kgdx.app.stores import open_store
+    from kgdx.reasoning.index import KGIndex
+    from kgdx.reasoning.train import calibrate_checkpoint
+
+    store = open_store("memory")
+    ix = KGIndex.from_store(store)
+    cases = [c for _, c in _real_cases(store, ix, real)]
+    if not cases:
+        raise ConfigError(f"{real}: no phenopackets to calibrate on")
+    cal = calibrate_checkpoint(checkpoint, cases, ix, out)
     console.print(
-        f"trained {summary['steps']} steps in {summary['seconds']:.0f} s; simulated val top-1 "
-        f"{last['val']['top1']:.3f} (best {summary['best_val_top1']:.3f})"
-        + (f"; real dev top-1 {last['dev']['top1']:.3f}" if "dev" in last else "")
-    )
-    console.print(
-        f"checkpoints: {summary['best']} (best), {summary['last']} (last); curves: {out / 'learning_curves.png'}"
+        f"calibrated on {cal['cases']} cases ({cal['not_in_kg']} not in the KG): temperature "
+        f"{cal['temperature']:.3f}, not-in-KG logit {cal['other_logit']:.3f}; wrote {out or checkpoint}"
     )
