@@ -49,7 +49,7 @@ def fit_calibration(scores: np.ndarray, gold: Sequence[int | None], *, steps: in
         return loss
 
     opt.step(nll)
-    return float(log_t.exp()), float(other)
+    return float(log_t.detach().exp()), float(other.detach())
 
 
 def reliability(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> list[dict[str, float]]:

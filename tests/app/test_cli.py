@@ -169,7 +169,7 @@ def test_calibrate(env, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     r = runner.invoke(app, ["calibrate", str(out), "--real", str(empty)])
-    assert r.exit_code == 1 and "no phenopackets" in r.output
+    assert r.exit_code == 1 and "no phenopackets" in str(r.exception)
 
 
 def test_extend_warns_about_a_disease_the_kg_has(env, tmp_path):
