@@ -10,7 +10,11 @@ only (the case's genes unused):
   closure of the observed and of the excluded findings shares with each disease), to show what
   each part and the pertinent negatives carry;
 - the gene-aware mode (the case's causal gene used), reported separately;
-- top-1/3/10 and MRR overall and on the cases whose disease is in the KG, ties counted fairly.
+- top-1/3/10 and MRR overall and on the cases whose disease is in the KG, ties counted fairly;
+  also per cohort (macro: each cohort counts once) and on three splits by how independent a case
+  is from the annotations that score it (``benchmarks/lib/splits.py``): ``cited`` (the gold's
+  annotations cite the case's own paper), ``new`` (the gold has no annotations in the 2025-01
+  ``phenotype.hpoa``) and ``independent`` (the rest, which predicts a new patient).
 
 Explanations: the share of cited KG edges (paths) that exist in the KG, and, with ``--neo4j``,
 that their own Cypher finds in the Neo4j at KGDX_NEO4J_URI (load it first with `kgdx kg load`).
@@ -40,6 +44,7 @@ import numpy as np
 
 from benchmarks._common import latencies_ms, learned_only, peak_rss_mb, write_results
 from benchmarks.lib.baselines import ICOverlap, ResnikBMA
+from benchmarks.lib.splits import SPLITS, cohort, provenance
 from kgdx.app.stores import open_store
 from kgdx.ingest.case import PatientCase
 from kgdx.ingest.phenopackets import iter_phenopackets
@@ -54,10 +59,12 @@ def _fmt(name: str, s: dict) -> str:
     return (
         f"{name:42s} top1 {o['top1']:.3f} top3 {o['top3']:.3f} top10 {o['top10']:.3f} MRR {o['mrr']:.3f}"
         f" | in-KG top1 {k['top1']:.3f} top10 {k['top10']:.3f}"
+        f" | macro top1 {s['macro']['top1']:.3f}"
+        + "".join(f" | {n} top1 {v['top1']:.3f} top10 {v['top10']:.3f}" for n, v in s["splits"].items())
     )
 
 
-def real_cases(dx: Diagnoser, folder: Path, limit: int | None, per_case: str | None) -> dict:
+def real_cases(dx: Diagnoser, folder: Path, limit: int | None, per_case: str | None, v1: Path | None) -> dict:
     cases = list(iter_phenopackets(folder, dx.resolve))[:limit]
     ix = dx.index
     ic, resnik, resnik_pd = ICOverlap(ix), ResnikBMA(ix, "symmetric"), ResnikBMA(ix, "patient")
@@ -87,12 +94,30 @@ def real_cases(dx: Diagnoser, folder: Path, limit: int | None, per_case: str | N
         "EvidenceGNN (phenotype only)": model,
         "EvidenceGNN gene-aware (uses the causal gene)": lambda c: model(c, True),
     }
-    out = {"data": {"folder": str(folder), "cases": len(cases)}, "methods": {}}
+    split = provenance(cases)
+    cohorts = [cohort(c) for c in cases]
+    if v1 is not None:
+        from kgdx.reasoning.checkpoint import load_checkpoint
+
+        old = Diagnoser(dx.store, load_checkpoint(v1)[0], index=ix)
+        methods = {"v1: EvidenceGNN trained on simulated cases only": lambda c: old.rank(c, k=1).scores, **methods}
+    out = {
+        "v1_checkpoint": str(v1) if v1 is not None else None,
+        "data": {
+            "folder": str(folder),
+            "cases": len(cases),
+            "cohorts": len(set(cohorts)),
+            "splits": {k: split.count(k) for k in SPLITS},
+        },
+        "methods": {},
+    }
     for name, fn in methods.items():
         t = time.perf_counter()
         pc = per_case if name == "EvidenceGNN (phenotype only)" else None
         m = evaluate_scores(cases, fn, ix.disease_index, ix.diseases, per_case=pc)
         s = m.summary()
+        s["macro"] = m.macro(cohorts)
+        s["splits"] = {k: m.subset(i for i, x in enumerate(split) if x == k).summary()["overall"] for k in SPLITS}
         s["seconds"] = round(time.perf_counter() - t, 1)
         out["methods"][name] = s
         print(_fmt(name, s), flush=True)
@@ -226,6 +251,12 @@ def main() -> None:
     ap.add_argument("--limit", type=int, help="only the first N cases (quick runs)")
     ap.add_argument("--explain-cases", type=int, default=300)
     ap.add_argument("--neo4j", action="store_true", help="also check explanation paths in Neo4j")
+    ap.add_argument(
+        "--v1",
+        type=Path,
+        default=_ROOT / "benchmarks" / "data" / "evidence-gnn-v1.pt",
+        help="the previous shipped checkpoint, for a side-by-side row ('none' to skip)",
+    )
     ap.add_argument("--per-case", help="write the model's per-case JSON lines here")
     ap.add_argument("--out", help="JSON results path (default benchmarks/results/diagnosis.json)")
     args = ap.parse_args()
@@ -233,7 +264,9 @@ def main() -> None:
     dx = Diagnoser.from_pretrained(args.model, store=open_store("memory"))
     results: dict = {"kg": dx.store.summary(), "model": repr(dx.model)}
     if args.cases.is_dir():
-        results["real_cases"], cases = real_cases(dx, args.cases, args.limit, args.per_case)
+        results["real_cases"], cases = real_cases(
+            dx, args.cases, args.limit, args.per_case, None if str(args.v1) == "none" else args.v1
+        )
         plot = (
             Path(args.out).with_suffix(".png")
             if args.out

@@ -7,6 +7,7 @@ reciprocal rank, never the best position in the block.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,6 +62,19 @@ class RankingMetrics:
         out = {f"top{k}": sum(r.hit(k) for r in ranks if r) / n for k in self.ks}
         out["mrr"] = sum(r.reciprocal for r in ranks if r) / n
         return {k: round(v, 4) for k, v in out.items()}
+
+    def subset(self, indices: Iterable[int]) -> RankingMetrics:
+        """The metrics of the cases at ``indices`` (positions in the order they were added)."""
+        return RankingMetrics(self.ks, [self.ranks[i] for i in indices])
+
+    def macro(self, groups: Sequence[str]) -> dict[str, float]:
+        """Top-k and MRR averaged over groups (e.g. cohorts) instead of cases, so that a large
+        cohort of near-identical cases counts once; ``groups[i]`` is the group of case ``i``."""
+        members: dict[str, list[int]] = {}
+        for i, g in enumerate(groups):
+            members.setdefault(g, []).append(i)
+        per_group = [self._summary([self.ranks[i] for i in ix]) for ix in members.values()]
+        return {k: round(float(np.mean([s[k] for s in per_group])), 4) for k in per_group[0]} if per_group else {}
 
     def summary(self) -> dict[str, object]:
         return {
