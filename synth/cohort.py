@@ -224,6 +224,11 @@ _STATE: dict[str, Any] = {}
 
 def _init(sampler: PatientSampler, cfg: SynthConfig, out: str, seed: int) -> None:
     _STATE.update(sampler=sampler, cfg=cfg, out=out, seed=seed)
+    # The workers are the parallelism: one torch thread each (MONAI's filters in the acquisition),
+    # or they oversubscribe the cores. Results do not depend on the thread count.
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def _work(index: int) -> tuple[dict[str, Any], dict[str, int]]:

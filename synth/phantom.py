@@ -477,8 +477,11 @@ def make_phantom(
     )
     lung_any = lobes > 0
     dep = np.clip((y3 - an.y_front) / (an.y_back - an.y_front), 0, 1)
-    tex = smooth_field(shp, rng, (10, 14, 14)) * 12.0 + smooth_field(shp, rng, tuple(max(2, n // 3) for n in shp)) * 8.0
-    lung_hu = np.broadcast_to(-868.0 + 62.0 * dep, shp) + tex
+    # Texture: slow density variation, and the sub-resolution vessels and lobules as a fine grain.
+    tex = (
+        smooth_field(shp, rng, (10, 14, 14)) * 12.0 + smooth_field(shp, rng, tuple(max(2, n // 2) for n in shp)) * 14.0
+    )
+    lung_hu = np.broadcast_to(-882.0 + 62.0 * dep, shp) + tex
     d.hu[lung_any] = lung_hu[lung_any]
     f = fissure[lung_any]
     d.hu[lung_any] = d.hu[lung_any] * (1 - f) + 40.0 * f
