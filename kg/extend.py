@@ -7,6 +7,13 @@ schema and point at nodes that exist. :func:`apply` then migrates the store (con
 indexes for new types) and writes, recording in a registry exactly what the module added and the
 previous properties of anything it changed, so :func:`remove` can undo exactly that. Applying
 the same module twice changes nothing.
+
+A module that adds a ``Disease`` under a new id which the KG already has under another is not
+refused, but the plan names it (:class:`DuplicateDisease`, with the module file and line): by the
+module's own xrefs, by an existing node's xrefs (the build gives HPO diseases their MONDO id), or
+by an exact normalised name. Where the xrefs are one-to-one (:mod:`kgdx.kg.equivalence`), the
+plan also links the two by ``EQUIVALENT_TO``, recorded as the module's, so removing the module
+removes the link; a name alone never links.
 """
 
 from __future__ import annotations
@@ -18,13 +25,16 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from kgdx.errors import SchemaError
+from kgdx.kg.equivalence import EquivalenceMapping, one_to_one_xrefs, resolve, vocabulary
 from kgdx.kg.module import Module
 from kgdx.kg.records import Edge, Node
 from kgdx.kg.schema import Schema
-from kgdx.kg.store import KGStore
+from kgdx.kg.store import KGStore, normalise
+from kgdx.kg.vocab import NodeLabel, RelType
 
 __all__ = [
     "AppliedModule",
+    "DuplicateDisease",
     "ModulePlan",
     "Registry",
     "SnapshotRegistry",
@@ -120,6 +130,38 @@ def module_digest(module: Module) -> str:
 
 
 @dataclass
+class DuplicateDisease:
+    """A disease the module adds under a new id that the KG already has under another id.
+
+    Attributes:
+        node_id, name: The module's new node.
+        file, line: Where the module defines it.
+        existing: The KG ids of the same disease (with their equivalence classes), sorted.
+        reasons: How each was found, e.g. ``the module's xref ORPHA:683``.
+        linked: The existing ids the plan links to the new node by ``EQUIVALENT_TO``.
+    """
+
+    node_id: str
+    name: str
+    file: str | None
+    line: int | None
+    existing: list[str]
+    reasons: list[str]
+    linked: list[str] = field(default_factory=list)
+
+    def message(self) -> str:
+        """One warning line for the user."""
+        where = f"{self.file}:{self.line}: " if self.file else ""
+        head = (
+            f"{where}disease {self.node_id} ({self.name}) is new, but the KG already has it as "
+            f"{', '.join(self.existing)} ({'; '.join(self.reasons)})"
+        )
+        if self.linked:
+            return f"{head}; linked to {', '.join(self.linked)} by EQUIVALENT_TO"
+        return f"{head}; not linked: if it is the same disease, use the existing id or give it an xref to it"
+
+
+@dataclass
 class ModulePlan:
     """A validated module, ready to apply: the merged schema and the records, with what is new."""
 
@@ -134,6 +176,7 @@ class ModulePlan:
     previous_nodes: dict[str, dict[str, Any]]
     previous_edges: list[dict[str, Any]]
     already_applied: bool = False
+    duplicates: list[DuplicateDisease] = field(default_factory=list)
 
 
 def _existing_edge(store: KGStore, key: tuple[str, str, str]) -> Edge | None:
@@ -166,6 +209,8 @@ def plan(store: KGStore, module: Module, registry: Registry) -> ModulePlan:
     merged = store.schema.merge(additions) if additions is not None else store.schema
     nodes, edges = store.prepare(module.records(), schema=merged)
     existing = store.existing_ids({n.id for n in nodes} | {i for e in edges for i in (e.src, e.dst)})
+    duplicates, links = _duplicate_diseases(store, module, nodes, edges, existing, merged)
+    edges = edges + links
     previous_nodes = {n.id: store.node(n.id).props for n in nodes if n.id in existing}
     new_edges, previous_edges = [], []
     for e in edges:
@@ -186,7 +231,80 @@ def plan(store: KGStore, module: Module, registry: Registry) -> ModulePlan:
         new_edges,
         previous_nodes,
         previous_edges,
+        duplicates=duplicates,
     )
+
+
+def _duplicate_diseases(
+    store: KGStore, module: Module, nodes: list[Node], edges: list[Edge], existing: set[str], schema: Schema
+) -> tuple[list[DuplicateDisease], list[Edge]]:
+    """The module's new diseases that the KG already has, and the ``EQUIVALENT_TO`` edges that
+    link those whose xrefs are one-to-one."""
+    new = [n for n in nodes if n.type == NodeLabel.DISEASE and n.id not in existing]
+    if not new:
+        return [], []
+    module_ids = {n.id for n in nodes}
+    kg_diseases: set[str] = set()
+    holders: dict[str, list[str]] = {}
+    by_name: dict[str, list[str]] = {}
+    for d in store.iter_nodes(NodeLabel.DISEASE):
+        kg_diseases.add(d.id)
+        for x in d.props.get("xrefs") or ():
+            holders.setdefault(x, []).append(d.id)
+        for text in (d.props.get("name"), *(d.props.get("synonyms") or ())):
+            if text:
+                by_name.setdefault(normalise(text), []).append(d.id)
+    source = f"module {module.name} {module.version} xrefs"
+    mappings = list(one_to_one_xrefs(new, known=kg_diseases | module_ids, source=source, kind="module xref").mappings)
+    found: dict[str, dict[str, list[str]]] = {}
+    for n in new:
+        hits: dict[str, list[str]] = {}
+        for x in n.props.get("xrefs") or ():
+            if x in kg_diseases:
+                hits.setdefault(x, []).append(f"the module's xref {x}")
+        listed = sorted(holders.get(n.id, ()))
+        for h in listed:
+            hits.setdefault(h, []).append(f"{h} lists {n.id} in its xrefs")
+        per_vocab: dict[str, list[str]] = {}
+        for h in listed:
+            per_vocab.setdefault(vocabulary(h), []).append(h)
+        mappings += [
+            EquivalenceMapping(hs[0], n.id, f"KG xrefs ({hs[0]} lists {n.id})", "KG xref", None, n.origin)
+            for hs in per_vocab.values()
+            if len(hs) == 1
+        ]
+        for h in sorted(set(by_name.get(normalise(n.props.get("name", "")), ())) - module_ids):
+            hits.setdefault(h, []).append(f"same name as {h}")
+        if hits:
+            found[n.id] = hits
+    declared = [e for e in edges if e.type == RelType.EQUIVALENT_TO]
+    links = []
+    if RelType.EQUIVALENT_TO in schema.relationship_types:  # a KG built before the type existed
+        links = resolve(mappings, existing=[*store.iter_edges(RelType.EQUIVALENT_TO), *declared]).edges
+    linked: dict[str, set[str]] = {}
+    for e in links:
+        for a, b in ((e.src, e.dst), (e.dst, e.src)):
+            linked.setdefault(a, set()).add(b)
+    out = []
+    for n in new:
+        hits = found.get(n.id)
+        if not hits:
+            continue
+        members = {m.id for h in hits for m in store.equivalence_class(h)}
+        reasons = [r for h in sorted(hits) for r in hits[h]]
+        o = n.origin
+        out.append(
+            DuplicateDisease(
+                n.id,
+                n.props.get("name", ""),
+                o.file if o else None,
+                o.line if o else None,
+                sorted(members),
+                reasons,
+                sorted(linked.get(n.id, set()) & kg_diseases),
+            )
+        )
+    return out, links
 
 
 def apply(store: KGStore, module: Module, registry: Registry) -> tuple[AppliedModule | None, ModulePlan]:

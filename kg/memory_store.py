@@ -192,6 +192,17 @@ class MemoryStore(KGStore):
             out.append(Neighbour(Edge(edge.type, edge.src, edge.dst, _copy(edge.props)), node))
         return self._sorted_neighbours(out)
 
+    def equivalence_class(self, disease_id: str) -> list[Node]:
+        if disease_id not in self._g:
+            return []
+        seen, todo = {disease_id}, [disease_id]
+        while todo:
+            for edge, other in self._steps(todo.pop(), "both"):
+                if edge.type == RelType.EQUIVALENT_TO and other not in seen:
+                    seen.add(other)
+                    todo.append(other)
+        return sorted((self._node(i) for i in seen), key=lambda n: n.id)
+
     def interactions(self, drug_ids: Collection[str]) -> list[Edge]:
         wanted = set(drug_ids)
         out = []

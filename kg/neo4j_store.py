@@ -341,6 +341,10 @@ class Neo4jStore(KGStore):
             for r in rows
         )
 
+    def equivalence_class(self, disease_id: str) -> list[Node]:
+        rows = self._read(Q.EQUIVALENCE_CLASS, id=disease_id)
+        return sorted((self._node(r["labels"], r["props"]) for r in rows), key=lambda n: n.id)
+
     def interactions(self, drug_ids: Collection[str]) -> list[Edge]:
         rows = self._read(Q.INTERACTIONS, ids=list(drug_ids))
         return self._sorted_edges(Edge(r["type"], r["src"], r["dst"], r["rprops"]) for r in rows)

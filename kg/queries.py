@@ -187,6 +187,17 @@ INTERACTIONS = (
 )
 
 
+#: A disease's equivalence class: itself and every node reachable over ``EQUIVALENT_TO`` edges in
+#: either direction. The build keeps one id per vocabulary in a class, so classes are small and
+#: the unbounded expansion stays cheap.
+EQUIVALENCE_CLASS = (
+    f"MATCH (d:{ident(NODE)} {{id: $id}}) "
+    "OPTIONAL MATCH (d)-[:`EQUIVALENT_TO`*1..]-(m) "
+    "WITH d, collect(DISTINCT m) AS ms "
+    f"UNWIND [d] + ms AS x WITH DISTINCT x AS n {_RET_NODE}"
+)
+
+
 def evidence_paths(max_hops: int) -> str:
     """Simple paths of 1..max_hops edges of ``$types`` between ``$target`` and any of ``$concepts``.
 

@@ -265,6 +265,17 @@ class KGStore(ABC):
         return self.neighbours(drug_id, rel_types=[RelType.CONTRAINDICATED_IN], direction="out")
 
     @abstractmethod
+    def equivalence_class(self, disease_id: str) -> list[Node]:
+        """The disease's equivalence class: the disease and every node reachable from it over
+        ``EQUIVALENT_TO`` edges (either direction), sorted by id. Just the disease when it has no
+        equivalent; empty when ``disease_id`` is not a node. No alternative-id lookup.
+
+        Example:
+            >>> [n.id for n in store.equivalence_class("ORPHA:905")]  # doctest: +SKIP
+            ['MONDO:0010200', 'OMIM:277900', 'ORPHA:905']
+        """
+
+    @abstractmethod
     def interactions(self, drug_ids: Collection[str]) -> list[Edge]:
         """The ``INTERACTS_WITH`` edges among a list of drugs, sorted."""
 

@@ -3,8 +3,9 @@
 The model's score is a sum of per-finding contributions (:meth:`EvidenceGNN.attribute`), so the
 explanation starts from the findings that moved a disease most, up or down. For each it rebuilds
 the KG path the evidence travelled (finding –IS_A→ shared term ←IS_A– annotated term
-←HAS_PHENOTYPE– disease), fetches every edge from the store with its provenance, marks the path
-verified only if every edge is there, and writes the Cypher that returns it from Neo4j. What argues
+←HAS_PHENOTYPE– disease), never passing a node twice, fetches every edge from the store with its
+provenance, and writes the Cypher that returns it from Neo4j. A path is verified only if that Cypher
+returns it (Neo4j) or its exact edges are there (in memory). What argues
 against a disease is shown the same way: excluded findings the disease usually has, findings the
 disease is known to lack, and frequent features of the disease that the patient does not report.
 """
@@ -102,7 +103,8 @@ class Explanation:
 
     @property
     def validity(self) -> float:
-        """Share of cited paths whose every edge exists in the store (must be 1.0)."""
+        """Share of cited paths verified in the store they came from: in Neo4j their own Cypher
+        returned them, in memory their exact edges are there (must be 1.0)."""
         paths = [p for d in self.diseases for p in d.paths]
         return sum(p.verified for p in paths) / len(paths) if paths else 1.0
 
@@ -199,7 +201,13 @@ class _PathBuilder:
     def build(
         self, claim: str, kind: str, contribution: float | None, hops: list[tuple[str, str, str, bool]], start: str
     ) -> EvidencePath:
-        """``hops``: (src, type, dst, forward) in stored direction, in path order from ``start``."""
+        """``hops``: (src, type, dst, forward) in stored direction, in path order from ``start``.
+
+        The path is verified the way a user would check it: in Neo4j by running its own Cypher, in
+        memory by walking its exact edges. A detour that comes back to a node it already passed
+        is cut out first, since Cypher never matches a path that uses one edge twice.
+        """
+        hops = _without_loops(hops, start)
         nodes, edges, fwd, ok = [self.node(start)], [], [], True
         for src, rel, dst, forward in hops:
             e = self.edge(src, rel, dst)
@@ -207,7 +215,10 @@ class _PathBuilder:
             edges.append(e or Edge(rel, src, dst, {}))
             fwd.append(forward)
             nodes.append(self.node(dst if forward else src))
-        return EvidencePath(claim, kind, contribution, nodes, edges, fwd, ok)
+        path = EvidencePath(claim, kind, contribution, nodes, edges, fwd, ok)
+        if ok and hasattr(self.dx.store, "cypher"):
+            path.verified = bool(self.dx.store.cypher(path.cypher, max_rows=1).rows)
+        return path
 
     def annotation_hops(self, disease: str, phenotype: str) -> list[tuple[str, str, str, bool]]:
         """The edges by which ``disease`` has ``phenotype``, walked from the phenotype: its
@@ -233,6 +244,23 @@ class _PathBuilder:
             return hops
         # Walking down from the ancestor: each stored child→parent edge is traversed backwards.
         return [(child, RelType.IS_A, parent, False) for child, parent in reversed(list(zip(ids, ids[1:])))]
+
+
+def _without_loops(hops: list[tuple[str, str, str, bool]], start: str) -> list[tuple[str, str, str, bool]]:
+    """``hops`` with every closed detour removed, so that no node appears twice along the path
+    (e.g. finding –IS_A→ parent ←IS_A– finding, when the finding itself is annotated)."""
+    out: list[tuple[str, str, str, bool]] = []
+    seen = [start]
+    for hop in hops:
+        src, _, dst, forward = hop
+        nxt = dst if forward else src
+        if nxt in seen:
+            cut = seen.index(nxt)
+            del out[cut:], seen[cut + 1 :]
+            continue
+        out.append(hop)
+        seen.append(nxt)
+    return out
 
 
 def _best_annotation(ix, d: int, below: int) -> int | None:

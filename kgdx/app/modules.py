@@ -31,6 +31,12 @@ class ModuleOutcome:
     applied: ext.AppliedModule | None = None
     dry_run: bool = False
 
+    def warnings(self) -> list[str]:
+        """One line per disease the module adds that the KG already has under another id."""
+        if self.plan is None:
+            return []
+        return [f"{self.store}: warning: {d.message()}" for d in self.plan.duplicates]
+
     def describe(self) -> str:
         """One line for the user."""
         name = f"{self.store}: {self.module} {self.version}"
@@ -84,7 +90,8 @@ def _targets(store: Target) -> list[str]:
 def extend_kg(path: str | Path, *, store: Target = "memory", dry_run: bool = False) -> list[ModuleOutcome]:
     """Validate a disease module against the current schema and apply it to the embedded KG, to
     Neo4j or to both. A conflict is refused before anything is written; applying twice changes
-    nothing; ``dry_run`` only reports what would change.
+    nothing; ``dry_run`` only reports what would change. A disease the module adds under a new
+    id that the KG already has is a warning (``outcome.warnings()``), not a refusal.
 
     Raises:
         SchemaError: for a module that does not fit the schema, naming the file and key.

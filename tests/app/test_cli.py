@@ -142,3 +142,23 @@ def test_evaluate_phenopackets(env, tmp_path):
     assert (s["cases"], s["cases_not_in_kg"]) == (3, 1)
     rows = [json.loads(line) for line in per_case.read_text().splitlines()]
     assert rows[2]["in_kg"] is False and rows[0]["rank"] >= 1 and len(rows[0]["top10"]) == 4
+
+
+def test_extend_warns_about_a_disease_the_kg_has(env, tmp_path):
+    import os
+
+    mod = tmp_path / "cf"
+    (mod / "data").mkdir(parents=True)
+    (mod / "module.yaml").write_text("name: cf\nversion: '1'\ndata: [data/d.yaml]\n")
+    (mod / "data" / "d.yaml").write_text(
+        "nodes:\n  - {type: Disease, id: 'ORPHA:586', name: Cystic fibrosis, xrefs: ['OMIM:219700']}\n"
+    )
+    r = kgdx("kg", "extend", str(mod), "--dry-run", env={**os.environ, "KGDX_HOME": str(env)})
+    assert r.returncode == 0, r.stderr
+    out = " ".join(r.stdout.split())
+    assert "would add 1 nodes and 1 relationships" in out
+    assert (
+        f"memory: warning: {mod / 'data' / 'd.yaml'}:2: disease ORPHA:586 (Cystic fibrosis) is new, but the KG "
+        "already has it as OMIM:219700 (the module's xref OMIM:219700; same name as OMIM:219700); linked to "
+        "OMIM:219700 by EQUIVALENT_TO"
+    ) in out

@@ -7,6 +7,7 @@ these checks run on what ``pip install`` really installs, not on the checkout.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -19,10 +20,20 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    # Built from a copy: setuptools builds in the source tree, and a stale build/ folder there
+    # would carry deleted modules into the wheel.
+    src = tmp_path_factory.mktemp("src") / "kgdx"
+    shutil.copytree(
+        REPO,
+        src,
+        ignore=shutil.ignore_patterns(
+            ".git", "build", "dist", "*.egg-info", "__pycache__", "results", "notebooks", "docs", "runs"
+        ),
+    )
     out = tmp_path_factory.mktemp("wheel")
     build = tmp_path_factory.mktemp("build")
     r = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation", "-q", "-w", str(out)],
+        [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation", "-q", "-w", str(out)],
         capture_output=True,
         text=True,
         env={**os.environ, "PIP_BUILD_TRACKER": str(build)},

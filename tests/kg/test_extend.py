@@ -7,6 +7,7 @@ import pytest
 from kgdx.errors import RecordError, SchemaError
 from kgdx.kg import extend
 from kgdx.kg.module import load_module
+from kgdx.kg.records import Node
 
 SCHEMA = """
 name: demo
@@ -128,3 +129,51 @@ def test_neo4j_constraints_follow_modules(neo4j_store, tmp_path):
     extend.remove(neo4j_store, "demo", registry)
     names = {r["name"] for r in neo4j_store._read("SHOW CONSTRAINTS YIELD name RETURN name")}
     assert "kgdx_imagingsign_id" not in names
+
+
+DUPLICATES = """
+defaults: {source: "demo module 2026"}
+nodes:
+  - {type: Disease, id: "ORPHA:586", name: "Cystic fibrosis (Orphanet)", xrefs: ["OMIM:219700", "UMLS:C0010674"]}
+  - {type: Disease, id: "MONDO:0000240", name: "invasive aspergillosis"}
+  - {type: Disease, id: "KGDX:LUNG_CANCER_TWIN", name: "  Lung Carcinoma "}
+  - {type: Disease, id: "MONDO:0009061", name: "cystic fibrosis, classic"}
+"""
+
+
+def test_new_diseases_the_kg_has_are_warned_about_and_linked(store, tmp_path):
+    registry = registry_for(store)
+    if hasattr(store, "set_meta"):
+        store.set_meta(extend.MetaRegistry.KEY, None)
+    # The build gives HPO diseases their MONDO id in xrefs: OMIM:219700 lists MONDO:0009061.
+    store.write([Node("Disease", "OMIM:219700", {"name": "Cystic fibrosis", "xrefs": ["MONDO:0009061"]})])
+    before = snapshot(store)[:2]
+    module = make_module(tmp_path, data=DUPLICATES)
+    plan = extend.plan(store, module, registry)
+    got = {d.node_id: d for d in plan.duplicates}
+    assert sorted(got) == ["KGDX:LUNG_CANCER_TWIN", "MONDO:0009061", "ORPHA:586"]
+    orpha = got["ORPHA:586"]
+    assert orpha.file.endswith("a.yaml") and orpha.line == 4
+    assert orpha.existing == ["OMIM:219700"] and orpha.reasons == ["the module's xref OMIM:219700"]
+    assert orpha.linked == ["OMIM:219700"]
+    assert (
+        "a.yaml:4: disease ORPHA:586 (Cystic fibrosis (Orphanet)) is new, but the KG already has it as OMIM:219700"
+        in (orpha.message())
+    )
+    assert got["MONDO:0009061"].reasons == ["OMIM:219700 lists MONDO:0009061 in its xrefs"]
+    assert got["MONDO:0009061"].linked == ["OMIM:219700"]
+    # A name (a synonym of MONDO:0008903 here) warns but never links.
+    twin = got["KGDX:LUNG_CANCER_TWIN"]
+    assert twin.existing == ["MONDO:0008903"] and twin.reasons == ["same name as MONDO:0008903"]
+    assert twin.linked == [] and "not linked" in twin.message()
+    # The links are the module's: applied with it, and removed with it.
+    applied, _ = extend.apply(store, module, registry)
+    assert sorted(tuple(k) for k in applied.edges) == [
+        ("MONDO:0009061", "EQUIVALENT_TO", "OMIM:219700"),
+        ("OMIM:219700", "EQUIVALENT_TO", "ORPHA:586"),
+    ]
+    assert [n.id for n in store.equivalence_class("ORPHA:586")] == ["MONDO:0009061", "OMIM:219700", "ORPHA:586"]
+    [e] = [nb.edge for nb in store.neighbours("ORPHA:586", rel_types=["EQUIVALENT_TO"])]
+    assert e.props == {"source": "module demo 1.0 xrefs"}
+    extend.remove(store, "demo", registry)
+    assert snapshot(store)[:2] == before

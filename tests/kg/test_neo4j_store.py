@@ -217,3 +217,21 @@ def test_killed_load_then_rerun_gives_exact_counts(empty_neo4j):
     c = empty_neo4j.counts()
     assert c.nodes == {"Phenotype": 4000}
     assert c.relationships == {"IS_A": n_edges}
+
+
+def test_explanations_are_verified_by_their_own_cypher(neo4j_store, tiny_trained):
+    """On Neo4j, "verified" means the path's own Cypher returned it; a path that is not in the
+    database is not verified, however its edges look."""
+    from kgdx.ingest.case import Finding, PatientCase
+    from kgdx.reasoning.checkpoint import load_checkpoint
+    from kgdx.reasoning.diagnoser import Diagnoser
+
+    model, _ = load_checkpoint(tiny_trained[0] / "best.pt")
+    dx = Diagnoser(neo4j_store, model)
+    case = PatientCase("p1", observed=[Finding("HP:0025179"), Finding("HP:0001945"), Finding("HP:0012735")])
+    e = dx.explain(dx.rank(case, k=3), top=3)
+    paths = [p for d in e.diseases for p in d.paths]
+    assert paths and e.validity == 1.0 and e.verify(neo4j_store) == 1.0
+    p = paths[0]
+    p.nodes[-1] = p.nodes[-1].__class__(p.nodes[-1].type, "MONDO:0000000", {"name": "not in the KG"})
+    assert e.verify(neo4j_store) < 1.0

@@ -186,6 +186,44 @@ def test_clear(store):
     assert store.counts().total_nodes == 0
 
 
+#: Cystic fibrosis under three ids, plus a twin that must not join (two OMIM ids in one class is
+#: what the build refuses, but the query itself just follows the edges).
+_EQUIVALENCES = [
+    Node("Disease", "ORPHA:586", {"name": "Cystic fibrosis"}),
+    Node("Disease", "MONDO:0009061", {"name": "cystic fibrosis"}),
+    Node("Disease", "DECIPHER:99", {"name": "Unrelated syndrome"}),
+    Edge("EQUIVALENT_TO", "OMIM:219700", "ORPHA:586", {"source": "test", "via": "MONDO:0009061"}),
+    Edge("EQUIVALENT_TO", "ORPHA:586", "MONDO:0009061", {"source": "test"}),
+]
+
+
+def test_equivalence_class(store):
+    assert [n.id for n in store.equivalence_class("OMIM:219700")] == ["OMIM:219700"]
+    store.write(_EQUIVALENCES)
+    members = ["MONDO:0009061", "OMIM:219700", "ORPHA:586"]
+    for member in members:
+        got = store.equivalence_class(member)
+        assert [n.id for n in got] == members
+        assert got[1].props == {"name": "Cystic fibrosis"}
+    # Symmetric: stored once per unordered pair, whichever way it was written.
+    [e] = [nb.edge for nb in store.neighbours("OMIM:219700", rel_types=["EQUIVALENT_TO"])]
+    assert (e.src, e.dst, e.props) == ("OMIM:219700", "ORPHA:586", {"source": "test", "via": "MONDO:0009061"})
+    assert [n.id for n in store.equivalence_class("DECIPHER:99")] == ["DECIPHER:99"]
+    assert store.equivalence_class("ORPHA:999999") == []
+    # A cycle of edges still gives each member once.
+    store.write([Edge("EQUIVALENT_TO", "MONDO:0009061", "OMIM:219700", {"source": "test"})])
+    assert [n.id for n in store.equivalence_class("ORPHA:586")] == members
+
+
+def test_equivalence_classes_from_edges(store):
+    from kgdx.kg.equivalence import equivalence_classes
+
+    store.write(_EQUIVALENCES)
+    classes = equivalence_classes(store.iter_edges("EQUIVALENT_TO"))
+    assert classes == {i: ("MONDO:0009061", "OMIM:219700", "ORPHA:586") for i in classes}
+    assert set(classes) == {"MONDO:0009061", "OMIM:219700", "ORPHA:586"}
+
+
 NAMED_QUERIES = [
     ("node", ("HP:0006520",), {}),
     ("lookup", ("cough",), {}),
@@ -198,6 +236,7 @@ NAMED_QUERIES = [
     ("interactions", (["DRUGBANK:DB00682", "DRUGBANK:DB15661", "DRUGBANK:DB01211"],), {}),
     ("evidence_paths", (["HP:0002086", "HP:0001945"], "MONDO:0005249"), {"max_hops": 3}),
     ("subgraph", (["HP:0002202"],), {"hops": 2}),
+    ("equivalence_class", ("OMIM:219700",), {}),
 ]
 
 

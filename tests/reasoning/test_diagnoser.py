@@ -146,3 +146,55 @@ def test_gene_aware_mode(dx):
     assert aware.scores[dx.index.disease_index["OMIM:219700"]] > plain.scores[dx.index.disease_index["OMIM:219700"]]
     gene_paths = [p for p in dx.explain(aware, top=1).diseases[0].supports if p.kind == "gene"]
     assert gene_paths and gene_paths[0].verified and gene_paths[0].edges[0].type == "ASSOCIATED_WITH"
+
+
+def test_paths_never_revisit_a_node(dx):
+    from kgdx.reasoning.explain import _without_loops
+
+    # finding –IS_A→ parent ←IS_A– finding ←HAS_PHENOTYPE– disease: the detour is cut out.
+    hops = [
+        ("HP:4000004", "IS_A", "HP:4000001", True),
+        ("HP:4000004", "IS_A", "HP:4000001", False),
+        ("OMIM:619402", "HAS_PHENOTYPE", "HP:4000004", False),
+    ]
+    assert _without_loops(hops, "HP:4000004") == [hops[2]]
+    assert _without_loops(hops[2:], "HP:4000004") == hops[2:]
+    # Every path for every single-finding and pair case on the tiny KG: distinct nodes, verified.
+    ids = dx.index.phenotypes
+    checked = 0
+    for i, a in enumerate(ids):
+        for b in ids[i : i + 3]:
+            case = PatientCase("q", observed=[Finding(a), Finding(b)] if a != b else [Finding(a)])
+            for d in dx.explain(dx.rank(case, k=4), top=4).diseases:
+                for p in d.paths:
+                    node_ids = [n.id for n in p.nodes]
+                    assert len(node_ids) == len(set(node_ids)), node_ids
+                    assert p.verified, p.text()
+                    checked += 1
+    assert checked > 20
+
+
+def test_a_finding_and_its_parent_with_equal_specificity_give_a_direct_path(tiny_store, dx):
+    """The default KG's HP:4000004 and its parent HP:4000001 are each annotated to one disease, so
+    they tie on information content; the path must still be finding ←HAS_PHENOTYPE– disease, not
+    finding –IS_A→ parent ←IS_A– finding ←HAS_PHENOTYPE– disease (whose Cypher matches nothing)."""
+    from kgdx.kg.records import Node
+
+    src = {"source": "test"}
+    store = MemoryStore(tiny_store.schema)
+    store.write(
+        [
+            *tiny_store.iter_nodes(),
+            *tiny_store.iter_edges(),
+            Node("Phenotype", "HP:4000001", {"name": "parent"}),
+            Node("Phenotype", "HP:4000004", {"name": "child"}),
+            Node("Disease", "OMIM:619402", {"name": "rare"}),
+            Edge("IS_A", "HP:4000001", "HP:0002086", src),
+            Edge("IS_A", "HP:4000004", "HP:4000001", src),
+            Edge("HAS_PHENOTYPE", "OMIM:619402", "HP:4000004", {**src, "frequency": 1.0}),
+        ]
+    )
+    d2 = Diagnoser(store, dx.model)
+    e = d2.explain(d2.rank(PatientCase("q", observed=[Finding("HP:4000004")]), k=3), top=3)
+    path = next(p for d in e.diseases if d.disease.id == "OMIM:619402" for p in d.supports)
+    assert [n.id for n in path.nodes] == ["HP:4000004", "OMIM:619402"] and path.verified

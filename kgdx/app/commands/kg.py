@@ -292,11 +292,15 @@ def extend(
 ) -> None:
     """Validate a disease module against the current schema and apply it: new types (constraints and
     indexes in Neo4j) and data. A conflict is refused before anything is written; applying twice
-    changes nothing. See docs/writing-a-disease-module.md."""
+    changes nothing. A disease the module adds under a new id that the KG already has (by an xref
+    or the same name) is a warning naming the module file and line. See
+    docs/writing-a-disease-module.md."""
     from kgdx.app.modules import extend_kg
 
     for outcome in extend_kg(path, store=store.value, dry_run=dry_run):
         console.print(outcome.describe())
+        for line in outcome.warnings():
+            console.print(line, style="yellow", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
