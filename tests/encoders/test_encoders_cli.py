@@ -74,6 +74,10 @@ def test_help_documents_every_option() -> None:
     text = runner.invoke(app, ["pretrain", "--help"], env={"COLUMNS": "200"}).stdout
     for opt in ("--config", "--out-dir", "--steps", "--manifest", "--device", "--progress"):
         assert opt in text
+    text = runner.invoke(app, ["train-ct-head", "--help"], env={"COLUMNS": "200"}).stdout
+    for opt in ("--cohort", "--init", "--epochs", "--dense", "--robust", "--no-robust", "--cache", "--seed"):
+        assert opt in text
+    assert "--seed" in runner.invoke(app, ["encode", "--help"], env={"COLUMNS": "200"}).stdout
 
 
 def test_cli_prints_one_line_and_exits_1(tmp_path: Path) -> None:

@@ -234,6 +234,12 @@ def train_ct_head(
     ] = 12,
     head_epochs: Annotated[int, typer.Option(min=1, help="Stage 2 epochs (slice fusion and head).")] = 60,
     dense: Annotated[bool, typer.Option(help="Also learn from the lesion masks in stage 1.")] = True,
+    robust: Annotated[
+        bool, typer.Option(help="Re-scan each stage-1 batch in HU: another kernel, noise and an HU offset.")
+    ] = True,
+    cache: Annotated[
+        Path | None, typer.Option(help="Keep preprocessed inputs in this folder between runs (int16 HU).")
+    ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Volumes per step in stage 1.")] = 16,
     lr: Annotated[float, typer.Option(help="Stage 1 peak learning rate.")] = 1e-3,
     seed: Annotated[int, typer.Option(help="Seed of initialisation, batch order and augmentation.")] = 0,
@@ -259,6 +265,8 @@ def train_ct_head(
         init=init,
         freeze_encoder=epochs == 0,
         dense=dense,
+        robust=robust,
+        cache=None if cache is None else str(cache),
         epochs=epochs,
         head_epochs=head_epochs,
         batch_size=batch_size,
