@@ -7,6 +7,8 @@ Usage (CPU, the default sections):
     python -m benchmarks.encoders --out benchmarks/results/encoders-cpu.json
     python -m benchmarks.encoders --sections ct text --repeats 3            # a subset
     python -m benchmarks.encoders --sections pretrain --steps 150           # the loss run only
+    python -m benchmarks.encoders --sections findings --checkpoint runs/ct.pt --cohort cohort --split test \
+        --out benchmarks/results/ct-findings.json   # per-finding AUROC of a trained head, held-out split
 
 GPU (one short self-contained command; ct-base in bf16, synthetic input):
     python -m benchmarks.encoders --gpu --out benchmarks/results/encoders-gpu.json
@@ -213,6 +215,29 @@ def bench_pretrain(steps: int, workdir: Path, volumes: int, batch: int) -> dict[
     }
 
 
+def bench_findings(checkpoint: str, cohort_dir: Path, splits: list[str], cache: str | None) -> dict[str, Any]:
+    """Per-finding AUROC of a trained CT checkpoint on a cohort's splits (never its train split
+    unless asked): labels are the findings present and drawn (``labels.jsonl``)."""
+    import torch
+
+    from kgdx.encoders.factory import describe_weights, load_checkpoint
+    from kgdx.encoders.train_ct_head import cohort_inputs, finding_auroc, predict
+    from kgdx.ingest.cohort import read_cohort
+
+    torch.manual_seed(0)
+    enc = load_checkpoint(checkpoint, finding_head=True)
+    cohort = read_cohort(cohort_dir)
+    findings = tuple(enc.findings)
+    out: dict[str, Any] = {"checkpoint": describe_weights(enc), "cohort": str(cohort_dir)}
+    for s in splits:
+        data = cohort_inputs(cohort, cohort.ids(s), enc.cfg.preprocess, findings, cache=cache)
+        t0 = time.perf_counter()
+        _, p = predict(enc, data.base)
+        out[s] = finding_auroc(p, data.y.numpy(), findings)
+        out[s]["volumes_per_s"] = round(len(data) / (time.perf_counter() - t0), 2)
+    return out
+
+
 def _table(rows: list[tuple[str, str]]) -> str:
     w = max(len(a) for a, _ in rows)
     return "\n".join(f"{a:<{w}}  {b}" for a, b in rows)
@@ -225,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         "--sections",
         nargs="+",
         default=["ct", "preprocess", "text", "pretrain"],
-        choices=["ct", "preprocess", "text", "pretrain"],
+        choices=["ct", "preprocess", "text", "pretrain", "findings"],
         help="What to run on the CPU.",
     )
     ap.add_argument("--models", nargs="+", default=["ct-tiny", "ct-small"], help="CT models for the forward benchmark.")
@@ -235,6 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--volumes", type=int, default=16, help="Synthetic volumes for the pretraining run.")
     ap.add_argument("--pretrain-batch", type=int, default=4, help="Scans per pretraining step.")
     ap.add_argument("--workdir", type=Path, help="Where the pretraining run writes (default: a temp folder).")
+    ap.add_argument("--checkpoint", help="findings: a CT checkpoint with a trained finding head.")
+    ap.add_argument("--cohort", type=Path, help="findings: a `kgdx synth` cohort folder.")
+    ap.add_argument("--split", nargs="+", default=["test"], help="findings: the cohort splits to measure.")
+    ap.add_argument("--cache", help="findings: a folder of cached preprocessed inputs (train_ct_head's cache).")
     ap.add_argument("--gpu", action="store_true", help="Run only the GPU benchmark: ct-base bf16 volumes/s on cuda:0.")
     ap.add_argument("--gpu-batch", type=int, default=8, help="Volumes per batch in --gpu mode.")
     args = ap.parse_args(argv)
@@ -311,6 +340,16 @@ def main(argv: list[str] | None = None) -> int:
                         f"({v['change_pct']:+.1f}% from start, {v['change_after_warmup_pct']:+.1f}% after warm-up)",
                     )
                 )
+        if "findings" in args.sections:
+            if not (args.checkpoint and args.cohort):
+                print("--sections findings needs --checkpoint and --cohort", file=sys.stderr)
+                return 2
+            r = bench_findings(args.checkpoint, args.cohort, args.split, args.cache)
+            results["findings"] = r
+            for s in args.split:
+                rows.append((f"CT finding macro AUROC ({s}, {r[s]['cases']} cases)", str(r[s]["macro_auroc"])))
+                for h, v in r[s]["per_finding"].items():
+                    rows.append((f"  {h} (pos {r[s]['positives'][h]})", "n/a" if v is None else f"{v:.3f}"))
     print(_table(rows))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -69,6 +69,10 @@ class PreprocessCfg:
         std: Divided by after subtracting ``mean``.
         target_spacing: Optional physical resampling ``(z, y, x)`` mm before slice selection.
         pad_to_square: Pad y/x with air to a square before resizing, keeping the aspect ratio.
+        crop: ``"chest"`` crops each volume to the body in-plane and to the lungs' slices along z
+            before slice selection (:class:`~kgdx.encoders.transforms.ChestBox`), so that scans
+            of different coverage and field of view look alike; ``"none"`` is MedMPT's own
+            preprocessing.
     """
 
     num_slices: int = 32
@@ -78,8 +82,11 @@ class PreprocessCfg:
     std: float = 0.5
     target_spacing: tuple[float, float, float] | None = None
     pad_to_square: bool = True
+    crop: Literal["none", "chest"] = "none"
 
     def __post_init__(self) -> None:
+        if self.crop not in ("none", "chest"):
+            raise ValueError(f"preprocess.crop must be 'none' or 'chest', got {self.crop!r}")
         self.windows = tuple((float(w), float(lvl)) for w, lvl in self.windows)
         if self.target_spacing is not None:
             self.target_spacing = tuple(float(s) for s in self.target_spacing)  # type: ignore[assignment]

@@ -58,7 +58,7 @@ class CTEncoder(nn.Module):
     Example:
         >>> from kgdx.encoders import create_encoder
         >>> enc = create_encoder("ct-tiny")
-        >>> out = enc(torch.zeros(2, 32, 3, 64, 64))
+        >>> out = enc(torch.zeros(2, 32, 3, 128, 128))
         >>> out.scan_embedding.shape, out.slice_tokens.shape, out.finding_probs.shape
         (torch.Size([2, 64]), torch.Size([2, 32, 64]), torch.Size([2, 16]))
     """

@@ -35,6 +35,8 @@ __all__ = [
     "create_encoder",
     "save_checkpoint",
     "load_checkpoint",
+    "describe_weights",
+    "finding_head_trained",
 ]
 
 
@@ -83,6 +85,7 @@ def create_encoder(
     *,
     pretrained: str | Path | None = None,
     device: str | torch.device | None = None,
+    seed: int | None = None,
     **kwargs: Any,
 ) -> nn.Module:
     """Build an encoder from a model name, a config JSON path or a config object.
@@ -92,6 +95,8 @@ def create_encoder(
             config dataclass.
         pretrained: A checkpoint name or path whose weights to load (its config must match).
         device: Where to put the model.
+        seed: Seed the random initialisation (``torch.manual_seed``), so that two calls give the
+            same weights; ``None`` draws from torch's current state.
         **kwargs: Passed to the model class, e.g. ``finding_head=False`` for a CT encoder.
 
     Example:
@@ -104,9 +109,24 @@ def create_encoder(
         if isinstance(name_or_path, (CTEncoderCfg, TextEncoderCfg, LabEncoderCfg))
         else get_model_config(name_or_path)
     )
+    if seed is not None:
+        torch.manual_seed(seed)
     model = _build(cfg, **kwargs)
+    model.init_seed = seed  # type: ignore[assignment]
     if pretrained is not None:
-        _load_state(model, checkpoints.read(pretrained, kinds=("encoder", "pretrain"), shipped=_shipped()))
+        blob = checkpoints.read(pretrained, kinds=("encoder", "pretrain"), shipped=_shipped())
+        _load_state(model, blob)
+        has_head = any(k.startswith("finding_head.") for k in blob["state_dict"])
+        model.weights = {  # type: ignore[assignment]
+            "source": "checkpoint",
+            "checkpoint": str(blob["path"]),
+            "sha256": _sha256(blob["path"]),
+            "kind": blob.get("kind"),
+            "finding_head": "none"
+            if getattr(model, "finding_head", None) is None
+            else ("trained" if has_head and _head_was_trained(blob.get("meta") or {}) else "untrained"),
+            "meta": dict(blob.get("meta") or {}),
+        }
     if device is not None:
         model.to(device)
     return model
@@ -126,6 +146,43 @@ def _load_state(model: nn.Module, blob: dict[str, Any]) -> None:
             f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}",
             file=blob["path"],
         )
+
+
+def _sha256(path: str | Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _head_was_trained(meta: dict[str, Any]) -> bool:
+    """A checkpoint's finding head is trained when its training said so (``kgdx train-ct-head``
+    writes ``finding_head: trained``); a saved random or hand-set head is not."""
+    return meta.get("finding_head") == "trained" or meta.get("trained_by") == "kgdx.encoders.train_ct_head"
+
+
+def describe_weights(model: nn.Module) -> dict[str, Any]:
+    """Where an encoder's weights came from: ``source`` (``checkpoint`` or ``random``), the
+    checkpoint file and its SHA-256, the seed of a random one, and ``finding_head``: ``trained``,
+    ``untrained`` (random or never fitted: its probabilities mean nothing) or ``none``."""
+    w = getattr(model, "weights", None)
+    if isinstance(w, dict):
+        return {k: v for k, v in w.items() if k != "meta"}
+    head = getattr(model, "finding_head", None)
+    return {
+        "source": "random",
+        "model": getattr(getattr(model, "cfg", None), "name", None),
+        "seed": getattr(model, "init_seed", None),
+        "finding_head": "none" if head is None else "untrained",
+    }
+
+
+def finding_head_trained(model: nn.Module) -> bool:
+    """Whether ``model`` has a finding head that was trained (see :func:`describe_weights`)."""
+    return describe_weights(model)["finding_head"] == "trained"
 
 
 def _shipped() -> Path:
@@ -151,11 +208,23 @@ def load_checkpoint(name_or_path: str | Path, *, device: str | torch.device | No
     """
     blob = checkpoints.read(name_or_path, kinds=("encoder", "pretrain"), shipped=_shipped())
     cfg = config_from_dict(blob["config"], where=blob["path"])
-    if isinstance(cfg, CTEncoderCfg) and not any(k.startswith("finding_head.") for k in blob["state_dict"]):
+    has_head = any(k.startswith("finding_head.") for k in blob["state_dict"])
+    if isinstance(cfg, CTEncoderCfg) and not has_head:
         kwargs.setdefault("finding_head", False)
     model = _build(cfg, **kwargs)
     _load_state(model, blob)
     model.eval()
+    meta = dict(blob.get("meta") or {})
+    model.weights = {  # type: ignore[assignment] - what describe_weights reports
+        "source": "checkpoint",
+        "checkpoint": str(blob["path"]),
+        "sha256": _sha256(blob["path"]),
+        "kind": blob.get("kind"),
+        "finding_head": "none"
+        if getattr(model, "finding_head", None) is None
+        else ("trained" if has_head and _head_was_trained(meta) else "untrained"),
+        "meta": meta,
+    }
     if device is not None:
         model.to(device)
     return model

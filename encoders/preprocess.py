@@ -3,6 +3,8 @@
 The chain, in order:
 
 1. optional physical resampling to ``target_spacing`` (SimpleITK, in :mod:`kgdx.ingest.volume`);
+   with ``crop: chest``, a crop to the body in-plane and the lungs' slices
+   (:class:`~kgdx.encoders.transforms.ChestBox`, MONAI ``SpatialCrop``);
 2. :class:`~kgdx.encoders.transforms.UniformSliceSample` to ``num_slices`` axial slices;
 3. :class:`~kgdx.encoders.transforms.PadToSquare` with air, then MONAI ``Resize`` to ``image_size``;
 4. :class:`~kgdx.encoders.transforms.HUWindows`: lung (1500/−400), wide (2000/−500), mediastinal
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from monai.transforms import (
     Compose,
@@ -31,7 +34,7 @@ from monai.transforms import (
 )
 
 from kgdx.encoders.config import AugmentCfg, PreprocessCfg
-from kgdx.encoders.transforms import HUWindows, PadToSquare, ToSliceTensor, UniformSliceSample
+from kgdx.encoders.transforms import ChestBox, HUWindows, PadToSquare, ToSliceTensor, UniformSliceSample
 from kgdx.ingest.volume import AIR_HU, Volume, resample_volume
 
 __all__ = ["CTPreprocessor", "preprocess_volume"]
@@ -62,6 +65,12 @@ class CTPreprocessor:
             base.append(PadToSquare(AIR_HU))
         base.append(Resize(size, mode="bilinear", anti_aliasing=True))
         self.base_chain = Compose(base)
+        self.chest = ChestBox() if cfg.crop == "chest" else None
+        labels = [UniformSliceSample(cfg.num_slices)]
+        if cfg.pad_to_square:
+            labels.append(PadToSquare(0.0))
+        labels.append(Resize(size, mode="nearest"))
+        self.label_chain = Compose(labels)
         finish: list = [HUWindows(cfg.windows)]
         if augment is not None:
             side = math.sqrt(augment.crop_scale[0])  # per-axis scale whose product is the area fraction
@@ -82,12 +91,30 @@ class CTPreprocessor:
         if seed is not None:
             self.finish_chain.set_random_state(seed=seed)
 
-    def base(self, volume: Volume) -> torch.Tensor:
-        """The deterministic part: ``(S, H, W)`` HU slices, resampled, selected, padded and resized."""
+    def box(self, volume: Volume) -> tuple[int, int, int, int, int, int] | None:
+        """The chest crop of ``volume`` as ``(z0, z1, y0, y1, x0, x1)``, or ``None`` without ``crop``."""
+        return None if self.chest is None else self.chest(volume.array)
+
+    def base(self, volume: Volume, box: tuple[int, int, int, int, int, int] | None = None) -> torch.Tensor:
+        """The deterministic part: ``(S, H, W)`` HU slices, resampled, cropped, selected, padded and
+        resized; ``box`` overrides the crop :meth:`box` would find."""
         if self.cfg.target_spacing is not None:
             volume = resample_volume(volume, self.cfg.target_spacing)
-        out = self.base_chain(torch.from_numpy(volume.array))
+        arr = torch.from_numpy(np.ascontiguousarray(volume.array))
+        if self.chest is not None:
+            arr = ChestBox.crop(arr, box if box is not None else self.chest(volume.array))
+        out = self.base_chain(arr)
         return torch.as_tensor(out).float().contiguous()  # (S, H, W)
+
+    def labels(self, labels: np.ndarray, box: tuple[int, int, int, int, int, int] | None) -> torch.Tensor:
+        """A label map on the volume's grid through the same crop, slices, padding and (nearest)
+        resizing as the volume: ``(S, H, W)`` ``int64``, aligned with the encoder input."""
+        if self.cfg.target_spacing is not None:
+            raise ValueError("labels cannot follow a physical resampling (target_spacing); use none")
+        arr = torch.from_numpy(np.ascontiguousarray(labels).astype(np.float32))
+        if box is not None:
+            arr = ChestBox.crop(arr, box)
+        return torch.as_tensor(self.label_chain(arr)).round().long()
 
     def finish(self, base: torch.Tensor) -> torch.Tensor:
         """Window, augment (if configured), normalise: ``(S, H, W)`` → ``(S, 3, H, W)``."""

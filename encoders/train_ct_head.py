@@ -3,13 +3,20 @@
 The labels are the cohort's CT findings (``labels.jsonl``): for each term of the head
 (:data:`kgdx.encoders.ct_findings.CT_FINDINGS`), 1 when the finding is present *and drawn* in the
 volume, else 0. Only the train split is trained on; the validation split picks the epoch (macro
-AUROC over the findings), and the test split is only measured.
+AUROC over the findings) and calibrates the head, and the test split is only measured.
 
-No pretrained CT checkpoint ships with kgdx (see docs/encoders.md), so by default the whole
-encoder is trained from random initialisation, with the lesion masks as extra patch- and
-slice-level labels, then the slice fusion and head are trained on the frozen slice ViT and the
-head is calibrated (see :func:`train_ct_head`); ``--init`` starts from a ``kgdx pretrain``
-checkpoint instead, and ``--epochs 0`` keeps its slice ViT as it is (a probe of its features).
+Two stages (see :func:`train_ct_head`): the whole encoder learns from the scan labels and, with
+``dense``, from patch- and slice-level labels read off the lesion masks; then the slice fusion
+and the head are refit on the frozen slice ViT and calibrated. The encoder starts from random
+weights, or from a ``kgdx pretrain`` checkpoint with ``init`` (``epochs=0`` then keeps its slice
+ViT as it is: a probe of its features).
+
+With ``robust`` (the default) every training batch is re-"scanned" in HU before windowing: a
+random blur or edge enhancement (another reconstruction kernel), added noise (another dose) and
+a small HU offset (another scanner's calibration), plus a left–right flip. This is domain
+randomisation over acquisitions, so that a model trained on one set of scanners holds on others
+(held-out kernels, thicknesses and noise in ``benchmarks/encoders.py``).
+
 The result is an encoder checkpoint (:func:`kgdx.encoders.factory.save_checkpoint`) that
 ``KGDX_CT_MODEL`` accepts::
 
@@ -22,6 +29,8 @@ CPU threads can reorder float sums).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
 from collections.abc import Callable
@@ -37,13 +46,18 @@ from kgdx.errors import ConfigError, DataError
 
 __all__ = [
     "CTHeadConfig",
+    "CohortInputs",
     "finding_targets",
+    "cohort_inputs",
     "mask_targets",
     "preprocess_cohort",
+    "window",
+    "acquisition_augment",
     "train_ct_head",
     "calibrate_head",
     "finding_auroc",
     "predict",
+    "format_auroc_table",
 ]
 
 
@@ -62,9 +76,11 @@ class CTHeadConfig:
         head_epochs: Stage 2 passes (slice fusion and head on cached slice vectors).
         head_lr: Stage 2 learning rate.
         weight_decay: AdamW weight decay.
-        flip: Left–right flip augmentation (findings here have no side in the labels).
+        flip: Left–right flip augmentation (the labels have no side).
+        robust: Acquisition augmentation in stage 1 (:func:`acquisition_augment`).
         patience: Stop stage 2 after this many epochs without a better validation AUROC.
         seed: Seed of initialisation, batch order and augmentation.
+        cache: A folder where preprocessed inputs are kept between runs (``None``: none).
     """
 
     model: str = "ct-tiny"
@@ -78,8 +94,10 @@ class CTHeadConfig:
     head_lr: float = 1e-3
     weight_decay: float = 0.05
     flip: bool = True
+    robust: bool = True
     patience: int = 15
     seed: int = 0
+    cache: str | None = None
 
     def __post_init__(self) -> None:
         if self.epochs < 0:
@@ -97,20 +115,168 @@ def finding_targets(record: dict[str, Any], findings: tuple[str, ...]) -> np.nda
     return np.array([h in shown for h in findings], np.float32)
 
 
-def preprocess_cohort(cohort, ids: list[str], cfg, *, progress: bool = False) -> torch.Tensor:  # noqa: ANN001
-    """The encoder inputs of the cohort's volumes ``(N, S, C, H, W)``, float16 to halve memory."""
+@dataclass
+class CohortInputs:
+    """Preprocessed cases of one split, kept compactly.
+
+    Attributes:
+        ids: The case ids, in order.
+        base: ``(N, S, H, W)`` ``int16`` HU slices after crop, slice selection and resizing
+            (windowing happens per batch, after augmentation).
+        patches: ``(N, S, L, F)`` ``uint8`` patch-level finding labels from the masks, or ``None``.
+        y: ``(N, F)`` float scan-level labels.
+    """
+
+    ids: list[str]
+    base: torch.Tensor
+    patches: torch.Tensor | None
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _mask_values(cohort, findings: tuple[str, ...]) -> dict[int, int]:  # noqa: ANN001
+    return {
+        int(k): findings.index(v["id"])
+        for k, v in cohort.manifest.get("mask_labels", {}).items()
+        if v["id"] in findings
+    }
+
+
+def _patches(labels: torch.Tensor, values: dict[int, int], n_find: int, patch: int) -> torch.Tensor:
+    """``(S, H, W)`` mask values → ``(S, L, F)`` ``uint8``: patch ``l`` of slice ``s`` shows finding ``f``."""
+    onehot = torch.zeros(labels.shape[0], n_find, *labels.shape[1:])  # (S, F, H, W)
+    for v, j in values.items():
+        onehot[:, j] = torch.maximum(onehot[:, j], (labels == v).float())
+    pooled = torch.nn.functional.max_pool2d(onehot, patch)  # (S, F, h, w)
+    return pooled.flatten(2).transpose(1, 2).to(torch.uint8)
+
+
+def cohort_inputs(
+    cohort,  # noqa: ANN001 - kgdx.ingest.cohort.Cohort
+    ids: list[str],
+    cfg,  # noqa: ANN001 - PreprocessCfg
+    findings: tuple[str, ...],
+    *,
+    patch_size: int | None = None,
+    cache: str | Path | None = None,
+    progress: bool = False,
+) -> CohortInputs:
+    """Preprocess the cohort's cases ``ids`` (and, with ``patch_size``, their masks) once.
+
+    With ``cache``, the result is kept in that folder under a hash of the cohort, the ids and the
+    preprocessing, and read back by later runs.
+    """
     from kgdx.encoders.preprocess import CTPreprocessor
     from kgdx.progress import progress as bar
 
+    if not ids:
+        raise DataError("no volumes to preprocess", file=getattr(cohort, "root", None))
+    key = hashlib.sha256(
+        json.dumps(
+            [
+                str(Path(cohort.root).resolve()),
+                cohort.manifest.get("seed"),
+                cohort.manifest.get("n"),
+                ids,
+                asdict(cfg),
+                list(findings),
+                patch_size,
+            ],
+            default=str,
+        ).encode()
+    ).hexdigest()[:16]
+    path = Path(cache) / f"ct-inputs-{key}.pt" if cache else None
+    if path is not None and path.is_file():
+        d = torch.load(path, weights_only=False)
+        return CohortInputs(d["ids"], d["base"], d["patches"], d["y"])
     pre = CTPreprocessor(cfg)
-    out = []
+    values = _mask_values(cohort, findings) if patch_size else {}
+    bases, patches = [], []
     with bar("preprocessing CT", len(ids), enabled=progress) as advance:
         for cid in ids:
-            out.append(pre(cohort.volume(cid)).to(torch.float16))
+            vol = cohort.volume(cid)
+            box = pre.box(vol)
+            bases.append(pre.base(vol, box).round().clamp(-1024, 3071).to(torch.int16))
+            if patch_size and values:
+                lab = pre.labels(cohort.volume(cid, "ct_mask").array, box)
+                patches.append(_patches(lab, values, len(findings), patch_size))
             advance(1)
-    if not out:
-        raise DataError("no volumes to preprocess", file=getattr(cohort, "root", None))
-    return torch.stack(out)
+    y = torch.from_numpy(np.stack([finding_targets(cohort.labels[i], findings) for i in ids]))
+    out = CohortInputs(list(ids), torch.stack(bases), torch.stack(patches) if patches else None, y)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        torch.save({"ids": out.ids, "base": out.base, "patches": out.patches, "y": out.y}, tmp)
+        tmp.replace(path)
+    return out
+
+
+def window(base: torch.Tensor, cfg) -> torch.Tensor:  # noqa: ANN001 - PreprocessCfg
+    """HU slices ``(..., S, H, W)`` → encoder input ``(..., S, C, H, W)``: the config's windows,
+    clipped to [0, 1], then normalised (the same as :class:`~kgdx.encoders.preprocess.CTPreprocessor`)."""
+    x = base.float()
+    chans = [((x - (lvl - w / 2)) / w).clamp(0.0, 1.0) for w, lvl in cfg.windows]
+    return (torch.stack(chans, dim=-3) - cfg.mean) / cfg.std
+
+
+def preprocess_cohort(cohort, ids: list[str], cfg, *, progress: bool = False) -> torch.Tensor:  # noqa: ANN001
+    """The encoder inputs of the cohort's volumes ``(N, S, C, H, W)``, float16 to halve memory."""
+    inp = cohort_inputs(cohort, ids, cfg, (), progress=progress)
+    return window(inp.base, cfg).to(torch.float16)
+
+
+def mask_targets(cohort, ids: list[str], cfg, findings: tuple[str, ...], patch_size: int) -> torch.Tensor:  # noqa: ANN001
+    """Patch-level finding labels from the cohort's lesion masks: ``(N, S, L, F)`` 0/1, where patch
+    ``l`` of encoder slice ``s`` shows finding ``f``. The mask goes through the same crop, slice
+    selection, padding and resizing (nearest) as the volume, so patches line up with the ViT's."""
+    inp = cohort_inputs(cohort, ids, cfg, findings, patch_size=patch_size)
+    if inp.patches is None:
+        raise DataError("the cohort has no mask labels for these findings", file=getattr(cohort, "root", None))
+    return inp.patches
+
+
+def _blur_kernel(sigma: float) -> torch.Tensor:
+    r = max(1, int(math.ceil(3 * sigma)))
+    t = torch.arange(-r, r + 1, dtype=torch.float32)
+    k = torch.exp(-0.5 * (t / max(sigma, 1e-3)) ** 2)
+    return k / k.sum()
+
+
+def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable in-plane Gaussian blur of ``(N, H, W)``."""
+    k = _blur_kernel(sigma)
+    r = (len(k) - 1) // 2
+    y = torch.nn.functional.conv2d(
+        torch.nn.functional.pad(x[:, None], (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1)
+    )
+    y = torch.nn.functional.conv2d(torch.nn.functional.pad(y, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1))
+    return y[:, 0]
+
+
+def acquisition_augment(base: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Re-"scan" HU slices ``(B, S, H, W)``: per volume, a random kernel (blur σ up to 0.9 px, or
+    edge enhancement up to 1.2), added noise (SD up to 14 HU, white or grainy) and an HU offset
+    (±12), each with probability 0.5–0.8. Returns a new float tensor."""
+    out = base.float().clone()
+    for b in range(out.shape[0]):
+        u = torch.rand(6, generator=gen)
+        v = out[b]  # (S, H, W)
+        if u[0] < 0.35:
+            v = _blur(v, 0.3 + 0.6 * float(u[1]))
+        elif u[0] < 0.7:
+            v = v + (0.3 + 0.9 * float(u[1])) * (v - _blur(v, 1.2))
+        if u[2] < 0.8:
+            noise = torch.randn(v.shape, generator=gen)
+            if u[3] < 0.5:
+                noise = _blur(noise, 0.7)
+                noise = noise / noise.std().clamp(min=1e-6)
+            v = v + 14.0 * float(u[4]) * noise
+        if u[5] < 0.5:
+            v = v + float(torch.empty(1).uniform_(-12.0, 12.0, generator=gen))
+        out[b] = v
+    return out
 
 
 def finding_auroc(probs: np.ndarray, targets: np.ndarray, findings: tuple[str, ...]) -> dict[str, Any]:
@@ -132,51 +298,21 @@ def finding_auroc(probs: np.ndarray, targets: np.ndarray, findings: tuple[str, .
 
 @torch.no_grad()
 def predict(encoder, x: torch.Tensor, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
-    """Scan embeddings ``(N, D)`` and finding probabilities ``(N, F)`` of preprocessed volumes."""
+    """Scan embeddings ``(N, D)`` and finding probabilities ``(N, F)``: of preprocessed volumes
+    ``(N, S, C, H, W)``, or of HU slices ``(N, S, H, W)`` (windowed here)."""
     was = encoder.training
     encoder.eval()
     embs, probs = [], []
     try:
         for i in range(0, len(x), batch_size):
-            out = encoder(x[i : i + batch_size].float())
+            xb = x[i : i + batch_size]
+            xb = window(xb, encoder.cfg.preprocess) if xb.ndim == 4 else xb.float()
+            out = encoder(xb)
             embs.append(out.scan_embedding.numpy())
             probs.append(out.finding_probs.numpy())
     finally:
         encoder.train(was)
     return np.concatenate(embs), np.concatenate(probs)
-
-
-def mask_targets(cohort, ids: list[str], cfg, findings: tuple[str, ...], patch_size: int) -> torch.Tensor:  # noqa: ANN001
-    """Patch-level finding labels from the cohort's lesion masks: ``(N, S, L, F)`` 0/1, where patch
-    ``l`` of encoder slice ``s`` shows finding ``f``. The mask goes through the same slice
-    selection, padding and resizing (nearest) as the volume, so patches line up with the ViT's."""
-    from monai.transforms import Compose, Resize
-
-    from kgdx.encoders.transforms import PadToSquare, UniformSliceSample
-
-    values = {
-        int(k): findings.index(v["id"])
-        for k, v in cohort.manifest.get("mask_labels", {}).items()
-        if v["id"] in findings
-    }
-    steps = [UniformSliceSample(cfg.num_slices)]
-    if cfg.pad_to_square:
-        steps.append(PadToSquare(0.0))
-    steps.append(Resize((cfg.image_size, cfg.image_size), mode="nearest"))
-    chain = Compose(steps)
-    out = []
-    for cid in ids:
-        m = (
-            torch.as_tensor(chain(torch.from_numpy(cohort.volume(cid, "ct_mask").array.astype(np.float32))))
-            .round()
-            .long()
-        )
-        onehot = torch.zeros(m.shape[0], len(findings), *m.shape[1:])  # (S, F, H, W)
-        for v, j in values.items():
-            onehot[:, j] = (m == v).float()
-        patches = torch.nn.functional.max_pool2d(onehot, patch_size)  # (S, F, h, w)
-        out.append(patches.flatten(2).transpose(1, 2).to(torch.uint8))  # (S, L, F)
-    return torch.stack(out)
 
 
 def _pos_weight(y: torch.Tensor, dims: tuple[int, ...], cap: float) -> torch.Tensor:
@@ -185,9 +321,13 @@ def _pos_weight(y: torch.Tensor, dims: tuple[int, ...], cap: float) -> torch.Ten
 
 
 @torch.no_grad()
-def _slice_cls(encoder, x: torch.Tensor, batch_size: int = 32) -> torch.Tensor:  # noqa: ANN001
+def _slice_cls(encoder, base: torch.Tensor, batch_size: int = 32, flip: bool = False) -> torch.Tensor:  # noqa: ANN001
     encoder.eval()
-    return torch.cat([encoder(x[i : i + batch_size].float()).slice_cls for i in range(0, len(x), batch_size)])
+    out = []
+    for i in range(0, len(base), batch_size):
+        xb = window(base[i : i + batch_size], encoder.cfg.preprocess)
+        out.append(encoder(xb.flip(-1) if flip else xb).slice_cls)
+    return torch.cat(out)
 
 
 def calibrate_head(encoder, logits: np.ndarray, targets: np.ndarray, *, l2: float = 1.0) -> dict[str, list[float]]:  # noqa: ANN001
@@ -222,7 +362,7 @@ def train_ct_head(
     out: str | Path,
     config: CTHeadConfig | None = None,
     *,
-    inputs: dict[str, torch.Tensor] | None = None,
+    inputs: dict[str, torch.Tensor | CohortInputs] | None = None,
     progress: bool = True,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
@@ -233,18 +373,19 @@ def train_ct_head(
     1. The whole encoder learns from the scan-level labels and, when the cohort has lesion masks
        (``dense``), from patch- and slice-level labels read off the masks through two linear
        heads used only in training. The dense labels say *where* a finding is, which a ViT
-       trained from scratch on a few hundred scans cannot find out from scan labels alone.
+       cannot find out from a few hundred scan labels alone. Batches are augmented (flip, and
+       with ``robust`` another kernel, dose and calibration).
     2. The slice ViT is frozen; the slice-fusion transformer and the finding head are trained on
        its cached slice vectors (fast), keeping the epoch with the best validation macro AUROC.
 
     Finally the head is calibrated on the validation split (:func:`calibrate_head`).
 
     Args:
-        cohort: A :class:`kgdx.synth.Cohort` or its folder.
+        cohort: A :class:`kgdx.ingest.cohort.Cohort` or its folder.
         out: The checkpoint file to write.
         config: Settings.
-        inputs: Preprocessed volumes by split (``train``, ``validation``, optionally ``test``),
-            as :func:`preprocess_cohort` makes them, to skip preprocessing.
+        inputs: Preprocessed splits (``train``, ``validation``, optionally ``test``), as
+            :func:`cohort_inputs` makes them, to skip preprocessing.
         progress: Draw progress bars.
         on_epoch: Called with each epoch's row of the history.
 
@@ -260,6 +401,7 @@ def train_ct_head(
     cohort = read_cohort(cohort) if isinstance(cohort, (str, Path)) else cohort
     torch.manual_seed(c.seed)
     rng = np.random.default_rng(c.seed)
+    gen = torch.Generator().manual_seed(c.seed)
     if c.init:
         encoder = load_checkpoint(c.init, finding_head=True)
         if encoder.finding_head is None:
@@ -275,28 +417,38 @@ def train_ct_head(
             f"the cohort needs train and validation cases (got {len(ids['train'])} and {len(ids['validation'])})",
             file=cohort.root,
         )
-    inputs = dict(inputs or {})
-    for s in ("train", "validation", "test"):
-        if s not in inputs and ids[s]:
-            inputs[s] = preprocess_cohort(cohort, ids[s], encoder.cfg.preprocess, progress=progress)
-    y = {
-        s: torch.from_numpy(np.stack([finding_targets(cohort.labels[i], findings) for i in ids[s]]))
-        for s in ids
-        if ids[s]
-    }
     pcfg, vcfg = encoder.cfg.preprocess, encoder.cfg.slice_encoder
     dense = c.dense and bool(cohort.manifest.get("mask_labels")) and not c.freeze_encoder
-    masks = mask_targets(cohort, ids["train"], pcfg, findings, vcfg.patch_size) if dense else None
+    data: dict[str, CohortInputs] = {}
+    for s in ("train", "validation", "test"):
+        if not ids[s]:
+            continue
+        given = (inputs or {}).get(s)
+        if isinstance(given, CohortInputs) and (given.patches is not None or not (dense and s == "train")):
+            data[s] = given
+        else:
+            data[s] = cohort_inputs(
+                cohort,
+                ids[s],
+                pcfg,
+                findings,
+                patch_size=vcfg.patch_size if (dense and s == "train") else None,
+                cache=c.cache,
+                progress=progress,
+            )
+    train = data["train"]
+    masks = train.patches if dense else None
+    dense = masks is not None
     F, D = len(findings), vcfg.width
     aux_patch, aux_slice = torch.nn.Linear(D, F), torch.nn.Linear(D, F)
     bce = torch.nn.functional.binary_cross_entropy_with_logits
     # Rare findings would otherwise be learnt as "never": weight positives by the class ratio
     # (calibration at the end undoes the shift this gives the probabilities).
-    pw = _pos_weight(y["train"], (0,), 20.0)
+    pw = _pos_weight(train.y, (0,), 20.0)
     pw_patch = _pos_weight(masks, (0, 1, 2), 50.0) if dense else None
     pw_slice = _pos_weight(masks.amax(2), (0, 1), 50.0) if dense else None
 
-    n = len(ids["train"])
+    n = len(train)
     history: list[dict[str, Any]] = []
     t0 = time.perf_counter()
 
@@ -305,6 +457,10 @@ def train_ct_head(
         history.append(row)
         if on_epoch is not None:
             on_epoch(row)
+
+    def val_auroc() -> float:
+        _, p = predict(encoder, data["validation"].base)
+        return finding_auroc(p, data["validation"].y.numpy(), findings)["macro_auroc"] or 0.0
 
     # -- stage 1: the whole encoder ----------------------------------------------------------------
     if not c.freeze_encoder and c.epochs:
@@ -319,6 +475,7 @@ def train_ct_head(
         )
         steps_per_epoch = math.ceil(n / c.batch_size)
         total, step = steps_per_epoch * c.epochs, 0
+        side = pcfg.image_size // vcfg.patch_size
         with bar("training CT encoder", total, enabled=progress) as advance:
             for epoch in range(1, c.epochs + 1):
                 encoder.train()
@@ -326,20 +483,20 @@ def train_ct_head(
                 losses = []
                 for b in range(steps_per_epoch):
                     idx = torch.from_numpy(order[b * c.batch_size : (b + 1) * c.batch_size])
-                    x = inputs["train"][idx].float()  # (B, S, C, H, W)
+                    hu = acquisition_augment(train.base[idx], gen) if c.robust else train.base[idx].float()
                     flip = (
                         torch.from_numpy(rng.random(len(idx)) < 0.5)
                         if c.flip
                         else torch.zeros(len(idx), dtype=torch.bool)
                     )
-                    x[flip] = x[flip].flip(-1)
+                    hu[flip] = hu[flip].flip(-1)
+                    x = window(hu, pcfg)  # (B, S, C, H, W)
                     for g in opt.param_groups:
                         g["lr"] = cosine_warmup(step, steps_per_epoch, total, peak=c.lr)
                     out_ = encoder(x)
-                    loss = bce(out_.finding_logits, y["train"][idx], pos_weight=pw)
+                    loss = bce(out_.finding_logits, train.y[idx], pos_weight=pw)
                     if dense:
                         B, S = x.shape[:2]
-                        side = pcfg.image_size // vcfg.patch_size
                         m = masks[idx].float().view(B, S, side, side, F)
                         m[flip] = m[flip].flip(3)  # the patch grid flips with the image
                         m = m.view(B, S, side * side, F)
@@ -356,15 +513,23 @@ def train_ct_head(
                     losses.append(loss.item())
                     step += 1
                     advance(1)
-                log({"stage": 1, "epoch": epoch, "loss": round(float(np.mean(losses)), 5)})
+                log(
+                    {
+                        "stage": 1,
+                        "epoch": epoch,
+                        "loss": round(float(np.mean(losses)), 5),
+                        "val_macro_auroc": round(val_auroc(), 4),
+                    }
+                )
 
     # -- stage 2: slice fusion and head on the frozen slice ViT ------------------------------------
-    cache = {s: _slice_cls(encoder, inputs[s]) for s in ("train", "validation")}  # (N, S, D)
+    cache = {s: _slice_cls(encoder, data[s].base) for s in ("train", "validation")}  # (N, S, D)
     if c.flip:
-        cache["train_flip"] = _slice_cls(encoder, inputs["train"].flip(-1))
+        cache["train_flip"] = _slice_cls(encoder, train.base, flip=True)
     params = [*encoder.fusion.parameters(), *encoder.finding_head.parameters()]
     opt = torch.optim.AdamW(params, lr=c.head_lr, weight_decay=c.weight_decay)
     best, best_epoch, best_state, stale = -1.0, 0, None, 0
+    yv = data["validation"].y.numpy()
     for epoch in range(1, c.head_epochs + 1):
         encoder.train()
         order = torch.from_numpy(rng.permutation(n))
@@ -375,7 +540,7 @@ def train_ct_head(
             if c.flip:
                 flip = torch.from_numpy(rng.random(len(idx)) < 0.5)
                 xs = torch.where(flip[:, None, None], cache["train_flip"][idx], xs)
-            loss = bce(encoder.finding_head(encoder.fusion(xs)[0]), y["train"][idx], pos_weight=pw)
+            loss = bce(encoder.finding_head(encoder.fusion(xs)[0]), train.y[idx], pos_weight=pw)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -383,7 +548,7 @@ def train_ct_head(
         encoder.eval()
         with torch.no_grad():
             pv = torch.sigmoid(encoder.finding_head(encoder.fusion(cache["validation"])[0])).numpy()
-        val = finding_auroc(pv, y["validation"].numpy(), findings)["macro_auroc"] or 0.0
+        val = finding_auroc(pv, yv, findings)["macro_auroc"] or 0.0
         log({"stage": 2, "epoch": epoch, "loss": round(float(np.mean(losses)), 5), "val_macro_auroc": round(val, 4)})
         if val > best:
             best, best_epoch, stale = val, epoch, 0
@@ -396,21 +561,23 @@ def train_ct_head(
     encoder.eval()
     with torch.no_grad():
         zv = encoder.finding_head(encoder.fusion(cache["validation"])[0]).numpy()
-    calibration = calibrate_head(encoder, zv, y["validation"].numpy())
+    calibration = calibrate_head(encoder, zv, yv)
     summary: dict[str, Any] = {
         "best_head_epoch": best_epoch,
         "history": history,
         "dense": dense,
+        "robust": c.robust,
         "seconds": round(time.perf_counter() - t0, 1),
         "train_cases": n,
         "calibration": calibration,
     }
     for s in ("validation", "test"):
-        if s in inputs and s in y:
-            _, p = predict(encoder, inputs[s])
-            summary[s] = finding_auroc(p, y[s].numpy(), findings)
+        if s in data:
+            _, p = predict(encoder, data[s].base)
+            summary[s] = finding_auroc(p, data[s].y.numpy(), findings)
     meta = {
         "trained_by": "kgdx.encoders.train_ct_head",
+        "finding_head": "trained",
         "config": asdict(c),
         "cohort": str(cohort.root),
         "cohort_seed": cohort.manifest.get("seed"),

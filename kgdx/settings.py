@@ -92,7 +92,9 @@ class Settings(BaseSettings):
 
     ct_model: str | None = Field(
         default=None,
-        description="CT encoder checkpoint (name or path) with a trained finding head, for cases with a CT.",
+        description="CT encoder checkpoint (name or path) with a trained finding head, for cases with a CT and for "
+        "`kgdx encode` of a volume (train one with `kgdx train-ct-head`); unset: no CT findings, and `kgdx encode` "
+        "uses ct-tiny with seeded random weights, marked untrained.",
     )
 
     @property

@@ -11,15 +11,17 @@ What each input becomes, on the :class:`~kgdx.ingest.case.PatientCase` the Diagn
   linked (``findings`` and ``impression``): the indication says why the scan was asked for, not
   what it showed. Only *Phenotypic abnormality* terms are kept: HPO's modifiers ("Acute",
   "Apical") are not findings.
-* **CT volume** → the CT encoder with a *trained* finding head (``KGDX_CT_MODEL``; an untrained
-  head's probabilities would mean nothing) → one probability per finding. A finding at or above
+* **CT volume** → the CT encoder with a *trained* finding head (``KGDX_CT_MODEL``, trained
+  with ``kgdx train-ct-head``; an untrained head's probabilities would
+  mean nothing) → one probability per finding, and the scan embedding. A finding at or above
   ``ct_threshold`` is observed with ``probability`` = the head's output, which the model uses as
   the weight of the patient's edge to that phenotype.
 * **Labs** stay on the case; the Diagnoser maps abnormal ones to phenotypes through the KG's
   ``INDICATES`` edges when it ranks.
 
-With ``embed=True`` the encoders' embeddings are kept on ``case.embeddings`` (``"ct"``: the scan
-embedding; ``"report"``: the report's MiniLM embedding).
+The CT's scan embedding is kept on ``case.embeddings["ct"]`` (``(D,)`` float32, the fused scan
+CLS of the encoder: 64-d for ``ct-tiny``; see docs/encoders.md, "The embedding path"); with
+``embed=True`` the report's MiniLM embedding is kept too (``"report"``, 384-d).
 
 Example:
     >>> from kgdx import CaseBuilder, Diagnoser, open_kg                       # doctest: +SKIP

@@ -117,6 +117,58 @@ def ellipsoid(grid: Grid, c: Point, semi: Point, pad: float = 0.0):
     return sl, q.astype(np.float32)
 
 
+def rotated_ellipsoid(grid: Grid, c: Point, semi: Point, rot: np.ndarray):
+    """``(slices, q, local)`` of an ellipsoid whose axes are the columns of ``rot`` (3 × 3, LPS).
+
+    ``q`` < 1 inside (normalised radius²); ``local`` is ``(3, ...)``: each voxel's coordinates
+    along the ellipsoid's axes (mm, from its centre).
+    """
+    reach = float(max(semi))
+    sl = grid.box(tuple(ci - reach for ci in c), tuple(ci + reach for ci in c))  # type: ignore[arg-type]
+    if sl is None:
+        return None
+    z, y, x = grid.coords(sl)
+    p = (x - c[0], y - c[1], z - c[2])
+    local = [sum(float(rot[i, k]) * p[i] for i in range(3)) for k in range(3)]  # rot.T @ p
+    q = sum((local[k] / semi[k]) ** 2 for k in range(3))
+    return sl, q.astype(np.float32), np.stack(np.broadcast_arrays(*local)).astype(np.float32)
+
+
+def edt_inside(mask: np.ndarray, spacing: tuple[float, float, float], pad: int = 2) -> np.ndarray:
+    """Distance (mm) from each ``True`` voxel of ``mask`` to the nearest ``False`` one (0 outside),
+    computed on the mask's bounding box only (much faster for a small mask in a big volume)."""
+    from scipy import ndimage
+
+    out = np.zeros(mask.shape, np.float32)
+    idx = (
+        np.nonzero(mask.any(axis=(1, 2)))[0],
+        np.nonzero(mask.any(axis=(0, 2)))[0],
+        np.nonzero(mask.any(axis=(0, 1)))[0],
+    )
+    if any(i.size == 0 for i in idx):
+        return out
+    sl = tuple(slice(max(0, int(i[0]) - pad), min(n, int(i[-1]) + pad + 1)) for i, n in zip(idx, mask.shape))
+    out[sl] = ndimage.distance_transform_edt(mask[sl], sampling=spacing)
+    return out
+
+
+def edt_from(source: np.ndarray, spacing: tuple[float, float, float], reach_mm: float) -> np.ndarray:
+    """Distance (mm) from each voxel to the nearest ``True`` voxel of ``source``, computed within
+    ``reach_mm`` of its bounding box (``inf`` beyond)."""
+    from scipy import ndimage
+
+    out = np.full(source.shape, np.inf, np.float32)
+    idx = [np.nonzero(source.any(axis=ax))[0] for ax in ((1, 2), (0, 2), (0, 1))]
+    if any(i.size == 0 for i in idx):
+        return out
+    sl = tuple(
+        slice(max(0, int(i[0]) - int(np.ceil(reach_mm / s))), min(n, int(i[-1]) + int(np.ceil(reach_mm / s)) + 1))
+        for i, n, s in zip(idx, source.shape, spacing)
+    )
+    out[sl] = ndimage.distance_transform_edt(~source[sl], sampling=spacing)
+    return out
+
+
 def smooth_field(shape: tuple[int, int, int], rng: np.random.Generator, cells: tuple[int, int, int]) -> np.ndarray:
     """A smooth random field in about [-1, 1]: coarse Gaussian noise interpolated up to ``shape``.
 

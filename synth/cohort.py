@@ -100,11 +100,11 @@ def make_case(
     rngs = case_rngs(seed, index)
     patient = sampler.sample(index, rngs["patient"])
     vcfg = cfg.volume
-    spacing = vcfg.spacing
+    acq = sample_acquisition(vcfg, rngs["image"])
+    spacing = vcfg.spacing_for(acq.fov_mm or vcfg.fov_mm[1])
     heart = _CARDIOMEGALY_SCALE if "HP:0001640" in patient.drawn_findings else 1.0
     ph = make_phantom(vcfg.shape, spacing, rngs["image"], heart_scale=heart)
     labels, lesions = draw_findings(ph, patient.drawn_findings, patient.severity, rngs["image"], patient.hints)
-    acq = sample_acquisition(vcfg, rngs["image"])
     clean = ph.hu.copy() if keep_phantom else None
     body = None
     if not vcfg.air_noise:
@@ -224,6 +224,11 @@ _STATE: dict[str, Any] = {}
 
 def _init(sampler: PatientSampler, cfg: SynthConfig, out: str, seed: int) -> None:
     _STATE.update(sampler=sampler, cfg=cfg, out=out, seed=seed)
+    # The workers are the parallelism: one torch thread each (MONAI's filters in the acquisition),
+    # or they oversubscribe the cores. Results do not depend on the thread count.
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def _work(index: int) -> tuple[dict[str, Any], dict[str, int]]:
@@ -358,6 +363,8 @@ def _finish(
         "geometry": {
             "shape_zyx": list(cfg.volume.shape),
             "spacing_zyx_mm": [round(s, 4) for s in cfg.volume.spacing],
+            "spacing_note": "at fov_mm; with volume.fov_xy_mm each case has its own in-plane spacing "
+            "(labels.jsonl geometry)",
             "orientation": "LPS (nibabel axcodes L, P, S)",
             "ct_dtype": "int16 HU",
             "mask_dtype": "uint8",

@@ -53,15 +53,22 @@ class VolumeConfig(FrozenModel):
     shape: tuple[int, int, int] = Field(default=(64, 128, 128), description="Voxels (z, y, x).")
     fov_mm: tuple[float, float] = Field(default=(320.0, 360.0), description="(z extent, in-plane FOV) in mm.")
     noise_sd_hu: tuple[float, float] = Field(
-        default=(6.0, 22.0),
+        default=(4.0, 16.0),
         description="Per-case image noise SD in HU, drawn uniformly from this range (dose variants).",
     )
     slice_thickness_mm: tuple[float, ...] = Field(
         default=(1.25, 2.5, 5.0),
         description="Nominal reconstructed slice thicknesses, one drawn per case; the z blur's FWHM.",
     )
-    kernels: tuple[Literal["soft", "standard", "sharp"], ...] = Field(
-        default=("soft", "standard", "sharp"), description="Reconstruction kernels, one drawn per case (in-plane blur)."
+    kernels: tuple[Literal["soft", "standard", "medium", "sharp", "lung"], ...] = Field(
+        default=("soft", "standard", "sharp"),
+        description="Reconstruction kernels, one drawn per case (blur, edge enhancement and noise texture; "
+        "kgdx.synth.acquisition.KERNELS).",
+    )
+    fov_xy_mm: tuple[float, float] | None = Field(
+        default=None,
+        description="In-plane field of view (mm) drawn per case from this range, which sets the pixel size; "
+        "None keeps fov_mm[1] for every case.",
     )
     air_noise: bool = Field(
         default=False, description="Add image noise to the air around the body too (about doubles the file size)."
@@ -83,6 +90,13 @@ class VolumeConfig(FrozenModel):
             raise ValueError(f"'fov_mm' (got {v}) must be (150-600 mm in z, 250-600 mm in-plane) to hold a chest")
         return v
 
+    @field_validator("fov_xy_mm")
+    @classmethod
+    def _fov_xy(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        if v is not None and not (250 <= v[0] <= v[1] <= 600):
+            raise ValueError(f"'fov_xy_mm' (got {v}) must be (low, high) with 250 <= low <= high <= 600 mm")
+        return v
+
     @field_validator("noise_sd_hu")
     @classmethod
     def _noise(cls, v: tuple[float, float]) -> tuple[float, float]:
@@ -99,9 +113,13 @@ class VolumeConfig(FrozenModel):
 
     @property
     def spacing(self) -> tuple[float, float, float]:
-        """Voxel size in mm, ``(z, y, x)``."""
+        """Voxel size in mm, ``(z, y, x)``, at the nominal field of view ``fov_mm``."""
+        return self.spacing_for(self.fov_mm[1])
+
+    def spacing_for(self, fov_xy: float) -> tuple[float, float, float]:
+        """Voxel size in mm, ``(z, y, x)``, for an in-plane field of view of ``fov_xy`` mm."""
         z, y, x = self.shape
-        return (self.fov_mm[0] / z, self.fov_mm[1] / y, self.fov_mm[1] / x)
+        return (self.fov_mm[0] / z, fov_xy / y, fov_xy / x)
 
 
 class DifficultyConfig(FrozenModel):

@@ -1,24 +1,35 @@
 """Lesion patterns drawn into a phantom, each with its voxels in one label map.
 
 Every drawn finding writes its :data:`~kgdx.synth.findings.LABEL_OF` value into ``labels`` where
-it shows, and changes the HU there:
+it shows, and changes the HU there, following its radiology (Fleischner Society glossary,
+Hansell et al., *Radiology* 2008):
 
-* **ground-glass opacity** raises the lung to about −550 HU and keeps vessels visible;
-* **consolidation** fills the lung to 25–45 HU and hides vessels; **air bronchograms** are
-  air-filled bronchi drawn inside it;
-* **nodules** (solid, part-solid with a solid core, or ground-glass; lobulated) and **masses**
-  (spiculated, peripheral or central);
+* **ground-glass opacity**: hazy areas (about −650 to −450 HU) through which vessels stay
+  visible, geographic, with some secondary lobules spared (lobular sparing), peripheral or
+  diffuse;
+* **consolidation**: one or two lung *segments* (the territories of the lobe's arterial
+  subtrees) or a whole lobe filled to 25–45 HU, stopping sharply at the fissures and hiding
+  the vessels; **air bronchograms** are the lobe's own bronchi left air-filled inside it
+  (without them the bronchi are fluid-filled too);
+* **nodules**: solid, part-solid (a solid core in ground glass) or pure ground-glass, lobulated,
+  6–30 mm; **masses**: over 3 cm, spiculated, peripheral or central at the hilum;
 * **cavities**: a thick soft-tissue wall round an air lumen, some with an air–fluid level;
-* **pleural effusion**: fluid (5–20 HU) in the dependent (posterior) pleural space, deepest at
-  the base; **pneumothorax**: air in the non-dependent (anterior, apical) pleural space with the
-  visceral pleural line; **pleural thickening**: a soft-tissue band along the wall;
-* **emphysema**: low-attenuation areas (−960 to −990 HU), upper-zone predominant, vessels lost;
+* **pleural effusion**: fluid (5–20 HU) in the dependent posterior pleural space, deepest at the
+  base, whose surface curves up along the chest wall (a meniscus); **pneumothorax**: air in the
+  non-dependent (anterior, apical) pleural space with the visceral pleural line;
+  **pleural thickening**: a soft-tissue band along the wall;
+* **emphysema**: centrilobular (small lucencies without walls round their lobular artery,
+  upper-zone predominant), paraseptal (subpleural bullae in a row) or panlobular (diffuse
+  low attenuation with pruned vessels, lower zones), −960 to −990 HU;
 * **reticulation** and **interlobular septal thickening**: networks of fine lines (the edges of a
-  random cell tiling: ~8 mm cells for reticulation, ~15 mm secondary lobules for septa);
-  **honeycombing**: stacked subpleural basal air cysts with walls;
-* **tree-in-bud**: clusters of small branching opacities with budding tips in the periphery;
-* **bronchiectasis**: dilated, thick-walled bronchi (lumen wider than the artery beside it);
-* **mosaic attenuation**: geographic lobular areas of lower attenuation with thinner vessels;
+  random cell tiling: ~8 mm cells for reticulation, ~16 mm secondary lobules for septa);
+  **honeycombing**: stacked subpleural basal air cysts with walls (the fibrotic end stage,
+  drawn with reticulation round it when both are present);
+* **tree-in-bud**: the lobe's small peripheral branches filled (soft tissue) with a bud at each
+  tip: centrilobular branching opacities;
+* **bronchiectasis**: the lobe's bronchi dilated (lumen wider than the artery beside it) with
+  thick walls, reaching the periphery;
+* **mosaic attenuation**: secondary lobules in geographic groups, 75 HU darker with thinner vessels;
 * **atelectasis**: a plate-like band of collapsed lung; **pulmonary cysts**: thin-walled air spaces;
 * **lymphadenopathy**: enlarged nodes (40 HU) in the mediastinal fat at the usual stations, or at
   the hila; **cardiomegaly**: the enlarged heart the phantom drew.
@@ -35,8 +46,9 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from kgdx.synth._geometry import Point, ellipsoid, smooth_field, tube
+from kgdx.synth._geometry import Point, edt_inside, ellipsoid, rotated_ellipsoid, smooth_field, tube
 from kgdx.synth.findings import LABEL_OF, spec
+from kgdx.synth.lungs import Lobe, lobe_name
 from kgdx.synth.phantom import Phantom, Tissue
 
 __all__ = ["LesionInfo", "draw_findings", "DRAW_ORDER", "lobe_of"]
@@ -94,21 +106,18 @@ class LesionInfo:
 
 
 def lobe_of(ph: Phantom, p: Point) -> str:
-    """The lobe a point lies in, approximated from its side, height and front-back position."""
+    """The lobe a point lies in (the nearest lung voxel's when it is just outside the lungs)."""
     k, j, i = ph.grid.index(p)
-    h = float(ph.height()[k, 0, 0])
-    dep = float(ph.dependency()[0, j, 0])
-    if p[0] < 0:
-        if h >= 0.62:
-            return "right upper lobe"
-        if h >= 0.32 and dep < 0.5:
-            return "right middle lobe"
-        return "right lower lobe"
-    if h >= 0.55:
-        return "left upper lobe"
-    if h >= 0.32 and dep < 0.45:
-        return "lingula"
-    return "left lower lobe"
+    lobe = int(ph.lobes[k, j, i]) if ph.lobes is not None else 0
+    if lobe == 0 and ph.lobes is not None:
+        r = 3
+        box = ph.lobes[max(0, k - r) : k + r + 1, max(0, j - r) : j + r + 1, max(0, i - r) : i + r + 1]
+        vals = box[box > 0]
+        if vals.size:
+            lobe = int(np.bincount(vals).argmax())
+    if lobe == 0:
+        lobe = Lobe.RLL if p[0] < 0 else Lobe.LLL
+    return lobe_name(lobe, z=p[2], lingula_z=ph.landmarks.get("lingula_z"))  # type: ignore[arg-type]
 
 
 class _Canvas:
@@ -119,9 +128,9 @@ class _Canvas:
         self.hints = hints
         self.labels = np.zeros(ph.hu.shape, np.uint8)
         self.hu = ph.hu
-        t = ph.tissue
-        self.lung = np.isin(t, _LUNG) & (ph.rho() < 1.0)
-        self.lung_side = {"R": self.lung & ph.side_mask("R"), "L": self.lung & ph.side_mask("L")}
+        self.lung = ph.lung().copy()
+        self.lung_side = {"R": ph.lung("R"), "L": ph.lung("L")}
+        self.min_depth = 1.01 * min(ph.grid.spacing)  # the shallowest depth a voxel can have
 
     # -------------------------------------------------------------------- placement
 
@@ -138,7 +147,7 @@ class _Canvas:
         m = m & (h >= height[0]) & (h <= height[1])
         if depth is not None:
             d = self.ph.wall_depth()
-            m = m & (d >= depth[0]) & (d <= depth[1])
+            m = m & (d >= depth[0]) & (d <= max(depth[1], self.min_depth))
         if dep is not None:
             dd = self.ph.dependency()
             m = m & (dd >= dep[0]) & (dd <= dep[1])
@@ -196,21 +205,31 @@ class _Canvas:
 
 
 def _ggo(cv: _Canvas, info: LesionInfo) -> None:
-    n = 1 + int(round(cv.s * 4 + cv.rng.uniform(-0.5, 0.5)))
+    n = 1 + int(round(cv.s * 3 + cv.rng.uniform(-0.5, 0.5)))
     peripheral = cv.rng.random() < 0.6
+    region = np.zeros(cv.hu.shape, bool)
     for _ in range(max(1, n)):
-        side = cv.rng.choice(["R", "L"])
-        p = cv.pick_any(cv.zone(side, (0.0, 0.8), depth=(0, 30) if peripheral else None, free=True), cv.zone(side))
-        r = cv.rng.uniform(14, 22) + 26 * cv.s
-        b = cv.blob(p, (r, r * cv.rng.uniform(0.6, 1.0), r * cv.rng.uniform(0.7, 1.2)), 0.5)
+        side = str(cv.rng.choice(["R", "L"]))
+        p = cv.pick_any(cv.zone(side, (0.0, 0.85), depth=(0, 30) if peripheral else None, free=True), cv.zone(side))
+        r = cv.rng.uniform(16, 26) + 30 * cv.s
+        b = cv.blob(p, (r, r * cv.rng.uniform(0.6, 1.0), r * cv.rng.uniform(0.7, 1.2)), 0.6)
         if b is None:
             continue
         sl, inside = b
-        m = inside & cv.lung[sl]
-        level = cv.rng.uniform(-640, -470)
-        new = np.maximum(cv.hu[sl], level + 0.5 * (cv.hu[sl] + 820.0))
-        info.voxels += cv.paint(sl, m, info.label, new)
+        region[sl] |= inside & cv.lung[sl]
         _note(cv, info, p)
+    if peripheral:
+        region &= cv.ph.wall_depth() < 25.0 + 40.0 * cv.s
+    # Lobular sparing: some secondary lobules inside the area stay normal.
+    cells = _cells(cv, region, 16.0)
+    if cells is not None:
+        spared = cv.rng.random(int(cells.max()) + 1) < 0.2
+        keep = region.copy()
+        keep[region] = ~spared[cells[region]]
+        region = keep if keep.any() else region
+    level = cv.rng.uniform(-660, -460)
+    new = np.maximum(cv.hu, level + 0.5 * (cv.hu + 840.0))  # vessels stay visible through it
+    info.voxels += cv.paint((slice(None),) * 3, region, info.label, new)
     info.count = n
     info.subtype = "peripheral" if peripheral else "diffuse"
 
@@ -289,91 +308,135 @@ def _honeycombing(cv: _Canvas, info: LesionInfo) -> None:
 
 
 def _emphysema(cv: _Canvas, info: LesionInfo) -> None:
-    zone = cv.zone(height=(0.35, 1.0))
-    f = smooth_field(cv.hu.shape, cv.rng, tuple(max(2, n // 5) for n in cv.hu.shape))
-    frac = 0.06 + 0.22 * cv.s
-    vals = f[zone]
-    if vals.size == 0:
-        return
-    thr = np.quantile(vals, 1 - frac)
-    m = zone & (f > thr)
-    if cv.rng.random() < 0.3:  # paraseptal: a subpleural rim as well
-        m |= zone & (cv.ph.wall_depth() < 6) & (f > np.quantile(vals, 0.6))
-    new = -975.0 + 10.0 * f
+    """Centrilobular (upper zones), paraseptal (subpleural) or panlobular (lower zones)."""
+    kind = str(cv.rng.choice(["centrilobular", "paraseptal", "panlobular"], p=[0.6, 0.25, 0.15]))
+    vessel = cv.ph.vessel_frac.astype(np.float32) if cv.ph.vessel_frac is not None else np.zeros(cv.hu.shape)
+    if kind == "panlobular":
+        zone = cv.zone(height=(0.0, 0.6))
+        f = smooth_field(cv.hu.shape, cv.rng, tuple(max(2, n // 6) for n in cv.hu.shape))
+        m = zone & (f > np.quantile(f[zone], 0.55 - 0.35 * cv.s)) if zone.any() else zone
+        m &= vessel < 0.5  # pruned, but the larger vessels remain
+        new = -965.0 + 8.0 * f
+    else:
+        if kind == "centrilobular":
+            zone = cv.zone(height=(0.45, 1.0))
+            share, r_lo, r_hi = 0.04 + 0.22 * cv.s, 2.0, 5.0 + 3.0 * cv.s  # of the zone's volume
+        else:
+            zone = cv.zone(height=(0.3, 1.0), depth=(0, 12))
+            share, r_lo, r_hi = 0.06 + 0.2 * cv.s, 4.0, 8.0 + 6.0 * cv.s
+        m = _holes(cv, zone, share, r_lo, r_hi)
+        m &= vessel < 0.6  # the lobular artery stays as a dot in a centrilobular lucency
+        new = np.full(cv.hu.shape, -980.0, np.float32)
     info.voxels += cv.paint((slice(None),) * 3, m, info.label, new)
     _note_mask(cv, info, m)
-    info.subtype = "centrilobular, upper-zone predominant"
+    info.subtype = kind
 
 
 def _mosaic(cv: _Canvas, info: LesionInfo) -> None:
+    """Geographic groups of secondary lobules 75 HU darker, with thinner vessels."""
     zone = cv.zone()
-    f = smooth_field(cv.hu.shape, cv.rng, tuple(max(2, n // 6) for n in cv.hu.shape))
-    vals = f[zone]
-    if vals.size == 0:
+    cells = _cells(cv, zone, 22.0)
+    if cells is None:
         return
-    m = zone & (f > np.quantile(vals, 0.6 - 0.15 * cv.s))
-    lung_level = -840.0
+    f = smooth_field(cv.hu.shape, cv.rng, tuple(max(2, n // 6) for n in cv.hu.shape))
+    n_cells = int(cells.max()) + 1
+    # A cell is lucent when the geographic field is high at its centre (cells cluster in groups).
+    score = np.zeros(n_cells)
+    np.add.at(score, cells[zone], f[zone])
+    score /= np.maximum(np.bincount(cells[zone], minlength=n_cells), 1)
+    lucent = score > np.quantile(score, 0.6 - 0.15 * cv.s)
+    m = zone.copy()
+    m[zone] = lucent[cells[zone]]
     new = cv.hu - 75.0
     vessel = cv.ph.tissue == Tissue.VESSEL
-    new = np.where(vessel, cv.hu - 0.45 * (cv.hu - lung_level), new)  # thinner vessels in the lucent lobules
+    new = np.where(vessel, cv.hu - 0.45 * (cv.hu + 850.0), new)
     info.voxels += cv.paint((slice(None),) * 3, m, info.label, new)
     _note_mask(cv, info, m)
 
 
 def _consolidation(cv: _Canvas, info: LesionInfo, bronchogram: int | None, infos: dict[str, LesionInfo]) -> None:
-    n = 1 + int(cv.rng.random() < 0.25 + 0.4 * cv.s)
+    """One or two segments of a lobe, or the whole lobe, filled; it stops at the fissures."""
     dependent = cv.rng.random() < 0.5
+    n = 1 + int(cv.rng.random() < 0.2 + 0.4 * cv.s)
+    lobar = cv.rng.random() < 0.15 + 0.35 * cv.s
+    lobes = [int(v) for v in Lobe]
+    weights = np.array([1.0, 0.8, 1.6, 1.0, 1.6]) if dependent else np.ones(5)
+    if "apical" in cv.hints:
+        weights = np.array([2.5, 0.3, 0.6, 2.5, 0.6])
     for _ in range(n):
-        side = str(cv.rng.choice(["R", "L"]))
-        hr = cv.height_range((0.0, 0.6) if dependent else (0.0, 0.9))
-        p = cv.pick_any(
-            cv.zone(side, hr, dep=(0.45, 1.0) if dependent else None, depth=(4, 40), free=True),
-            cv.zone(side, hr),
-            cv.zone(side),
-        )
-        r = cv.rng.uniform(16, 24) + 22 * cv.s
-        b = cv.blob(p, (r, r * cv.rng.uniform(0.7, 1.0), r * cv.rng.uniform(0.8, 1.3)), 0.45)
-        if b is None:
+        lobe = int(cv.rng.choice(lobes, p=weights / weights.sum()))
+        terr = _territory(cv, lobe)
+        if terr is None:
             continue
-        sl, inside = b
-        m = inside & cv.lung[sl]
-        vals = cv.rng.uniform(25, 45) + 6.0 * cv.rng.standard_normal(m.shape).astype(np.float32)
-        got = cv.paint(sl, m, info.label, vals)
+        in_lobe = terr >= 0
+        if lobar:
+            region = in_lobe
+        else:
+            segs = np.unique(terr[in_lobe])
+            pick = cv.rng.choice(segs, size=min(len(segs), 1 + int(cv.rng.random() < 0.3)), replace=False)
+            region = np.isin(terr, pick) & in_lobe
+        # Airspace disease rarely fills a segment to its edge away from the fissures: an irregular
+        # margin, eaten into by up to ~10 mm where a smooth random field says so.
+        f = smooth_field(cv.hu.shape, cv.rng, tuple(max(2, k // 4) for k in cv.hu.shape))
+        region &= edt_inside(region, cv.ph.grid.spacing) + 10.0 * (f - 0.3 + 0.5 * cv.s) > 0.0
+        if dependent:
+            region &= cv.ph.dependency() > 0.35 - 0.3 * cv.s
+        region &= cv.labels == 0
+        if not region.any():
+            p = cv.pick_any(cv.zone(free=True), cv.zone())
+            b = cv.blob(p, (18.0, 15.0, 18.0), 0.4)
+            if b is None:
+                continue
+            sl, inside = b
+            region = np.zeros(cv.hu.shape, bool)
+            region[sl] = inside & cv.lung[sl]
+        vals = cv.rng.uniform(25, 45) + 6.0 * cv.rng.standard_normal(cv.hu.shape).astype(np.float32)
+        air = (
+            cv.ph.airway_frac.astype(np.float32) if cv.ph.airway_frac is not None else np.zeros(cv.hu.shape, np.float32)
+        )
+        got = cv.paint((slice(None),) * 3, region, info.label, vals)
         info.voxels += got
-        _note(cv, info, p)
+        kk, jj, ii = np.nonzero(region)
+        if kk.size:
+            mid = kk.size // 2
+            _note(cv, info, cv.ph.grid.point(int(kk[mid]), int(jj[mid]), int(ii[mid])))
         if bronchogram is not None and got:
-            _air_bronchograms(cv, sl, m, p, bronchogram, infos)
+            _air_bronchograms(cv, region, air, bronchogram, infos)
     info.count = n
-    info.subtype = "dependent" if dependent else "lobar/segmental"
+    info.subtype = "lobar" if lobar else ("dependent segmental" if dependent else "segmental")
 
 
 def _air_bronchograms(
-    cv: _Canvas, sl, region: np.ndarray, centre: Point, label: int, infos: dict[str, LesionInfo]
+    cv: _Canvas, region: np.ndarray, air: np.ndarray, label: int, infos: dict[str, LesionInfo]
 ) -> None:
-    g = cv.ph.grid
-    side = cv.side_of(centre)
-    hilum = np.array(cv.ph.hila[side], np.float32)
-    c = np.array(centre, np.float32)
-    entry = c + 0.6 * (hilum - c) / max(1.0, float(np.linalg.norm(hilum - c))) * 25.0
-    zs, ys, xs = sl
-    kk, jj, ii = np.nonzero(region)
-    if kk.size == 0:
-        return
+    """The consolidated region's own bronchi stay air-filled; where it holds too few, bronchi are
+    drawn from its hilar side into it (branching towards its far edge)."""
     info = infos.setdefault("air_bronchogram", LesionInfo("air_bronchogram", "HP:0033662", label))
-    for _ in range(3 + int(cv.rng.integers(0, 3))):
-        t = int(cv.rng.integers(kk.size))
-        tgt = (float(g.x[xs][ii[t]]), float(g.y[ys][jj[t]]), float(g.z[zs][kk[t]]))
-        tb = tube(g, tuple(map(float, entry)), tgt, 2.8, 2.0)
-        if tb is None:
-            continue
-        tsl, frac, _, _ = tb
-        inside = np.zeros(cv.hu.shape, bool)
-        inside[sl] = region
-        inside[sl] &= cv.labels[sl] == infos["consolidation"].label
-        m = (frac > 0.45) & inside[tsl]
-        vals = cv.hu[tsl] * (1 - frac) - 920.0 * frac
-        info.voxels += cv.paint(tsl, m, label, vals)
-    _note(cv, info, centre)
+    inside = region & (cv.labels == infos["consolidation"].label)
+    m = inside & (air > 0.3)
+    if int(m.sum()) < 4:
+        g = cv.ph.grid
+        kk, jj, ii = np.nonzero(inside)
+        if kk.size == 0:
+            return
+        c = np.array([g.x[ii].mean(), g.y[jj].mean(), g.z[kk].mean()], np.float32)
+        side = "R" if c[0] < 0 else "L"
+        hilum = np.array(cv.ph.hila[side], np.float32)
+        entry = c + 0.5 * (hilum - c)
+        for _ in range(3 + int(cv.rng.integers(0, 3))):
+            t = int(cv.rng.integers(kk.size))
+            tgt = (float(g.x[ii[t]]), float(g.y[jj[t]]), float(g.z[kk[t]]))
+            tb = tube(g, tuple(map(float, entry)), tgt, 2.6, 1.8)
+            if tb is None:
+                continue
+            tsl, frac, _, _ = tb
+            np.maximum(air[tsl], frac * inside[tsl], out=air[tsl])
+        m = inside & (air > 0.3)
+    vals = cv.hu * (1 - air) - 950.0 * air
+    info.voxels += cv.paint((slice(None),) * 3, m, label, vals)
+    kk, jj, ii = np.nonzero(m)
+    if kk.size:
+        _note(cv, info, cv.ph.grid.point(int(kk[0]), int(jj[0]), int(ii[0])))
 
 
 def _nodule(cv: _Canvas, info: LesionInfo, halo: bool) -> None:
@@ -465,21 +528,20 @@ def _cavity(cv: _Canvas, info: LesionInfo) -> None:
 
 
 def _effusion(cv: _Canvas, info: LesionInfo) -> None:
+    """Fluid in the dependent (posterior, supine) pleural space: a level surface, deepest at the
+    base, curving up along the chest wall (the meniscus)."""
     sides = ["R", "L"] if cv.rng.random() < 0.25 + 0.5 * cv.s else [str(cv.rng.choice(["R", "L"]))]
     an = cv.ph.anatomy
     g = cv.ph.grid
     h = cv.ph.height()
-    dep = cv.ph.dependency()
     y3 = g.y[None, :, None]
-    back = an.cavity_yc + an.cavity_b
+    wd = cv.ph.wall_depth()
     for side in sides:
-        depth = cv.rng.uniform(12, 20) + 35 * cv.s
-        top = 0.45 + 0.3 * cv.s  # how high up the posterior wall the fluid climbs
-        d_z = depth * np.clip((top - h) / top, 0, 1) ** 1.3  # deepest at the base, nothing above `top`
-        rho = cv.ph.rho()
-        # Fluid lies behind a roughly horizontal surface, within the posterior pleural space.
-        m = cv.lung_side[side] & ((y3 > back - d_z) | (rho > 1 - d_z / (2.2 * an.cavity_b)) & (dep > 0.55))
-        m &= d_z > 1.0
+        depth = cv.rng.uniform(14, 22) + 40 * cv.s  # mm of fluid at the base, front to back
+        top = 0.4 + 0.35 * cv.s  # how high up the back the fluid climbs (relative lung height)
+        d_z = depth * np.clip((top - h) / top, 0, 1) ** 0.8
+        meniscus = 0.6 * d_z * np.exp(-wd / 9.0)
+        m = cv.lung_side[side] & (y3 > an.y_back - d_z - meniscus) & (d_z > 1.0)
         vals = cv.rng.uniform(5, 20) + 3.0 * cv.rng.standard_normal(cv.hu.shape).astype(np.float32)
         info.voxels += cv.paint((slice(None),) * 3, m, info.label, vals)
         info.sides.append(side)
@@ -509,7 +571,9 @@ def _pneumothorax(cv: _Canvas, info: LesionInfo) -> None:
 def _pleural_thickening(cv: _Canvas, info: LesionInfo) -> None:
     side = str(cv.rng.choice(["R", "L"]))
     t = cv.rng.uniform(3.0, 5.0) + 5 * cv.s
-    m = cv.zone(side, (0.0, 0.7), depth=(-5, t)) & (cv.ph.dependency() > cv.rng.uniform(0.2, 0.5))
+    m = cv.zone(side, (0.0, 0.75), depth=(0, t)) & (cv.ph.dependency() > cv.rng.uniform(0.2, 0.5))
+    if not m.any():
+        m = cv.zone(side, depth=(0, t))
     info.voxels += cv.paint((slice(None),) * 3, m, info.label, 40.0)
     info.sides.append(side)
     info.lobes.append("right" if side == "R" else "left")
@@ -517,30 +581,39 @@ def _pleural_thickening(cv: _Canvas, info: LesionInfo) -> None:
 
 
 def _tree_in_bud(cv: _Canvas, info: LesionInfo) -> None:
+    """Impacted small airways: the terminal branches of one or more segments, filled, with buds."""
     g = cv.ph.grid
     clusters = 1 + int(cv.rng.random() < 0.3 + 0.5 * cv.s) + int(cv.s > 0.7)
+    arteries = [t for t in cv.ph.trees if t.kind == "artery" and t.branches]
     for _ in range(clusters):
-        hr = cv.height_range((0.0, 1.0))
-        c = np.array(cv.pick_any(cv.zone(height=hr, depth=(2, 25), free=True), cv.zone(height=hr)), np.float32)
         got = 0
-        for _ in range(int(cv.rng.integers(8, 15))):
-            base = c + cv.rng.normal(0, 10, 3).astype(np.float32)
-            stem_dir = cv.rng.normal(size=3).astype(np.float32)
-            stem_dir /= np.linalg.norm(stem_dir)
-            tip = base + stem_dir * cv.rng.uniform(7, 12)
-            parts = [(base, tip, 1.7, 1.4)]
-            for _ in range(int(cv.rng.integers(2, 4))):
-                v = stem_dir + cv.rng.normal(0, 0.8, 3).astype(np.float32)
+        hr = cv.height_range((0.0, 1.0))
+        c = np.array(cv.pick_any(cv.zone(height=hr, depth=(2, 30), free=True), cv.zone(height=hr)), np.float32)
+        leaves = [b for t in arteries for b in t.branches if b.leaf and np.linalg.norm(np.subtract(b.b, c)) < 30.0]
+        if len(leaves) < 4:  # a coarse grid: branches round the centre instead
+            leaves = []
+            for _ in range(int(cv.rng.integers(8, 14))):
+                base = c + cv.rng.normal(0, 10, 3).astype(np.float32)
+                v = cv.rng.normal(size=3).astype(np.float32)
                 v /= np.linalg.norm(v)
-                parts.append((tip, tip + v * cv.rng.uniform(5, 8), 1.4, 1.2))
-            for a, b, r0, r1 in parts:
-                for seg in ((a, b, r0, r1), (b, b + 1e-3, 2.6, 2.6)):  # branch, then its bud
+                leaves.append(_Twig(tuple(map(float, base)), tuple(map(float, base + v * cv.rng.uniform(7, 12)))))
+        for br in leaves:
+            a, b = np.array(br.a, np.float32), np.array(br.b, np.float32)
+            d = b - a
+            d /= max(1e-6, float(np.linalg.norm(d)))
+            parts = [(a + 0.3 * (b - a), b, 1.6, 1.3)]
+            for _ in range(int(cv.rng.integers(1, 3))):
+                v = d + cv.rng.normal(0, 0.8, 3).astype(np.float32)
+                v /= np.linalg.norm(v)
+                parts.append((b, b + v * cv.rng.uniform(4, 7), 1.3, 1.1))
+            for p0, p1, r0, r1 in parts:
+                for seg in ((p0, p1, r0, r1), (p1, p1 + 1e-3, 2.4, 2.4)):  # branch, then its bud
                     tb = tube(g, tuple(map(float, seg[0])), tuple(map(float, seg[1])), seg[2], seg[3])
                     if tb is None:
                         continue
                     sl, frac, _, _ = tb
                     m = (frac > 0.35) & cv.lung[sl]
-                    got += cv.paint(sl, m, info.label, np.maximum(cv.hu[sl], cv.hu[sl] * (1 - frac) - 60.0 * frac))
+                    got += cv.paint(sl, m, info.label, np.maximum(cv.hu[sl], cv.hu[sl] * (1 - frac) - 40.0 * frac))
         info.voxels += got
         _note(cv, info, tuple(map(float, c)))
     info.count = clusters
@@ -613,42 +686,39 @@ def _cyst(cv: _Canvas, info: LesionInfo) -> None:
 
 
 def _lymph_nodes(cv: _Canvas, info: LesionInfo, hilar: bool) -> None:
-    an = cv.ph.anatomy
     lm = cv.ph.landmarks
-    tr = lm["trachea"]
-    car = lm["carina"]
     if hilar:
         stations = {"right hilar": cv.ph.hila["R"], "left hilar": cv.ph.hila["L"]}
     else:
-        stations = {
-            "right paratracheal": (tr[0] - 16.0, tr[1] - 2.0, car[2] + 22.0),
-            "left paratracheal": (tr[0] + 14.0, tr[1] + 2.0, car[2] + 20.0),
-            "subcarinal": (car[0] + 2.0, car[1] + 14.0, car[2] - 16.0),
-            "aortopulmonary window": (16.0, tr[1] - 8.0, car[2] + 6.0),
-            "prevascular": (4.0, an.cavity_yc - 0.62 * an.cavity_b, car[2] + 18.0),
-        }
+        stations = {k.split(":", 1)[1]: v for k, v in lm.items() if k.startswith("station:")}
     names = sorted(stations)
     order = cv.rng.permutation(len(names))
     want = 1 + int(round(cv.s * (len(names) - 1) * cv.rng.uniform(0.4, 1.0)))
     sizes = []
+    t_all = cv.ph.tissue
     for o in order:
         if len(sizes) >= want:
             break
         name = names[int(o)]
-        c = np.array(stations[name], np.float32) + cv.rng.normal(0, 3, 3).astype(np.float32)
+        base = np.array(stations[name], np.float32)
         if hilar:  # beside the hilar vessels, towards the lung
-            c[0] += -10.0 if name.startswith("right") else 10.0
-            c[1] -= 6.0
+            base[0] += -10.0 if name.startswith("right") else 10.0
+            base[1] -= 6.0
         short = cv.rng.uniform(11, 16) + 12 * cv.s
         semi = (short / 2, short / 2 * cv.rng.uniform(1.0, 1.3), short / 2 * cv.rng.uniform(1.2, 1.6))
-        e = ellipsoid(cv.ph.grid, tuple(map(float, c)), semi)
-        if e is None:
-            continue
-        sl, q = e
-        t = cv.ph.tissue[sl]
-        ok = np.isin(t, (Tissue.FAT,) + _LUNG) if hilar else (t == Tissue.FAT)
-        m = (q < 1) & ok & (cv.ph.rho()[sl] < 1)
-        got = cv.paint(sl, m, info.label, 42.0 + 4.0 * cv.rng.standard_normal(m.shape).astype(np.float32))
+        got = 0
+        for _ in range(4):  # nodes sit in the fat: try a few positions round the station
+            c = base + cv.rng.normal(0, 3 if got == 0 else 6, 3).astype(np.float32)
+            e = ellipsoid(cv.ph.grid, tuple(map(float, c)), semi)
+            if e is None:
+                continue
+            sl, q = e
+            t = t_all[sl]
+            ok = np.isin(t, (Tissue.FAT,) + _LUNG) if hilar else (t == Tissue.FAT)
+            m = (q < 1) & ok & (cv.ph.rho()[sl] < 1)
+            if int(m.sum()) >= max(1, int(0.25 * (q < 1).sum())):
+                got = cv.paint(sl, m, info.label, 42.0 + 4.0 * cv.rng.standard_normal(m.shape).astype(np.float32))
+                break
         if got:
             info.voxels += got
             sizes.append(short)
@@ -661,15 +731,82 @@ def _lymph_nodes(cv: _Canvas, info: LesionInfo, hilar: bool) -> None:
 
 
 def _cardiomegaly(cv: _Canvas, info: LesionInfo) -> None:
-    c, semi = cv.ph.landmarks["heart"], cv.ph.landmarks["heart_semi"]
-    e = ellipsoid(cv.ph.grid, c, semi)
+    lm = cv.ph.landmarks
+    e = rotated_ellipsoid(cv.ph.grid, lm["heart"], lm["heart_semi"], lm["heart_rot"])
     if e is None:
         return
-    sl, q = e
+    sl, q, _ = e
     m = (q < 1) & (cv.ph.tissue[sl] == Tissue.BLOOD)
     cv.labels[sl][m] = info.label
     info.voxels += int(m.sum())
-    info.size_mm = round(float(2 * semi[0]), 0)
+    info.size_mm = round(float(2 * lm["heart_semi"][0]), 0)
+
+
+# ------------------------------------------------------------------------ helpers
+
+
+@dataclass(frozen=True)
+class _Twig:
+    a: Point
+    b: Point
+
+
+def _cells(cv: _Canvas, mask: np.ndarray, cell_mm: float) -> np.ndarray | None:
+    """A random tiling of ``mask`` into cells of about ``cell_mm`` (secondary lobules): the cell
+    number of each voxel (``-1`` outside the mask), or ``None`` for an empty mask."""
+    idx = np.flatnonzero(mask)
+    if idx.size == 0:
+        return None
+    g = cv.ph.grid
+    k, j, i = np.unravel_index(idx, mask.shape)
+    pts = np.stack([g.x[i], g.y[j], g.z[k]], axis=1)
+    lo, hi = pts.min(0) - cell_mm / 2, pts.max(0) + cell_mm / 2
+    n = int(np.clip(np.prod((hi - lo) / cell_mm), 1, 20000))
+    seeds = cv.rng.uniform(lo, hi, size=(n, 3))
+    _, near = cKDTree(seeds).query(pts, k=1)
+    out = np.full(mask.shape, -1, np.int32)
+    out.flat[idx] = near
+    return out
+
+
+def _territory(cv: _Canvas, lobe: int) -> np.ndarray | None:
+    """The segment (arterial subtree) supplying each voxel of ``lobe``; ``-1`` elsewhere."""
+    tree = next((t for t in cv.ph.trees if t.kind == "artery" and t.lobe == lobe and len(t.points)), None)
+    m = cv.ph.lobes == lobe
+    idx = np.flatnonzero(m)
+    if idx.size == 0:
+        return None
+    out = np.full(m.shape, -1, np.int32)
+    if tree is None or (tree.point_segment < 0).all():
+        out.flat[idx] = 0
+        return out
+    g = cv.ph.grid
+    k, j, i = np.unravel_index(idx, m.shape)
+    pts = np.stack([g.x[i], g.y[j], g.z[k]], axis=1)
+    _, near = cKDTree(tree.points).query(pts, k=1)
+    seg = tree.point_segment[near]
+    out.flat[idx] = np.where(seg >= 0, seg, 0)
+    return out
+
+
+def _holes(cv: _Canvas, zone: np.ndarray, share: float, r_lo: float, r_hi: float) -> np.ndarray:
+    """Random spherical holes in ``zone`` covering about ``share`` of it, radii ``r_lo``–``r_hi`` mm."""
+    idx = np.flatnonzero(zone)
+    out = np.zeros(zone.shape, bool)
+    if idx.size == 0:
+        return out
+    g = cv.ph.grid
+    mean_vol = np.pi / 3 * (r_hi**4 - r_lo**4) / max(1e-6, r_hi - r_lo)  # E[4/3 π r³], r uniform
+    # Overlapping holes cover 1 - exp(-n v / V) of the zone.
+    n_want = -np.log(max(1e-3, 1.0 - share)) * idx.size * float(np.prod(g.spacing)) / mean_vol
+    n = int(np.clip(cv.rng.poisson(n_want), 3, 5000))
+    k, j, i = np.unravel_index(idx, zone.shape)
+    pts = np.stack([g.x[i], g.y[j], g.z[k]], axis=1)
+    centres = pts[cv.rng.choice(len(pts), size=min(n, len(pts)), replace=False)]
+    radii = np.maximum(cv.rng.uniform(r_lo, r_hi, len(centres)), 0.55 * g.voxel_mm)
+    d, w = cKDTree(centres).query(pts, k=1)
+    out.flat[idx[d < radii[w]]] = True
+    return out
 
 
 # ------------------------------------------------------------------------ bookkeeping

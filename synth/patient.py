@@ -15,7 +15,8 @@ How a patient is drawn (every probability below comes from the KG or a documente
    profile merged (max per finding) with that of its *CT mimic*: the other disease whose CT
    profile in the KG is most similar (cosine). The image then fits both, and only symptoms, labs
    and the KG tell them apart (e.g. bacterial against viral pneumonia).
-5. **Noise.** CT findings are dropped with ``ct_finding_dropout``; incidental CT findings and
+5. **Noise.** CT findings are dropped with ``ct_finding_dropout``, but a disease with drawn CT
+   findings in the KG always shows at least one (drawn by frequency); incidental CT findings and
    unrelated symptoms are added (Poisson means); a comorbid condition from the history is added
    with ``condition_rate`` (a phenotype a KG ``CONTRAINDICATED_IN`` edge points to that no
    disease of the module presents with: prolonged QT, hepatic failure, CKD stage 5, …).
@@ -229,6 +230,14 @@ class PatientSampler:
                 defining = any(kg.diseases[d].frequency(hp) >= _DEFINING for d, _ in diseases)
                 if not defining:
                     del truth[hp]
+        # A disease with drawn CT findings in the KG shows at least one of them: draw one by its
+        # frequency when sampling and dropout left none (a squamous cell carcinoma without a mass,
+        # a node or a nodule would be a case with nothing to see).
+        for d, _ in diseases:
+            own = [(hp, f) for hp, f in kg.diseases[d].phenotypes if hp in LABEL_OF and f > 0]
+            if own and not any(hp in truth for hp, _ in own):
+                w = np.array([f for _, f in own], np.float64)
+                add(own[int(rng.choice(len(own), p=w / w.sum()))][0], d)
         for _ in range(int(rng.poisson(k.incidental_ct_findings))):
             hp = self.incidental[int(rng.integers(len(self.incidental)))]
             if hp not in truth:

@@ -22,7 +22,7 @@ def enc() -> CTEncoder:
 
 
 def test_output_shapes(enc: CTEncoder) -> None:
-    x = torch.randn(2, 32, 3, 64, 64)  # (B, S, C, H, W)
+    x = torch.randn(2, 32, 3, 128, 128)  # (B, S, C, H, W)
     out = enc(x)
     assert out.scan_embedding.shape == (2, 64)
     assert out.slice_tokens.shape == (2, 32, 64)
@@ -33,26 +33,28 @@ def test_output_shapes(enc: CTEncoder) -> None:
 
 
 def test_masking_hides_patches(enc: CTEncoder) -> None:
-    out = enc(torch.randn(1, 32, 3, 64, 64), mask_ratio=0.25)
-    assert out.vit.mask.shape == (32, 16) and out.vit.mask.sum(1).eq(4).all()
-    assert out.vit.tokens.shape == (32, 1 + 12, 64)
+    out = enc(torch.randn(1, 32, 3, 128, 128), mask_ratio=0.25)
+    assert out.vit.mask.shape == (32, 64) and out.vit.mask.sum(1).eq(16).all()
+    assert out.vit.tokens.shape == (32, 1 + 48, 64)
     ids = out.vit.ids_restore
-    assert (ids.sort(1).values == torch.arange(16)).all()
+    assert (ids.sort(1).values == torch.arange(64)).all()
 
 
 def test_chunked_inference_matches(enc: CTEncoder) -> None:
-    x = torch.randn(2, 32, 3, 64, 64)
+    x = torch.randn(2, 32, 3, 128, 128)
     with torch.no_grad():
         torch.testing.assert_close(enc(x, chunk=7).scan_embedding, enc(x).scan_embedding, atol=1e-5, rtol=1e-4)
 
 
 def test_bad_input_shapes_say_what_they_got(enc: CTEncoder) -> None:
-    with pytest.raises(ValueError, match=r"expected a batch of shape \(B, 32, 3, 64, 64\), got \(2, 16, 3, 64, 64\)"):
-        enc(torch.zeros(2, 16, 3, 64, 64))
-    with pytest.raises(ValueError, match=r"got \(32, 3, 64, 64\)"):
-        enc(torch.zeros(32, 3, 64, 64))
+    with pytest.raises(
+        ValueError, match=r"expected a batch of shape \(B, 32, 3, 128, 128\), got \(2, 16, 3, 128, 128\)"
+    ):
+        enc(torch.zeros(2, 16, 3, 128, 128))
+    with pytest.raises(ValueError, match=r"got \(32, 3, 128, 128\)"):
+        enc(torch.zeros(32, 3, 128, 128))
     with pytest.raises(ValueError, match=r"'mask_ratio' must be in \[0, 1\), got 1.0"):
-        enc(torch.zeros(1, 32, 3, 64, 64), mask_ratio=1.0)
+        enc(torch.zeros(1, 32, 3, 128, 128), mask_ratio=1.0)
     with pytest.raises(ValueError, match="in_dim' must be positive, got 0"):
         SliceFusion(SliceFusionCfg(), in_dim=0)
 
@@ -96,7 +98,7 @@ def test_without_head_and_embed_volumes(phantom) -> None:
 
 def test_backward_reaches_every_parameter() -> None:
     e = create_encoder("ct-tiny")
-    out = e(torch.randn(2, 32, 3, 64, 64), mask_ratio=0.2)
+    out = e(torch.randn(2, 32, 3, 128, 128), mask_ratio=0.2)
     (out.scan_embedding.sum() + out.finding_logits.sum() + out.slice_tokens.mean()).backward()
     missing = [n for n, p in e.named_parameters() if p.requires_grad and p.grad is None]
     assert missing == []

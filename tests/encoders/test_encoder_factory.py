@@ -72,7 +72,7 @@ def test_config_checks_say_what_they_got() -> None:
 
 def test_checkpoint_roundtrip_by_path_and_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     enc = create_encoder("ct-tiny").eval()
-    x = torch.randn(1, 32, 3, 64, 64)
+    x = torch.randn(1, 32, 3, 128, 128)
     ref = enc(x).scan_embedding
     p = save_checkpoint(enc, tmp_path / "ct.pt", meta={"note": "test"})
     back = load_checkpoint(p)

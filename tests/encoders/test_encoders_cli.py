@@ -74,6 +74,10 @@ def test_help_documents_every_option() -> None:
     text = runner.invoke(app, ["pretrain", "--help"], env={"COLUMNS": "200"}).stdout
     for opt in ("--config", "--out-dir", "--steps", "--manifest", "--device", "--progress"):
         assert opt in text
+    text = runner.invoke(app, ["train-ct-head", "--help"], env={"COLUMNS": "200"}).stdout
+    for opt in ("--cohort", "--init", "--epochs", "--dense", "--robust", "--no-robust", "--cache", "--seed"):
+        assert opt in text
+    assert "--seed" in runner.invoke(app, ["encode", "--help"], env={"COLUMNS": "200"}).stdout
 
 
 def test_cli_prints_one_line_and_exits_1(tmp_path: Path) -> None:
@@ -114,3 +118,50 @@ def test_pretrain_command(tmp_path: Path, synth_manifest: Path) -> None:
     )
     assert r.exit_code == 0, r.output
     assert "pretrained ct-tiny: steps 0 -> 1" in r.stdout and (tmp_path / "o" / "encoder.pt").is_file()
+
+
+def test_encode_is_seeded_says_its_weights_and_marks_an_untrained_head(
+    tmp_path: Path, volume: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kgdx.settings import get_settings
+
+    monkeypatch.delenv("KGDX_CT_MODEL", raising=False)
+    get_settings.cache_clear()
+    recs = []
+    for _ in range(2):  # no model, no checkpoint: ct-tiny with seed-0 random weights, twice the same
+        r = runner.invoke(app, ["encode", str(volume)])
+        assert r.exit_code == 0, r.output
+        assert "random weights (seed 0)" in r.stderr and '"untrained": true' in r.stderr
+        recs.append(json.loads(r.stdout))
+    assert recs[0]["embedding"] == recs[1]["embedding"]
+    assert recs[0]["untrained"] is True and recs[0]["weights"]["source"] == "random"
+    assert recs[0]["weights"]["finding_head"] == "untrained" and recs[0]["weights"]["seed"] == 0
+    other = json.loads(runner.invoke(app, ["encode", str(volume), "--seed", "1"]).stdout)
+    assert other["embedding"] != recs[0]["embedding"]
+
+    import torch
+
+    from kgdx.encoders.factory import create_encoder, save_checkpoint
+
+    enc = create_encoder("ct-tiny", seed=0)
+    saved = save_checkpoint(enc, tmp_path / "random-head.pt")  # saved, but its head was never trained
+    r = runner.invoke(app, ["encode", str(volume), "--checkpoint", str(saved)])
+    rec = json.loads(r.stdout)
+    assert rec["untrained"] is True and rec["weights"]["source"] == "checkpoint"
+    assert str(saved) in r.stderr and len(rec["weights"]["sha256"]) == 64
+    with torch.no_grad():
+        for p in enc.finding_head.parameters():
+            p.mul_(0.5)
+    trained = save_checkpoint(enc, tmp_path / "trained.pt", meta={"trained_by": "kgdx.encoders.train_ct_head"})
+    from kgdx.settings import get_settings
+
+    monkeypatch.setenv("KGDX_CT_MODEL", str(trained))  # the default for volumes when set
+    get_settings.cache_clear()
+    try:
+        r = runner.invoke(app, ["encode", str(volume)])
+    finally:
+        monkeypatch.delenv("KGDX_CT_MODEL")
+        get_settings.cache_clear()
+    rec = json.loads(r.stdout)
+    assert "untrained" not in rec and rec["weights"]["finding_head"] == "trained" and "warning" not in r.stderr
+    assert rec["weights"]["checkpoint"] == str(trained)

@@ -135,7 +135,7 @@ def test_train_checkpoint_resume_log_and_plot(synth_manifest: Path, tmp_path: Pa
     state = torch.load(out / "checkpoints" / "last.pt", weights_only=False)
     assert state["step"] == 3 and not any(k.startswith("text_encoder.") for k in state["pretrain_model"])
     enc = load_checkpoint(res2.encoder)
-    assert enc.finding_head is None and enc(torch.zeros(1, 32, 3, 64, 64)).scan_embedding.shape == (1, 64)
+    assert enc.finding_head is None and enc(torch.zeros(1, 32, 3, 128, 128)).scan_embedding.shape == (1, 64)
     # the pretraining checkpoint itself also loads as an encoder
     assert load_checkpoint(out / "checkpoints" / "last.pt").embed_dim == 64
 

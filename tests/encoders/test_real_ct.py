@@ -38,7 +38,7 @@ def test_read_preprocess_encode(name: str, shape: tuple[int, int, int], xy: floa
     assert (vol.array[shape[0] // 2] < -500).mean() > 0.3
     enc = create_encoder("ct-tiny").eval()
     x = CTPreprocessor(enc.cfg.preprocess)(vol)
-    assert x.shape == (32, 3, 64, 64) and x.min() >= -1.0 and x.max() <= 1.0
+    assert x.shape == (32, 3, 128, 128) and x.min() >= -1.0 and x.max() <= 1.0
     with torch.no_grad():
         out = enc(x[None])
     assert out.scan_embedding.shape == (1, 64) and torch.isfinite(out.scan_embedding).all()

@@ -32,7 +32,7 @@ class Device(str, Enum):
     cuda = "cuda"
 
 
-_DEFAULT_MODEL = {"volume": "ct-base", "report": "text-minilm", "labs": "lab-base"}
+_DEFAULT_MODEL = {"volume": "ct-tiny", "report": "text-minilm", "labs": "lab-base"}
 
 
 def pretrain(
@@ -92,7 +92,10 @@ def encode(
     kind: Annotated[Kind, typer.Option(help="What PATH is; auto guesses from the name.")] = Kind.auto,
     model: Annotated[
         str | None,
-        typer.Option(help="Encoder name or config JSON (default: ct-base, text-minilm or lab-base by kind)."),
+        typer.Option(
+            help="Encoder name or config JSON, with random (seeded) weights; default for volumes: the trained CT "
+            "checkpoint KGDX_CT_MODEL when set, else ct-tiny; for reports text-minilm, for labs lab-base."
+        ),
     ] = None,
     checkpoint: Annotated[
         str | None, typer.Option(help="Checkpoint name or path with trained weights (its config wins over --model).")
@@ -112,29 +115,55 @@ def encode(
     series_uid: Annotated[
         str | None, typer.Option(help="DICOM: the SeriesInstanceUID to read when the folder holds several series.")
     ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of random weights (--model without --checkpoint).")] = 0,
     device: Annotated[Device, typer.Option(help="Device to run the encoder on.")] = Device.cpu,
 ) -> None:
-    """Embed one input with its encoder; print or write the embedding (.npy or .json)."""
+    """Embed one input with its encoder; print or write the embedding (.npy or .json).
+
+    Always says on stderr which weights it used (checkpoint file and SHA-256, or random with the
+    seed); the same input, weights and seed give the same numbers. A volume's finding
+    probabilities come only from a trained head: an untrained one's are marked "untrained": true,
+    with a warning.
+    """
     import numpy as np
+    import torch
 
     if not path.exists():
         raise DataError("no such file or folder", file=path)
     if out is not None and out.suffix.lower() not in (".npy", ".json"):
         raise ConfigError(f"--out must end in .npy or .json, got {out.name!r}")
     k = _guess_kind(path) if kind is Kind.auto else kind.value
-    from kgdx.encoders.factory import create_encoder, load_checkpoint
+    from kgdx.encoders.factory import create_encoder, describe_weights, load_checkpoint
 
+    torch.manual_seed(seed)
+    if checkpoint is None and model is None and k == "volume":
+        from kgdx.settings import get_settings
+
+        checkpoint = get_settings().ct_model or None  # unset: ct-tiny with seeded random weights, marked untrained
     if checkpoint is not None:
         enc = load_checkpoint(checkpoint, device=device.value)
     else:
-        enc = create_encoder(model or _DEFAULT_MODEL[k], device=device.value)
-        if k != "report":
-            typer.echo(
-                f"kgdx: warning: no --checkpoint, so {model or _DEFAULT_MODEL[k]} has random weights; "
-                "the embedding is only good for testing the pipeline",
-                err=True,
-            )
-    record: dict[str, Any] = {"input": str(path), "kind": k, "model": getattr(enc.cfg, "name", None)}
+        enc = create_encoder(model or _DEFAULT_MODEL[k], device=device.value, seed=seed)
+    weights = describe_weights(enc)
+    if k == "report" and checkpoint is None:
+        weights = {"source": "pretrained", "model": getattr(enc.cfg, "model", None)}
+    if weights["source"] == "checkpoint":
+        typer.echo(f"kgdx: weights: {weights['checkpoint']} (sha256 {weights['sha256'][:12]})", err=True)
+    elif weights["source"] == "random":
+        typer.echo(
+            f"kgdx: warning: weights: {weights['model']} with random weights (seed {seed}); "
+            "the embedding is only good for testing the pipeline",
+            err=True,
+        )
+    else:
+        typer.echo(f"kgdx: weights: {weights['model']} (the packaged pretrained text model)", err=True)
+    enc.eval()
+    record: dict[str, Any] = {
+        "input": str(path),
+        "kind": k,
+        "model": getattr(enc.cfg, "name", None),
+        "weights": weights,
+    }
     if k == "volume":
         from kgdx.encoders.ct_encoder import CTEncoder
         from kgdx.ingest.volume import read_volume
@@ -144,6 +173,13 @@ def encode(
         vol = read_volume(path, series_uid=series_uid)
         emb, probs = enc.embed([vol])
         record.update(shape=list(vol.shape), spacing=list(vol.spacing), findings=probs[0] if probs else None)
+        if probs and weights["finding_head"] != "trained":
+            record["untrained"] = True
+            typer.echo(
+                "kgdx: warning: the finding probabilities come from an untrained head and mean nothing "
+                '("untrained": true); use a checkpoint trained with `kgdx train-ct-head`',
+                err=True,
+            )
     elif k == "report":
         from kgdx.encoders.text import TextEncoder
         from kgdx.ingest.reports import read_report
@@ -198,6 +234,12 @@ def train_ct_head(
     ] = 12,
     head_epochs: Annotated[int, typer.Option(min=1, help="Stage 2 epochs (slice fusion and head).")] = 60,
     dense: Annotated[bool, typer.Option(help="Also learn from the lesion masks in stage 1.")] = True,
+    robust: Annotated[
+        bool, typer.Option(help="Re-scan each stage-1 batch in HU: another kernel, noise and an HU offset.")
+    ] = True,
+    cache: Annotated[
+        Path | None, typer.Option(help="Keep preprocessed inputs in this folder between runs (int16 HU).")
+    ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Volumes per step in stage 1.")] = 16,
     lr: Annotated[float, typer.Option(help="Stage 1 peak learning rate.")] = 1e-3,
     seed: Annotated[int, typer.Option(help="Seed of initialisation, batch order and augmentation.")] = 0,
@@ -223,6 +265,8 @@ def train_ct_head(
         init=init,
         freeze_encoder=epochs == 0,
         dense=dense,
+        robust=robust,
+        cache=None if cache is None else str(cache),
         epochs=epochs,
         head_epochs=head_epochs,
         batch_size=batch_size,
