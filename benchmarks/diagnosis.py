@@ -10,6 +10,10 @@ only (the case's genes unused):
   closure of the observed and of the excluded findings shares with each disease), to show what
   each part and the pertinent negatives carry;
 - the gene-aware mode (the case's causal gene used), reported separately;
+- v1, the previous shipped checkpoint (trained on simulated cases only,
+  ``benchmarks/data/evidence-gnn-v1.pt``), against the shipped one (``--v1 none`` skips it);
+- the shipped model with one row per disease id (OMIM/ORPHA/MONDO equivalents not merged into
+  one entity), to show what counting any member of the gold's class changes;
 - top-1/3/10 and MRR overall and on the cases whose disease is in the KG, ties counted fairly;
   also per cohort (macro: each cohort counts once) and on three splits by how independent a case
   is from the annotations that score it (``benchmarks/lib/splits.py``): ``cited`` (the gold's
@@ -96,6 +100,12 @@ def real_cases(dx: Diagnoser, folder: Path, limit: int | None, per_case: str | N
     }
     split = provenance(cases)
     cohorts = [cohort(c) for c in cases]
+    from kgdx.reasoning.index import KGIndex
+
+    # One row per disease id, equivalents not merged: what counting any member of the gold's
+    # class as a hit changes. Evaluated against its own index, so ranks count per id.
+    split_ix = KGIndex.from_store(dx.store, merge_equivalents=False)
+    per_id = Diagnoser(dx.store, dx.model, index=split_ix)
     if v1 is not None:
         from kgdx.reasoning.checkpoint import load_checkpoint
 
@@ -111,10 +121,12 @@ def real_cases(dx: Diagnoser, folder: Path, limit: int | None, per_case: str | N
         },
         "methods": {},
     }
+    methods["ablation: EvidenceGNN, equivalent ids not merged"] = lambda c: per_id.rank(c, k=1).scores
     for name, fn in methods.items():
         t = time.perf_counter()
         pc = per_case if name == "EvidenceGNN (phenotype only)" else None
-        m = evaluate_scores(cases, fn, ix.disease_index, ix.diseases, per_case=pc)
+        i = split_ix if name.endswith("not merged") else ix
+        m = evaluate_scores(cases, fn, i.disease_index, i.diseases, per_case=pc)
         s = m.summary()
         s["macro"] = m.macro(cohorts)
         s["splits"] = {k: m.subset(i for i, x in enumerate(split) if x == k).summary()["overall"] for k in SPLITS}
@@ -131,6 +143,10 @@ def real_cases(dx: Diagnoser, folder: Path, limit: int | None, per_case: str | N
         "target_top1": 0.5,
     }
     out["cases_not_in_kg"] = out["methods"]["EvidenceGNN (phenotype only)"]["cases_not_in_kg"]
+    # Cases whose gold id shares its ranked entity with other ids (OMIM/ORPHA/MONDO equivalents).
+    out["cases_gold_merged"] = sum(
+        any(d in ix.disease_index and len(ix.members[ix.disease_index[d]]) > 1 for d in c.diagnoses) for c in cases
+    )
     return out, cases
 
 
