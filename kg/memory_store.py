@@ -6,6 +6,7 @@ and loaded from an on-disk snapshot (:mod:`kgdx.kg.snapshot`) so it is built onc
 
 from __future__ import annotations
 
+import pathlib
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 
@@ -53,6 +54,18 @@ class MemoryStore(KGStore):
         self._g = nx.MultiDiGraph()
         self._names: dict[str, set[str]] = defaultdict(set)
         self._alt: dict[str, str] = {}
+        self._version = 0  # bumped by every change, so a cache of what was loaded can tell it is stale
+        self._origin: tuple[pathlib.Path, int] | None = None
+
+    @property
+    def snapshot_path(self) -> pathlib.Path | None:
+        """The snapshot folder this store was loaded from, while nothing has changed it since."""
+        if self._origin is not None and self._origin[1] == self._version:
+            return self._origin[0]
+        return None
+
+    def _loaded_from(self, path: pathlib.Path) -> None:
+        self._origin = (path, self._version)
 
     @property
     def graph(self) -> nx.MultiDiGraph:
@@ -80,20 +93,27 @@ class MemoryStore(KGStore):
             if self._alt.get(alt) == node_id:
                 del self._alt[alt]
 
-    def _write(self, nodes: Sequence[Node], edges: Sequence[Edge], *, progress: bool) -> None:
+    def _write(self, nodes: Sequence[Node], edges: Sequence[Edge], *, progress: bool, copy: bool = True) -> None:
+        """``copy=False`` keeps the records' own property maps (only for records nobody else holds,
+        such as those just read from a snapshot)."""
         g = self._g
+        own = _copy if copy else (lambda props: props)
+        self._version += 1
         for n in nodes:
             attrs = g.nodes.get(n.id)
             if attrs is None:
-                g.add_node(n.id, type=n.type, props=_copy(n.props))
+                g.add_node(n.id, type=n.type, props=own(n.props))
             else:
                 self._unindex(n.id, attrs["props"])
                 attrs["props"].update(_copy(n.props))
             self._index(n.id, g.nodes[n.id]["props"])
+        if not copy and not g.number_of_edges():  # a fresh load: one edge per key, nothing to merge into
+            g.add_edges_from((e.src, e.dst, e.type, {"props": e.props}) for e in edges)
+            return
         for e in edges:
             data = g.get_edge_data(e.src, e.dst, key=e.type)
             if data is None:
-                g.add_edge(e.src, e.dst, key=e.type, props=_copy(e.props))
+                g.add_edge(e.src, e.dst, key=e.type, props=own(e.props))
             else:
                 data["props"].update(_copy(e.props))
 
@@ -101,6 +121,7 @@ class MemoryStore(KGStore):
         return {i for i in ids if i in self._g}
 
     def delete(self, node_ids: Collection[str] = (), edge_keys: Collection[tuple[str, str, str]] = ()) -> None:
+        self._version += 1
         for src, rel, dst in edge_keys:
             if self._g.has_edge(src, dst, key=rel):
                 self._g.remove_edge(src, dst, key=rel)
@@ -110,12 +131,14 @@ class MemoryStore(KGStore):
                 self._g.remove_node(i)
 
     def replace_properties(self, node_id: str, props: dict) -> None:
+        self._version += 1
         attrs = self._g.nodes[node_id]
         self._unindex(node_id, attrs["props"])
         attrs["props"] = _copy(props)
         self._index(node_id, attrs["props"])
 
     def clear(self) -> None:
+        self._version += 1
         self._g.clear()
         self._names.clear()
         self._alt.clear()

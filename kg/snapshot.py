@@ -124,11 +124,13 @@ def snapshot_records(path: str | Path) -> tuple[Schema, Iterator[Node | Edge]]:
 
     def records() -> Iterator[Node | Edge]:
         for f in sorted((path / "nodes").glob("*.parquet")):
+            label = f.stem
             for (node_id,), props in _rows(_read(f), ("id",)):
-                yield Node(f.stem, node_id, props)
+                yield Node(label, node_id, props)
         for f in sorted((path / "edges").glob("*.parquet")):
+            rel = f.stem
             for (src, dst), props in _rows(_read(f), ("src", "dst")):
-                yield Edge(f.stem, src, dst, props)
+                yield Edge(rel, src, dst, props)
 
     return schema, records()
 
@@ -157,5 +159,6 @@ def load_snapshot(path: str | Path, *, validate: bool = True) -> MemoryStore:
         edges: list[Edge] = []
         for r in records:
             (nodes if isinstance(r, Node) else edges).append(r)
-        store._write(nodes, edges, progress=False)
+        store._write(nodes, edges, progress=False, copy=False)  # fresh records: nothing else holds them
+    store._loaded_from(Path(path).resolve())
     return store

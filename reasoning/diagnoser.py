@@ -44,7 +44,7 @@ class Diagnoser:
     def __init__(self, store: KGStore, model: EvidenceGNN, index: KGIndex | None = None) -> None:
         self.store = store
         self.model = model.eval()
-        self.index = index or KGIndex.from_store(store)
+        self.index = index or KGIndex.for_store(store)
         self.extractor = EvidenceExtractor(self.index, ic_floor=model.config.ic_floor)
         self._indicates = self._lab_map()
 

@@ -11,10 +11,12 @@ copies where columns are read), since the propagation reads columns of single te
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -107,6 +109,32 @@ def disease_entities(names: dict[str, str], equivalences: Iterable[Edge]) -> lis
         seen.update(group)
         out.append(tuple(group))
     return sorted(out)
+
+
+#: Bumped whenever :class:`KGIndex`'s fields or how they are built change, so old caches are rebuilt.
+INDEX_FORMAT = "kgdx-index-1"
+
+
+def _fingerprint(snapshot: Path) -> str:
+    """A digest of a snapshot's files (manifest, schema, and each table's name, size and mtime)."""
+    h = hashlib.sha256(INDEX_FORMAT.encode())
+    for f in sorted([snapshot / "manifest.json", snapshot / "schema.yaml", *snapshot.glob("*/*.parquet")]):
+        st = f.stat()
+        h.update(f"{f.relative_to(snapshot)}:{st.st_size}:{st.st_mtime_ns};".encode())
+    return h.hexdigest()[:16]
+
+
+def _ragged(name: str, rows: Sequence[Sequence], dtype: type) -> dict[str, np.ndarray]:
+    flat = [x for r in rows for x in r]
+    return {
+        f"{name}.flat": np.array(flat, dtype=dtype) if flat else np.zeros(0, dtype=dtype),
+        f"{name}.offsets": np.cumsum([0, *map(len, rows)]),
+    }
+
+
+def _unragged(z: np.lib.npyio.NpzFile, name: str) -> list[list]:
+    flat, off = z[f"{name}.flat"].tolist(), z[f"{name}.offsets"]
+    return [flat[a:b] for a, b in zip(off[:-1], off[1:], strict=True)]
 
 
 @dataclass
@@ -279,6 +307,94 @@ class KGIndex:
             dict(parents),
             members,
         )
+
+    @classmethod
+    def for_store(cls, store: KGStore) -> KGIndex:
+        """:meth:`from_store`, cached beside the snapshot the store was loaded from.
+
+        Building the index takes seconds; reading it back takes a fraction of one, which is most
+        of what a cold ``kgdx diagnose`` or a notebook's first cell waits for. The cache
+        (``<snapshot>/cache/index-<fingerprint>.npz``, plain arrays, no pickle) is keyed on the
+        snapshot's files, so ``kg extend`` or a rebuild makes a new one. A store changed in memory
+        after loading, or one not loaded from a snapshot (Neo4j), is indexed afresh. A snapshot
+        folder that cannot be written to is simply not cached.
+        """
+        folder = getattr(store, "snapshot_path", None)
+        if folder is None:
+            return cls.from_store(store)
+        cache = Path(folder) / "cache" / f"index-{_fingerprint(Path(folder))}.npz"
+        if cache.is_file():
+            try:
+                return cls.load(cache)
+            except (OSError, ValueError, KeyError):
+                pass  # unreadable or from an older format: rebuild it below
+        index = cls.from_store(store)
+        try:
+            for old in cache.parent.glob("index-*.npz"):
+                old.unlink()
+            index.save(cache)
+        except OSError:
+            pass
+        return index
+
+    def save(self, path: str | Path) -> Path:
+        """Write the index as one ``.npz`` of plain arrays (atomically: a temporary file, then a rename)."""
+        path = Path(path)
+        arrays: dict[str, np.ndarray] = {
+            "format": np.array(INDEX_FORMAT),
+            "phenotypes": np.array(self.phenotypes, dtype=str),
+            "diseases": np.array(self.diseases, dtype=str),
+            "disease_names": np.array(self.disease_names, dtype=str),
+            "ic": self.ic,
+            "background": self.background,
+        }
+        for name in ("ancestors", "profile", "annotations", "excludes"):
+            m = getattr(self, name)
+            arrays |= {f"{name}.data": m.data, f"{name}.indices": m.indices, f"{name}.indptr": m.indptr}
+            arrays[f"{name}.shape"] = np.array(m.shape)
+        arrays |= _ragged("members", self.members, str)
+        arrays |= _ragged("genes", list(self.disease_genes.values()), np.int64)
+        arrays["genes.keys"] = np.array(list(self.disease_genes), dtype=str)
+        arrays |= _ragged("parents", list(self.parents.values()), np.int64)
+        arrays["parents.keys"] = np.array(list(self.parents), dtype=np.int64)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(tmp, **arrays)
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> KGIndex:
+        """Read an index written by :meth:`save`.
+
+        Raises:
+            ValueError: if the file is from another index format.
+        """
+        with np.load(path, allow_pickle=False) as z:
+            if str(z["format"]) != INDEX_FORMAT:
+                raise ValueError(f"index format {z['format']} is not {INDEX_FORMAT}")
+
+            def matrix(name: str, kind: type) -> sp.spmatrix:
+                shape = tuple(int(x) for x in z[f"{name}.shape"])
+                return kind((z[f"{name}.data"], z[f"{name}.indices"], z[f"{name}.indptr"]), shape=shape)
+
+            members = [tuple(m) for m in _unragged(z, "members")]
+            genes = dict(zip(z["genes.keys"].tolist(), [list(g) for g in _unragged(z, "genes")], strict=True))
+            parents = dict(zip(z["parents.keys"].tolist(), [list(p) for p in _unragged(z, "parents")], strict=True))
+            return cls(
+                z["phenotypes"].tolist(),
+                z["diseases"].tolist(),
+                z["ic"],
+                z["background"],
+                matrix("ancestors", sp.csc_matrix),
+                matrix("profile", sp.csc_matrix),
+                matrix("annotations", sp.csr_matrix),
+                matrix("excludes", sp.csc_matrix),
+                z["disease_names"].tolist(),
+                genes,
+                parents,
+                members,
+            )
 
     def ancestors_of(self, t: int) -> np.ndarray:
         """Indices of ``t`` and its ancestors."""

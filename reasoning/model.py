@@ -1,7 +1,8 @@
 """EvidenceGNN: scores every disease for a patient from the messages its KG neighbourhood sends.
 
 Each relation has its own learned message function (an MLP over the propagated evidence, see
-:mod:`kgdx.reasoning.evidence`); messages are summed into each disease with PyG's ``scatter``, and a
+:mod:`kgdx.reasoning.evidence`); messages are summed into each disease (``index_add``, the sum
+aggregation of PyG's ``scatter``, without the 2 s that importing PyG adds to a cold start), and a
 disease-level MLP adds what is pooled over the disease's own annotations. The score of disease
 ``d`` for a patient is::
 
@@ -29,7 +30,6 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
-from torch_geometric.utils import scatter
 
 from kgdx.kg.vocab import RelType
 from kgdx.reasoning.evidence import DISEASE_FEATURES, HAS_FINDING_FEATURES, LACKS_FINDING_FEATURES, CaseEvidence
@@ -186,9 +186,9 @@ class EvidenceGNN(nn.Module):
         out = self._psi(ev) if self.config.use_disease_features else torch.zeros(n)
         out = out + self._prior(ev)
         if len(ev.finding_disease):
-            out = out + scatter(self._observed(ev), ev.finding_disease, dim=0, dim_size=n, reduce="sum")
+            out = out.index_add(0, ev.finding_disease, self._observed(ev))
         if self.config.use_excluded and len(ev.lacking_disease):
-            out = out + scatter(self._excluded(ev), ev.lacking_disease, dim=0, dim_size=n, reduce="sum")
+            out = out.index_add(0, ev.lacking_disease, self._excluded(ev))
         return out.view(ev.num_cases, ev.num_diseases)
 
     @torch.no_grad()
