@@ -68,14 +68,16 @@ def write_results(name: str, results: dict[str, Any], out: str | Path | None = N
 
 
 def learned_only(dx: Any) -> Callable[[Any], Any]:  # noqa: ANN401 - a Diagnoser and a PatientCase
-    """A scorer that ranks with ``dx``'s learned terms only: its fixed overlap prior switched off."""
+    """A scorer that ranks with ``dx``'s learned terms only: its overlap prior switched off, whether
+    its weight is a fixed number (``prior_weight``) or learned (``learned_prior``)."""
     cfg = dx.model.config
 
     def scores(case: Any) -> Any:  # noqa: ANN401
-        weight, cfg.prior_weight = cfg.prior_weight, 0.0
+        saved = cfg.prior_weight, cfg.learned_prior
+        cfg.prior_weight, cfg.learned_prior = 0.0, False
         try:
             return dx.rank(case, k=1).scores
         finally:
-            cfg.prior_weight = weight
+            cfg.prior_weight, cfg.learned_prior = saved
 
     return scores
