@@ -14,6 +14,8 @@ only (the case's genes unused):
   ``benchmarks/data/evidence-gnn-v1.pt``), against the shipped one (``--v1 none`` skips it);
 - the shipped model with one row per disease id (OMIM/ORPHA/MONDO equivalents not merged into
   one entity), to show what counting any member of the gold's class changes;
+- the opt-in absent-finding likelihood ratio (``absent_likelihood_floor``), which lowers a disease
+  by log(1 − f) for each finding the patient lacks that the disease has at frequency f;
 - top-1/3/10 and MRR overall and on the cases whose disease is in the KG, ties counted fairly;
   also per cohort (macro: each cohort counts once) and on three splits by how independent a case
   is from the annotations that score it (``benchmarks/lib/splits.py``): ``cited`` (the gold's
@@ -56,6 +58,24 @@ from kgdx.reasoning.diagnoser import Diagnoser
 from kgdx.reasoning.evaluate import evaluate_scores
 
 DEFAULT_CASES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "phenopackets" / "dev"
+
+
+#: The floor of the opt-in absent-finding likelihood ratio measured here (EvidenceGNNConfig).
+ABSENT_FLOOR = 0.1
+
+
+def with_absent_likelihood(dx: Diagnoser):  # noqa: ANN201 - a scorer
+    """Scores with ``absent_likelihood_floor`` switched on (LIRICAL's treatment of an excluded finding)."""
+    cfg = dx.model.config
+
+    def scores(case: PatientCase) -> np.ndarray:
+        saved, cfg.absent_likelihood_floor = cfg.absent_likelihood_floor, ABSENT_FLOOR
+        try:
+            return dx.rank(case, k=1).scores
+        finally:
+            cfg.absent_likelihood_floor = saved
+
+    return scores
 
 
 def _fmt(name: str, s: dict) -> str:
@@ -122,6 +142,7 @@ def real_cases(dx: Diagnoser, folder: Path, limit: int | None, per_case: str | N
         "methods": {},
     }
     methods["ablation: EvidenceGNN, equivalent ids not merged"] = lambda c: per_id.rank(c, k=1).scores
+    methods[f"opt-in: absent-finding likelihood ratio (floor {ABSENT_FLOOR})"] = with_absent_likelihood(dx)
     for name, fn in methods.items():
         t = time.perf_counter()
         pc = per_case if name == "EvidenceGNN (phenotype only)" else None

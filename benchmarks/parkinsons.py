@@ -206,10 +206,17 @@ def main() -> None:
     ap.add_argument("--cohorts", nargs="+", default=["FBXO7", "PARK7"])
     ap.add_argument("--model", default="default")
     ap.add_argument("--finetune-steps", type=int, default=300)
+    ap.add_argument(
+        "--absent-floor",
+        type=float,
+        help="switch on the opt-in absent-finding likelihood ratio with this floor (EvidenceGNNConfig)",
+    )
     ap.add_argument("--out", help="JSON results path (default benchmarks/results/parkinsons.json)")
     args = ap.parse_args()
 
     model, _ = load_checkpoint(args.model)
+    if args.absent_floor is not None:
+        model.config.absent_likelihood_floor = args.absent_floor
     snapshot = ensure_snapshot()
     before = load_snapshot(snapshot, validate=False)
     after = load_snapshot(snapshot, validate=False)

@@ -38,6 +38,7 @@ __all__ = ["EvidenceGNN", "EvidenceGNNConfig", "Attribution"]
 
 _GENE = DISEASE_FEATURES.index("gene_match")
 _HAS_TERM = HAS_FINDING_FEATURES.index("has_term")
+_LACKS_FREQUENCY = LACKS_FINDING_FEATURES.index("has_term_frequency")
 _EXCLUDED = [DISEASE_FEATURES.index(f) for f in ("excluded_coverage", "excluded_overlap", "log_excluded_overlap")]
 
 
@@ -67,6 +68,12 @@ class EvidenceGNNConfig:
     # A finding a disease is annotated with never argues against it, so raising the finding's
     # probability never lowers that disease: its message is floored at the no-match message.
     monotone_observed: bool = True
+    # A finding the patient lacks also lowers each disease by a fixed, non-learned likelihood
+    # ratio, log(1 − f) for a disease that has it at frequency f (at or below the term), floored
+    # at log(absent_likelihood_floor) since a finding can be missed (LIRICAL's treatment of an
+    # excluded finding). None: off. It holds whatever the training data rewards: on case reports
+    # the learned excluded messages are clipped to zero by monotone_excluded (docs/reasoning.md).
+    absent_likelihood_floor: float | None = None
     # Fit the prior's weight with the other parameters (starting from prior_weight) instead of
     # setting it by hand: the term is then part of training, not added afterwards.
     learned_prior: bool = False
@@ -159,7 +166,12 @@ class EvidenceGNN(nn.Module):
     def _excluded(self, ev: CaseEvidence) -> torch.Tensor:
         phi = self.messages[RelType.LACKS_FINDING]
         delta = (phi(ev.lacking_feat) - phi(ev.lacking_none)[ev.lacking_index]).squeeze(-1)
-        return delta.clamp(max=0.0) if self.config.monotone_excluded else delta
+        if self.config.monotone_excluded:
+            delta = delta.clamp(max=0.0)
+        floor = self.config.absent_likelihood_floor
+        if floor is not None:
+            delta = delta + torch.log((1.0 - ev.lacking_feat[:, _LACKS_FREQUENCY]).clamp(min=floor))
+        return delta
 
     def _prior(self, ev: CaseEvidence) -> torch.Tensor:
         c = self.config

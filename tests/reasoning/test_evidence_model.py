@@ -73,9 +73,10 @@ def test_an_excluded_finding_never_raises_a_disease(tiny_index):
     patient lacks can only lower a disease's score; with the guard off the same cases break it."""
     ex = EvidenceExtractor(tiny_index, ic_floor=0.0)
     for seed in range(3):
-        torch.manual_seed(seed)
-        model = EvidenceGNN(EvidenceGNNConfig(hidden=8)).eval()
-        assert _violations(model, ex, trials=150, seed=seed) == 0
+        for floor in (None, 0.1):
+            torch.manual_seed(seed)
+            model = EvidenceGNN(EvidenceGNNConfig(hidden=8, absent_likelihood_floor=floor)).eval()
+            assert _violations(model, ex, trials=150, seed=seed) == 0
     torch.manual_seed(0)
     unguarded = EvidenceGNN(EvidenceGNNConfig(hidden=8, monotone_excluded=False)).eval()
     assert _violations(unguarded, ex, trials=150, seed=0) > 0
@@ -131,3 +132,24 @@ def test_learned_prior_is_a_parameter_that_round_trips(tiny_index, tmp_path):
     loaded, _ = load_checkpoint(tmp_path / "m.pt")
     assert float(loaded.prior_weight) == pytest.approx(0.7)
     assert torch.allclose(loaded.eval()(ev), model.eval()(ev), atol=1e-6)
+
+
+def test_an_absent_finding_lowers_a_disease_by_how_often_it_has_it(tiny_index):
+    """The likelihood ratio of an absent finding: log(1 − f), floored, for each disease with it;
+    nothing for a disease without it, and the attribution still adds up to the score."""
+    ex = EvidenceExtractor(tiny_index, ic_floor=0.0)
+    t, ix = tiny_index.phenotype_index, tiny_index
+    torch.manual_seed(0)
+    plain = EvidenceGNN(EvidenceGNNConfig(hidden=8)).eval()
+    lr = EvidenceGNN(EvidenceGNNConfig(hidden=8, absent_likelihood_floor=0.1)).eval()
+    lr.load_state_dict(plain.state_dict())
+    ground_glass = t["HP:0025179"]
+    ev = ex([t["HP:0002090"]], [ground_glass])
+    gap = (plain(ev) - lr(ev))[0]
+    rows, freq = ix.rows_reaching(ground_glass)
+    f = dict(zip(rows.tolist(), freq.tolist()))
+    for d in range(ix.num_diseases):
+        want = -torch.log(torch.tensor(max(1.0 - f.get(d, 0.0), 0.1))).item()
+        assert gap[d].item() == pytest.approx(want, abs=1e-5)
+    assert gap[ix.disease_index["MONDO:0100096"]] > 0  # COVID has ground-glass at 0.8
+    assert torch.allclose(lr.attribute(ev).score, lr(ev)[0], atol=1e-5)
