@@ -333,7 +333,10 @@ def drug_benchmark(
                 none += 1
                 sugg = []
             else:
-                sugg = [s.drug for s in suggest_drugs(dx, r, k=k, top_diseases=top, safety=safety)]
+                # New drugs only: "withdraw" and "review" entries are advice about current drugs.
+                sugg = [
+                    s.drug for s in suggest_drugs(dx, r, k=k, top_diseases=top, safety=safety) if s.action == "start"
+                ]
             o = set_overlap(sugg, gold)
             jac.append(o["jaccard"])
             f1.append(o["f1"])
