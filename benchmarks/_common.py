@@ -67,17 +67,25 @@ def write_results(name: str, results: dict[str, Any], out: str | Path | None = N
     return path
 
 
-def learned_only(dx: Any) -> Callable[[Any], Any]:  # noqa: ANN401 - a Diagnoser and a PatientCase
-    """A scorer that ranks with ``dx``'s learned terms only: its overlap prior switched off, whether
-    its weight is a fixed number (``prior_weight``) or learned (``learned_prior``)."""
+def scorer_with(dx: Any, **config: Any) -> Callable[[Any], Any]:  # noqa: ANN401 - a Diagnoser and a PatientCase
+    """A scorer that ranks with ``dx`` under some model-config fields changed (restored after
+    every case), e.g. an ablation or an opt-in term."""
     cfg = dx.model.config
 
     def scores(case: Any) -> Any:  # noqa: ANN401
-        saved = cfg.prior_weight, cfg.learned_prior
-        cfg.prior_weight, cfg.learned_prior = 0.0, False
+        saved = {k: getattr(cfg, k) for k in config}
+        for k, v in config.items():
+            setattr(cfg, k, v)
         try:
             return dx.rank(case, k=1).scores
         finally:
-            cfg.prior_weight, cfg.learned_prior = saved
+            for k, v in saved.items():
+                setattr(cfg, k, v)
 
     return scores
+
+
+def learned_only(dx: Any) -> Callable[[Any], Any]:  # noqa: ANN401 - a Diagnoser and a PatientCase
+    """A scorer that ranks with ``dx``'s learned terms only: its overlap prior switched off, whether
+    its weight is a fixed number (``prior_weight``) or learned (``learned_prior``)."""
+    return scorer_with(dx, prior_weight=0.0, learned_prior=False)

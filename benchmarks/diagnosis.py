@@ -48,7 +48,7 @@ _ROOT = Path(__file__).resolve().parents[1]
 
 import numpy as np
 
-from benchmarks._common import latencies_ms, learned_only, peak_rss_mb, write_results
+from benchmarks._common import latencies_ms, learned_only, peak_rss_mb, scorer_with, write_results
 from benchmarks.lib.baselines import ICOverlap, ResnikBMA
 from benchmarks.lib.splits import SPLITS, cohort, provenance
 from kgdx.app.stores import open_store
@@ -62,20 +62,6 @@ DEFAULT_CASES = Path(__file__).resolve().parents[1].parent / "shared" / "data" /
 
 #: The floor of the opt-in absent-finding likelihood ratio measured here (EvidenceGNNConfig).
 ABSENT_FLOOR = 0.1
-
-
-def with_absent_likelihood(dx: Diagnoser):  # noqa: ANN201 - a scorer
-    """Scores with ``absent_likelihood_floor`` switched on (LIRICAL's treatment of an excluded finding)."""
-    cfg = dx.model.config
-
-    def scores(case: PatientCase) -> np.ndarray:
-        saved, cfg.absent_likelihood_floor = cfg.absent_likelihood_floor, ABSENT_FLOOR
-        try:
-            return dx.rank(case, k=1).scores
-        finally:
-            cfg.absent_likelihood_floor = saved
-
-    return scores
 
 
 def _fmt(name: str, s: dict) -> str:
@@ -142,7 +128,9 @@ def real_cases(dx: Diagnoser, folder: Path, limit: int | None, per_case: str | N
         "methods": {},
     }
     methods["ablation: EvidenceGNN, equivalent ids not merged"] = lambda c: per_id.rank(c, k=1).scores
-    methods[f"opt-in: absent-finding likelihood ratio (floor {ABSENT_FLOOR})"] = with_absent_likelihood(dx)
+    methods[f"opt-in: absent-finding likelihood ratio (floor {ABSENT_FLOOR})"] = scorer_with(
+        dx, absent_likelihood_floor=ABSENT_FLOOR
+    )
     for name, fn in methods.items():
         t = time.perf_counter()
         pc = per_case if name == "EvidenceGNN (phenotype only)" else None

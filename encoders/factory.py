@@ -116,17 +116,7 @@ def create_encoder(
     if pretrained is not None:
         blob = checkpoints.read(pretrained, kinds=("encoder", "pretrain"), shipped=_shipped())
         _load_state(model, blob)
-        has_head = any(k.startswith("finding_head.") for k in blob["state_dict"])
-        model.weights = {  # type: ignore[assignment]
-            "source": "checkpoint",
-            "checkpoint": str(blob["path"]),
-            "sha256": _sha256(blob["path"]),
-            "kind": blob.get("kind"),
-            "finding_head": "none"
-            if getattr(model, "finding_head", None) is None
-            else ("trained" if has_head and _head_was_trained(blob.get("meta") or {}) else "untrained"),
-            "meta": dict(blob.get("meta") or {}),
-        }
+        model.weights = _checkpoint_weights(model, blob)  # type: ignore[assignment]
     if device is not None:
         model.to(device)
     return model
@@ -156,6 +146,23 @@ def _sha256(path: str | Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _checkpoint_weights(model: nn.Module, blob: dict[str, Any]) -> dict[str, Any]:
+    """What ``describe_weights`` reports for a model loaded from ``blob``: the file, its SHA-256,
+    and whether its finding head (if the model has one) was trained."""
+    meta = dict(blob.get("meta") or {})
+    has_head = any(k.startswith("finding_head.") for k in blob["state_dict"])
+    return {
+        "source": "checkpoint",
+        "checkpoint": str(blob["path"]),
+        "sha256": _sha256(blob["path"]),
+        "kind": blob.get("kind"),
+        "finding_head": "none"
+        if getattr(model, "finding_head", None) is None
+        else ("trained" if has_head and _head_was_trained(meta) else "untrained"),
+        "meta": meta,
+    }
 
 
 def _head_was_trained(meta: dict[str, Any]) -> bool:
@@ -214,17 +221,7 @@ def load_checkpoint(name_or_path: str | Path, *, device: str | torch.device | No
     model = _build(cfg, **kwargs)
     _load_state(model, blob)
     model.eval()
-    meta = dict(blob.get("meta") or {})
-    model.weights = {  # type: ignore[assignment] - what describe_weights reports
-        "source": "checkpoint",
-        "checkpoint": str(blob["path"]),
-        "sha256": _sha256(blob["path"]),
-        "kind": blob.get("kind"),
-        "finding_head": "none"
-        if getattr(model, "finding_head", None) is None
-        else ("trained" if has_head and _head_was_trained(meta) else "untrained"),
-        "meta": meta,
-    }
+    model.weights = _checkpoint_weights(model, blob)  # type: ignore[assignment]
     if device is not None:
         model.to(device)
     return model
