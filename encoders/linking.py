@@ -16,6 +16,10 @@ Assertion status follows ConText/NegEx (Chapman et al.): trigger phrases look fo
 ("no", "without", "negative for", "possible", "cannot exclude") or backward
 ("is not seen", "has resolved", "cannot be excluded") within a clause; terminators ("but",
 "however", "which", ";") end a scope; pseudo-triggers ("no change", "not only") do nothing.
+A comma ends a scope where the trigger has its own head on its side: a backward trigger crosses
+one only into a list of mentions ("rigidity, bradykinesia and tremor are absent", but not
+"nocturia x3, PSA normal"), and a trigger that is the predicate of the word before it does not
+reach forward past one ("depression resolved, palpitations").
 A mention under a negation trigger is ``absent``, under an uncertainty trigger ``uncertain``,
 otherwise ``present``. When several triggers reach one mention, the nearest wins, except that a
 negation wins over an uncertainty trigger inside its own scope with no mention between them
@@ -685,10 +689,10 @@ class ConceptLinker:
                         taken[a:b] = True
                         found.append((a, b, i, "embedding", sc))
             found.sort()
-            mention_starts = [f[0] for f in found]
+            spans = [(f[0], f[1]) for f in found]
             seen: set[tuple[str, str]] = set()
             for a, b, i, method, score in found:
-                status, trig, fam = self._assert(a, b, trigs, mention_starts)
+                status, trig, fam = self._assert(a, b, trigs, spans, toks)
                 e = self._entries[i]
                 if e.method == "normal-exam":
                     if status != "normal":
@@ -771,10 +775,20 @@ class ConceptLinker:
 
     @staticmethod
     def _assert(
-        a: int, b: int, trigs: Sequence[_Trig], mention_starts: Sequence[int]
+        a: int, b: int, trigs: Sequence[_Trig], spans: Sequence[tuple[int, int]], toks: Sequence[_Tok]
     ) -> tuple[Status, str | None, bool]:
-        """Status of the mention at tokens ``[a, b)`` from the sentence's triggers."""
+        """Status of the mention at tokens ``[a, b)`` from the sentence's triggers.
+
+        ``spans`` are the sentence's mentions as token ranges, ``toks`` its tokens.
+        """
         terms = [t for t in trigs if t.kind == "term"]
+        mention_starts = [s for s, _ in spans]
+        in_mention = np.zeros(len(toks), bool)
+        for s, e in spans:
+            in_mention[s:e] = True
+        # Phrases that also read backward ("normal", "resolved", "absent"): after a word they are
+        # that word's predicate ("smell normal", "depression resolved").
+        post = {(t.start, t.end) for t in trigs if t.direction in ("bwd", "both")}
 
         def blocked(lo: int, hi: int) -> bool:
             return any(lo <= t.start and t.end <= hi for t in terms)
@@ -785,6 +799,27 @@ class ConceptLinker:
         def between_mention(lo: int, hi: int) -> bool:
             return any(lo <= s < hi for s in mention_starts)
 
+        def comma(lo: int, hi: int) -> bool:
+            return any(toks[k].raw == "," for k in range(lo, hi))
+
+        def own_head(k: int) -> bool:
+            # A word that heads a phrase of its own: in a mention, or a content word ("PSA", "x3").
+            return not toks[k].is_punct and (bool(in_mention[k]) or toks[k].norm not in _STOP)
+
+        def list_between(lo: int, hi: int) -> bool:
+            # Only mentions, function words and commas: "rigidity, bradykinesia and tremor are absent".
+            return all(toks[k].is_punct or in_mention[k] or toks[k].norm in _STOP for k in range(lo, hi))
+
+        def fwd_reaches(t: _Trig) -> bool:
+            # "Depression resolved, palpitations": a trigger that is the predicate of the word before
+            # it does not reach past a comma.
+            return not ((t.start, t.end) in post and t.start > 0 and own_head(t.start - 1) and comma(t.end, a))
+
+        def bwd_reaches(t: _Trig) -> bool:
+            # "Nocturia x3, PSA normal": across a comma a backward trigger reaches only a list of
+            # mentions; a word with its own head in between ("x3", "PSA") ends the scope.
+            return not comma(b, t.start) or list_between(b, t.start)
+
         fwd = [
             t
             for t in trigs
@@ -793,6 +828,7 @@ class ConceptLinker:
             and t.end <= a
             and not blocked(t.end, a)
             and words_between(t.end, a) <= _FWD_WORDS
+            and fwd_reaches(t)
         ]
         bwd = [
             t
@@ -802,6 +838,7 @@ class ConceptLinker:
             and t.start >= b
             and not blocked(b, t.start)
             and words_between(b, t.start) <= _BWD_WORDS
+            and bwd_reaches(t)
         ]
         fam = any(t.kind == "fam" for t in fwd)
         chosen: list[_Trig] = []

@@ -49,6 +49,19 @@ def _found(linker: ConceptLinker, text: str) -> list[tuple[str, str]]:
             "Without hypertension, with breathlessness on exertion and episodes of palpitations.",
             [("HP:0000822", "absent"), ("HP:0002094", "present"), ("HP:0001962", "present")],
         ),
+        # A backward trigger crosses a comma only into a list of mentions: "ECG normal" and
+        # "TSH unremarkable" are about the ECG and the TSH, not the findings before the comma.
+        (
+            "Palpitations and breathlessness at night, ECG normal.",
+            [("HP:0001962", "present"), ("HP:0002094", "present")],
+        ),
+        ("Depression, TSH unremarkable.", [("HP:0000716", "present")]),
+        (
+            "Palpitations, breathlessness and hypertension are absent.",
+            [("HP:0001962", "absent"), ("HP:0002094", "absent"), ("HP:0000822", "absent")],
+        ),
+        # A trigger that is the predicate of the word before it does not reach past a comma.
+        ("Depression resolved, palpitations on exertion.", [("HP:0000716", "absent"), ("HP:0001962", "present")]),
         # Normal-exam statements exclude, never assert, the abnormality.
         ("Smell intact.", [("HP:0004409", "normal")]),
         ("No dream enactment, smell intact.", [("HP:5200291", "absent"), ("HP:0004409", "normal")]),
