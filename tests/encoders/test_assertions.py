@@ -23,6 +23,7 @@ NODES = [
     Node("Phenotype", "HP:0000716", {"name": "Depression"}),
     Node("Phenotype", "HP:0001254", {"name": "Lethargy", "synonyms": ["Slowness"]}),
     Node("Phenotype", "HP:0002067", {"name": "Bradykinesia"}),
+    Node("Phenotype", "HP:0002346", {"name": "Head tremor"}),
     Node("Phenotype", "HP:0100022", {"name": "Abnormality of movement", "synonyms": ["Movement disorder"]}),
     Node(
         "Phenotype",
@@ -62,6 +63,15 @@ def _found(linker: ConceptLinker, text: str) -> list[tuple[str, str]]:
         ),
         # A trigger that is the predicate of the word before it does not reach past a comma.
         ("Depression resolved, palpitations on exertion.", [("HP:0000716", "absent"), ("HP:0001962", "present")]),
+        # "Unlikely to be ..." doubts what follows, not the finding before it.
+        ("Breathlessness is unlikely to be cardiac in origin.", [("HP:0002094", "present")]),
+        ("Hypertension is unlikely.", [("HP:0000822", "absent")]),
+        # Pseudo-triggers: a "no-no" tremor negates nothing; a hedged normal rules nothing out.
+        ('A "no-no" head tremor.', [("HP:0002346", "present")]),
+        (
+            "Depression some days, near normal mood and palpitations on others.",
+            [("HP:0000716", "present"), ("HP:0001962", "present")],
+        ),
         # Normal-exam statements exclude, never assert, the abnormality.
         ("Smell intact.", [("HP:0004409", "normal")]),
         ("No dream enactment, smell intact.", [("HP:5200291", "absent"), ("HP:0004409", "normal")]),
