@@ -131,6 +131,7 @@ def prepare(args: argparse.Namespace) -> dict:
     )
 
     def sim(diseases: list[str], n: int, seed: int, templates: str):
+        seed = 10 * args.seed + seed  # one --seed draws every simulated set afresh
         notes = simulate_notes(dx.index, diseases, phrases, vocab.normal_exam, n, seed=seed, templates=templates)
         return notes, reader.read([t for t, _ in notes], [d for _, d in notes], progress=True)
 
@@ -192,6 +193,7 @@ def main() -> None:
     )
     ap.add_argument("--cases", type=Path, default=DEFAULT_CASES)
     ap.add_argument("--cohorts", nargs="+", default=["FBXO7", "PARK7"])
+    ap.add_argument("--seed", type=int, default=0, help="draws the simulated notes and the training order")
     ap.add_argument("--cache", type=Path, help="keep the prepared (simulated and linked) notes here and reuse them")
     ap.add_argument("--save", type=Path, help="write the compared model's checkpoint here")
     ap.add_argument("--out", help="JSON results path (default benchmarks/results/pd_text_model.json)")
@@ -206,7 +208,7 @@ def main() -> None:
         if args.cache:
             torch.save(data, args.cache)
     differential, held = data["differential"], data["held"]
-    results: dict = {"differential": differential, "simulated": data["simulated"]}
+    results: dict = {"differential": differential, "seed": args.seed, "simulated": data["simulated"]}
     ex_seen, ex_held_train, ex_others = data["seen"], data["held_train"], data["others"]
     ex_val, ex_val_held = data["val"], data["val_held"]
     names = data["diseases"]
@@ -214,7 +216,14 @@ def main() -> None:
     def fit(examples, validation, unseen=()) -> tuple[NoteFusion, list[dict]]:
         model = NoteFusion(NoteModelConfig(diseases=tuple(differential), candidates=args.candidates))
         history = fit_note_model(
-            model, data["table"], examples, epochs=args.epochs, unseen=unseen, validation=validation, progress=True
+            model,
+            data["table"],
+            examples,
+            epochs=args.epochs,
+            seed=args.seed,
+            unseen=unseen,
+            validation=validation,
+            progress=True,
         )
         return model, history
 
