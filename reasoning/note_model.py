@@ -38,10 +38,13 @@ from kgdx.reasoning.index import KGIndex
 
 __all__ = [
     "SECTIONS",
+    "DiseaseKeys",
+    "NoteExample",
     "NoteFusion",
     "NoteModelConfig",
     "NoteReader",
     "NoteUnit",
+    "PhenotypeTable",
     "fit_note_model",
     "fused_scores",
     "note_units",
@@ -136,7 +139,6 @@ class NoteModelConfig:
     # temperature of the soft maximum over a disease's phenotypes: near a hard maximum, so that a
     # disease gains from its best-matching phenotype, not from the number of its annotations
     sharpness: float = 0.1
-    text_model: str = "minilm"
 
 
 class NoteFusion(nn.Module):
