@@ -214,13 +214,20 @@ class PhenotypeTable:
         self.names = names
         self.encode = encode
         self.row: dict[str, int] = {}
-        self.tensor = torch.zeros(0, 0)
+        self._chunks: list[torch.Tensor] = []  # joined once on read, not on every new batch
+
+    @property
+    def tensor(self) -> torch.Tensor:
+        """``(T, embed_dim)`` embeddings, row ``self.row[id]`` for each phenotype embedded so far."""
+        if len(self._chunks) > 1:
+            self._chunks = [torch.cat(self._chunks)]
+        return self._chunks[0] if self._chunks else torch.zeros(0, 0)
 
     def rows(self, ids: Sequence[str]) -> list[int]:
         new = [i for i in dict.fromkeys(ids) if i not in self.row]
         if new:
-            emb = torch.from_numpy(np.asarray(self.encode([self.names.get(i, i) for i in new]), np.float32))
-            self.tensor = emb if not len(self.row) else torch.cat([self.tensor, emb])
+            emb = np.asarray(self.encode([self.names.get(i, i) for i in new]), np.float32)
+            self._chunks.append(torch.from_numpy(emb))
             for i in new:
                 self.row[i] = len(self.row)
         return [self.row[i] for i in ids]
