@@ -23,7 +23,8 @@ class Finding:
         label: The label the source gave, if any.
         probability: Confidence that the finding holds (1.0 for curated cases; a CT head or a
             text linker gives less).
-        origin: Where it came from: ``phenopacket``, ``report``, ``note``, ``ct``, ``labs``.
+        origin: Where it came from: ``phenopacket``, ``report``, ``note``, ``ct``, ``labs``, or
+            ``drug`` (an exposure phenotype put there by a current medication).
         original_id: The id as written in the source, when it was mapped from an obsolete one.
     """
 

@@ -1,10 +1,15 @@
-"""Orthostatic blood pressures in clinical text → orthostatic hypotension, by the consensus rule.
+"""Measurements in clinical text → findings: orthostatic blood pressures, cognitive screening
+scores and the corrected QT interval, each by a published cut-off.
 
 Neurologists write the finding as numbers ("BP supine 148/88, standing (3 min) 96/62"), not as
 words, so a concept linker never sees it. This reads lying/standing (or head-up tilt) pairs and
 applies the consensus definition (Freeman et al., Clin Auton Res 2011): a sustained fall of at
 least 20 mmHg systolic or 10 mmHg diastolic on standing. A measured pair below both thresholds
 is a pertinent negative. "Orthostatic drop 28/10 mmHg" (the fall itself) is read as well.
+
+The same holds for "MoCA 18/30" and "QTc 512 ms": :func:`measured_findings` turns them into
+cognitive impairment or a prolonged QTc, present or (for a clearly normal value) absent, which
+drug safety needs (anticholinergics in cognitive impairment, QT-prolonging drugs).
 
 Example:
     >>> [(r.drop_systolic, r.orthostatic) for r in orthostatic_readings("BP supine 150/90, standing 88/56.")]
@@ -16,7 +21,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["OrthostaticReading", "orthostatic_readings", "SYSTOLIC_DROP", "DIASTOLIC_DROP"]
+__all__ = [
+    "DIASTOLIC_DROP",
+    "SYSTOLIC_DROP",
+    "MeasuredFinding",
+    "OrthostaticReading",
+    "measured_findings",
+    "orthostatic_readings",
+]
 
 #: Consensus thresholds (mmHg) for orthostatic hypotension (Freeman et al. 2011).
 SYSTOLIC_DROP = 20
@@ -95,3 +107,71 @@ def orthostatic_readings(text: str) -> list[OrthostaticReading]:
             lying = None
         prev_end = used
     return sorted(out, key=lambda r: r.span)
+
+
+@dataclass(frozen=True)
+class MeasuredFinding:
+    """A finding read from a number: present (abnormal value) or absent (clearly normal value).
+
+    Attributes:
+        text: The text it was read from.
+        span: ``(start, end)`` character offsets.
+        id: The HPO id of the finding.
+        present: Whether the value is abnormal; a clearly normal one is a pertinent negative.
+        why: The value and the cut-off, for the listing of what was taken from the note.
+    """
+
+    text: str
+    span: tuple[int, int]
+    id: str
+    present: bool
+    why: str
+
+
+COGNITIVE_IMPAIRMENT = "HP:0100543"
+PROLONGED_QTC = "HP:0005184"
+
+#: name, pattern (group 1 = the value), HPO id, abnormal if value < low (scores) or ≥ high (QTc),
+#: normal if value ≥ normal (scores) or < normal (QTc); values in between are left unread.
+#: MoCA: < 26 impaired (Nasreddine et al., J Am Geriatr Soc 2005). MMSE: < 24 impaired, ≥ 27
+#: normal (Folstein 1975; the 24-26 band is insensitive). QTc: ≥ 470 ms prolonged, < 450 ms normal
+#: (ICH E14 categories; AHA/ACCF/HRS 2009: > 450 ms men, > 460 ms women).
+_RULES: tuple[tuple[str, re.Pattern[str], str, str, int, int], ...] = (
+    ("MoCA", re.compile(r"\bMoCA\b\D{0,12}?(\d{1,2})(?:\s*/\s*30)?\b"), COGNITIVE_IMPAIRMENT, "score", 26, 26),
+    ("MMSE", re.compile(r"\bMMSE\b\D{0,12}?(\d{1,2})(?:\s*/\s*30)?\b"), COGNITIVE_IMPAIRMENT, "score", 24, 27),
+    (
+        "QTc",
+        re.compile(r"\bQTc\b\D{0,12}?(\d{3})\s*(?:ms|msec|milliseconds)?\b", re.I),
+        PROLONGED_QTC,
+        "interval",
+        470,
+        450,
+    ),
+)
+
+
+def measured_findings(text: str) -> list[MeasuredFinding]:
+    """Cognitive screening scores (MoCA, MMSE out of 30) and QTc intervals in ``text``, as findings.
+
+    Example:
+        >>> [(f.id, f.present) for f in measured_findings("MoCA 18/30. ECG: QTc 512 ms.")]
+        [('HP:0100543', True), ('HP:0005184', True)]
+    """
+    out: list[MeasuredFinding] = []
+    for name, pattern, hp, kind, abnormal, normal in _RULES:
+        for m in pattern.finditer(text):
+            v = int(m.group(1))
+            if kind == "score":
+                if v > 30:
+                    continue  # not a score out of 30
+                present = v < abnormal
+                if not present and v < normal:
+                    continue
+                cut = f"{name} {v}/30 ({'<' if present else '≥'} {abnormal if present else normal})"
+            else:
+                present = v >= abnormal
+                if not present and v >= normal:
+                    continue
+                cut = f"{name} {v} ms ({'≥' if present else '<'} {abnormal if present else normal} ms)"
+            out.append(MeasuredFinding(m.group(0), m.span(), hp, present, cut))
+    return sorted(out, key=lambda f: f.span)

@@ -32,7 +32,9 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
@@ -62,6 +64,9 @@ REPORT_SECTIONS = ("findings", "impression")
 UNCERTAIN_WEIGHT = 0.5
 #: What lying and standing blood pressures can show.
 ORTHOSTATIC_HYPOTENSION = "HP:0001278"
+#: A medicine stopped later in its sentence is not a current drug.
+_STOPPED = re.compile(r"\b(?:and|was|were|then|but|been|later)\s+(?:stopped|discontinued|withdrawn|ceased)\b", re.I)
+_SENTENCE_END = re.compile(r"[.;]\s")
 
 CTInput = Union[str, Path, "Volume", "torch.Tensor"]  # noqa: UP007 - forward references
 TextInput = str | Path
@@ -379,22 +384,29 @@ class CaseBuilder:
 
     def add_note_facts(self, case: PatientCase, text: str) -> None:
         """Add what a note says besides findings: current drugs (``case.drugs``), known conditions
-        (``case.conditions``), drug exposures that are findings, and orthostatic hypotension from
-        lying and standing blood pressures. Each is listed on ``case.extra["text_findings"]``.
+        (``case.conditions``), drug exposures that are findings, orthostatic hypotension from
+        lying and standing blood pressures, and findings from scores and intervals (MoCA, QTc). Each is listed on ``case.extra["text_findings"]``.
 
         Only affirmed drugs are current: a stopped (``historical``), planned or hedged
         (``uncertain``) or denied one is listed but not taken. Conditions come from affirmed or
         historical mentions outside the impression and plan, which are the clinician's
         differential, not facts.
         """
-        from kgdx.ingest.vitals import orthostatic_readings
+        from kgdx.ingest.vitals import measured_findings, orthostatic_readings
 
         listed = case.extra.setdefault("text_findings", [])
-        # The last mention of a drug decides: "started haloperidol ... haloperidol was stopped".
-        last: dict[str, LinkedConcept] = {}
         mentions = [m for m in self.drug_linker.link(text) if m.experiencer == "patient"]
-        for m in mentions:
-            last[m.concept_id] = m
+        # "X was started for Y and stopped after 6 weeks": the stop can lie further from the drug
+        # than a backward trigger reaches, but not past the next drug or the end of the sentence.
+        ends = [m.span[0] for m in mentions[1:]] + [len(text)]
+        mentions = [
+            replace(m, status="historical", trigger=stop.group(0))
+            if m.status == "present" and (stop := _STOPPED.search(_SENTENCE_END.split(text[m.span[1] : end], 1)[0]))
+            else m
+            for m, end in zip(mentions, ends[: len(mentions)], strict=True)
+        ]
+        # The last mention of a drug decides: "started haloperidol ... haloperidol was stopped".
+        last: dict[str, LinkedConcept] = {m.concept_id: m for m in mentions}
         for m in mentions:
             current = last[m.concept_id].status == "present"
             if current and m.concept_id not in case.drugs:
@@ -415,7 +427,7 @@ class CaseBuilder:
         for hp in self._exposures(case.drugs):
             if hp not in have:
                 have.add(hp)
-                case.observed.append(Finding(hp, None, 1.0, "note"))
+                case.observed.append(Finding(hp, None, 1.0, "drug"))
                 listed.append(
                     {
                         "source": "note",
@@ -445,6 +457,23 @@ class CaseBuilder:
             row["use"] = (
                 f"{hp} {'observed' if r.orthostatic else 'excluded'}: fall {r.drop_systolic}/{r.drop_diastolic} mmHg"
             )
+
+        for r in measured_findings(text):
+            row = {
+                "source": "note",
+                "text": r.text,
+                "span": list(r.span),
+                "id": r.id,
+                "method": "measurement",
+                "assertion": "present" if r.present else "absent",
+            }
+            listed.append(row)
+            if r.id in have or self.dx.index.phenotype_index.get(r.id) is None:
+                row["use"] = "already on the case" if r.id in have else "not used: not in the KG"
+                continue
+            have.add(r.id)
+            (case.observed if r.present else case.excluded).append(Finding(r.id, None, 1.0, "note"))
+            row["use"] = f"{r.id} {'observed' if r.present else 'excluded'}: {r.why}"
 
     def _exposures(self, drugs: Sequence[str]) -> list[str]:
         """Exposure phenotypes of the current drugs (``vocab/drug_exposures.tsv``: ATC prefix or id)."""

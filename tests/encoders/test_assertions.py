@@ -23,6 +23,8 @@ NODES = [
     Node("Phenotype", "HP:0000716", {"name": "Depression"}),
     Node("Phenotype", "HP:0001254", {"name": "Lethargy", "synonyms": ["Slowness"]}),
     Node("Phenotype", "HP:0002067", {"name": "Bradykinesia"}),
+    Node("Phenotype", "HP:5200334", {"name": "Addictive gambling behavior"}),
+    Node("Phenotype", "HP:5200045", {"name": "Reduced impulse control"}),
     Node("Phenotype", "HP:0002346", {"name": "Head tremor"}),
     Node("Phenotype", "HP:0100022", {"name": "Abnormality of movement", "synonyms": ["Movement disorder"]}),
     Node(
@@ -57,6 +59,9 @@ def _found(linker: ConceptLinker, text: str) -> list[tuple[str, str]]:
             [("HP:0001962", "present"), ("HP:0002094", "present")],
         ),
         ("Depression, TSH unremarkable.", [("HP:0000716", "present")]),
+        # A past impulse-control disorder matters to drug safety (dopamine agonists).
+        ("Pathological gambling in his 40s, treated with CBT.", [("HP:5200334", "present")]),
+        ("Impulse-control disorder on ropinirole in 2019.", [("HP:5200045", "present")]),
         (
             "Palpitations, breathlessness and hypertension are absent.",
             [("HP:0001962", "absent"), ("HP:0002094", "absent"), ("HP:0000822", "absent")],

@@ -1,10 +1,10 @@
-"""Orthostatic blood pressures from note text."""
+"""Measurements from note text: orthostatic blood pressures, cognitive scores, QTc."""
 
 from __future__ import annotations
 
 import pytest
 
-from kgdx.ingest.vitals import orthostatic_readings
+from kgdx.ingest.vitals import measured_findings, orthostatic_readings
 
 
 @pytest.mark.parametrize(
@@ -22,3 +22,22 @@ from kgdx.ingest.vitals import orthostatic_readings
 )
 def test_orthostatic_readings(text: str, expected: list[tuple[int, int, bool]]) -> None:
     assert [(r.drop_systolic, r.drop_diastolic, r.orthostatic) for r in orthostatic_readings(text)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("MoCA 18/30 with poor clock drawing.", [("HP:0100543", True)]),
+        ("MoCA 28/30, no hallucinations.", [("HP:0100543", False)]),  # a normal score rules it out
+        ("MoCA: 26/30", [("HP:0100543", False)]),
+        ("MMSE 19/30", [("HP:0100543", True)]),
+        ("MMSE of 25", []),  # the insensitive 24-26 band says nothing
+        ("ECG: QTc 512 ms, on amiodarone.", [("HP:0005184", True)]),
+        ("QTc 430ms", [("HP:0005184", False)]),
+        ("QTc interval 465 ms", []),  # borderline: left unread
+        ("MoCA 18/30. ECG: QTc 512 ms.", [("HP:0100543", True), ("HP:0005184", True)]),
+        ("MoCA not done; BP 130/80.", []),
+    ],
+)
+def test_measured_findings(text: str, expected: list[tuple[str, bool]]) -> None:
+    assert [(f.id, f.present) for f in measured_findings(text)] == expected

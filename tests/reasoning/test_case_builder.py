@@ -317,6 +317,19 @@ def test_a_note_brings_drugs_orthostatic_bp_and_lists_what_it_took(dx):
     assert doc["drugs"] == ["DRUGBANK:DB00682"] and len(doc["extracted"]) == len(rows)
 
 
+def test_a_drug_stopped_later_in_its_sentence_is_not_current(dx):
+    from kgdx.reasoning import CaseBuilder
+
+    note = (
+        "Fever and cough. Clarithromycin was started for a sinus infection and stopped after 6 weeks for a rash. "
+        "Warfarin, INR stable, tremor stopped."
+    )
+    case = CaseBuilder(dx).build(note=note)
+    assert case.drugs == ["DRUGBANK:DB00682"]  # "tremor stopped" is not about warfarin
+    clar = next(r for r in case.extra["text_findings"] if r["id"] == "DRUGBANK:DB01211")
+    assert clar["assertion"] == "historical" and clar["trigger"] == "and stopped"
+
+
 def test_unknown_drug_ids_with_a_note_are_no_error(dx):
     from kgdx.reasoning import CaseBuilder
 
