@@ -11,9 +11,10 @@ probability and the line of therapy. Each candidate is then checked against the 
 With ``safety="remove"`` such a suggestion is dropped; with ``"flag"`` it stays, marked. Either
 way the KG path that is the reason comes with it, as text and as Cypher.
 
-The patient's own drugs come first: a current drug that ``CAN_INDUCE`` a likely diagnosis, or
-is ``CONTRAINDICATED_IN`` one of the patient's conditions, gets a **withdraw** entry (stopping
-the offending drug is the first treatment of a drug-induced disease). Two current drugs that
+The patient's own drugs come first: a current drug that ``CAN_INDUCE`` a likely diagnosis, or a
+disease whose core findings the patient shows, or that is ``CONTRAINDICATED_IN`` one of the
+patient's conditions, gets a **withdraw** entry (stopping the offending drug is the first test
+and the first treatment of a drug-induced disease). Two current drugs that
 interact get a **review** entry with the interaction's path. A drug that a module says
 ``RELIEVES`` particular symptoms (midodrine: orthostatic hypotension) is suggested only to a
 patient who has one of them. Both relationship types are read when the KG has them.
@@ -40,6 +41,10 @@ LINE_WEIGHT = {1: 1.0, 2: 0.6, 3: 0.4}
 CAN_INDUCE = "CAN_INDUCE"
 #: Drug → phenotype: the drug is given for that symptom only.
 RELIEVES = "RELIEVES"
+#: A disease's core findings: its phenotypes annotated at least this often. A current drug that
+#: can induce the disease is withdrawn when the patient shows one of them, even while the disease
+#: ranks low (valproate in a patient with new rigidity and bradykinesia).
+CORE_FREQUENCY = 0.8
 
 
 @dataclass
@@ -217,13 +222,29 @@ def suggest_drugs(
     return withdraw + out
 
 
+def _shown(dx: Diagnoser, result: Ranking) -> dict[str, str]:
+    """Phenotype id → the patient's finding that is it or a kind of it. Exposures that a current
+    drug put on the case (``origin="drug"``) are left out: they say the drug is taken, not that it
+    did harm."""
+    ix = dx.index
+    out: dict[str, str] = {}
+    for f in result.case.observed:
+        t = ix.phenotype_index.get(dx.resolve(f.id) or "") if f.origin != "drug" else None
+        if t is None:
+            continue
+        for a in ix.ancestors_of(t):
+            out.setdefault(ix.phenotypes[int(a)], f.id)
+    return out
+
+
 def _withdrawals(
     dx: Diagnoser, result: Ranking, current: list[str], conditions: dict[str, str], min_probability: float
 ) -> list[DrugSuggestion]:
     """The patient's current drugs to stop: those that can induce a likely diagnosis (the top one,
     or any at least ``min_probability`` likely), then those contraindicated in a condition."""
     store = dx.store
-    likely = [r for r in result.top if r.rank == 1 or r.probability >= min_probability]
+    likely = {m: r for r in result.top if r.rank == 1 or r.probability >= min_probability for m in r.members or (r.id,)}
+    shown = _shown(dx, result)
     out: list[DrugSuggestion] = []
     for drug in current:
         node = store.node(drug)
@@ -231,22 +252,47 @@ def _withdrawals(
             continue
         issues: list[SafetyIssue] = []
         if CAN_INDUCE in store.schema.relationship_types:
-            for r in likely:
-                for nb in store.neighbours(drug, rel_types=[CAN_INDUCE], direction="out"):
-                    if nb.node.id in (r.members or (r.id,)):
-                        issues.append(
-                            SafetyIssue(
-                                "can-induce",
-                                "withdraw first",
-                                [nb.edge],
-                                f"{node.name} can induce {nb.node.name} ({nb.node.id}), diagnosis #{r.rank} "
-                                f"(p={r.probability:.2f}): stop or replace it before treating "
-                                f"[{nb.edge.props.get('note', '')}; {nb.edge.props['source']}]",
-                                path_match(
-                                    [(NodeLabel.DRUG, drug), (NodeLabel.DISEASE, nb.node.id)], [(CAN_INDUCE, True)]
-                                ),
-                            )
+            for nb in store.neighbours(drug, rel_types=[CAN_INDUCE], direction="out"):
+                why = f"[{nb.edge.props.get('note', '')}; {nb.edge.props['source']}]"
+                r = likely.get(nb.node.id)
+                if r is not None:
+                    issues.append(
+                        SafetyIssue(
+                            "can-induce",
+                            "withdraw first",
+                            [nb.edge],
+                            f"{node.name} can induce {nb.node.name} ({nb.node.id}), diagnosis #{r.rank} "
+                            f"(p={r.probability:.2f}): stop or replace it before treating {why}",
+                            path_match([(NodeLabel.DRUG, drug), (NodeLabel.DISEASE, nb.node.id)], [(CAN_INDUCE, True)]),
                         )
+                    )
+                    continue
+                core = [
+                    p
+                    for p in store.neighbours(nb.node.id, rel_types=[RelType.HAS_PHENOTYPE], direction="out")
+                    if p.node.id in shown and float(p.edge.props.get("frequency") or 0.0) >= CORE_FREQUENCY
+                ]
+                if core:
+                    p = max(core, key=lambda p: float(p.edge.props["frequency"]))
+                    issues.append(
+                        SafetyIssue(
+                            "can-induce",
+                            "withdraw first",
+                            [nb.edge, p.edge],
+                            f"{node.name} can induce {nb.node.name} ({nb.node.id}), whose core finding "
+                            f"{p.node.name} ({p.node.id}, frequency {float(p.edge.props['frequency']):.2f}) the patient "
+                            f"shows{'' if shown[p.node.id] == p.node.id else f' as {shown[p.node.id]}'}: stop or replace "
+                            f"it and reassess before treating {why}",
+                            path_match(
+                                [
+                                    (NodeLabel.DRUG, drug),
+                                    (NodeLabel.DISEASE, nb.node.id),
+                                    (NodeLabel.PHENOTYPE, p.node.id),
+                                ],
+                                [(CAN_INDUCE, True), (RelType.HAS_PHENOTYPE, True)],
+                            ),
+                        )
+                    )
         for nb in store.neighbours(drug, rel_types=[RelType.CONTRAINDICATED_IN], direction="out"):
             why = conditions.get(nb.node.id)
             if why is not None:

@@ -319,3 +319,29 @@ def test_two_interacting_current_drugs_are_flagged_for_review(dx):
     review = [s for s in dx.suggest_drugs(r, safety="flag") if s.action == "review"]
     assert len(review) == 1 and review[0].issues[0].kind == "interaction"
     assert "both current drugs" in review[0].issues[0].text and "INTERACTS_WITH" in review[0].issues[0].cypher
+
+
+def test_withdraw_a_current_drug_when_the_patient_shows_a_core_finding_of_what_it_can_induce(tiny_store, dx):
+    # Clarithromycin "can induce" cystic fibrosis in this made-up KG; CF ranks low for a COVID-19
+    # patient, but its core finding Cough (frequency 0.9) is the patient's: withdraw and reassess.
+    store = _with_module_safety(
+        tiny_store, [Edge("CAN_INDUCE", "DRUGBANK:DB01211", "OMIM:219700", {"source": "test", "note": "made up"})]
+    )
+    d2 = Diagnoser(store, dx.model)
+    r = d2.rank(covid_case(drugs=["DRUGBANK:DB01211"]), k=4)
+    cf = next(d for d in r.top if d.id == "OMIM:219700")
+    assert cf.rank > 1 and cf.probability < 0.25
+    withdraw = [s for s in d2.suggest_drugs(r, safety="flag") if s.action == "withdraw"]
+    assert [s.drug for s in withdraw] == ["DRUGBANK:DB01211"]
+    issue = withdraw[0].issues[0]
+    assert issue.kind == "can-induce" and "core finding Cough" in issue.text
+    assert "CAN_INDUCE" in issue.cypher and "HAS_PHENOTYPE" in issue.cypher
+    # Findings below the core frequency (Fever 0.7 is not CF's) or put there by a drug do not count.
+    no_cough = PatientCase("p2", observed=[Finding("HP:0025179"), Finding("HP:0001945")], drugs=["DRUGBANK:DB01211"])
+    exposure = PatientCase(
+        "p3", observed=[Finding("HP:0025179"), Finding("HP:0012735", origin="drug")], drugs=["DRUGBANK:DB01211"]
+    )
+    for case in (no_cough, exposure):
+        r = d2.rank(case, k=4)
+        assert r.top[0].id != "OMIM:219700" and all(d.probability < 0.25 for d in r.top if d.id == "OMIM:219700")
+        assert not [s for s in d2.suggest_drugs(r, safety="flag") if s.action == "withdraw"]
