@@ -20,6 +20,10 @@ In one run, on a copy of the default KG in memory:
 - **Drug safety, second held-out set**: ``pd_drug_notes_heldout2.jsonl``, 10 more drug notes
   written after the KG gaps that the first held-out set exposed were fixed (that set is no longer
   held out), by a session that neither ran the system nor read the module's safety knowledge.
+- **Drug safety, sets 3 and 4**: ``pd_drug_notes_heldout3.jsonl`` and ``pd_drug_notes_heldout4.jsonl``,
+  12 notes each by sessions that neither ran the system nor read the safety knowledge. Set 3's
+  summary (diagnoses, comorbidities, labels) was seen before ``safety_patient.yaml`` was curated,
+  so it is not blind; set 4 was written and scored blind to that curation.
 - **Drug safety**: ``benchmarks/data/pd_drug_notes.jsonl``, notes with medications and
   comorbidities written with their expected answers: violations (a suggested drug that is unsafe
   or not indicated for that patient; target 0) and withdraw recall/precision.
@@ -68,6 +72,10 @@ HELD_OUT_DRUG_NOTES = ROOT / "benchmarks" / "data" / "pd_drug_notes_heldout.json
 #: fixed (so the first set is no longer held out), by a session that neither ran the system nor
 #: read the module's safety knowledge.
 HELD_OUT_DRUG_NOTES_2 = ROOT / "benchmarks" / "data" / "pd_drug_notes_heldout2.jsonl"
+#: Sets 3 and 4 (12 notes each). Set 3's summary was seen before the patient-specific safety
+#: curation (not blind); set 4 was written blind to it.
+HELD_OUT_DRUG_NOTES_3 = ROOT / "benchmarks" / "data" / "pd_drug_notes_heldout3.jsonl"
+HELD_OUT_DRUG_NOTES_4 = ROOT / "benchmarks" / "data" / "pd_drug_notes_heldout4.jsonl"
 MODULE = ROOT / "modules" / "parkinsons"
 DEFAULT_CASES = ROOT.parent / "shared" / "data" / "phenopackets" / "dev"
 
@@ -304,7 +312,12 @@ def main() -> None:
         f"drug safety ({drugs['notes']} notes): {drugs['violations']} violations, withdraw recall "
         f"{drugs['withdraw_recall']}, precision {drugs['withdraw_precision']}"
     )
-    for key, path in (("drug_safety_held_out", HELD_OUT_DRUG_NOTES), ("drug_safety_held_out_2", HELD_OUT_DRUG_NOTES_2)):
+    for key, path in (
+        ("drug_safety_held_out", HELD_OUT_DRUG_NOTES),
+        ("drug_safety_held_out_2", HELD_OUT_DRUG_NOTES_2),
+        ("drug_safety_held_out_3", HELD_OUT_DRUG_NOTES_3),
+        ("drug_safety_held_out_4", HELD_OUT_DRUG_NOTES_4),
+    ):
         if path.is_file():
             held = results[key] = drug_eval(dx_after, path)
             print(
