@@ -7,9 +7,10 @@ applies the consensus definition (Freeman et al., Clin Auton Res 2011): a sustai
 least 20 mmHg systolic or 10 mmHg diastolic on standing. A measured pair below both thresholds
 is a pertinent negative. "Orthostatic drop 28/10 mmHg" (the fall itself) is read as well.
 
-The same holds for "MoCA 18/30" and "QTc 512 ms": :func:`measured_findings` turns them into
-cognitive impairment or a prolonged QTc, present or (for a clearly normal value) absent, which
-drug safety needs (anticholinergics in cognitive impairment, QT-prolonging drugs).
+The same holds for "MoCA 18/30", "QTc 512 ms" and a lying pressure of 180/100:
+:func:`measured_findings` turns them into cognitive impairment, a prolonged QTc (present, or
+absent for a clearly normal value) or hypertension, which drug safety needs (anticholinergics in
+cognitive impairment, QT-prolonging drugs, pressor drugs in supine hypertension).
 
 Example:
     >>> [(r.drop_systolic, r.orthostatic) for r in orthostatic_readings("BP supine 150/90, standing 88/56.")]
@@ -33,6 +34,9 @@ __all__ = [
 #: Consensus thresholds (mmHg) for orthostatic hypotension (Freeman et al. 2011).
 SYSTOLIC_DROP = 20
 DIASTOLIC_DROP = 10
+#: Consensus thresholds (mmHg) for supine hypertension (Fanciulli et al. 2018).
+SUPINE_SYSTOLIC = 140
+SUPINE_DIASTOLIC = 90
 
 _BP = re.compile(r"(?<![\d/])(\d{2,3})\s*/\s*(\d{2,3})(?![\d/])")
 _LYING = re.compile(r"\b(supine|lying|recumbent|seated|sitting)\b", re.I)
@@ -58,11 +62,18 @@ class OrthostaticReading:
     span: tuple[int, int]
     drop_systolic: int
     drop_diastolic: int
+    supine: tuple[int, int] | None = None
 
     @property
     def orthostatic(self) -> bool:
         """Whether the fall meets the consensus definition of orthostatic hypotension."""
         return self.drop_systolic >= SYSTOLIC_DROP or self.drop_diastolic >= DIASTOLIC_DROP
+
+    @property
+    def supine_hypertension(self) -> bool:
+        """Whether the lying pressure is at least 140/90 (Fanciulli et al., Clin Auton Res 2018):
+        it makes pressor drugs for orthostatic hypotension (midodrine, droxidopa) unsafe."""
+        return self.supine is not None and (self.supine[0] >= SUPINE_SYSTOLIC or self.supine[1] >= SUPINE_DIASTOLIC)
 
 
 def _posture(text: str, start: int, end: int, lo: int) -> tuple[str | None, int]:
@@ -103,7 +114,9 @@ def orthostatic_readings(text: str) -> list[OrthostaticReading]:
             lying = (sys_, dia, m.start(), m.end())
         elif posture == "standing" and lying is not None and m.start() - lying[3] < 120:
             span = (lying[2], m.end())
-            out.append(OrthostaticReading(text[span[0] : span[1]], span, lying[0] - sys_, lying[1] - dia))
+            out.append(
+                OrthostaticReading(text[span[0] : span[1]], span, lying[0] - sys_, lying[1] - dia, (lying[0], lying[1]))
+            )
             lying = None
         prev_end = used
     return sorted(out, key=lambda r: r.span)
@@ -130,6 +143,14 @@ class MeasuredFinding:
 
 COGNITIVE_IMPAIRMENT = "HP:0100543"
 PROLONGED_QTC = "HP:0005184"
+HYPERTENSION = "HP:0000822"
+ELEVATED_TRANSAMINASE = "HP:0002910"
+#: Upper limit of normal for ALT/AST (U/L) when a note does not state one; a value is read as
+#: raised only above twice it, since laboratories' limits differ (about 33-56 U/L).
+TRANSAMINASE_ULN = 40
+_TRANSAMINASE = re.compile(
+    r"\b(ALT|AST)\b\s*:?\s*(\d{2,4})\s*(?:U/L|IU/L)?(?:\s*\(\s*ULN\s*(\d{2,3})\s*(?:U/L|IU/L)?\s*\))?"
+)
 
 #: name, pattern (group 1 = the value), HPO id, abnormal if value < low (scores) or ≥ high (QTc),
 #: normal if value ≥ normal (scores) or < normal (QTc); values in between are left unread.
@@ -151,7 +172,8 @@ _RULES: tuple[tuple[str, re.Pattern[str], str, str, int, int], ...] = (
 
 
 def measured_findings(text: str) -> list[MeasuredFinding]:
-    """Cognitive screening scores (MoCA, MMSE out of 30) and QTc intervals in ``text``, as findings.
+    """Cognitive screening scores (MoCA, MMSE out of 30), QTc intervals, raised ALT/AST and supine
+    hypertension (the lying pressure of a lying/standing pair) in ``text``, as findings.
 
     Example:
         >>> [(f.id, f.present) for f in measured_findings("MoCA 18/30. ECG: QTc 512 ms.")]
@@ -174,4 +196,15 @@ def measured_findings(text: str) -> list[MeasuredFinding]:
                     continue
                 cut = f"{name} {v} ms ({'≥' if present else '<'} {abnormal if present else normal} ms)"
             out.append(MeasuredFinding(m.group(0), m.span(), hp, present, cut))
+    for m in _TRANSAMINASE.finditer(text):
+        v, uln = int(m.group(2)), int(m.group(3)) if m.group(3) else None
+        if v > (uln if uln else 2 * TRANSAMINASE_ULN):
+            why = f"{m.group(1)} {v} U/L (> {f'the stated ULN {uln}' if uln else f'twice {TRANSAMINASE_ULN}'})"
+            out.append(MeasuredFinding(m.group(0), m.span(), ELEVATED_TRANSAMINASE, True, why))
+    for r in orthostatic_readings(text):
+        if r.supine_hypertension and r.supine is not None:
+            why = (
+                f"supine {r.supine[0]}/{r.supine[1]} mmHg (supine hypertension, ≥ {SUPINE_SYSTOLIC}/{SUPINE_DIASTOLIC})"
+            )
+            out.append(MeasuredFinding(r.text, r.span, HYPERTENSION, True, why))
     return sorted(out, key=lambda f: f.span)

@@ -17,7 +17,7 @@ patient's conditions, gets a **withdraw** entry (stopping the offending drug is 
 and the first treatment of a drug-induced disease). Two current drugs that
 interact get a **review** entry with the interaction's path. A drug that a module says
 ``RELIEVES`` particular symptoms (midodrine: orthostatic hypotension) is suggested only to a
-patient who has one of them. Both relationship types are read when the KG has them.
+patient who has one of them. A drug the patient already takes is never suggested to start. Both relationship types are read when the KG has them.
 """
 
 from __future__ import annotations
@@ -172,8 +172,8 @@ def suggest_drugs(
     kept: list[str] = []
     stopping = {w.drug for w in withdraw}
     for drug in ranked:
-        if drug in stopping:
-            continue
+        if drug in stopping or drug in current:
+            continue  # withdrawn, or already taken: not a drug to start
         if has_relieves:
             relieves = store.neighbours(drug, rel_types=[RELIEVES], direction="out")
             if relieves and not any(nb.node.id in symptoms for nb in relieves):

@@ -37,6 +37,12 @@ def test_orthostatic_readings(text: str, expected: list[tuple[int, int, bool]]) 
         ("QTc interval 465 ms", []),  # borderline: left unread
         ("MoCA 18/30. ECG: QTc 512 ms.", [("HP:0100543", True), ("HP:0005184", True)]),
         ("MoCA not done; BP 130/80.", []),
+        ("BP supine 182/98, standing 96/60.", [("HP:0000822", True)]),  # supine hypertension
+        ("BP supine 132/80, standing 96/60.", []),
+        ("ALT 196 U/L (ULN 40), AST 150", [("HP:0002910", True), ("HP:0002910", True)]),
+        ("ALT 52 (ULN 45)", [("HP:0002910", True)]),
+        ("ALT 52 U/L", []),  # no stated limit: raised only above twice 40
+        ("ALT 88, platelets 96", [("HP:0002910", True)]),
     ],
 )
 def test_measured_findings(text: str, expected: list[tuple[str, bool]]) -> None:
