@@ -385,7 +385,10 @@ class CaseBuilder:
     def add_note_facts(self, case: PatientCase, text: str) -> None:
         """Add what a note says besides findings: current drugs (``case.drugs``), known conditions
         (``case.conditions``), drug exposures that are findings, orthostatic hypotension from
-        lying and standing blood pressures, and findings from scores and intervals (MoCA, QTc). Each is listed on ``case.extra["text_findings"]``.
+        lying and standing blood pressures, and findings read from numbers by published cut-offs
+        (MoCA/MMSE, QTc, supine hypertension, ALT/AST; see
+        :func:`kgdx.ingest.vitals.measured_findings`). Each is listed on
+        ``case.extra["text_findings"]``.
 
         Only affirmed drugs are current: a stopped (``historical``), planned or hedged
         (``uncertain``) or denied one is listed but not taken. Conditions come from affirmed or

@@ -14,10 +14,11 @@ way the KG path that is the reason comes with it, as text and as Cypher.
 The patient's own drugs come first: a current drug that ``CAN_INDUCE`` a likely diagnosis, or a
 disease whose core findings the patient shows, or that is ``CONTRAINDICATED_IN`` one of the
 patient's conditions, gets a **withdraw** entry (stopping the offending drug is the first test
-and the first treatment of a drug-induced disease). Two current drugs that
-interact get a **review** entry with the interaction's path. A drug that a module says
-``RELIEVES`` particular symptoms (midodrine: orthostatic hypotension) is suggested only to a
-patient who has one of them. A drug the patient already takes is never suggested to start. Both relationship types are read when the KG has them.
+and the first treatment of a drug-induced disease). Two current drugs that interact get a
+**review** entry with the interaction's path. A drug that a module says ``RELIEVES`` particular
+symptoms (midodrine: orthostatic hypotension) is suggested only to a patient who has one of them.
+Both relationship types are read when the KG has them. A drug the patient already takes is never
+suggested to start.
 """
 
 from __future__ import annotations
