@@ -70,6 +70,20 @@ class OrthostaticReading:
         return self.drop_systolic >= SYSTOLIC_DROP or self.drop_diastolic >= DIASTOLIC_DROP
 
     @property
+    def finding(self) -> MeasuredFinding:
+        """Orthostatic hypotension, present or (a measured pair below both thresholds) absent."""
+        fall = f"fall {self.drop_systolic}/{self.drop_diastolic} mmHg"
+        return MeasuredFinding(
+            self.text,
+            self.span,
+            ORTHOSTATIC_HYPOTENSION,
+            self.orthostatic,
+            fall,
+            "Orthostatic hypotension",
+            "vital-signs",
+        )
+
+    @property
     def supine_hypertension(self) -> bool:
         """Whether the lying pressure is at least 140/90 (Fanciulli et al., Clin Auton Res 2018):
         it makes pressor drugs for orthostatic hypotension (midodrine, droxidopa) unsafe."""
@@ -132,6 +146,8 @@ class MeasuredFinding:
         id: The HPO id of the finding.
         present: Whether the value is abnormal; a clearly normal one is a pertinent negative.
         why: The value and the cut-off, for the listing of what was taken from the note.
+        label: The finding's name, where the reading names it.
+        method: ``vital-signs`` for blood pressures, ``measurement`` for the rest.
     """
 
     text: str
@@ -139,8 +155,11 @@ class MeasuredFinding:
     id: str
     present: bool
     why: str
+    label: str | None = None
+    method: str = "measurement"
 
 
+ORTHOSTATIC_HYPOTENSION = "HP:0001278"
 COGNITIVE_IMPAIRMENT = "HP:0100543"
 PROLONGED_QTC = "HP:0005184"
 HYPERTENSION = "HP:0000822"
@@ -173,7 +192,8 @@ _RULES: tuple[tuple[str, re.Pattern[str], str, str, int, int], ...] = (
 
 def measured_findings(text: str) -> list[MeasuredFinding]:
     """Cognitive screening scores (MoCA, MMSE out of 30), QTc intervals, raised ALT/AST and supine
-    hypertension (the lying pressure of a lying/standing pair) in ``text``, as findings.
+    hypertension (the lying pressure of a lying/standing pair) in ``text``, as findings. The
+    orthostatic fall itself is :attr:`OrthostaticReading.finding`.
 
     Example:
         >>> [(f.id, f.present) for f in measured_findings("MoCA 18/30. ECG: QTc 512 ms.")]

@@ -62,8 +62,6 @@ __all__ = ["CaseBuilder", "add_ct_findings", "add_labs", "report_for_linking", "
 REPORT_SECTIONS = ("findings", "impression")
 #: The weight of a hedged ("possible pneumonia") mention.
 UNCERTAIN_WEIGHT = 0.5
-#: What lying and standing blood pressures can show.
-ORTHOSTATIC_HYPOTENSION = "HP:0001278"
 #: A medicine stopped later in its sentence is not a current drug.
 _STOPPED = re.compile(r"\b(?:and|was|were|then|but|been|later)\s+(?:stopped|discontinued|withdrawn|ceased)\b", re.I)
 _SENTENCE_END = re.compile(r"[.;]\s")
@@ -440,34 +438,13 @@ class CaseBuilder:
                         "use": f"{hp} observed: a current drug is in its class",
                     }
                 )
-        for r in orthostatic_readings(text):
-            hp = ORTHOSTATIC_HYPOTENSION
-            row = {
-                "source": "note",
-                "text": r.text,
-                "span": list(r.span),
-                "id": hp,
-                "method": "vital-signs",
-                "assertion": "present" if r.orthostatic else "absent",
-            }
-            listed.append(row)
-            if hp in have or self.dx.index.phenotype_index.get(hp) is None:
-                row["use"] = "already on the case" if hp in have else "not used: not in the KG"
-                continue
-            have.add(hp)
-            finding = Finding(hp, "Orthostatic hypotension", 1.0, "note")
-            (case.observed if r.orthostatic else case.excluded).append(finding)
-            row["use"] = (
-                f"{hp} {'observed' if r.orthostatic else 'excluded'}: fall {r.drop_systolic}/{r.drop_diastolic} mmHg"
-            )
-
-        for r in measured_findings(text):
+        for r in [*(o.finding for o in orthostatic_readings(text)), *measured_findings(text)]:
             row = {
                 "source": "note",
                 "text": r.text,
                 "span": list(r.span),
                 "id": r.id,
-                "method": "measurement",
+                "method": r.method,
                 "assertion": "present" if r.present else "absent",
             }
             listed.append(row)
@@ -475,7 +452,7 @@ class CaseBuilder:
                 row["use"] = "already on the case" if r.id in have else "not used: not in the KG"
                 continue
             have.add(r.id)
-            (case.observed if r.present else case.excluded).append(Finding(r.id, None, 1.0, "note"))
+            (case.observed if r.present else case.excluded).append(Finding(r.id, r.label, 1.0, "note"))
             row["use"] = f"{r.id} {'observed' if r.present else 'excluded'}: {r.why}"
 
     def _exposures(self, drugs: Sequence[str]) -> list[str]:
