@@ -130,7 +130,13 @@ class AugmentCfg:
 
 @dataclass
 class SliceViTCfg:
-    """The per-slice ViT (MAE-style: fixed 2-D sin-cos positions, CLS token, pre-norm blocks)."""
+    """The per-slice ViT (MAE-style: fixed 2-D sin-cos positions, CLS token, pre-norm blocks).
+
+    ``stem`` is how a slice becomes patch tokens: ``"patch"`` is ViT's one strided convolution;
+    ``"conv"`` is a stack of 3×3 stride-2 convolutions (Xiao et al. 2021, "Early convolutions help
+    transformers see better"), which trains far better from a few hundred labelled volumes. Both
+    give the same ``(image_size / patch_size)²`` token grid, so masks and MAE targets line up.
+    """
 
     image_size: int = 224
     patch_size: int = 16
@@ -140,8 +146,15 @@ class SliceViTCfg:
     heads: int = 12
     mlp_ratio: float = 4.0
     dropout: float = 0.0
+    stem: Literal["patch", "conv"] = "patch"
 
     def __post_init__(self) -> None:
+        if self.stem not in ("patch", "conv"):
+            raise ValueError(f"slice_encoder.stem must be 'patch' or 'conv' (got {self.stem!r})")
+        if self.stem == "conv" and self.patch_size & (self.patch_size - 1):
+            raise ValueError(
+                f"slice_encoder.patch_size must be a power of two with stem 'conv' (got {self.patch_size})"
+            )
         _positive(
             "slice_encoder",
             image_size=self.image_size,

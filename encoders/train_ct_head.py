@@ -87,8 +87,8 @@ class CTHeadConfig:
     init: str | None = None
     freeze_encoder: bool = False
     dense: bool = True
-    epochs: int = 12
-    batch_size: int = 16
+    epochs: int = 20
+    batch_size: int = 8
     lr: float = 1e-3
     head_epochs: int = 60
     head_lr: float = 1e-3

@@ -1,6 +1,7 @@
 """The per-slice ViT of the CT encoder, MAE-style (He et al. 2022), as MedMPT uses it.
 
-Patches come from MONAI's ``PatchEmbeddingBlock`` with fixed 2-D sin-cos positions; the blocks
+Patches come from MONAI's ``PatchEmbeddingBlock`` with fixed 2-D sin-cos positions (or, with
+``stem="conv"``, from a small convolutional stem with the same positions); the blocks
 are PyTorch's pre-norm ``TransformerEncoderLayer`` (GELU), i.e. the ViT block. With
 ``mask_ratio > 0`` the encoder sees only a random subset of patches, MAE's trick that MedMPT
 uses with a low ratio (0.2) so the same pass serves contrastive learning and reconstruction.
@@ -12,11 +13,12 @@ from typing import NamedTuple
 
 import torch
 from monai.networks.blocks import PatchEmbeddingBlock
+from monai.networks.blocks.pos_embed_utils import build_sincos_position_embedding
 from torch import nn
 
 from kgdx.encoders.config import SliceViTCfg
 
-__all__ = ["SliceViT", "SliceViTOutput", "init_transformer_weights"]
+__all__ = ["ConvStem", "SliceViT", "SliceViTOutput", "init_transformer_weights"]
 
 
 class SliceViTOutput(NamedTuple):
@@ -58,6 +60,43 @@ def transformer_stack(width: int, depth: int, heads: int, ffn: int, dropout: flo
     return nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
 
 
+class ConvStem(nn.Module):
+    """Slices ``(N, C, H, W)`` → patch tokens ``(N, L, D)`` with 2-D sin-cos positions added, through
+    ``log2(patch_size)`` 3×3 stride-2 convolutions (BatchNorm, ReLU) and a 1×1 projection.
+
+    A drop-in for ``PatchEmbeddingBlock``: the same token grid, so MAE masking and patch-level
+    labels work unchanged. Convolutions bring the locality a ViT would otherwise have to learn
+    from data, which a few hundred labelled volumes cannot teach it.
+    """
+
+    def __init__(self, cfg: SliceViTCfg) -> None:
+        super().__init__()
+        n = cfg.patch_size.bit_length() - 1  # stride-2 layers
+        chans = [max(16, cfg.width >> (n - 1 - i)) for i in range(n)]
+        layers: list[nn.Module] = []
+        c_in = cfg.in_channels
+        for c in chans:
+            layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
+            c_in = c
+        layers.append(nn.Conv2d(c_in, cfg.width, 1))
+        self.convs = nn.Sequential(*layers)
+        grid = cfg.image_size // cfg.patch_size
+        self.position_embeddings = build_sincos_position_embedding([grid, grid], cfg.width, spatial_dims=2)
+
+    def reset_parameters(self) -> None:
+        for m in self.convs.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.convs(x).flatten(2).transpose(1, 2) + self.position_embeddings
+
+
 class SliceViT(nn.Module):
     """ViT over one 2-D slice (``in_channels`` HU windows), returning a CLS vector per slice.
 
@@ -73,16 +112,20 @@ class SliceViT(nn.Module):
     def __init__(self, cfg: SliceViTCfg) -> None:
         super().__init__()
         self.cfg = cfg
-        self.patch_embed = PatchEmbeddingBlock(
-            in_channels=cfg.in_channels,
-            img_size=cfg.image_size,
-            patch_size=cfg.patch_size,
-            hidden_size=cfg.width,
-            num_heads=cfg.heads,
-            proj_type="conv",
-            pos_embed_type="sincos",
-            dropout_rate=0.0,
-            spatial_dims=2,
+        self.patch_embed: nn.Module = (
+            ConvStem(cfg)
+            if cfg.stem == "conv"
+            else PatchEmbeddingBlock(
+                in_channels=cfg.in_channels,
+                img_size=cfg.image_size,
+                patch_size=cfg.patch_size,
+                hidden_size=cfg.width,
+                num_heads=cfg.heads,
+                proj_type="conv",
+                pos_embed_type="sincos",
+                dropout_rate=0.0,
+                spatial_dims=2,
+            )
         )
         self.cls_token = nn.Parameter(torch.zeros(1, 1, cfg.width))
         self.blocks = transformer_stack(cfg.width, cfg.depth, cfg.heads, int(cfg.width * cfg.mlp_ratio), cfg.dropout)
@@ -95,9 +138,12 @@ class SliceViT(nn.Module):
 
     def reset_parameters(self) -> None:
         """Re-draw all learned weights (the sin-cos positions are fixed)."""
-        w = self.patch_embed.patch_embeddings.weight
-        nn.init.xavier_uniform_(w.view(w.shape[0], -1))  # MAE: treat the conv as a linear layer
-        nn.init.zeros_(self.patch_embed.patch_embeddings.bias)
+        if isinstance(self.patch_embed, ConvStem):
+            self.patch_embed.reset_parameters()
+        else:
+            w = self.patch_embed.patch_embeddings.weight
+            nn.init.xavier_uniform_(w.view(w.shape[0], -1))  # MAE: treat the conv as a linear layer
+            nn.init.zeros_(self.patch_embed.patch_embeddings.bias)
         nn.init.normal_(self.cls_token, std=0.02)
         init_transformer_weights(self.blocks)
         nn.init.ones_(self.norm.weight)
@@ -140,5 +186,6 @@ class SliceViT(nn.Module):
     def extra_repr(self) -> str:
         c = self.cfg
         return (
-            f"image_size={c.image_size}, patch_size={c.patch_size}, width={c.width}, depth={c.depth}, heads={c.heads}"
+            f"image_size={c.image_size}, patch_size={c.patch_size}, width={c.width}, depth={c.depth}, "
+            f"heads={c.heads}, stem={c.stem}"
         )

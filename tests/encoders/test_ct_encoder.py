@@ -61,7 +61,7 @@ def test_bad_input_shapes_say_what_they_got(enc: CTEncoder) -> None:
 
 def test_reprs() -> None:
     vit = SliceViT(SliceViTCfg(image_size=32, patch_size=16, width=32, depth=1, heads=4))
-    assert repr(vit).startswith("SliceViT(\n  image_size=32, patch_size=16, width=32, depth=1, heads=4\n")
+    assert repr(vit).startswith("SliceViT(\n  image_size=32, patch_size=16, width=32, depth=1, heads=4, stem=patch\n")
     fus = SliceFusion(SliceFusionCfg(num_slices=4, width=32, heads=8, ffn=64), in_dim=16)
     assert repr(fus).startswith("SliceFusion(\n  num_slices=4, in_dim=16, width=32, depth=2, heads=8\n")
     head = FindingHead(32, FindingHeadCfg())
@@ -102,3 +102,18 @@ def test_backward_reaches_every_parameter() -> None:
     (out.scan_embedding.sum() + out.finding_logits.sum() + out.slice_tokens.mean()).backward()
     missing = [n for n, p in e.named_parameters() if p.requires_grad and p.grad is None]
     assert missing == []
+
+
+def test_conv_stem_gives_the_patch_grid() -> None:
+    """The conv stem is a drop-in for the patch embedding: the same tokens, masking and gradients."""
+    cfg = SliceViTCfg(image_size=64, patch_size=16, width=32, depth=1, heads=4, stem="conv")
+    vit = SliceViT(cfg)
+    out = vit(torch.randn(3, 3, 64, 64), mask_ratio=0.25)
+    assert out.tokens.shape == (3, 1 + 12, 32) and out.mask.shape == (3, 16)
+    out.cls.sum().backward()
+    assert [n for n, p in vit.named_parameters() if p.requires_grad and p.grad is None] == []
+    assert "patch_embed.position_embeddings" in vit.state_dict()  # fixed sin-cos, saved with the weights
+    with pytest.raises(ValueError, match="power of two with stem 'conv' \\(got 12\\)"):
+        SliceViTCfg(image_size=48, patch_size=12, width=32, heads=4, stem="conv")
+    with pytest.raises(ValueError, match="stem must be 'patch' or 'conv'"):
+        SliceViTCfg(stem="resnet")  # type: ignore[arg-type]

@@ -231,7 +231,7 @@ def train_ct_head(
     ] = None,
     epochs: Annotated[
         int, typer.Option(min=0, help="Stage 1 epochs (the whole encoder); 0 keeps the slice ViT as loaded.")
-    ] = 12,
+    ] = 20,
     head_epochs: Annotated[int, typer.Option(min=1, help="Stage 2 epochs (slice fusion and head).")] = 60,
     dense: Annotated[bool, typer.Option(help="Also learn from the lesion masks in stage 1.")] = True,
     robust: Annotated[
@@ -240,7 +240,7 @@ def train_ct_head(
     cache: Annotated[
         Path | None, typer.Option(help="Keep preprocessed inputs in this folder between runs (int16 HU).")
     ] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Volumes per step in stage 1.")] = 16,
+    batch_size: Annotated[int, typer.Option(min=1, help="Volumes per step in stage 1.")] = 8,
     lr: Annotated[float, typer.Option(help="Stage 1 peak learning rate.")] = 1e-3,
     seed: Annotated[int, typer.Option(help="Seed of initialisation, batch order and augmentation.")] = 0,
     threads: Annotated[int | None, typer.Option(min=1, help="torch CPU threads (default: torch's).")] = None,
