@@ -162,6 +162,8 @@ def write_dicom_series(
             repeated values to make bad series.
         phi: Identifying header values; defaults to :data:`PHI`.
         shuffle: Write files in a random order so readers must sort by position.
+        seed: Sets that order and the UIDs, so one call writes the same bytes every time (a
+            seeded corpus of mutants then reproduces).
     """
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
@@ -171,16 +173,20 @@ def write_dicom_series(
     phi = PHI if phi is None else phi
     Z, Y, X = array.shape
     positions = [k * spacing[0] for k in range(Z)] if positions is None else positions
-    series_uid = series_uid or generate_uid()
-    study_uid = generate_uid()
-    frame_uid = generate_uid()
+
+    def uid(*parts: object) -> str:
+        return generate_uid(entropy_srcs=["kgdx.encoders.testing", str(seed), *map(str, parts)])
+
+    series_uid = series_uid or uid("series")
+    study_uid = uid("study", series_uid)
+    frame_uid = uid("frame", series_uid)
     order = np.random.default_rng(seed).permutation(len(positions)) if shuffle else np.arange(len(positions))
     paths = []
     for n, k in enumerate(order):
         stored = np.round((array[min(k, Z - 1)] - intercept) / slope).astype(np.int16)
         meta = FileMetaDataset()
         meta.MediaStorageSOPClassUID = CTImageStorage
-        meta.MediaStorageSOPInstanceUID = generate_uid()
+        meta.MediaStorageSOPInstanceUID = uid("instance", series_uid, n)
         meta.TransferSyntaxUID = ExplicitVRLittleEndian
         ds = Dataset()
         ds.file_meta = meta

@@ -86,6 +86,10 @@ def _read_header(f: Path) -> Any:
     pydicom = _pydicom()
     try:
         ds = pydicom.dcmread(f, stop_before_pixels=False)
+        # pydicom decodes each element on first access; decode them all now, so that a corrupt
+        # element (an unknown VR, a bad length) is refused here, naming the file, and not later
+        # from whichever getattr touches it first.
+        ds.walk(lambda _ds, _elem: None)
     except pydicom.errors.InvalidDicomError:
         raise DataError("not a DICOM file (no DICM preamble); remove it from the series folder", file=f) from None
     except Exception as e:  # noqa: BLE001 - pydicom raises many types for a corrupt file; each names it
@@ -102,10 +106,10 @@ def list_series(path: str | Path) -> dict[str, list[Path]]:
     out: dict[str, list[Path]] = {}
     for f in _files(Path(path)):
         try:
-            ds = pydicom.dcmread(f, stop_before_pixels=True)
+            uid = str(getattr(pydicom.dcmread(f, stop_before_pixels=True), "SeriesInstanceUID", ""))
         except Exception as e:  # noqa: BLE001 - every failure names the file
             raise DataError(f"cannot read the DICOM header: {e}", file=f) from None
-        out.setdefault(str(getattr(ds, "SeriesInstanceUID", "")), []).append(f)
+        out.setdefault(uid, []).append(f)
     return out
 
 

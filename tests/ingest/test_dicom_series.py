@@ -101,6 +101,18 @@ def test_truncated_and_corrupt_files(tmp_path: Path, hu: np.ndarray) -> None:
     assert e.value.file == str(files[3])
 
 
+def test_corrupt_header_element_is_refused_naming_the_file(tmp_path: Path, hu: np.ndarray) -> None:
+    """pydicom decodes an element on first access; a garbled VR must not escape as NotImplementedError."""
+    files = write_dicom_series(tmp_path / "s", hu)
+    raw = files[5].read_bytes()
+    columns = b"\x28\x00\x11\x00US"  # (0028,0011) Columns, explicit VR little endian
+    assert raw.count(columns) == 1
+    files[5].write_bytes(raw.replace(columns, b"\x28\x00\x11\x00UO"))
+    with pytest.raises(DataError, match="corrupt or truncated DICOM") as e:
+        read_volume(tmp_path / "s")
+    assert e.value.file == str(files[5])
+
+
 def test_two_series_need_a_choice(tmp_path: Path, hu: np.ndarray) -> None:
     write_dicom_series(tmp_path / "d", hu, series_uid="1.2.3.4")
     write_dicom_series(tmp_path / "d" / "b", np.concatenate([hu, hu[:2]]), series_uid="1.2.3.5")
