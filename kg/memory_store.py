@@ -1,7 +1,10 @@
 """The embedded default store: the KG in memory as a networkx multigraph.
 
 It needs no server, so the demo, the notebooks and the tests run anywhere. A built KG is saved to
-and loaded from an on-disk snapshot (:mod:`kgdx.kg.snapshot`) so it is built once.
+and loaded from an on-disk snapshot (:mod:`kgdx.kg.snapshot`) so it is built once. A store
+loaded from a snapshot without validation answers point reads from the snapshot's edge columns and
+builds the networkx graph only when a write or a whole-graph query first needs it, so that a cold
+``kgdx diagnose`` does not pay for a graph it barely reads.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import pathlib
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import networkx as nx
 
@@ -26,6 +30,9 @@ from kgdx.kg.store import (
     too_many_paths,
 )
 from kgdx.kg.vocab import RelType
+
+if TYPE_CHECKING:
+    from kgdx.kg.snapshot import EdgeColumns
 
 __all__ = ["MemoryStore"]
 
@@ -56,6 +63,9 @@ class MemoryStore(KGStore):
         self._alt: dict[str, str] = {}
         self._version = 0  # bumped by every change, so a cache of what was loaded can tell it is stale
         self._origin: tuple[pathlib.Path, int] | None = None
+        # Edges loaded from a snapshot and not yet in the graph, by type (see EdgeColumns). While
+        # any are here the graph holds no edges, so each edge lives in exactly one place.
+        self._columns: dict[str, EdgeColumns] = {}
 
     @property
     def snapshot_path(self) -> pathlib.Path | None:
@@ -67,9 +77,32 @@ class MemoryStore(KGStore):
     def _loaded_from(self, path: pathlib.Path) -> None:
         self._origin = (path, self._version)
 
+    def _load(self, nodes: Sequence[Node], columns: dict[str, EdgeColumns]) -> None:
+        """Fill an empty store from a snapshot: the nodes with their own property maps (records
+        just read, which nothing else holds), and each type's edges as columns."""
+        if self._g.number_of_nodes():
+            raise RuntimeError("a snapshot is loaded only into an empty store")
+        self._version += 1
+        self._g.add_nodes_from((n.id, {"type": n.type, "props": n.props}) for n in nodes)
+        for n in nodes:
+            self._index(n.id, n.props)
+        self._columns = dict(columns)
+
+    def _thaw(self) -> None:
+        """Move the edges held as columns into the graph, for a write or a whole-graph query.
+
+        This changes the store, so, like a write, it must not run beside reads in other threads
+        (the HTTP API only reads nodes, neighbours and counts, which never thaw)."""
+        if self._columns:
+            columns, self._columns = self._columns, {}
+            self._g.add_edges_from(
+                (src, dst, rel, {"props": props}) for rel, edges in columns.items() for src, dst, props in edges
+            )
+
     @property
     def graph(self) -> nx.MultiDiGraph:
         """The underlying networkx graph (read it; write through :meth:`write`)."""
+        self._thaw()
         return self._g
 
     # -- writing -------------------------------------------------------------------------------
@@ -93,27 +126,22 @@ class MemoryStore(KGStore):
             if self._alt.get(alt) == node_id:
                 del self._alt[alt]
 
-    def _write(self, nodes: Sequence[Node], edges: Sequence[Edge], *, progress: bool, copy: bool = True) -> None:
-        """``copy=False`` keeps the records' own property maps (only for records nobody else holds,
-        such as those just read from a snapshot)."""
+    def _write(self, nodes: Sequence[Node], edges: Sequence[Edge], *, progress: bool) -> None:
+        self._thaw()
         g = self._g
-        own = _copy if copy else (lambda props: props)
         self._version += 1
         for n in nodes:
             attrs = g.nodes.get(n.id)
             if attrs is None:
-                g.add_node(n.id, type=n.type, props=own(n.props))
+                g.add_node(n.id, type=n.type, props=_copy(n.props))
             else:
                 self._unindex(n.id, attrs["props"])
                 attrs["props"].update(_copy(n.props))
             self._index(n.id, g.nodes[n.id]["props"])
-        if not copy and not g.number_of_edges():  # a fresh load: one edge per key, nothing to merge into
-            g.add_edges_from((e.src, e.dst, e.type, {"props": e.props}) for e in edges)
-            return
         for e in edges:
             data = g.get_edge_data(e.src, e.dst, key=e.type)
             if data is None:
-                g.add_edge(e.src, e.dst, key=e.type, props=own(e.props))
+                g.add_edge(e.src, e.dst, key=e.type, props=_copy(e.props))
             else:
                 data["props"].update(_copy(e.props))
 
@@ -121,6 +149,7 @@ class MemoryStore(KGStore):
         return {i for i in ids if i in self._g}
 
     def delete(self, node_ids: Collection[str] = (), edge_keys: Collection[tuple[str, str, str]] = ()) -> None:
+        self._thaw()
         self._version += 1
         for src, rel, dst in edge_keys:
             if self._g.has_edge(src, dst, key=rel):
@@ -139,6 +168,7 @@ class MemoryStore(KGStore):
 
     def clear(self) -> None:
         self._version += 1
+        self._columns.clear()
         self._g.clear()
         self._names.clear()
         self._alt.clear()
@@ -152,6 +182,8 @@ class MemoryStore(KGStore):
             nodes[t] += 1
         for _, _, k in self._g.edges(keys=True):
             rels[k] += 1
+        for k, edges in self._columns.items():
+            rels[k] += len(edges)
         return Counts(dict(nodes), dict(rels))
 
     def _node(self, node_id: str) -> Node:
@@ -164,6 +196,10 @@ class MemoryStore(KGStore):
                 yield Node(a["type"], i, _copy(a["props"]))
 
     def iter_edges(self, type: str | None = None) -> Iterator[Edge]:
+        for k, edges in list(self._columns.items()):
+            if type is None or k == type:
+                for s, d, p in edges:
+                    yield Edge(k, s, d, p)
         for s, d, k, p in self._g.edges(keys=True, data="props"):
             if type is None or k == type:
                 yield Edge(k, s, d, _copy(p))
@@ -203,8 +239,11 @@ class MemoryStore(KGStore):
         ids = {i for k in keys for i in self._names[k]}
         return [self._node(i) for i in sorted(ids)]
 
-    def _steps(self, node_id: str, direction: Direction) -> Iterator[tuple[Edge, str]]:
-        """Each stored edge at ``node_id`` in the given direction, and the node it reaches."""
+    def _steps(
+        self, node_id: str, direction: Direction, rel_types: Collection[str] | None = None
+    ) -> Iterator[tuple[Edge, str]]:
+        """Each stored edge at ``node_id`` in the given direction (of the given types, if any),
+        and the node it reaches."""
         g = self._g
         if direction in ("out", "both"):
             for _, d, k, p in g.out_edges(node_id, keys=True, data="props"):
@@ -212,6 +251,14 @@ class MemoryStore(KGStore):
         if direction in ("in", "both"):
             for s, _, k, p in g.in_edges(node_id, keys=True, data="props"):
                 yield Edge(k, s, node_id, p), s
+        for k, edges in self._columns.items():
+            if rel_types is None or k in rel_types:
+                if direction in ("out", "both"):
+                    for d, p in edges.out(node_id):
+                        yield Edge(k, node_id, d, p), d
+                if direction in ("in", "both"):
+                    for s, p in edges.into(node_id):
+                        yield Edge(k, s, node_id, p), s
 
     def neighbours(
         self,
@@ -224,7 +271,7 @@ class MemoryStore(KGStore):
         if node_id not in self._g:
             return []
         out = []
-        for edge, other in self._steps(node_id, direction):
+        for edge, other in self._steps(node_id, direction, rel_types):
             if rel_types is not None and edge.type not in rel_types:
                 continue
             node = self._node(other)
@@ -238,7 +285,7 @@ class MemoryStore(KGStore):
             return []
         seen, todo = {disease_id}, [disease_id]
         while todo:
-            for edge, other in self._steps(todo.pop(), "both"):
+            for edge, other in self._steps(todo.pop(), "both", [RelType.EQUIVALENT_TO]):
                 if edge.type == RelType.EQUIVALENT_TO and other not in seen:
                     seen.add(other)
                     todo.append(other)
@@ -249,9 +296,9 @@ class MemoryStore(KGStore):
         out = []
         for d in wanted:
             if d in self._g:
-                for _, other, k, p in self._g.out_edges(d, keys=True, data="props"):
-                    if k == RelType.INTERACTS_WITH and other in wanted:
-                        out.append(Edge(k, d, other, _copy(p)))
+                for edge, other in self._steps(d, "out", [RelType.INTERACTS_WITH]):
+                    if edge.type == RelType.INTERACTS_WITH and other in wanted:
+                        out.append(Edge(edge.type, d, other, _copy(edge.props)))
         return self._sorted_edges(out)
 
     def evidence_paths(
@@ -264,6 +311,7 @@ class MemoryStore(KGStore):
         limit: int = 100,
     ) -> list[Path]:
         self._check_hops(max_hops)
+        self._thaw()  # a traversal of many nodes: the graph answers each step faster
         concepts, types = set(concept_ids), set(rel_types)
         if target_id not in self._g:
             return []
@@ -295,6 +343,7 @@ class MemoryStore(KGStore):
         self, seed_ids: Collection[str], *, hops: int = 1, rel_types: Collection[str] | None = None
     ) -> tuple[list[Node], list[Edge]]:
         self._check_subgraph_hops(hops)
+        self._thaw()
         seen = {i for i in seed_ids if i in self._g}
         frontier = set(seen)
         for _ in range(hops):

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -31,7 +32,7 @@ from kgdx.kg.records import Edge, Node
 from kgdx.kg.schema import PropertySpec, Schema
 from kgdx.kg.store import group_by_type
 
-__all__ = ["save_snapshot", "load_snapshot", "read_manifest", "snapshot_records"]
+__all__ = ["save_snapshot", "load_snapshot", "read_manifest", "snapshot_records", "EdgeColumns"]
 
 _ARROW = {
     "str": pa.string(),
@@ -115,12 +116,16 @@ def _rows(table: pa.Table, keys: tuple[str, ...]) -> Iterator[tuple[list[str], d
         yield [data[k][i] for k in keys], {c: data[c][i] for c in names if data[c][i] is not None}
 
 
+def _schema(path: Path) -> Schema:
+    if not (path / "schema.yaml").is_file():
+        raise DataError("no KG snapshot here (run `kgdx kg build`)", file=path)
+    return Schema.from_yaml(path / "schema.yaml")
+
+
 def snapshot_records(path: str | Path) -> tuple[Schema, Iterator[Node | Edge]]:
     """The schema of a snapshot and an iterator over its records (nodes first)."""
     path = Path(path)
-    if not (path / "schema.yaml").is_file():
-        raise DataError("no KG snapshot here (run `kgdx kg build`)", file=path)
-    schema = Schema.from_yaml(path / "schema.yaml")
+    schema = _schema(path)
 
     def records() -> Iterator[Node | Edge]:
         for f in sorted((path / "nodes").glob("*.parquet")):
@@ -142,23 +147,79 @@ def _read(f: Path) -> pa.Table:
         raise DataError(f"corrupt snapshot file: {e}", file=f) from None
 
 
+class EdgeColumns:
+    """One relationship type's edges as the snapshot stores them, searchable by either end.
+
+    Putting the default KG's 300k edges into a networkx graph takes seconds, and a cold
+    ``kgdx diagnose`` reads a few hundred of them. So a store loaded from a snapshot keeps each
+    type's edges in this form, answers point reads (neighbours of one node, one type's edges)
+    from it, and moves them into its graph only when a write or a whole-graph query needs them
+    there (see :class:`~kgdx.kg.memory_store.MemoryStore`).
+    """
+
+    def __init__(self, table: pa.Table) -> None:
+        # Fixed-width unicode arrays: numpy sorts and binary-searches them in C.
+        src = table.column("src").to_numpy(zero_copy_only=False).astype(str)
+        self._dst = table.column("dst").to_numpy(zero_copy_only=False).astype(str)
+        self._props = table.drop_columns(["src", "dst"])
+        self._by_src = (
+            np.arange(len(src)) if len(src) < 2 or bool(np.all(src[:-1] <= src[1:])) else np.argsort(src, kind="stable")
+        )
+        self._src_sorted = src[self._by_src]
+        self._src = src
+        self._by_dst: np.ndarray | None = None  # built on the first lookup by dst
+        self._dst_sorted: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self._src)
+
+    def _props_of(self, rows: np.ndarray) -> list[dict[str, Any]]:
+        return [{k: v for k, v in r.items() if v is not None} for r in self._props.take(rows).to_pylist()]
+
+    @staticmethod
+    def _rows(keys: np.ndarray, order: np.ndarray, node_id: str) -> np.ndarray:
+        return order[np.searchsorted(keys, node_id, "left") : np.searchsorted(keys, node_id, "right")]
+
+    def out(self, node_id: str) -> list[tuple[str, dict[str, Any]]]:
+        """``(dst, props)`` of each edge from ``node_id``; fresh property maps."""
+        rows = self._rows(self._src_sorted, self._by_src, node_id)
+        return list(zip(self._dst[rows].tolist(), self._props_of(rows)))
+
+    def into(self, node_id: str) -> list[tuple[str, dict[str, Any]]]:
+        """``(src, props)`` of each edge to ``node_id``; fresh property maps."""
+        if self._by_dst is None:
+            self._by_dst = np.argsort(self._dst, kind="stable")
+            self._dst_sorted = self._dst[self._by_dst]
+        rows = self._rows(self._dst_sorted, self._by_dst, node_id)
+        return list(zip(self._src[rows].tolist(), self._props_of(rows)))
+
+    def __iter__(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """``(src, dst, props)`` of every edge, in stored order."""
+        props = self._props_of(np.arange(len(self)))
+        return iter(zip(self._src.tolist(), self._dst.tolist(), props))
+
+
 def load_snapshot(path: str | Path, *, validate: bool = True) -> MemoryStore:
     """Load a snapshot folder into a :class:`MemoryStore`.
 
     Args:
         path: The snapshot folder.
         validate: Check every record against the snapshot's schema (slower; off only for
-            snapshots this process wrote itself).
+            snapshots this process wrote itself). Unvalidated, the edges stay in
+            :class:`EdgeColumns` until something needs them in the graph, which is what makes a
+            cold start fast.
     """
-    schema, records = snapshot_records(path)
-    store = MemoryStore(schema)
+    path = Path(path)
     if validate:
+        schema, records = snapshot_records(path)
+        store = MemoryStore(schema)
         store.write(records)
     else:
-        nodes: list[Node] = []
-        edges: list[Edge] = []
-        for r in records:
-            (nodes if isinstance(r, Node) else edges).append(r)
-        store._write(nodes, edges, progress=False, copy=False)  # fresh records: nothing else holds them
-    store._loaded_from(Path(path).resolve())
+        store = MemoryStore(_schema(path))
+        nodes = []
+        for f in sorted((path / "nodes").glob("*.parquet")):
+            label = f.stem
+            nodes += [Node(label, node_id, props) for (node_id,), props in _rows(_read(f), ("id",))]
+        store._load(nodes, {f.stem: EdgeColumns(_read(f)) for f in sorted((path / "edges").glob("*.parquet"))})
+    store._loaded_from(path.resolve())
     return store

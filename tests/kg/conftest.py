@@ -53,7 +53,16 @@ def neo4j_store(empty_neo4j, tiny_records):
     return empty_neo4j
 
 
-@pytest.fixture(params=["memory", pytest.param("neo4j", marks=pytest.mark.neo4j)])
+@pytest.fixture
+def snapshot_store(memory_store, tmp_path):
+    """The tiny KG loaded back from a snapshot as ``kgdx diagnose`` loads it: unvalidated, its
+    edges held as columns until a write or a whole-graph query moves them into the graph."""
+    from kgdx.kg.snapshot import load_snapshot, save_snapshot
+
+    return load_snapshot(save_snapshot(memory_store, tmp_path / "snapshot"), validate=False)
+
+
+@pytest.fixture(params=["memory", "snapshot", pytest.param("neo4j", marks=pytest.mark.neo4j)])
 def store(request):
     """The tiny KG in each store in turn: every test using it is a contract test."""
     return request.getfixturevalue(f"{request.param}_store")

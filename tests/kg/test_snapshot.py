@@ -6,6 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from kgdx.errors import DataError
+from kgdx.kg.records import Edge
 from kgdx.kg.snapshot import load_snapshot, read_manifest, save_snapshot
 
 
@@ -23,6 +24,26 @@ def test_round_trip(memory_store, tmp_path):
     assert sorted(back.iter_edges(), key=key) == sorted(memory_store.iter_edges(), key=key)
     m = read_manifest(path)
     assert m["sources"] == [{"name": "tiny"}] and m["counts"]["total_relationships"] == 34
+
+
+def test_unvalidated_load_answers_from_columns_until_a_write(memory_store, tmp_path):
+    back = load_snapshot(save_snapshot(memory_store, tmp_path / "snap"), validate=False)
+    assert back.counts() == memory_store.counts()
+    for node in memory_store.iter_nodes():
+        for direction in ("out", "in", "both"):
+            assert back.neighbours(node.id, direction=direction) == memory_store.neighbours(
+                node.id, direction=direction
+            )
+    drugs = [n.id for n in memory_store.iter_nodes("Drug")]
+    assert back.interactions(drugs) == memory_store.interactions(drugs)
+    assert back._columns, "point reads must not move the edges into the graph"
+    assert back.snapshot_path is not None
+    new = Edge("IS_A", "HP:0002090", "HP:0000118", {"source": "test"})
+    back.write([new])
+    memory_store.write([new])
+    assert not back._columns and back.snapshot_path is None
+    key = lambda e: (e.type, e.src, e.dst)  # noqa: E731
+    assert sorted(back.iter_edges(), key=key) == sorted(memory_store.iter_edges(), key=key)
 
 
 def test_failed_save_leaves_previous_snapshot(memory_store, tmp_path, monkeypatch):
