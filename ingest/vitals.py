@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = [
     "DIASTOLIC_DROP",
@@ -29,6 +30,8 @@ __all__ = [
     "OrthostaticReading",
     "measured_findings",
     "orthostatic_readings",
+    "StatedAge",
+    "stated_age",
 ]
 
 #: Consensus thresholds (mmHg) for orthostatic hypotension (Freeman et al. 2011).
@@ -164,6 +167,7 @@ COGNITIVE_IMPAIRMENT = "HP:0100543"
 PROLONGED_QTC = "HP:0005184"
 HYPERTENSION = "HP:0000822"
 ELEVATED_TRANSAMINASE = "HP:0002910"
+EXCESSIVE_DAYTIME_SOMNOLENCE = "HP:0001262"
 #: Upper limit of normal for ALT/AST (U/L) when a note does not state one; a value is read as
 #: raised only above twice it, since laboratories' limits differ (about 33-56 U/L).
 TRANSAMINASE_ULN = 40
@@ -171,51 +175,78 @@ _TRANSAMINASE = re.compile(
     r"\b(ALT|AST)\b\s*:?\s*(\d{2,4})\s*(?:U/L|IU/L)?(?:\s*\(\s*ULN\s*(\d{2,3})\s*(?:U/L|IU/L)?\s*\))?"
 )
 
-#: name, pattern (group 1 = the value), HPO id, abnormal if value < low (scores) or ≥ high (QTc),
-#: normal if value ≥ normal (scores) or < normal (QTc); values in between are left unread.
+
+class _Rule(NamedTuple):
+    """A score or interval read from a note: abnormal from ``abnormal`` (below it when
+    ``low_is_abnormal``, else at or above it), normal from ``normal`` the other way; values in
+    between, and above ``max_value``, are left unread."""
+
+    name: str
+    pattern: re.Pattern[str]  # group 1 = the value
+    hp: str
+    low_is_abnormal: bool
+    abnormal: int
+    normal: int
+    unit: str
+    max_value: int | None = None
+
+
 #: MoCA: < 26 impaired (Nasreddine et al., J Am Geriatr Soc 2005). MMSE: < 24 impaired, ≥ 27
 #: normal (Folstein 1975; the 24-26 band is insensitive). QTc: ≥ 470 ms prolonged, < 450 ms normal
-#: (ICH E14 categories; AHA/ACCF/HRS 2009: > 450 ms men, > 460 ms women).
-_RULES: tuple[tuple[str, re.Pattern[str], str, str, int, int], ...] = (
-    ("MoCA", re.compile(r"\bMoCA\b\D{0,12}?(\d{1,2})(?:\s*/\s*30)?\b"), COGNITIVE_IMPAIRMENT, "score", 26, 26),
-    ("MMSE", re.compile(r"\bMMSE\b\D{0,12}?(\d{1,2})(?:\s*/\s*30)?\b"), COGNITIVE_IMPAIRMENT, "score", 24, 27),
-    (
+#: (ICH E14 categories; AHA/ACCF/HRS 2009: > 450 ms men, > 460 ms women). Epworth Sleepiness
+#: Scale (0-24): > 10 excessive daytime sleepiness, ≤ 10 normal (Johns, Sleep 1991).
+_RULES: tuple[_Rule, ...] = (
+    _Rule(
+        "MoCA", re.compile(r"\bMoCA\b\D{0,12}?(\d{1,2})(?:\s*/\s*30)?\b"), COGNITIVE_IMPAIRMENT, True, 26, 26, "/30", 30
+    ),
+    _Rule(
+        "MMSE", re.compile(r"\bMMSE\b\D{0,12}?(\d{1,2})(?:\s*/\s*30)?\b"), COGNITIVE_IMPAIRMENT, True, 24, 27, "/30", 30
+    ),
+    _Rule(
         "QTc",
         re.compile(r"\bQTc\b\D{0,12}?(\d{3})\s*(?:ms|msec|milliseconds)?\b", re.I),
         PROLONGED_QTC,
-        "interval",
+        False,
         470,
         450,
+        " ms",
+    ),
+    _Rule(
+        "Epworth",
+        re.compile(r"\b(?:Epworth|ESS)\b(?:\s+(?i:sleepiness\s+scale))?\D{0,12}?(\d{1,2})(?:\s*/\s*24)?\b"),
+        EXCESSIVE_DAYTIME_SOMNOLENCE,
+        False,
+        11,
+        11,
+        "/24",
+        24,
     ),
 )
 
 
 def measured_findings(text: str) -> list[MeasuredFinding]:
-    """Cognitive screening scores (MoCA, MMSE out of 30), QTc intervals, raised ALT/AST and supine
-    hypertension (the lying pressure of a lying/standing pair) in ``text``, as findings. The
-    orthostatic fall itself is :attr:`OrthostaticReading.finding`.
+    """Cognitive screening scores (MoCA, MMSE out of 30), QTc intervals, Epworth sleepiness scores,
+    raised ALT/AST and supine hypertension (the lying pressure of a lying/standing pair) in
+    ``text``, as findings. The orthostatic fall itself is :attr:`OrthostaticReading.finding`.
 
     Example:
         >>> [(f.id, f.present) for f in measured_findings("MoCA 18/30. ECG: QTc 512 ms.")]
         [('HP:0100543', True), ('HP:0005184', True)]
     """
     out: list[MeasuredFinding] = []
-    for name, pattern, hp, kind, abnormal, normal in _RULES:
-        for m in pattern.finditer(text):
+    for rule in _RULES:
+        for m in rule.pattern.finditer(text):
             v = int(m.group(1))
-            if kind == "score":
-                if v > 30:
-                    continue  # not a score out of 30
-                present = v < abnormal
-                if not present and v < normal:
-                    continue
-                cut = f"{name} {v}/30 ({'<' if present else '≥'} {abnormal if present else normal})"
-            else:
-                present = v >= abnormal
-                if not present and v >= normal:
-                    continue
-                cut = f"{name} {v} ms ({'≥' if present else '<'} {abnormal if present else normal} ms)"
-            out.append(MeasuredFinding(m.group(0), m.span(), hp, present, cut))
+            if rule.max_value is not None and v > rule.max_value:
+                continue  # not a score on this scale
+            present = v < rule.abnormal if rule.low_is_abnormal else v >= rule.abnormal
+            normal = v >= rule.normal if rule.low_is_abnormal else v < rule.normal
+            if not (present or normal):
+                continue
+            below = present == rule.low_is_abnormal
+            limit = f"{rule.abnormal if present else rule.normal}{'' if rule.unit.startswith('/') else rule.unit}"
+            cut = f"{rule.name} {v}{rule.unit} ({'<' if below else '≥'} {limit})"
+            out.append(MeasuredFinding(m.group(0), m.span(), rule.hp, present, cut))
     for m in _TRANSAMINASE.finditer(text):
         v, uln = int(m.group(2)), int(m.group(3)) if m.group(3) else None
         if v > (uln if uln else 2 * TRANSAMINASE_ULN):
@@ -228,3 +259,43 @@ def measured_findings(text: str) -> list[MeasuredFinding]:
             )
             out.append(MeasuredFinding(r.text, r.span, HYPERTENSION, True, why))
     return sorted(out, key=lambda f: f.span)
+
+
+_AGE = re.compile(
+    r"\b(\d{1,3})(?:\s*-\s*|\s+)(?:years?|yrs?|y)(?:\s*-\s*|\s+)old\b|\b(\d{1,3})\s*(?:yo|y/o|y\.o\.)(?=\W|$)"
+    r"|\baged\s+(\d{1,3})\b",
+    re.I,
+)
+#: Words that make an age someone else's ("her 45-year-old daughter", "son, aged 12").
+_RELATIVES = (
+    r"(?:son|daughter|mother|father|brother|sister|wife|husband|partner|child|grand\w*|aunt|uncle|"
+    r"cousin|niece|nephew|sibling|parent|twin)s?"
+)
+_RELATIVE_BEFORE = re.compile(rf"\b{_RELATIVES}\W*$", re.I)
+_RELATIVE_AFTER = re.compile(rf"^\W*(?:\w+\s+)?{_RELATIVES}\b", re.I)
+
+
+class StatedAge(NamedTuple):
+    years: float
+    text: str
+    span: tuple[int, int]
+
+
+def stated_age(text: str) -> StatedAge | None:
+    """The patient's age in years as a note states it ("71-year-old woman", "aged 66", "58 yo"):
+    the first age in the text that is not a relative's, or ``None``.
+
+    Drug safety needs it: the AGS Beers Criteria name drugs to avoid from 65.
+
+    Example:
+        >>> stated_age("Her 45-year-old daughter brings her. 78-year-old woman with falls.")
+        StatedAge(years=78.0, text='78-year-old', span=(37, 48))
+    """
+    for m in _AGE.finditer(text):
+        before = text[max(0, m.start() - 30) : m.start()].split(".")[-1]
+        if _RELATIVE_BEFORE.search(before) or _RELATIVE_AFTER.search(text[m.end() : m.end() + 24]):
+            continue
+        age = float(next(g for g in m.groups() if g))
+        if age <= 120:
+            return StatedAge(age, m.group(0), m.span())
+    return None

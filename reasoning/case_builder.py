@@ -63,7 +63,11 @@ REPORT_SECTIONS = ("findings", "impression")
 #: The weight of a hedged ("possible pneumonia") mention.
 UNCERTAIN_WEIGHT = 0.5
 #: A medicine stopped later in its sentence is not a current drug.
-_STOPPED = re.compile(r"\b(?:and|was|were|then|but|been|later)\s+(?:stopped|discontinued|withdrawn|ceased)\b", re.I)
+_STOPPED = re.compile(
+    r"\b(?:(?:and|was|were|then|but|been|later)\s+(?:stopped|discontinued|withdrawn|ceased)"
+    r"|(?:after|on|since)\s+(?:stopping|discontinuing|withdrawing)(?:\s+it)?)\b",
+    re.I,
+)
 _SENTENCE_END = re.compile(r"[.;]\s")
 
 CTInput = Union[str, Path, "Volume", "torch.Tensor"]  # noqa: UP007 - forward references
@@ -382,7 +386,8 @@ class CaseBuilder:
 
     def add_note_facts(self, case: PatientCase, text: str) -> None:
         """Add what a note says besides findings: current drugs (``case.drugs``), known conditions
-        (``case.conditions``), drug exposures that are findings, orthostatic hypotension from
+        (``case.conditions``), the patient's age (``case.age_years``, unless the case has one),
+        drug exposures that are findings, orthostatic hypotension from
         lying and standing blood pressures, and findings read from numbers by published cut-offs
         (MoCA/MMSE, QTc, supine hypertension, ALT/AST; see
         :func:`kgdx.ingest.vitals.measured_findings`). Each is listed on
@@ -393,9 +398,26 @@ class CaseBuilder:
         historical mentions outside the impression and plan, which are the clinician's
         differential, not facts.
         """
-        from kgdx.ingest.vitals import measured_findings, orthostatic_readings
+        from kgdx.ingest.vitals import measured_findings, orthostatic_readings, stated_age
 
         listed = case.extra.setdefault("text_findings", [])
+        age = stated_age(text)
+        if age is not None:
+            known = case.age_years is not None  # a phenopacket's age is recorded data: it wins
+            if not known:
+                case.age_years = age.years
+            listed.append(
+                {
+                    "source": "note",
+                    "text": age.text,
+                    "span": list(age.span),
+                    "id": "age",
+                    "label": f"{age.years:g} years",
+                    "method": "stated-age",
+                    "assertion": "present",
+                    "use": "not used: the case already has an age" if known else "the patient's age (drug safety)",
+                }
+            )
         mentions = [m for m in self.drug_linker.link(text) if m.experiencer == "patient"]
         # "X was started for Y and stopped after 6 weeks": the stop can lie further from the drug
         # than a backward trigger reaches, but not past the next drug or the end of the sentence.

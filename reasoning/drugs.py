@@ -16,8 +16,9 @@ disease whose core findings the patient shows, or that is ``CONTRAINDICATED_IN``
 patient's conditions, gets a **withdraw** entry (stopping the offending drug is the first test
 and the first treatment of a drug-induced disease). Two current drugs that interact get a
 **review** entry with the interaction's path. A drug that a module says ``RELIEVES`` particular
-symptoms (midodrine: orthostatic hypotension) is suggested only to a patient who has one of them.
-Both relationship types are read when the KG has them. A drug the patient already takes is never
+symptoms (midodrine: orthostatic hypotension) is suggested only to a patient who has one of them,
+and one a module says to ``AVOID_IN`` an age group is not suggested to a patient of that age.
+These relationship types are read when the KG has them. A drug the patient already takes is never
 suggested to start.
 """
 
@@ -32,6 +33,7 @@ from kgdx.kg.records import Edge
 from kgdx.kg.vocab import NodeLabel, RelType
 
 if TYPE_CHECKING:
+    from kgdx.kg.store import KGStore
     from kgdx.reasoning.diagnoser import Diagnoser
     from kgdx.reasoning.results import Ranking
 
@@ -42,6 +44,9 @@ LINE_WEIGHT = {1: 1.0, 2: 0.6, 3: 0.4}
 CAN_INDUCE = "CAN_INDUCE"
 #: Drug → phenotype: the drug is given for that symptom only.
 RELIEVES = "RELIEVES"
+#: Drug → patient group (an age range, ``min_age``/``max_age`` in years): not to be started in
+#: a patient of that age (the AGS Beers Criteria's "avoid" in older adults).
+AVOID_IN = "AVOID_IN"
 #: A disease's core findings: its phenotypes annotated at least this often. A current drug that
 #: can induce the disease is withdrawn when the patient shows one of them, even while the disease
 #: ranks low (valproate in a patient with new rigidity and bradykinesia).
@@ -52,7 +57,7 @@ CORE_FREQUENCY = 0.8
 class SafetyIssue:
     """Why a suggestion is unsafe for this patient: the KG edges that say so."""
 
-    kind: str  # "contraindication" | "interaction" | "can-induce"
+    kind: str  # "contraindication" | "interaction" | "can-induce" | "age"
     severity: str
     edges: list[Edge]
     text: str
@@ -167,6 +172,8 @@ def suggest_drugs(
     current = list(dict.fromkeys(result.case.drugs))
     withdraw = _withdrawals(dx, result, current, conditions, condition_probability)
     has_relieves = RELIEVES in store.schema.relationship_types
+    has_avoid_in = AVOID_IN in store.schema.relationship_types
+    age = result.case.age_years
     symptoms = {c for c, why in conditions.items() if why.startswith("observed finding")}
     ranked = sorted(scores, key=lambda d: (-scores[d], d))
     out: list[DrugSuggestion] = []
@@ -180,6 +187,8 @@ def suggest_drugs(
             if relieves and not any(nb.node.id in symptoms for nb in relieves):
                 continue  # a symptomatic drug for a symptom the patient does not have
         s = DrugSuggestion(drug, names[drug], scores[drug], treats[drug])
+        if has_avoid_in and age is not None:
+            s.issues += _age_issues(store, drug, names[drug], age)
         for nb in store.neighbours(drug, rel_types=[RelType.CONTRAINDICATED_IN], direction="out"):
             why = conditions.get(nb.node.id)
             if why is not None:
@@ -221,6 +230,27 @@ def suggest_drugs(
         if len(out) == k:
             break
     return withdraw + out
+
+
+def _age_issues(store: KGStore, drug: str, name: str, age: float) -> list[SafetyIssue]:
+    """The ``AVOID_IN`` rules whose age group holds a patient of ``age`` years."""
+    out = []
+    for nb in store.neighbours(drug, rel_types=[AVOID_IN], direction="out"):
+        lo, hi = nb.node.props.get("min_age"), nb.node.props.get("max_age")
+        if (lo is not None and age < lo) or (hi is not None and age >= hi):
+            continue
+        sev = nb.edge.props.get("severity", "unknown")
+        out.append(
+            SafetyIssue(
+                "age",
+                sev,
+                [nb.edge],
+                f"{name} is to be avoided ({sev}) in {nb.node.name} ({nb.node.id}); the patient is {age:g} "
+                f"[{nb.edge.props.get('reason', '')}; {nb.edge.props['source']}]",
+                path_match([(NodeLabel.DRUG, drug), (nb.node.type, nb.node.id)], [(AVOID_IN, True)]),
+            )
+        )
+    return out
 
 
 def _shown(dx: Diagnoser, result: Ranking) -> dict[str, str]:

@@ -1,10 +1,10 @@
-"""Measurements from note text: orthostatic blood pressures, cognitive scores, QTc."""
+"""Measurements from note text: orthostatic blood pressures, cognitive scores, QTc, the patient's age."""
 
 from __future__ import annotations
 
 import pytest
 
-from kgdx.ingest.vitals import measured_findings, orthostatic_readings
+from kgdx.ingest.vitals import measured_findings, orthostatic_readings, stated_age
 
 
 @pytest.mark.parametrize(
@@ -43,7 +43,30 @@ def test_orthostatic_readings(text: str, expected: list[tuple[int, int, bool]]) 
         ("ALT 52 (ULN 45)", [("HP:0002910", True)]),
         ("ALT 52 U/L", []),  # no stated limit: raised only above twice 40
         ("ALT 88, platelets 96", [("HP:0002910", True)]),
+        ("CPAP-intolerant, Epworth 17; dozed at a red light.", [("HP:0001262", True)]),
+        ("Epworth Sleepiness Scale 6/24.", [("HP:0001262", False)]),
+        ("ESS 30", []),  # not a score out of 24
     ],
 )
 def test_measured_findings(text: str, expected: list[tuple[str, bool]]) -> None:
     assert [(f.id, f.present) for f in measured_findings(text)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "years"),
+    [
+        ("71-year-old woman with type 2 diabetes.", 71),
+        ("78 year old man, 2 yrs of fluctuating attention.", 78),
+        ("Seen today: aged 66, retired seamstress.", 66),
+        ("66 yo F with tremor", 66),
+        ("Her 45-year-old daughter brings her. 78-year-old woman with falls.", 78),  # a relative's age first
+        ("History: a 2 year old grandson visited. 81-year-old man.", 81),
+        ("10 yrs of levodopa-responsive PD; 14 months of tremor.", None),  # durations, not ages
+        ("Lives with her 15-year-old son.", None),
+    ],
+)
+def test_stated_age(text: str, years: int | None) -> None:
+    got = stated_age(text)
+    assert (got.years if got else None) == years
+    if got:
+        assert text[got.span[0] : got.span[1]] == got.text

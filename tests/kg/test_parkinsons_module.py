@@ -254,7 +254,7 @@ def test_manifest(module):
 def test_schema_additions_merge_into_core(module, merged_schema):
     core = core_schema()
     additions = module.schema_additions()
-    assert set(additions.node_types) == {"NeuroAssessment", "NeuroimagingFinding"}
+    assert set(additions.node_types) == {"NeuroAssessment", "NeuroimagingFinding", "PatientGroup"}
     assert not set(additions.node_types) & set(core.node_types)
     assert not set(additions.relationship_types) & set(core.relationship_types)
     core_prefixes = {p for nt in core.node_types.values() for p in nt.id_prefixes}
@@ -559,6 +559,16 @@ def test_patient_specific_safety_edges(edges):
     # A contraindication is never softer than its source: 'absolute' only from a label's own words.
     patient = [e for e in edges if e.type == "CONTRAINDICATED_IN" and "Beers" in e.props["source"]]
     assert patient and all(e.props["severity"] == "relative" for e in patient)
+
+
+def test_age_rules_name_their_beers_entry(records, edges):
+    """Beers' "avoid in older adults" (safety_age.yaml): anticholinergic antiparkinsonian drugs among them."""
+    avoid = {e.src: e.props for e in edges if e.type == "AVOID_IN" and e.dst == "KGDXPD_GROUP:OLDER_ADULT"}
+    assert {db("trihexyphenidyl"), db("benztropine")} <= avoid.keys()
+    assert all("Beers Criteria 2023" in p["source"] and "Table 2" in p["source"] for p in avoid.values())
+    assert all(p["severity"] == "relative" for p in avoid.values())
+    group = next(r for r in records if getattr(r, "id", None) == "KGDXPD_GROUP:OLDER_ADULT")
+    assert group.props["min_age"] == 65
 
 
 # ------------------------------------------------------------------------------ note vignettes

@@ -317,6 +317,19 @@ def test_a_note_brings_drugs_orthostatic_bp_and_lists_what_it_took(dx):
     assert doc["drugs"] == ["DRUGBANK:DB00682"] and len(doc["extracted"]) == len(rows)
 
 
+def test_a_note_gives_the_age_unless_the_case_has_one(dx):
+    from kgdx.ingest.case import PatientCase
+    from kgdx.reasoning import CaseBuilder
+
+    note = "72-year-old woman, her 45-year-old daughter with her. Fever and cough."
+    case = CaseBuilder(dx).build(note=note)
+    assert case.age_years == 72.0
+    row = next(r for r in case.extra["text_findings"] if r["id"] == "age")
+    assert row["text"] == "72-year-old" and row["use"] == "the patient's age (drug safety)"
+    recorded = CaseBuilder(dx).build(PatientCase("p", age_years=70.5), note=note)
+    assert recorded.age_years == 70.5  # a phenopacket's age is recorded data: the note does not override it
+
+
 def test_a_drug_stopped_later_in_its_sentence_is_not_current(dx):
     from kgdx.reasoning import CaseBuilder
 
@@ -328,6 +341,10 @@ def test_a_drug_stopped_later_in_its_sentence_is_not_current(dx):
     assert case.drugs == ["DRUGBANK:DB00682"]  # "tremor stopped" is not about warfarin
     clar = next(r for r in case.extra["text_findings"] if r["id"] == "DRUGBANK:DB01211")
     assert clar["assertion"] == "historical" and clar["trigger"] == "and stopped"
+    later = CaseBuilder(dx).build(
+        note="Fever. Clarithromycin caused a rash that resolved after stopping it. On warfarin."
+    )
+    assert later.drugs == ["DRUGBANK:DB00682"]
 
 
 def test_unknown_drug_ids_with_a_note_are_no_error(dx):

@@ -10,7 +10,7 @@ import torch
 from kgdx.errors import DataError
 from kgdx.ingest.case import Finding, PatientCase
 from kgdx.kg.memory_store import MemoryStore
-from kgdx.kg.records import Edge
+from kgdx.kg.records import Edge, Node
 from kgdx.reasoning.checkpoint import load_checkpoint
 from kgdx.reasoning.diagnoser import Diagnoser
 from kgdx.reasoning.index import KGIndex
@@ -275,6 +275,23 @@ def _with_module_safety(tiny_store, extra_edges):
             "relationship_types": {
                 "CAN_INDUCE": {"source": ["Drug"], "target": ["Disease"], "properties": {"note": {"type": "str"}}},
                 "RELIEVES": {"source": ["Drug"], "target": ["Phenotype"], "properties": {"note": {"type": "str"}}},
+                "AVOID_IN": {
+                    "source": ["Drug"],
+                    "target": ["PatientGroup"],
+                    "properties": {"severity": {"type": "str", "required": True}, "reason": {"type": "str"}},
+                },
+            },
+            "prefixes": {"TESTGROUP": "https://example.org/group/"},
+            "node_types": {
+                "PatientGroup": {
+                    "id_prefixes": ["TESTGROUP"],
+                    "id_pattern": "^TESTGROUP:[A-Z]+$",
+                    "properties": {
+                        "name": {"type": "str", "required": True},
+                        "min_age": {"type": "float"},
+                        "max_age": {"type": "float"},
+                    },
+                }
             },
         },
         partial=True,
@@ -312,6 +329,25 @@ def test_symptomatic_drugs_only_for_patients_with_the_symptom(tiny_store, dx):
         "p9", observed=[Finding("HP:0025179"), Finding("HP:0012735")], excluded=[Finding("HP:0001945")]
     )
     assert "DRUGBANK:DB15661" not in [s.drug for s in d2.suggest_drugs(d2.rank(no_fever, k=4))]
+
+
+def test_a_drug_to_avoid_at_the_patients_age_is_not_started(tiny_store, dx):
+    # Nirmatrelvir is "to be avoided" from 65 in this made-up KG.
+    group = Node("PatientGroup", "TESTGROUP:OLDER", {"name": "Older adult", "min_age": 65.0})
+    rule = Edge("AVOID_IN", "DRUGBANK:DB15661", "TESTGROUP:OLDER", {"source": "test", "severity": "relative"})
+    store = _with_module_safety(tiny_store, [group, rule])
+    d2 = Diagnoser(store, dx.model)
+
+    def suggested(age):  # noqa: ANN001, ANN202
+        return {s.drug: s for s in d2.suggest_drugs(d2.rank(covid_case(age_years=age), k=4), safety="flag")}
+
+    old = suggested(71.0)["DRUGBANK:DB15661"]
+    assert not old.safe and old.issues[0].kind == "age" and "AVOID_IN" in old.issues[0].cypher
+    assert "the patient is 71" in old.issues[0].text
+    assert suggested(64.0)["DRUGBANK:DB15661"].safe
+    assert suggested(None)["DRUGBANK:DB15661"].safe  # no age: no age rule applies
+    removed = d2.suggest_drugs(d2.rank(covid_case(age_years=71.0), k=4))
+    assert "DRUGBANK:DB15661" not in [s.drug for s in removed]
 
 
 def test_two_interacting_current_drugs_are_flagged_for_review(dx):
