@@ -29,8 +29,8 @@ from typing import Any
 from benchmarks._common import RESULTS, write_results
 
 
-def plot(res: dict[str, Any], path: Path, split: str = "test") -> None:
-    """Per-finding AUROC on ``split``, one bar per stem."""
+def plot(res: dict[str, Any], path: Path, split: str = "test", title: str | None = None, suffix: str = " stem") -> None:
+    """Per-finding AUROC on ``split``, one bar per run in ``res["stems"]`` (named ``<key><suffix>``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -47,38 +47,33 @@ def plot(res: dict[str, Any], path: Path, split: str = "test") -> None:
     for k, stem in enumerate(stems):
         r = res["stems"][stem][split]
         vals = [r["per_finding"][h] if r["per_finding"][h] is not None else np.nan for h in ids]
-        ax.bar(x + (k - 0.5) * 0.4, vals, 0.4, label=f"{stem} stem (macro {r['macro_auroc']:.3f})")
+        ax.bar(x + (k - 0.5) * 0.4, vals, 0.4, label=f"{stem}{suffix} (macro {r['macro_auroc']:.3f})")
     ax.axhline(0.5, color="grey", lw=0.8, ls=":")
     ax.set_xticks(x, [names.get(h, h) for h in ids], rotation=60, ha="right", fontsize=8)
     ax.set_ylim(0, 1)
     ax.set_ylabel(f"AUROC, {split} split")
-    ax.set_title(f"ct-tiny finding head from scratch: patch vs conv stem ({res['cohort_name']}, {split})")
+    title = title or "ct-tiny finding head from scratch: patch vs conv stem"
+    ax.set_title(f"{title} ({res['cohort_name']}, {split})")
     ax.legend(loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def recipe_args(ap: argparse.ArgumentParser) -> None:
+    """The cohort and the head-training recipe, shared with ``ct_pretrain.py``."""
     ap.add_argument("--cohort", type=Path, required=True, help="a `kgdx synth` cohort folder")
     ap.add_argument("--cache", default=None, help="train_ct_head's cache folder of preprocessed inputs")
-    ap.add_argument("--stems", nargs="+", default=["patch", "conv"], choices=["patch", "conv"])
     ap.add_argument("--epochs", type=int, default=20, help="stage 1 epochs")
     ap.add_argument("--head-epochs", type=int, default=60, help="stage 2 epochs")
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--save", type=Path, default=None, help="keep each checkpoint in this folder")
-    ap.add_argument("--out", default=None, help="JSON path (default benchmarks/results/ct-head.json)")
-    args = ap.parse_args(argv)
 
-    from kgdx.encoders.factory import get_model_config
-    from kgdx.encoders.train_ct_head import CTHeadConfig, finding_auroc, predict, train_ct_head
-    from kgdx.ingest.cohort import read_cohort
 
-    cohort = read_cohort(args.cohort)
-    res: dict[str, Any] = {
+def header(cohort: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """The results' record of the cohort and recipe; runs go under ``"stems"``."""
+    return {
         "cohort": str(args.cohort),
         "cohort_name": args.cohort.name,
         "cohort_seed": cohort.manifest.get("seed"),
@@ -86,6 +81,60 @@ def main(argv: list[str] | None = None) -> int:
         "recipe": {k: getattr(args, k) for k in ("epochs", "head_epochs", "batch_size", "lr", "seed")},
         "stems": {},
     }
+
+
+def head_config(args: argparse.Namespace, **kw: Any) -> Any:  # noqa: ANN401 - CTHeadConfig
+    from kgdx.encoders.train_ct_head import CTHeadConfig
+
+    return CTHeadConfig(
+        epochs=args.epochs,
+        head_epochs=args.head_epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        cache=args.cache,
+        **kw,
+    )
+
+
+def measured(cohort: Any, run: dict[str, Any], cache: str | None, name: str) -> dict[str, Any]:
+    """One trained head's row: its time and per-finding AUROC on validation, test and held_out."""
+    from kgdx.encoders.train_ct_head import cohort_inputs, finding_auroc, predict
+
+    row: dict[str, Any] = {
+        "seconds": run["seconds"],
+        "best_head_epoch": run["best_head_epoch"],
+        "history": run["history"],
+    }
+    for s in ("validation", "test", "held_out"):
+        if s in run:
+            row[s] = run[s]
+        elif cohort.ids(s):
+            enc = run["encoder"]
+            data = cohort_inputs(cohort, cohort.ids(s), enc.cfg.preprocess, enc.findings, cache=cache)
+            row[s] = finding_auroc(predict(enc, data.base)[1], data.y.numpy(), enc.findings)
+    print(
+        f"{name}: "
+        + ", ".join(f"{s} macro AUROC {row[s]['macro_auroc']:.3f}" for s in ("test", "held_out") if s in row)
+        + f" ({row['seconds']} s)"
+    )
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    recipe_args(ap)
+    ap.add_argument("--stems", nargs="+", default=["patch", "conv"], choices=["patch", "conv"])
+    ap.add_argument("--save", type=Path, default=None, help="keep each checkpoint in this folder")
+    ap.add_argument("--out", default=None, help="JSON path (default benchmarks/results/ct-head.json)")
+    args = ap.parse_args(argv)
+
+    from kgdx.encoders.factory import get_model_config
+    from kgdx.encoders.train_ct_head import train_ct_head
+    from kgdx.ingest.cohort import read_cohort
+
+    cohort = read_cohort(args.cohort)
+    res = header(cohort, args)
     with tempfile.TemporaryDirectory() as tmp:
         for stem in args.stems:
             cfg = get_model_config("ct-tiny").to_dict()
@@ -93,40 +142,8 @@ def main(argv: list[str] | None = None) -> int:
             model = Path(tmp) / f"ct-tiny-{stem}.json"
             model.write_text(json.dumps(cfg))
             out = (args.save or Path(tmp)) / f"ct-tiny-{stem}.pt"
-            run = train_ct_head(
-                cohort,
-                out,
-                CTHeadConfig(
-                    model=str(model),
-                    epochs=args.epochs,
-                    head_epochs=args.head_epochs,
-                    batch_size=args.batch_size,
-                    lr=args.lr,
-                    seed=args.seed,
-                    cache=args.cache,
-                ),
-                progress=sys.stderr.isatty(),
-            )
-            row: dict[str, Any] = {
-                "seconds": run["seconds"],
-                "best_head_epoch": run["best_head_epoch"],
-                "history": run["history"],
-            }
-            for s in ("validation", "test", "held_out"):
-                if s in run:
-                    row[s] = run[s]
-                elif cohort.ids(s):
-                    from kgdx.encoders.train_ct_head import cohort_inputs
-
-                    enc = run["encoder"]
-                    data = cohort_inputs(cohort, cohort.ids(s), enc.cfg.preprocess, enc.findings, cache=args.cache)
-                    row[s] = finding_auroc(predict(enc, data.base)[1], data.y.numpy(), enc.findings)
-            res["stems"][stem] = row
-            print(
-                f"{stem} stem: "
-                + ", ".join(f"{s} macro AUROC {row[s]['macro_auroc']:.3f}" for s in ("test", "held_out") if s in row)
-                + f" ({row['seconds']} s)"
-            )
+            run = train_ct_head(cohort, out, head_config(args, model=str(model)), progress=sys.stderr.isatty())
+            res["stems"][stem] = measured(cohort, run, args.cache, f"{stem} stem")
     path = write_results("ct-head", res, args.out)
     if len(res["stems"]) == 2 and "test" in next(iter(res["stems"].values())):
         plot(res, path.with_suffix(".png") if args.out else RESULTS / "ct-head.png")
