@@ -345,6 +345,8 @@ def test_a_drug_stopped_later_in_its_sentence_is_not_current(dx):
         note="Fever. Clarithromycin caused a rash that resolved after stopping it. On warfarin."
     )
     assert later.drugs == ["DRUGBANK:DB00682"]
+    failed = CaseBuilder(dx).build(note="Fever and cough. Failed clarithromycin last winter. On warfarin.")
+    assert failed.drugs == ["DRUGBANK:DB00682"]  # a drug tried and failed is not taken now
 
 
 def test_unknown_drug_ids_with_a_note_are_no_error(dx):
