@@ -17,7 +17,8 @@ patient's conditions, gets a **withdraw** entry (stopping the offending drug is 
 and the first treatment of a drug-induced disease). Two current drugs that interact get a
 **review** entry with the interaction's path. A drug that a module says ``RELIEVES`` particular
 symptoms (midodrine: orthostatic hypotension) is suggested only to a patient who has one of them,
-and one a module says to ``AVOID_IN`` an age group is not suggested to a patient of that age.
+and one a module says to ``AVOID_IN`` an age group is not suggested to a patient of that age (a
+current one gets a **review** entry).
 These relationship types are read when the KG has them. A drug the patient already takes is never
 suggested to start.
 """
@@ -81,7 +82,7 @@ class DrugSuggestion:
     treats: list[dict[str, Any]] = field(default_factory=list)
     issues: list[SafetyIssue] = field(default_factory=list)
     #: ``start`` a new drug, ``withdraw`` a current one, or ``review`` a current one that interacts
-    #: with another current drug (``issues`` then say why).
+    #: with another current drug or is to be avoided at the patient's age (``issues`` then say why).
     action: str = "start"
 
     @property
@@ -369,4 +370,13 @@ def _withdrawals(
                     action="review",
                 )
             )
+    # A current drug to avoid at the patient's age: Beers' "avoid" is a reason to review it, not
+    # to stop it unasked (it may have been chosen knowingly).
+    age = result.case.age_years
+    if age is not None and AVOID_IN in store.schema.relationship_types:
+        stopping = {s.drug for s in out if s.action == "withdraw"}
+        for drug in current:
+            node = store.node(drug)
+            if node is not None and drug not in stopping and (issues := _age_issues(store, drug, node.name, age)):
+                out.append(DrugSuggestion(drug, node.name, 0.0, [], issues, action="review"))
     return out

@@ -348,6 +348,12 @@ def test_a_drug_to_avoid_at_the_patients_age_is_not_started(tiny_store, dx):
     assert suggested(None)["DRUGBANK:DB15661"].safe  # no age: no age rule applies
     removed = d2.suggest_drugs(d2.rank(covid_case(age_years=71.0), k=4))
     assert "DRUGBANK:DB15661" not in [s.drug for s in removed]
+    # Already taken at 71: reviewed, not stopped unasked; at 50, nothing to say.
+    taking = d2.suggest_drugs(d2.rank(covid_case(age_years=71.0, drugs=["DRUGBANK:DB15661"]), k=4))
+    review = [s for s in taking if s.drug == "DRUGBANK:DB15661"]
+    assert [s.action for s in review] == ["review"] and review[0].issues[0].kind == "age"
+    young = d2.suggest_drugs(d2.rank(covid_case(age_years=50.0, drugs=["DRUGBANK:DB15661"]), k=4))
+    assert "DRUGBANK:DB15661" not in [s.drug for s in young]
 
 
 def test_two_interacting_current_drugs_are_flagged_for_review(dx):
