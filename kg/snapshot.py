@@ -162,11 +162,11 @@ class EdgeColumns:
         src = table.column("src").to_numpy(zero_copy_only=False).astype(str)
         self._dst = table.column("dst").to_numpy(zero_copy_only=False).astype(str)
         self._props = table.drop_columns(["src", "dst"])
-        self._by_src = (
-            np.arange(len(src)) if len(src) < 2 or bool(np.all(src[:-1] <= src[1:])) else np.argsort(src, kind="stable")
-        )
-        self._src_sorted = src[self._by_src]
         self._src = src
+        # A snapshot stores each type's edges sorted by src (save_snapshot), so that order is
+        # usually the identity and needs no copy; ``None`` stands for it.
+        self._by_src = None if len(src) < 2 or bool(np.all(src[:-1] <= src[1:])) else np.argsort(src, kind="stable")
+        self._src_sorted = src if self._by_src is None else src[self._by_src]
         self._by_dst: np.ndarray | None = None  # built on the first lookup by dst
         self._dst_sorted: np.ndarray | None = None
 
@@ -177,8 +177,9 @@ class EdgeColumns:
         return [{k: v for k, v in r.items() if v is not None} for r in self._props.take(rows).to_pylist()]
 
     @staticmethod
-    def _rows(keys: np.ndarray, order: np.ndarray, node_id: str) -> np.ndarray:
-        return order[np.searchsorted(keys, node_id, "left") : np.searchsorted(keys, node_id, "right")]
+    def _rows(keys: np.ndarray, order: np.ndarray | None, node_id: str) -> np.ndarray:
+        lo, hi = np.searchsorted(keys, node_id, "left"), np.searchsorted(keys, node_id, "right")
+        return np.arange(lo, hi) if order is None else order[lo:hi]
 
     def out(self, node_id: str) -> list[tuple[str, dict[str, Any]]]:
         """``(dst, props)`` of each edge from ``node_id``; fresh property maps."""
