@@ -197,29 +197,43 @@ class _Rule(NamedTuple):
 #: Scale (0-24): > 10 excessive daytime sleepiness, ≤ 10 normal (Johns, Sleep 1991).
 _RULES: tuple[_Rule, ...] = (
     _Rule(
-        "MoCA", re.compile(r"\bMoCA\b\D{0,12}?(\d{1,2})(?:\s*/\s*30)?\b"), COGNITIVE_IMPAIRMENT, True, 26, 26, "/30", 30
+        "MoCA",
+        re.compile(r"\bMoCA\b\D{0,12}?(\d{1,2})(?:\s*/\s*30)?\b"),
+        COGNITIVE_IMPAIRMENT,
+        low_is_abnormal=True,
+        abnormal=26,
+        normal=26,
+        unit="/30",
+        max_value=30,
     ),
     _Rule(
-        "MMSE", re.compile(r"\bMMSE\b\D{0,12}?(\d{1,2})(?:\s*/\s*30)?\b"), COGNITIVE_IMPAIRMENT, True, 24, 27, "/30", 30
+        "MMSE",
+        re.compile(r"\bMMSE\b\D{0,12}?(\d{1,2})(?:\s*/\s*30)?\b"),
+        COGNITIVE_IMPAIRMENT,
+        low_is_abnormal=True,
+        abnormal=24,
+        normal=27,
+        unit="/30",
+        max_value=30,
     ),
     _Rule(
         "QTc",
         re.compile(r"\bQTc\b\D{0,12}?(\d{3})\s*(?:ms|msec|milliseconds)?\b", re.I),
         PROLONGED_QTC,
-        False,
-        470,
-        450,
-        " ms",
+        low_is_abnormal=False,
+        abnormal=470,
+        normal=450,
+        unit=" ms",
     ),
     _Rule(
         "Epworth",
         re.compile(r"\b(?:Epworth|ESS)\b(?:\s+(?i:sleepiness\s+scale))?\D{0,12}?(\d{1,2})(?:\s*/\s*24)?\b"),
         EXCESSIVE_DAYTIME_SOMNOLENCE,
-        False,
-        11,
-        11,
-        "/24",
-        24,
+        low_is_abnormal=False,
+        abnormal=11,
+        normal=11,
+        unit="/24",
+        max_value=24,
     ),
 )
 
@@ -276,6 +290,8 @@ _RELATIVE_AFTER = re.compile(rf"^\W*(?:\w+\s+)?{_RELATIVES}\b", re.I)
 
 
 class StatedAge(NamedTuple):
+    """An age a note states: in years, with the words it was read from and where."""
+
     years: float
     text: str
     span: tuple[int, int]
