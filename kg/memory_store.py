@@ -245,14 +245,17 @@ class MemoryStore(KGStore):
         """Each stored edge at ``node_id`` in the given direction (of the given types, if any),
         and the node it reaches."""
         g = self._g
+        wanted = (lambda k: True) if rel_types is None else (lambda k: k in rel_types)
         if direction in ("out", "both"):
             for _, d, k, p in g.out_edges(node_id, keys=True, data="props"):
-                yield Edge(k, node_id, d, p), d
+                if wanted(k):
+                    yield Edge(k, node_id, d, p), d
         if direction in ("in", "both"):
             for s, _, k, p in g.in_edges(node_id, keys=True, data="props"):
-                yield Edge(k, s, node_id, p), s
+                if wanted(k):
+                    yield Edge(k, s, node_id, p), s
         for k, edges in self._columns.items():
-            if rel_types is None or k in rel_types:
+            if wanted(k):
                 if direction in ("out", "both"):
                     for d, p in edges.out(node_id):
                         yield Edge(k, node_id, d, p), d
@@ -272,8 +275,6 @@ class MemoryStore(KGStore):
             return []
         out = []
         for edge, other in self._steps(node_id, direction, rel_types):
-            if rel_types is not None and edge.type not in rel_types:
-                continue
             node = self._node(other)
             if node_types is not None and node.type not in node_types:
                 continue
@@ -285,8 +286,8 @@ class MemoryStore(KGStore):
             return []
         seen, todo = {disease_id}, [disease_id]
         while todo:
-            for edge, other in self._steps(todo.pop(), "both", [RelType.EQUIVALENT_TO]):
-                if edge.type == RelType.EQUIVALENT_TO and other not in seen:
+            for _, other in self._steps(todo.pop(), "both", [RelType.EQUIVALENT_TO]):
+                if other not in seen:
                     seen.add(other)
                     todo.append(other)
         return sorted((self._node(i) for i in seen), key=lambda n: n.id)
@@ -297,7 +298,7 @@ class MemoryStore(KGStore):
         for d in wanted:
             if d in self._g:
                 for edge, other in self._steps(d, "out", [RelType.INTERACTS_WITH]):
-                    if edge.type == RelType.INTERACTS_WITH and other in wanted:
+                    if other in wanted:
                         out.append(Edge(edge.type, d, other, _copy(edge.props)))
         return self._sorted_edges(out)
 

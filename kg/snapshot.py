@@ -122,16 +122,20 @@ def _schema(path: Path) -> Schema:
     return Schema.from_yaml(path / "schema.yaml")
 
 
+def _nodes(path: Path) -> Iterator[Node]:
+    for f in sorted((path / "nodes").glob("*.parquet")):
+        label = f.stem
+        for (node_id,), props in _rows(_read(f), ("id",)):
+            yield Node(label, node_id, props)
+
+
 def snapshot_records(path: str | Path) -> tuple[Schema, Iterator[Node | Edge]]:
     """The schema of a snapshot and an iterator over its records (nodes first)."""
     path = Path(path)
     schema = _schema(path)
 
     def records() -> Iterator[Node | Edge]:
-        for f in sorted((path / "nodes").glob("*.parquet")):
-            label = f.stem
-            for (node_id,), props in _rows(_read(f), ("id",)):
-                yield Node(label, node_id, props)
+        yield from _nodes(path)
         for f in sorted((path / "edges").glob("*.parquet")):
             rel = f.stem
             for (src, dst), props in _rows(_read(f), ("src", "dst")):
@@ -217,10 +221,8 @@ def load_snapshot(path: str | Path, *, validate: bool = True) -> MemoryStore:
         store.write(records)
     else:
         store = MemoryStore(_schema(path))
-        nodes = []
-        for f in sorted((path / "nodes").glob("*.parquet")):
-            label = f.stem
-            nodes += [Node(label, node_id, props) for (node_id,), props in _rows(_read(f), ("id",))]
-        store._load(nodes, {f.stem: EdgeColumns(_read(f)) for f in sorted((path / "edges").glob("*.parquet"))})
+        store._load(
+            list(_nodes(path)), {f.stem: EdgeColumns(_read(f)) for f in sorted((path / "edges").glob("*.parquet"))}
+        )
     store._loaded_from(path.resolve())
     return store
