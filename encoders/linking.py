@@ -399,6 +399,7 @@ _STOP = frozenset(
 
 # Articles are skipped when matching, so "clubbing of the fingers" is "Clubbing of fingers".
 _ARTICLES = frozenset({"the", "a", "an"})
+_COORDINATORS = frozenset({"and", "or", ","})
 _ABBREV = re.compile(r"^[A-Z][A-Z0-9]{2,5}$")
 _SHORT_ABBREV = re.compile(r"^[A-Z][A-Z0-9]{1,5}$")  # clinical wording may add two-letter ones ("OH")
 
@@ -646,12 +647,13 @@ class ConceptLinker:
                 inside = np.zeros(len(toks), bool)
                 for m in matches:
                     inside[m[0] : m[1]] = True
+                coords = self._coordinated(toks, matches, inside)
                 trigs = [tr for tr in _find_triggers(toks) if not inside[tr.start : tr.end].any()]
                 taken = inside.copy()
                 for tr in trigs:
                     taken[tr.start : tr.end] = True
                 cands = self._candidates(toks, taken) if self.text_encoder is not None else []
-                jobs.append((ti, text, toks, trigs, matches, cands, len(all_cands)))
+                jobs.append((ti, text, toks, trigs, matches, coords, cands, len(all_cands)))
                 all_cands += [" ".join(t.raw for t in toks[a:b]) for a, b in cands]
         # Pass 2: embed all candidates at once.
         sims = best = None
@@ -662,11 +664,8 @@ class ConceptLinker:
             best = scores.argmax(1)
             sims = scores[np.arange(len(all_cands)), best]
         out: list[list[LinkedConcept]] = [[] for _ in texts]
-        for ti, text, toks, trigs, matches, cands, base in jobs:
-            found = [
-                (a, b, i, self._entries[i].method, 1.0 if self._entries[i].method == "label" else 0.99)
-                for a, b, i in matches
-            ]
+        for ti, text, toks, trigs, matches, coords, cands, base in jobs:
+            found = [(a, b, i, self._entries[i].method, self._score(i)) for a, b, i in matches]
             if cands and sims is not None:
                 emb_hits = []
                 for k, (a, b) in enumerate(cands):
@@ -705,28 +704,66 @@ class ConceptLinker:
                     targets = [(e.node_id, e.node_type, e.label)]
                 if e.asserted == "absent" and status != "normal":
                     status, trig = "absent", e.text
-                off = offsets[ti]
-                span = (toks[a].start + off, toks[b - 1].end + off)
-                for cid, ctype, clabel in targets:
-                    key = (cid, f"{span}")
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                    out[ti].append(
-                        LinkedConcept(
-                            concept_id=cid,
-                            label=clabel,
-                            node_type=ctype,
-                            text=text[toks[a].start : toks[b - 1].end],
-                            span=span,
-                            score=round(float(score), 4),
-                            status=status,
-                            section=sections[ti],
-                            method=method,  # type: ignore[arg-type]
-                            experiencer="family" if fam else "patient",
-                            trigger=trig,
+                # "no rest or postural tremor": each coordinated term shares its head's assertion.
+                mentions = [(a, targets, method, score)]
+                mentions += [
+                    (j, [self._target(k)], self._entries[k].method, self._score(k)) for j, k in coords.get((a, b), ())
+                ]
+                for start, named, method, score in mentions:
+                    off = offsets[ti]
+                    span = (toks[start].start + off, toks[b - 1].end + off)
+                    for cid, ctype, clabel in named:
+                        key = (cid, f"{span}")
+                        if key in seen:
+                            continue
+                        seen.add(key)
+                        out[ti].append(
+                            LinkedConcept(
+                                concept_id=cid,
+                                label=clabel,
+                                node_type=ctype,
+                                text=text[toks[start].start : toks[b - 1].end],
+                                span=span,
+                                score=round(float(score), 4),
+                                status=status,
+                                section=sections[ti],
+                                method=method,  # type: ignore[arg-type]
+                                experiencer="family" if fam else "patient",
+                                trigger=trig,
+                            )
                         )
-                    )
+        return out
+
+    def _score(self, i: int) -> float:
+        return 1.0 if self._entries[i].method == "label" else 0.99
+
+    def _target(self, i: int) -> tuple[str, str, str]:
+        e = self._entries[i]
+        return e.node_id, e.node_type, e.label
+
+    def _coordinated(
+        self, toks: Sequence[_Tok], matches: Sequence[tuple[int, int, int]], inside: np.ndarray
+    ) -> dict[tuple[int, int], list[tuple[int, int]]]:
+        """Terms whose modifier is coordinated with a matched term's: ``{(start, end): [(token, entry)]}``.
+
+        In "postural and kinetic tremor" the dictionary matches "kinetic tremor"; "postural" shares
+        its head, and "postural tremor" is a term of its own. A modifier counts only when the
+        modifier with the head is in the dictionary, so "bradykinesia and cogwheel rigidity" adds
+        nothing. The modifiers' tokens are marked in ``inside``.
+        """
+        out: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        for a, b, i in matches:
+            if b - a < 2 or self._entries[i].method == "normal-exam":
+                continue
+            head = tuple(t.norm for t in toks[a + 1 : b])
+            k = a - 1
+            while k >= 1 and toks[k].norm in _COORDINATORS and not inside[k - 1] and not toks[k - 1].is_punct:
+                ids = self._dict.get((toks[k - 1].norm, *head))
+                if not ids or self._entries[self._best(ids)].method == "normal-exam":
+                    break
+                out.setdefault((a, b), []).append((k - 1, self._best(ids)))
+                inside[k - 1] = True
+                k -= 2
         return out
 
     def _dictionary(self, toks: Sequence[_Tok], taken: np.ndarray) -> list[tuple[int, int, int]]:

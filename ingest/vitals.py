@@ -176,6 +176,17 @@ _TRANSAMINASE = re.compile(
 )
 
 
+FREQUENT_FALLS = "HP:0002359"
+#: Two or more falls are recurrent falls (AGS/BGS Clinical Practice Guideline for Prevention of
+#: Falls in Older Persons, J Am Geriatr Soc 2011; World Falls Guidelines, Age Ageing 2022).
+_FALL_COUNT = re.compile(
+    r"\b(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten|several|multiple|many)"
+    r"\s+(?:(?:more|further|previous|recent|unexplained|witnessed|separate)\s+)?falls\b",
+    re.I,
+)
+_COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+
+
 class _Rule(NamedTuple):
     """A score or interval read from a note: abnormal from ``abnormal`` (below it when
     ``low_is_abnormal``, else at or above it), normal from ``normal`` the other way; values in
@@ -240,7 +251,7 @@ _RULES: tuple[_Rule, ...] = (
 
 def measured_findings(text: str) -> list[MeasuredFinding]:
     """Cognitive screening scores (MoCA, MMSE out of 30), QTc intervals, Epworth sleepiness scores,
-    raised ALT/AST and supine hypertension (the lying pressure of a lying/standing pair) in
+    raised ALT/AST, a count of two or more falls and supine hypertension (the lying pressure of a lying/standing pair) in
     ``text``, as findings. The orthostatic fall itself is :attr:`OrthostaticReading.finding`.
 
     Example:
@@ -266,6 +277,13 @@ def measured_findings(text: str) -> list[MeasuredFinding]:
         if v > (uln if uln else 2 * TRANSAMINASE_ULN):
             why = f"{m.group(1)} {v} U/L (> {f'the stated ULN {uln}' if uln else f'twice {TRANSAMINASE_ULN}'})"
             out.append(MeasuredFinding(m.group(0), m.span(), ELEVATED_TRANSAMINASE, True, why))
+    for m in _FALL_COUNT.finditer(text):
+        word = m.group(1).lower()
+        n = int(word) if word.isdigit() else _COUNTS.get(word, 2)  # "several", "multiple": at least two
+        if n >= 2:
+            out.append(
+                MeasuredFinding(m.group(0), m.span(), FREQUENT_FALLS, True, f"{m.group(0)} (recurrent: ≥ 2 falls)")
+            )
     for r in orthostatic_readings(text):
         if r.supine_hypertension and r.supine is not None:
             why = (

@@ -172,6 +172,9 @@ class CaseBuilder:
         self._text: TextEncoder | None = None
         findings = dx.index.phenotypic_abnormalities()  # None: a KG without the HPO root keeps every phenotype
         self._findings = None if findings is None else set(findings.tolist())
+        if self._findings is not None:  # drug exposures are medication history, not abnormalities, yet findings
+            ix = dx.index.phenotype_index
+            self._findings |= {ix[hp] for _, hp in _exposure_rules() if hp in ix}
 
     def __repr__(self) -> str:
         ct = self.ct_model if not hasattr(self.ct_model, "cfg") else type(self.ct_model).__name__
@@ -323,6 +326,7 @@ class CaseBuilder:
         have = {f.id for f in case.observed} | {f.id for f in case.excluded}
         listed = case.extra.setdefault("text_findings", [])
         notes = case.extra.setdefault("text_notes", [])
+        rows: dict[str, list[dict]] = {}  # the rows of this text's mentions by finding id
         for m in mentions:
             row = {"source": kind, **m.to_dict()}
             listed.append(row)
@@ -339,8 +343,14 @@ class CaseBuilder:
                 if not self._is_finding(hp):
                     uses.append(f"{hp} not used: not a phenotypic abnormality")
                     continue
+                rows.setdefault(hp, []).append(row)
                 if hp in have:
-                    uses.append(f"{hp} already on the case")
+                    if m.status in ("present", "historical") and _take_back(case.excluded, hp):
+                        # "no prior slowness ... bradykinesia": what the patient shows outweighs a denial
+                        case.observed.append(Finding(hp, m.label, min(1.0, m.score), kind))
+                        uses.append(f"{hp} observed (outweighs an earlier denial)")
+                    else:
+                        uses.append(f"{hp} already on the case")
                     continue
                 have.add(hp)
                 if m.status in ("absent", "normal"):
@@ -351,10 +361,40 @@ class CaseBuilder:
                     case.observed.append(Finding(hp, m.label, weight * min(1.0, m.score), kind))
                     uses.append(f"{hp} observed" + (" (hedged, half weight)" if m.status == "uncertain" else ""))
             row["use"] = "; ".join(uses)
+        self._most_specific(case, rows)
         case.texts[kind] = text
         if kind == "note":
             self.add_note_facts(case, text)
         return mentions
+
+    def _most_specific(self, case: PatientCase, rows: dict[str, list[dict]]) -> None:
+        """Keep the most specific of related findings linked from text, as HPO annotation does.
+
+        An observed finding with a more specific observed one ("tremor", then "hand tremor") adds
+        nothing the specific one does not send, so it is dropped. An excluded finding that is an
+        ancestor of an observed one ("no tremor" beside "rest tremor of the left hand") contradicts
+        it, and what the patient shows wins. Findings from other sources are never dropped.
+        """
+        ix = self.dx.index
+        where = {f.id: ix.phenotype_index.get(f.id) for f in (*case.observed, *case.excluded)}
+        below: dict[int, float] = {}  # strict ancestors of the observed findings: their best probability
+        for f in case.observed:
+            t = where[f.id]
+            for a in ix.ancestors_of(t) if t is not None else ():
+                if a != t:
+                    below[int(a)] = max(below.get(int(a), 0.0), f.probability)
+
+        def dropped(f: Finding, why: str) -> bool:
+            # a hedged specific finding ("possible rest tremor") does not replace a certain general one
+            if f.id not in rows or below.get(where[f.id], -1.0) < (f.probability if f in case.observed else 0.0):
+                return False
+            for row in rows[f.id]:
+                row["use"] = f"{f.id} not used: {why}"
+            case.extra["text_notes"].append(f"'{f.label}' ({f.id}) not used: {why}")
+            return True
+
+        case.observed = [f for f in case.observed if not dropped(f, "a more specific finding is observed")]
+        case.excluded = [f for f in case.excluded if not dropped(f, "a more specific form of it is observed")]
 
     # -- what a note says besides findings ----------------------------------------------------------
 
@@ -635,6 +675,15 @@ def _drug_names() -> dict[str, list[str]]:
             if db and len(variant) > 3:
                 out.setdefault(db, []).append(variant)
     return out
+
+
+def _take_back(findings: list[Finding], hp: str) -> bool:
+    """Remove ``hp`` from ``findings`` if a note or report put it there; whether it did."""
+    for k, f in enumerate(findings):
+        if f.id == hp and f.origin in ("note", "report"):
+            del findings[k]
+            return True
+    return False
 
 
 @lru_cache(maxsize=1)

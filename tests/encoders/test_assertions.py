@@ -27,6 +27,12 @@ NODES = [
     Node("Phenotype", "HP:5200045", {"name": "Reduced impulse control"}),
     Node("Phenotype", "HP:0002346", {"name": "Head tremor"}),
     Node("Phenotype", "HP:0100022", {"name": "Abnormality of movement", "synonyms": ["Movement disorder"]}),
+    Node("Phenotype", "HP:0002174", {"name": "Postural tremor"}),
+    Node("Phenotype", "HP:0030186", {"name": "Kinetic tremor"}),
+    Node("Phenotype", "HP:0002322", {"name": "Resting tremor"}),
+    Node("Phenotype", "HP:0012477", {"name": "Vocal tremor"}),
+    Node("Phenotype", "HP:0002396", {"name": "Cogwheel rigidity"}),
+    Node("Phenotype", "HP:0034634", {"name": "Dopamine antagonist exposure"}),
     Node(
         "Phenotype",
         "HP:0002548",
@@ -93,6 +99,18 @@ def _found(linker: ConceptLinker, text: str) -> list[tuple[str, str]]:
         ("Poor response to levodopa.", [("HP:0002548", "absent")]),
         ("Good response to levodopa.", [("HP:0002548", "present")]),
         ("Mother had depression.", [("HP:0000716", "family")]),
+        # Coordinated modifiers share the head and its assertion; only terms in the dictionary count.
+        ("Postural and kinetic tremor.", [("HP:0030186", "present"), ("HP:0002174", "present")]),
+        (
+            "Rest, postural and kinetic tremor.",
+            [("HP:0030186", "present"), ("HP:0002174", "present"), ("HP:0002322", "present")],
+        ),
+        ("No rest or postural tremor.", [("HP:0002174", "absent"), ("HP:0002322", "absent")]),
+        ("No head or voice tremor.", [("HP:0012477", "absent"), ("HP:0002346", "absent")]),
+        ("Bradykinesia and cogwheel rigidity.", [("HP:0002067", "present"), ("HP:0002396", "present")]),
+        # A denied exposure is a finding ruled out; advice about a drug class is not an exposure.
+        ("Never treated with antipsychotics or antiemetics.", [("HP:0034634", "absent")]),
+        ("Avoid antipsychotics.", []),
         ("MOVEMENT DISORDERS CLINIC", []),  # a heading states no finding
         ("Oh, and he sleeps well.", []),  # abbreviations match only in capitals
     ],
@@ -105,6 +123,12 @@ def test_normal_exam_item_alone_says_nothing(linker: ConceptLinker) -> None:
     assert _found(linker, "Smell was tested.") == []
     (c,) = linker.link("Smell intact.")
     assert c.method == "normal-exam" and c.text == "Smell" and c.to_dict()["assertion"] == "normal"
+
+
+def test_a_coordinated_term_spans_from_its_modifier_to_the_head(linker: ConceptLinker) -> None:
+    text = "Exam: postural and kinetic tremor of the hands."
+    spans = {c.label: c.text for c in linker.link(text)}
+    assert spans == {"Kinetic tremor": "kinetic tremor", "Postural tremor": "postural and kinetic tremor"}
 
 
 def test_lexical_check_rejects_a_modifier_the_term_lacks() -> None:

@@ -70,3 +70,18 @@ def test_stated_age(text: str, years: int | None) -> None:
     assert (got.years if got else None) == years
     if got:
         assert text[got.span[0] : got.span[1]] == got.text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Two falls and a feeling of being pulled backwards.", [("HP:0002359", True)]),
+        ("3 falls in the past year.", [("HP:0002359", True)]),
+        ("Several unexplained falls.", [("HP:0002359", True)]),
+        ("One fall last winter.", []),  # one fall is not recurrent falls
+        ("1 fall.", []),
+        ("No falls.", []),  # a denial is the linker's, not a count
+    ],
+)
+def test_two_or_more_falls_are_recurrent_falls(text: str, expected: list[tuple[str, bool]]) -> None:
+    assert [(f.id, f.present) for f in measured_findings(text)] == expected

@@ -354,3 +354,30 @@ def test_unknown_drug_ids_with_a_note_are_no_error(dx):
 
     case = CaseBuilder(dx).build(drugs=["0", "DRUGBANK:DB99999"], note="Fever and cough.")
     assert case.drugs == ["0", "DRUGBANK:DB99999"] and case.observed
+
+
+def test_a_note_keeps_the_most_specific_findings_and_what_the_patient_shows(dx):
+    from kgdx.reasoning import CaseBuilder
+
+    lung, pneumonia, ggo, cough = "HP:0002088", "HP:0002090", "HP:0025179", "HP:0012735"
+
+    def build(note: str) -> tuple[dict[str, float], set[str], list[dict]]:
+        case = CaseBuilder(dx).build(note=note)
+        return {f.id: f.probability for f in case.observed}, {f.id for f in case.excluded}, case.extra
+
+    # A general finding beside a more specific one adds nothing: it is listed, not used.
+    observed, excluded, extra = build("Abnormal lung morphology on imaging. Pneumonia in the right lower lobe.")
+    assert set(observed) == {pneumonia} and not excluded
+    row = next(r for r in extra["text_findings"] if r["id"] == lung)
+    assert row["use"] == f"{lung} not used: a more specific finding is observed"
+    assert any(lung in n for n in extra["text_notes"])
+    # A hedged specific finding does not replace a certain general one.
+    observed, _, _ = build("Abnormal lung morphology. Possible pneumonia.")
+    assert observed == {lung: 1.0, pneumonia: 0.5}
+    # Ruling out the general finding contradicts a specific one the patient shows: the latter wins.
+    observed, excluded, _ = build("No abnormal lung morphology. Ground glass opacity at both bases.")
+    assert set(observed) == {ggo} and not excluded
+    # An affirmed finding outweighs an earlier denial of the same finding, in either order.
+    for note in ("No cough before the admission. Cough since Monday.", "Cough since Monday. No cough before."):
+        observed, excluded, _ = build(note)
+        assert set(observed) == {cough} and not excluded
