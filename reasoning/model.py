@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from kgdx.kg.vocab import RelType
+from kgdx.reasoning.calibrate import top_label_probabilities
 from kgdx.reasoning.evidence import DISEASE_FEATURES, HAS_FINDING_FEATURES, LACKS_FINDING_FEATURES, CaseEvidence
 
 __all__ = ["EvidenceGNN", "EvidenceGNNConfig", "Attribution"]
@@ -82,6 +83,10 @@ class EvidenceGNNConfig:
     # the logit of "a disease not in the KG" at that temperature.
     temperature: float = 1.0
     other_logit: float | None = None
+    # Then the top outcome's probability is re-mapped by a logistic regression on its log-odds and
+    # its lead over the runner-up, [weight, weight, intercept] (None: no map), the rest keeping
+    # their proportions (kgdx.reasoning.calibrate.top_label_probabilities). No outcome moves.
+    top_label: list[float] | None = None
 
 
 def _mlp(d_in: int, hidden: int, layers: int) -> nn.Sequential:
@@ -227,14 +232,15 @@ class EvidenceGNN(nn.Module):
 
         Returns:
             ``(probabilities of each disease, probability that it is none of them)``; the second is 0
-            for a model without a fitted ``other_logit``.
+            for a model without a fitted ``other_logit``. Their order is the order of ``scores``.
         """
         c = self.config
         logits = scores / c.temperature
+        if c.other_logit is not None:
+            logits = torch.cat([logits, torch.full((*logits.shape[:-1], 1), float(c.other_logit))], -1)
+        p = torch.softmax(logits, -1) if c.top_label is None else top_label_probabilities(logits, c.top_label)
         if c.other_logit is None:
-            return torch.softmax(logits, -1), torch.zeros(logits.shape[:-1])
-        other = torch.full((*logits.shape[:-1], 1), float(c.other_logit))
-        p = torch.softmax(torch.cat([logits, other], -1), -1)
+            return p, torch.zeros(logits.shape[:-1])
         return p[..., :-1], p[..., -1]
 
     def config_dict(self) -> dict:

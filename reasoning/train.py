@@ -239,24 +239,33 @@ def train(
 
 @torch.no_grad()
 def calibrate_checkpoint(
-    path: str | Path, cases: list[RealCase], index: KGIndex, out: str | Path | None = None
-) -> dict[str, float]:
-    """Fit a checkpoint's temperature and "not in the KG" logit on real cases it was not trained on.
+    path: str | Path,
+    cases: list[RealCase],
+    index: KGIndex,
+    out: str | Path | None = None,
+    *,
+    top_label: bool = True,
+) -> dict[str, Any]:
+    """Fit a checkpoint's calibration on real cases it was not trained on.
 
-    ``kgdx train --real`` calls this on its held-out cohorts; ``kgdx calibrate`` on any folder the
-    model never saw (for the simulation-trained shipped model, all of ``train/``).
+    First the temperature and "not in the KG" logit by likelihood, then (``top_label``) a Platt
+    map of the top answer's probability on the same cases, the method ``benchmarks/calibration.py``
+    chose by cohort-grouped cross-validation on ``train/``.
+    ``kgdx train --real`` calls this on its held-out cohorts; ``kgdx calibrate --holdout`` on the
+    same cohorts again, or on any folder the model never saw.
 
     Args:
         path: The checkpoint.
         cases: Real cases as term indices, gold ``None`` when the disease is not in the KG.
         index: The KG index the term and disease indices refer to.
         out: Where to save the calibrated checkpoint (default: over ``path``).
+        top_label: Also fit the top answer's map; without it, any map the checkpoint had is dropped.
 
     Returns:
-        The fitted ``temperature`` and ``other_logit``, with the number of cases and how many of
-        them are not in the KG.
+        The fitted ``temperature``, ``other_logit`` and ``top_label`` map, with the number of cases
+        and how many of them are not in the KG.
     """
-    from kgdx.reasoning.calibrate import fit_calibration
+    from kgdx.reasoning.calibrate import answers, fit_calibration, fit_top_label
     from kgdx.reasoning.checkpoint import load_checkpoint
 
     if not cases:
@@ -264,17 +273,33 @@ def calibrate_checkpoint(
     model, meta = load_checkpoint(path)
     model.eval()
     extractor = EvidenceExtractor(index, ic_floor=model.config.ic_floor)
-    scores = np.concatenate(
-        [
-            model(CaseEvidence.batch([extractor(o, x) for o, x, _ in cases[i : i + 64]])).numpy()
-            for i in range(0, len(cases), 64)
-        ]
+    scores = torch.from_numpy(
+        np.concatenate(
+            [
+                model(CaseEvidence.batch([extractor(o, x) for o, x, _ in cases[i : i + 64]])).numpy()
+                for i in range(0, len(cases), 64)
+            ]
+        )
     )
     gold = [g for _, _, g in cases]
-    model.config.temperature, model.config.other_logit = fit_calibration(scores, gold)
-    meta["calibration"] = {"cases": len(gold), "not_in_kg": sum(g is None for g in gold)}
+    c = model.config
+    c.top_label = None
+    c.temperature, c.other_logit = fit_calibration(scores.numpy(), gold)
+    if top_label:
+        p, other = model.probabilities(scores)
+        _, best, says_other = answers(p.numpy(), other.numpy())
+        truth = np.array([-1 if g is None else g for g in gold])
+        correct = np.where(says_other, truth == -1, best == truth)
+        if 0 < correct.sum() < len(correct):  # a map needs right and wrong answers to learn from
+            logits = torch.cat([scores / c.temperature, torch.full((len(scores), 1), c.other_logit)], 1)
+            c.top_label = fit_top_label(logits, correct)
+    meta["calibration"] = {
+        "cases": len(gold),
+        "not_in_kg": sum(g is None for g in gold),
+        "method": "temperature, not-in-KG logit" + (", top-label Platt" if c.top_label else ""),
+    }
     save_checkpoint(model, out or path, meta=meta)
-    return {"temperature": model.config.temperature, "other_logit": model.config.other_logit, **meta["calibration"]}
+    return {"temperature": c.temperature, "other_logit": c.other_logit, "top_label": c.top_label, **meta["calibration"]}
 
 
 def _plot(history: list[dict[str, Any]], path: Path) -> None:

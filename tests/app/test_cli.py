@@ -165,7 +165,9 @@ def test_calibrate(env, tmp_path):
     assert r.exit_code == 0, r.output
     assert "calibrated on 3 cases (1 not in the KG)" in r.output
     model, meta = load_checkpoint(out)
-    assert model.config.other_logit is not None and meta["calibration"] == {"cases": 3, "not_in_kg": 1}
+    assert model.config.other_logit is not None
+    assert {k: meta["calibration"][k] for k in ("cases", "not_in_kg")} == {"cases": 3, "not_in_kg": 1}
+    assert meta["calibration"]["method"].startswith("temperature, not-in-KG logit")
     empty = tmp_path / "empty"
     empty.mkdir()
     r = runner.invoke(app, ["calibrate", str(out), "--real", str(empty)])

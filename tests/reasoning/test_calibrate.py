@@ -1,4 +1,5 @@
-"""Calibration: the fitted temperature and "not in the KG" logit, ECE and the reliability bins."""
+"""Calibration: the fitted temperature and "not in the KG" logit, the top-label map, ECE and the
+reliability bins."""
 
 from __future__ import annotations
 
@@ -6,7 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from kgdx.reasoning.calibrate import expected_calibration_error, fit_calibration, reliability
+from kgdx.reasoning.calibrate import (
+    answers,
+    expected_calibration_error,
+    fit_calibration,
+    fit_top_label,
+    reliability,
+    top_label_probabilities,
+    with_top_probability,
+)
 from kgdx.reasoning.model import EvidenceGNN, EvidenceGNNConfig
 
 
@@ -63,3 +72,80 @@ def test_reliability_bins_and_bad_input():
         expected_calibration_error(np.array([]), np.array([]))
     with pytest.raises(ValueError, match="as many gold"):
         fit_calibration(np.zeros((2, 3)), [0])
+
+
+def _overconfident(n: int, seed: int) -> tuple[torch.Tensor, np.ndarray]:
+    """Logits whose top outcome is right with probability sigmoid(0.5 · its log-odds): over-confident."""
+    rng = np.random.default_rng(seed)
+    logits = torch.from_numpy(rng.normal(0, 2.5, (n, 6)))
+    conf = torch.softmax(logits, 1).max(1).values.numpy()
+    right = rng.random(n) < 1 / (1 + np.exp(-0.5 * np.log(conf / (1 - conf))))
+    return logits, right
+
+
+def test_the_top_label_map_keeps_every_outcome_in_place_and_sums_to_one():
+    logits = torch.tensor([[3.0, 1.0, 0.5, 2.0], [0.0, -1.0, 4.0, 4.0 - 1e-3], [80.0, 0.0, -1.0, -2.0]])
+    for coef in ([1.0, 0.0, 0.0], [0.3, -0.2, -2.0], [2.0, 1.0, 3.0]):
+        p = top_label_probabilities(logits, coef)
+        assert torch.allclose(p.sum(1), torch.ones(3)) and bool((p >= 0).all())
+        assert (
+            torch.argsort(p, dim=1, descending=True, stable=True).tolist()
+            == logits.argsort(1, descending=True).tolist()
+        )
+    # identity weights: the softmax itself
+    assert torch.allclose(top_label_probabilities(logits[:1], [1.0, 0.0, 0.0]), torch.softmax(logits[:1], 1))
+    # a top probability that would fall under the runner-up's is raised just above it
+    p = with_top_probability(logits[1:2], torch.tensor([0.0]))
+    assert p.argmax().item() == 2 and p[0, 2] > p[0, 3]
+
+
+def test_the_top_label_map_is_monotone_in_the_top_outcomes_score():
+    coef = [0.9, -0.4, 0.4]  # the margin weight may be negative; the sum is what the top's score sees
+    lifts = torch.linspace(0, 8, 50)
+    logits = torch.tensor([2.0, 1.0, 0.0, -1.0]).repeat(50, 1)
+    logits[:, 0] += lifts
+    top = top_label_probabilities(logits.double(), coef)[:, 0]
+    assert bool((top.diff() >= 0).all()) and float(top[-1]) > float(top[0])
+
+
+def test_a_map_fitted_on_one_set_calibrates_another_and_needs_both_outcomes():
+    logits, right = _overconfident(3000, seed=0)
+    coef = fit_top_label(logits, right)
+    assert coef[0] == pytest.approx(0.5, abs=0.15) and abs(coef[1]) < 0.2  # recovers the truth
+    test, right_test = _overconfident(3000, seed=1)
+    conf = torch.softmax(test, 1).max(1).values.numpy()
+    mapped = top_label_probabilities(test, coef).max(1).values.numpy()
+    assert expected_calibration_error(mapped, right_test) < 0.03 < expected_calibration_error(conf, right_test)
+    with pytest.raises(ValueError, match="right and wrong"):
+        fit_top_label(logits[:5], np.ones(5, bool))
+    with pytest.raises(ValueError, match="3 numbers"):
+        top_label_probabilities(logits, [1.0, 0.0])
+
+
+def test_answers_pick_not_in_the_kg_only_above_the_best_disease():
+    p = np.array([[0.5, 0.2], [0.1, 0.2], [0.3, 0.3]])
+    conf, best, other = answers(p, np.array([0.3, 0.7, 0.3]))
+    assert conf.tolist() == [0.5, 0.7, 0.3] and best.tolist() == [0, 1, 0] and other.tolist() == [False, True, False]
+
+
+def test_model_probabilities_with_the_map_and_a_checkpoint_round_trip(tmp_path):
+    from kgdx.reasoning.checkpoint import load_checkpoint, save_checkpoint
+
+    model = EvidenceGNN(EvidenceGNNConfig(hidden=4, temperature=1.5, other_logit=0.5, top_label=[0.8, -0.1, 0.2]))
+    s = torch.tensor([[2.0, 1.0, 0.0], [0.0, 0.1, -3.0]])
+    p, other = model.probabilities(s)
+    assert torch.allclose(p.sum(1) + other, torch.ones(2))
+    assert p.argsort(1, descending=True).tolist() == s.argsort(1, descending=True).tolist()
+    save_checkpoint(model, tmp_path / "m.pt")
+    back, _ = load_checkpoint(tmp_path / "m.pt")
+    assert back.config == model.config and isinstance(back.config.top_label, list)
+    p2, other2 = back.probabilities(s)
+    assert torch.equal(p, p2) and torch.equal(other, other2)
+    # a checkpoint from before the map (no `top_label` in its config) loads and has none
+    blob = torch.load(tmp_path / "m.pt", weights_only=False)
+    del blob["config"]["top_label"]
+    torch.save(blob, tmp_path / "old.pt")
+    old, _ = load_checkpoint(tmp_path / "old.pt")
+    assert old.config.top_label is None and old.config.other_logit == 0.5
+    p3, _ = old.probabilities(s)
+    assert torch.allclose(p3, torch.softmax(torch.cat([s / 1.5, torch.full((2, 1), 0.5)], 1), 1)[:, :-1])

@@ -278,27 +278,45 @@ def calibrate(
         Path,
         typer.Option(help="A folder of real phenopackets the checkpoint was never trained or chosen on.", exists=True),
     ],
+    holdout: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=0.9,
+            help="Use only the cohorts of --real that `kgdx train --holdout SHARE` held out (with the "
+            "checkpoint's seed); the rest were trained on.",
+        ),
+    ] = None,
+    top_label: Annotated[
+        bool, typer.Option(help="After the temperature, fit a Platt map of the top answer's probability.")
+    ] = True,
     out: Annotated[
         Path | None, typer.Option(help="Where to write the calibrated checkpoint (default: over it).")
     ] = None,
 ) -> None:
-    """Calibrate a checkpoint's probabilities on real cases it never saw (temperature and "not in the KG").
+    """Calibrate a checkpoint's probabilities on real cases it never saw (docs/reasoning.md).
 
-    Never give it `dev/`: that is for reporting. For the shipped, simulation-trained model,
-    `kgdx calibrate reasoning/checkpoints/default.pt --real ../shared/data/phenopackets/train` fits
-    on all of `train/`; a model trained with `--real` is calibrated on its held-out cohorts already.
+    Never give it `dev/`: that is for reporting. The shipped model trained on `train/` except the
+    cohorts it held out, so it is calibrated on those alone:
+    `kgdx calibrate reasoning/checkpoints/default.pt --real ../shared/data/phenopackets/train --holdout 0.2`.
     """
     from kgdx.app.stores import open_store
+    from kgdx.reasoning.checkpoint import load_checkpoint
     from kgdx.reasoning.index import KGIndex
-    from kgdx.reasoning.train import calibrate_checkpoint
+    from kgdx.reasoning.train import calibrate_checkpoint, held_out_cohort
 
     store = open_store("memory")
     ix = KGIndex.from_store(store)
-    cases = [c for _, c in _real_cases(store, ix, real)]
+    cases = _real_cases(store, ix, real)
+    if holdout is not None:
+        seed = int(load_checkpoint(checkpoint)[1].get("train_config", {}).get("seed", 0))
+        cases = [(cohort, c) for cohort, c in cases if held_out_cohort(cohort, holdout, seed)]
     if not cases:
         raise ConfigError(f"{real}: no phenopackets to calibrate on")
-    cal = calibrate_checkpoint(checkpoint, cases, ix, out)
+    cal = calibrate_checkpoint(checkpoint, [c for _, c in cases], ix, out, top_label=top_label)
     console.print(
-        f"calibrated on {cal['cases']} cases ({cal['not_in_kg']} not in the KG): temperature "
-        f"{cal['temperature']:.3f}, not-in-KG logit {cal['other_logit']:.3f}; wrote {out or checkpoint}"
+        f"calibrated on {cal['cases']} cases ({cal['not_in_kg']} not in the KG) of {len({k for k, _ in cases})} "
+        f"cohorts: temperature {cal['temperature']:.3f}, not-in-KG logit {cal['other_logit']:.3f}"
+        + (f", top-label map {[round(x, 3) for x in cal['top_label']]}" if cal["top_label"] else "")
+        + f"; wrote {out or checkpoint}"
     )
