@@ -2,9 +2,9 @@
 
 It needs no server, so the demo, the notebooks and the tests run anywhere. A built KG is saved to
 and loaded from an on-disk snapshot (:mod:`kgdx.kg.snapshot`) so it is built once. A store
-loaded from a snapshot without validation answers point reads from the snapshot's edge columns and
-builds the networkx graph only when a write or a whole-graph query first needs it, so that a cold
-``kgdx diagnose`` does not pay for a graph it barely reads.
+loaded from a snapshot without validation answers point reads from the snapshot's node and edge
+tables and builds the networkx graph only when a write or a whole-graph query first needs it, so
+that a cold ``kgdx diagnose`` does not pay, in time or memory, for a graph it barely reads.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from kgdx.kg.store import (
 from kgdx.kg.vocab import RelType
 
 if TYPE_CHECKING:
-    from kgdx.kg.snapshot import EdgeColumns
+    from kgdx.kg.snapshot import EdgeColumns, NodeColumns
 
 __all__ = ["MemoryStore"]
 
@@ -40,6 +40,12 @@ __all__ = ["MemoryStore"]
 def _copy(props: dict) -> dict:
     """A copy of a property map that shares no list with the store."""
     return {k: list(v) if isinstance(v, list) else v for k, v in props.items()}
+
+
+def _add_names(names: defaultdict[str, set[str]], node_id: str, props: dict) -> None:
+    for text in (props.get("name"), *props.get("synonyms", ())):
+        if isinstance(text, str):
+            names[normalise(text)].add(node_id)
 
 
 class MemoryStore(KGStore):
@@ -59,12 +65,14 @@ class MemoryStore(KGStore):
     def __init__(self, schema: Schema) -> None:
         super().__init__(schema)
         self._g = nx.MultiDiGraph()
-        self._names: dict[str, set[str]] = defaultdict(set)
+        self._name_ids: defaultdict[str, set[str]] | None = defaultdict(set)  # None: not built yet
         self._alt: dict[str, str] = {}
         self._version = 0  # bumped by every change, so a cache of what was loaded can tell it is stale
         self._origin: tuple[pathlib.Path, int] | None = None
-        # Edges loaded from a snapshot and not yet in the graph, by type (see EdgeColumns). While
-        # any are here the graph holds no edges, so each edge lives in exactly one place.
+        # Nodes and edges loaded from a snapshot and not yet in the graph (see NodeColumns and
+        # EdgeColumns, by type). While any are here the graph is empty, so each record lives in
+        # exactly one place.
+        self._nodes: NodeColumns | None = None
         self._columns: dict[str, EdgeColumns] = {}
 
     @property
@@ -77,27 +85,43 @@ class MemoryStore(KGStore):
     def _loaded_from(self, path: pathlib.Path) -> None:
         self._origin = (path, self._version)
 
-    def _load(self, nodes: Sequence[Node], columns: dict[str, EdgeColumns]) -> None:
-        """Fill an empty store from a snapshot: the nodes with their own property maps (records
-        just read, which nothing else holds), and each type's edges as columns."""
-        if self._g.number_of_nodes():
+    def _load(self, nodes: NodeColumns, columns: dict[str, EdgeColumns]) -> None:
+        """Fill an empty store from a snapshot's tables: nodes and each type's edges stay as
+        columns; only the obsolete-id map is built now (the name index on the first lookup)."""
+        if self._g.number_of_nodes() or self._nodes is not None:
             raise RuntimeError("a snapshot is loaded only into an empty store")
         self._version += 1
-        self._g.add_nodes_from((n.id, {"type": n.type, "props": n.props}) for n in nodes)
-        for n in nodes:
-            self._index(n.id, n.props)
-        self._columns = dict(columns)
+        self._nodes, self._columns = nodes, dict(columns)
+        self._name_ids = None
+        self._alt = {alt: i for i, alts in nodes.column("alt_ids") for alt in alts}
 
     def _thaw(self) -> None:
-        """Move the edges held as columns into the graph, for a write or a whole-graph query.
+        """Move the nodes and edges held as columns into the graph, for a write or a whole-graph
+        query.
 
         This changes the store, so, like a write, it must not run beside reads in other threads
         (the HTTP API only reads nodes, neighbours and counts, which never thaw)."""
+        if self._nodes is not None:
+            nodes, self._nodes = self._nodes, None
+            self._g.add_nodes_from((n.id, {"type": n.type, "props": n.props}) for n in nodes.nodes())
         if self._columns:
             columns, self._columns = self._columns, {}
             self._g.add_edges_from(
                 (src, dst, rel, {"props": props}) for rel, edges in columns.items() for src, dst, props in edges
             )
+
+    def _has(self, node_id: str) -> bool:
+        return node_id in self._g or (self._nodes is not None and node_id in self._nodes)
+
+    @property
+    def _names(self) -> defaultdict[str, set[str]]:
+        """Normalised name or synonym -> node ids; built on first use after a snapshot load."""
+        if self._name_ids is None:  # built aside and then set, so a reader in another thread sees all or none
+            names: defaultdict[str, set[str]] = defaultdict(set)
+            for n in self.iter_nodes():
+                _add_names(names, n.id, n.props)
+            self._name_ids = names
+        return self._name_ids
 
     @property
     def graph(self) -> nx.MultiDiGraph:
@@ -108,9 +132,7 @@ class MemoryStore(KGStore):
     # -- writing -------------------------------------------------------------------------------
 
     def _index(self, node_id: str, props: dict) -> None:
-        for text in (props.get("name"), *props.get("synonyms", ())):
-            if isinstance(text, str):
-                self._names[normalise(text)].add(node_id)
+        _add_names(self._names, node_id, props)
         for alt in props.get("alt_ids", ()):
             self._alt[alt] = node_id
 
@@ -146,7 +168,7 @@ class MemoryStore(KGStore):
                 data["props"].update(_copy(e.props))
 
     def existing_ids(self, ids: Collection[str]) -> set[str]:
-        return {i for i in ids if i in self._g}
+        return {i for i in ids if self._has(i)}
 
     def delete(self, node_ids: Collection[str] = (), edge_keys: Collection[tuple[str, str, str]] = ()) -> None:
         self._thaw()
@@ -160,6 +182,7 @@ class MemoryStore(KGStore):
                 self._g.remove_node(i)
 
     def replace_properties(self, node_id: str, props: dict) -> None:
+        self._thaw()
         self._version += 1
         attrs = self._g.nodes[node_id]
         self._unindex(node_id, attrs["props"])
@@ -169,8 +192,9 @@ class MemoryStore(KGStore):
     def clear(self) -> None:
         self._version += 1
         self._columns.clear()
+        self._nodes = None
         self._g.clear()
-        self._names.clear()
+        self._name_ids = defaultdict(set)
         self._alt.clear()
 
     # -- reading -------------------------------------------------------------------------------
@@ -184,13 +208,19 @@ class MemoryStore(KGStore):
             rels[k] += 1
         for k, edges in self._columns.items():
             rels[k] += len(edges)
+        for t, n in (self._nodes.counts() if self._nodes is not None else {}).items():
+            nodes[t] += n
         return Counts(dict(nodes), dict(rels))
 
     def _node(self, node_id: str) -> Node:
+        if self._nodes is not None and node_id in self._nodes:
+            return self._nodes.node(node_id)
         a = self._g.nodes[node_id]
         return Node(a["type"], node_id, _copy(a["props"]))
 
     def iter_nodes(self, type: str | None = None) -> Iterator[Node]:
+        if self._nodes is not None:
+            yield from self._nodes.nodes(type)
         for i, a in self._g.nodes(data=True):
             if type is None or a["type"] == type:
                 yield Node(a["type"], i, _copy(a["props"]))
@@ -207,14 +237,14 @@ class MemoryStore(KGStore):
     # -- named queries ---------------------------------------------------------------------------
 
     def node(self, node_id: str) -> Node | None:
-        if node_id in self._g:
+        if self._has(node_id):
             return self._node(node_id)
         alt = self._alt.get(node_id)
         return self._node(alt) if alt is not None else None
 
     def lookup(self, text: str, *, types: Collection[str] | None = None, limit: int = 20) -> list[Node]:
         ids = set(self._names.get(normalise(text), ()))
-        if text in self._g:
+        if self._has(text):
             ids.add(text)
         if text in self._alt:
             ids.add(self._alt[text])
@@ -246,14 +276,15 @@ class MemoryStore(KGStore):
         and the node it reaches."""
         g = self._g
         wanted = (lambda k: True) if rel_types is None else (lambda k: k in rel_types)
-        if direction in ("out", "both"):
-            for _, d, k, p in g.out_edges(node_id, keys=True, data="props"):
-                if wanted(k):
-                    yield Edge(k, node_id, d, p), d
-        if direction in ("in", "both"):
-            for s, _, k, p in g.in_edges(node_id, keys=True, data="props"):
-                if wanted(k):
-                    yield Edge(k, s, node_id, p), s
+        if node_id in g:
+            if direction in ("out", "both"):
+                for _, d, k, p in g.out_edges(node_id, keys=True, data="props"):
+                    if wanted(k):
+                        yield Edge(k, node_id, d, p), d
+            if direction in ("in", "both"):
+                for s, _, k, p in g.in_edges(node_id, keys=True, data="props"):
+                    if wanted(k):
+                        yield Edge(k, s, node_id, p), s
         for k, edges in self._columns.items():
             if wanted(k):
                 if direction in ("out", "both"):
@@ -271,7 +302,7 @@ class MemoryStore(KGStore):
         direction: Direction = "both",
         node_types: Collection[str] | None = None,
     ) -> list[Neighbour]:
-        if node_id not in self._g:
+        if not self._has(node_id):
             return []
         out = []
         for edge, other in self._steps(node_id, direction, rel_types):
@@ -282,7 +313,7 @@ class MemoryStore(KGStore):
         return self._sorted_neighbours(out)
 
     def equivalence_class(self, disease_id: str) -> list[Node]:
-        if disease_id not in self._g:
+        if not self._has(disease_id):
             return []
         seen, todo = {disease_id}, [disease_id]
         while todo:
@@ -296,7 +327,7 @@ class MemoryStore(KGStore):
         wanted = set(drug_ids)
         out = []
         for d in wanted:
-            if d in self._g:
+            if self._has(d):
                 for edge, other in self._steps(d, "out", [RelType.INTERACTS_WITH]):
                     if other in wanted:
                         out.append(Edge(edge.type, d, other, _copy(edge.props)))

@@ -6,6 +6,8 @@ A snapshot is a folder::
     manifest.json            sources (name, version, release date, file hashes), counts, build info
     nodes/<Label>.parquet    one row per node: id plus one typed column per schema property
     edges/<TYPE>.parquet     one row per edge: src, dst plus one typed column per property
+    cache/                   derived on first load, safe to delete: uncompressed Arrow copies of
+                             the tables to memory-map (tables/), the phenotype index (index-*.npz)
 
 Every file is plain Parquet with columns named after schema properties, so pandas, polars or
 DuckDB read it directly. Saving writes a sibling temporary folder and swaps it in at the end, so
@@ -32,7 +34,7 @@ from kgdx.kg.records import Edge, Node
 from kgdx.kg.schema import PropertySpec, Schema
 from kgdx.kg.store import group_by_type
 
-__all__ = ["save_snapshot", "load_snapshot", "read_manifest", "snapshot_records", "EdgeColumns"]
+__all__ = ["save_snapshot", "load_snapshot", "read_manifest", "snapshot_records", "EdgeColumns", "NodeColumns"]
 
 _ARROW = {
     "str": pa.string(),
@@ -151,6 +153,85 @@ def _read(f: Path) -> pa.Table:
         raise DataError(f"corrupt snapshot file: {e}", file=f) from None
 
 
+def _props(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if v is not None}
+
+
+def _mapped(f: Path) -> pa.Table:
+    """``f``'s table, memory-mapped from an uncompressed Arrow copy in the snapshot's cache.
+
+    Parquet is compressed, so reading it decodes every column into memory: about 100 MB for the
+    default KG, of which a cold ``kgdx diagnose`` reads a few pages. The Arrow copy
+    (``cache/tables/``, written on the first load, keyed on the Parquet file's size and time) is
+    mapped instead, and only the pages read count. A snapshot folder that cannot be written to,
+    or a damaged copy, falls back to reading the Parquet file.
+    """
+    st = f.stat()
+    folder = f.parent.parent / "cache" / "tables"
+    name = f"{f.parent.name}-{f.stem}"
+    cache = folder / f"{name}-{st.st_size}-{st.st_mtime_ns}.arrow"
+    if not cache.is_file():
+        table = _read(f)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for old in folder.glob(f"{name}-*.arrow"):
+                old.unlink()
+            fd, tmp = tempfile.mkstemp(suffix=".tmp", dir=folder)
+            os.close(fd)
+            with pa.OSFile(tmp, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+                writer.write_table(table)
+            os.replace(tmp, cache)
+        except OSError:
+            return table
+    try:
+        return pa.ipc.open_file(pa.memory_map(str(cache), "r")).read_all()
+    except (pa.ArrowInvalid, OSError):
+        cache.unlink(missing_ok=True)
+        return _read(f)
+
+
+class NodeColumns:
+    """The snapshot's nodes as its Parquet tables, found by id; a node's record is made on request.
+
+    As Python objects, the default KG's 38k nodes with their names, synonyms and cross-references
+    take about 100 MB and half a second to load, and a cold ``kgdx diagnose`` reads a few dozen of
+    them. A store loaded from a snapshot keeps them in this form until a write needs them in its
+    graph (see :class:`~kgdx.kg.memory_store.MemoryStore`).
+    """
+
+    def __init__(self, tables: dict[str, pa.Table]) -> None:
+        self._tables = {label: t.drop_columns(["id"]) for label, t in tables.items()}
+        self._ids = {label: t.column("id").to_pylist() for label, t in tables.items()}
+        self._where = {i: (label, row) for label, ids in self._ids.items() for row, i in enumerate(ids)}
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self._where
+
+    def node(self, node_id: str) -> Node:
+        """The node ``node_id`` with a fresh property map (``KeyError`` if there is none)."""
+        label, row = self._where[node_id]
+        return Node(label, node_id, _props(self._tables[label].slice(row, 1).to_pylist()[0]))
+
+    def nodes(self, type: str | None = None) -> Iterator[Node]:
+        """Every node (of one type), in stored order."""
+        for label, t in self._tables.items():
+            if type is None or label == type:
+                yield from (Node(label, i, _props(r)) for i, r in zip(self._ids[label], t.to_pylist()))
+
+    def counts(self) -> dict[str, int]:
+        """Nodes per type."""
+        return {label: t.num_rows for label, t in self._tables.items()}
+
+    def column(self, name: str) -> Iterator[tuple[str, Any]]:
+        """``(node id, value)`` of one property over every node that has it (names, alt ids)."""
+        for label, t in self._tables.items():
+            if name in t.column_names:
+                yield from ((i, v) for i, v in zip(self._ids[label], t.column(name).to_pylist()) if v is not None)
+
+
 class EdgeColumns:
     """One relationship type's edges as the snapshot stores them, searchable by either end.
 
@@ -222,7 +303,8 @@ def load_snapshot(path: str | Path, *, validate: bool = True) -> MemoryStore:
     else:
         store = MemoryStore(_schema(path))
         store._load(
-            list(_nodes(path)), {f.stem: EdgeColumns(_read(f)) for f in sorted((path / "edges").glob("*.parquet"))}
+            NodeColumns({f.stem: _mapped(f) for f in sorted((path / "nodes").glob("*.parquet"))}),
+            {f.stem: EdgeColumns(_mapped(f)) for f in sorted((path / "edges").glob("*.parquet"))},
         )
     store._loaded_from(path.resolve())
     return store

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pyarrow.parquet as pq
 import pytest
 
@@ -36,12 +38,14 @@ def test_unvalidated_load_answers_from_columns_until_a_write(memory_store, tmp_p
             )
     drugs = [n.id for n in memory_store.iter_nodes("Drug")]
     assert back.interactions(drugs) == memory_store.interactions(drugs)
-    assert back._columns, "point reads must not move the edges into the graph"
+    assert back.node("HP:0002090") == memory_store.node("HP:0002090")
+    assert back.lookup("lung infection") == memory_store.lookup("lung infection")
+    assert back._columns and back._nodes is not None, "point reads must not move records into the graph"
     assert back.snapshot_path is not None
     new = Edge("IS_A", "HP:0002090", "HP:0000118", {"source": "test"})
     back.write([new])
     memory_store.write([new])
-    assert not back._columns and back.snapshot_path is None
+    assert not back._columns and back._nodes is None and back.snapshot_path is None
     key = lambda e: (e.type, e.src, e.dst)  # noqa: E731
     assert sorted(back.iter_edges(), key=key) == sorted(memory_store.iter_edges(), key=key)
 
@@ -71,3 +75,20 @@ def test_missing_and_corrupt(tmp_path, memory_store):
     (path / "manifest.json").write_text("{")
     with pytest.raises(DataError, match="corrupt manifest"):
         read_manifest(path)
+
+
+def test_unvalidated_load_maps_an_arrow_copy_and_survives_a_damaged_one(memory_store, tmp_path):
+    path = save_snapshot(memory_store, tmp_path / "snap")
+    key = lambda r: (r.type, getattr(r, "id", None) or (r.src, r.dst))  # noqa: E731
+    want = (sorted(memory_store.iter_nodes(), key=key), sorted(memory_store.iter_edges(), key=key))
+    first = load_snapshot(path, validate=False)
+    copies = sorted((path / "cache" / "tables").glob("*.arrow"))
+    assert len(copies) == len(list(path.glob("*/*.parquet")))
+    assert (sorted(first.iter_nodes(), key=key), sorted(first.iter_edges(), key=key)) == want
+    copies[0].write_bytes(copies[0].read_bytes()[:20])  # a torn copy: the Parquet file is read instead
+    again = load_snapshot(path, validate=False)
+    assert (sorted(again.iter_nodes(), key=key), sorted(again.iter_edges(), key=key)) == want
+    shutil.rmtree(path / "cache")
+    (path / "cache").write_text("not a folder")  # nowhere to cache (as a read-only folder): all is read
+    ro = load_snapshot(path, validate=False)
+    assert sorted(ro.iter_edges(), key=key) == want[1]
