@@ -11,6 +11,8 @@ touching code:
   is *Parkinsonism with favorable response to dopaminergic medication*, absent).
 * ``normal_exam.tsv``: ``phrase<TAB>id,id,…``: an exam item and the abnormal findings that a
   normal statement about it rules out ("smell intact" excludes *Hyposmia*).
+* ``denials.tsv``: ``id<TAB>id,id,…``: a finding whose denial also rules out findings the HPO
+  does not place under it ("no falls" rules out *Frequent falls*, which is not a kind of *Falls*).
 
 Example:
     >>> vocab = ClinicalVocabulary.load()
@@ -61,16 +63,18 @@ class ClinicalVocabulary:
             names the finding) or ``absent`` (the phrase states its absence).
         removed: Concept id → KG synonyms (lower case) not to use.
         normal_exam: Exam item phrase → the finding ids a normal statement about it rules out.
+        denials: Concept id → the finding ids that its denial also rules out.
     """
 
     synonyms: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     removed: dict[str, set[str]] = field(default_factory=dict)
     normal_exam: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    denials: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, folder: str | Path | None = None) -> ClinicalVocabulary:
-        """Read ``clinical_synonyms.tsv`` and ``normal_exam.tsv`` from ``folder`` (default: the
-        shipped ones); a missing file counts as empty.
+        """Read ``clinical_synonyms.tsv``, ``normal_exam.tsv`` and ``denials.tsv`` from ``folder``
+        (default: the shipped ones); a missing file counts as empty.
 
         Raises:
             DataError: naming the file and line of a malformed row.
@@ -94,11 +98,20 @@ class ClinicalVocabulary:
                 if ":" not in cid:
                     raise DataError(f"expected a concept id such as HP:0002067, got {cid!r}", file=path, line=n)
                 syn.setdefault(cid, []).append((phrase, assertion))
-        path = root / "normal_exam.tsv"
-        if path.is_file():
-            for n, (phrase, ids) in _rows(path, (2, 2)):
-                got = tuple(i.strip() for i in ids.split(",") if i.strip())
-                if not got or any(":" not in i for i in got):
-                    raise DataError(f"expected comma-separated concept ids, got {ids!r}", file=path, line=n)
-                normal[phrase] = got
-        return cls(syn, removed, normal)
+        normal = _id_lists(root / "normal_exam.tsv")
+        denials = _id_lists(root / "denials.tsv", keys_are_ids=True)
+        return cls(syn, removed, normal, denials)
+
+
+def _id_lists(path: Path, *, keys_are_ids: bool = False) -> dict[str, tuple[str, ...]]:
+    """``key<TAB>id,id,…`` rows: key → ids (a missing file is empty)."""
+    out: dict[str, tuple[str, ...]] = {}
+    if path.is_file():
+        for n, (key, ids) in _rows(path, (2, 2)):
+            if keys_are_ids and ":" not in key:
+                raise DataError(f"expected a concept id such as HP:0002527, got {key!r}", file=path, line=n)
+            got = tuple(i.strip() for i in ids.split(",") if i.strip())
+            if not got or any(":" not in i for i in got):
+                raise DataError(f"expected comma-separated concept ids, got {ids!r}", file=path, line=n)
+            out[key] = got
+    return out

@@ -540,6 +540,9 @@ class ConceptLinker:
                 if ids:
                     t, name = known[ids[0]]
                     self._add(_Entry(ids[0], t, name, "normal-exam", phrase, rules_out=ids, priority=True))
+        self._denials = {
+            cid: tuple(i for i in ids if i in known) for cid, ids in (vocabulary.denials if vocabulary else {}).items()
+        }
         self.num_nodes = n_nodes
         self._max_len = max((len(k) for k in self._dict), default=1)
         self._emb: np.ndarray | None = None
@@ -704,6 +707,8 @@ class ConceptLinker:
                     targets = [(e.node_id, e.node_type, e.label)]
                 if e.asserted == "absent" and status != "normal":
                     status, trig = "absent", e.text
+                if status == "absent":  # "no falls" also rules out frequent falls (vocab/denials.tsv)
+                    targets += [(r, *self._names[r]) for r in self._denials.get(e.node_id, ())]
                 # "no rest or postural tremor": each coordinated term shares its head's assertion.
                 mentions = [(a, targets, method, score)]
                 mentions += [

@@ -33,6 +33,8 @@ NODES = [
     Node("Phenotype", "HP:0012477", {"name": "Vocal tremor"}),
     Node("Phenotype", "HP:0002396", {"name": "Cogwheel rigidity"}),
     Node("Phenotype", "HP:0034634", {"name": "Dopamine antagonist exposure"}),
+    Node("Phenotype", "HP:0002527", {"name": "Falls"}),
+    Node("Phenotype", "HP:0002359", {"name": "Frequent falls"}),
     Node(
         "Phenotype",
         "HP:0002548",
@@ -111,6 +113,9 @@ def _found(linker: ConceptLinker, text: str) -> list[tuple[str, str]]:
         # A denied exposure is a finding ruled out; advice about a drug class is not an exposure.
         ("Never treated with antipsychotics or antiemetics.", [("HP:0034634", "absent")]),
         ("Avoid antipsychotics.", []),
+        # Denying falls rules out frequent falls, which the HPO does not file under falls.
+        ("Denies falls.", [("HP:0002527", "absent"), ("HP:0002359", "absent")]),
+        ("Two falls last year.", [("HP:0002527", "present")]),
         ("MOVEMENT DISORDERS CLINIC", []),  # a heading states no finding
         ("Oh, and he sleeps well.", []),  # abbreviations match only in capitals
     ],
@@ -157,3 +162,9 @@ def test_vocabulary_errors_name_file_and_line(tmp_path: Path) -> None:
     v = ClinicalVocabulary.load(tmp_path)
     assert v.synonyms == {"HP:1": [("foo", "present")]} and v.removed == {"HP:2": {"bar"}}
     assert v.normal_exam == {"smell": ("HP:1", "HP:2")}
+    (tmp_path / "denials.tsv").write_text("# comment\nHP:1\tHP:2\nfalls\tHP:3\n")
+    with pytest.raises(DataError) as e:
+        ClinicalVocabulary.load(tmp_path)
+    assert e.value.line == 3 and "denials.tsv" in str(e.value)
+    (tmp_path / "denials.tsv").write_text("HP:1\tHP:2,HP:3\n")
+    assert ClinicalVocabulary.load(tmp_path).denials == {"HP:1": ("HP:2", "HP:3")}
