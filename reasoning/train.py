@@ -35,7 +35,7 @@ from kgdx.reasoning.metrics import RankingMetrics, gold_rank
 from kgdx.reasoning.model import EvidenceGNN, EvidenceGNNConfig
 from kgdx.reasoning.simulate import CaseSimulator, SimulationConfig
 
-__all__ = ["TrainConfig", "train", "calibrate_checkpoint", "RealCase", "held_out_cohort"]
+__all__ = ["TrainConfig", "train", "calibrate_checkpoint", "RealCase", "held_out_cohort", "held_out_by"]
 
 #: A real case as term indices: (observed, excluded, gold disease index or None if not in the KG).
 RealCase = tuple[list[int], list[int], int | None]
@@ -57,6 +57,8 @@ class TrainConfig:
     focus: tuple[str, ...] = ()  # disease ids to sample more often (e.g. a new module's)
     focus_rate: float = 0.5  # share of cases drawn from `focus`
     real_rate: float = 0.0  # share of each batch drawn from the real training cases (when given)
+    holdout: float = 0.2  # share of the real cohorts held out (`held_out_cohort`), recorded for calibration
+    holdout_fold: int = 0  # which fold of that share is held out
     model: EvidenceGNNConfig = field(default_factory=EvidenceGNNConfig)
     simulation: SimulationConfig = field(default_factory=SimulationConfig)
 
@@ -70,13 +72,31 @@ class TrainConfig:
         return cls(**d, model=model, simulation=sim)
 
 
-def held_out_cohort(cohort: str, share: float, seed: int = 0) -> bool:
+def held_out_cohort(cohort: str, share: float, seed: int = 0, fold: int = 0) -> bool:
     """Whether a cohort (a phenopacket's folder) is held out: a stable hash of its name, so the
-    same cohorts are held out on every machine and whole cohorts, never single cases, are kept out."""
+    same cohorts are held out on every machine and whole cohorts, never single cases, are kept out.
+
+    ``fold`` k holds out the cohorts whose hash h/2^64 lies in [k*share, (k+1)*share): with share
+    1/K, folds 0..K-1 split the cohorts into K disjoint parts, so K models, each holding out one
+    fold, score every case out-of-fold (for calibration). Fold 0 is the plain ``h/2^64 < share``.
+    """
     import hashlib
 
-    h = int.from_bytes(hashlib.sha256(f"{seed}:{cohort}".encode()).digest()[:8], "big")
-    return h / 2**64 < share
+    h = int.from_bytes(hashlib.sha256(f"{seed}:{cohort}".encode()).digest()[:8], "big") / 2**64
+    return fold * share <= h < (fold + 1) * share
+
+
+def held_out_by(train_config: dict[str, Any], cohort: str) -> bool:
+    """Whether the checkpoint whose saved ``train_config`` this is held ``cohort`` out of training.
+
+    Checkpoints from before ``holdout`` was recorded were all trained with ``--holdout 0.2``, fold 0,
+    which the defaults give.
+    """
+    c = TrainConfig()
+    share = float(train_config.get("holdout", c.holdout))
+    return held_out_cohort(
+        cohort, share, int(train_config.get("seed", c.seed)), int(train_config.get("holdout_fold", 0))
+    )
 
 
 def _seed(seed: int) -> None:
@@ -245,14 +265,16 @@ def calibrate_checkpoint(
     out: str | Path | None = None,
     *,
     top_label: bool = True,
+    scored_by: list[str | Path] | None = None,
 ) -> dict[str, Any]:
     """Fit a checkpoint's calibration on real cases it was not trained on.
 
     First the temperature and "not in the KG" logit by likelihood, then (``top_label``) a Platt
-    map of the top answer's probability on the same cases, the method ``benchmarks/calibration.py``
-    chose by cohort-grouped cross-validation on ``train/``.
+    map of the top answer's probability on the same cases.
     ``kgdx train --real`` calls this on its held-out cohorts; ``kgdx calibrate --holdout`` on the
-    same cohorts again, or on any folder the model never saw.
+    same cohorts again, or on any folder the model never saw. ``kgdx calibrate --oof`` scores each
+    case with the fold model that held its cohort out (``scored_by``): out-of-fold scores over a
+    whole folder are many more cases to fit on than one model's held-out share.
 
     Args:
         path: The checkpoint.
@@ -260,6 +282,8 @@ def calibrate_checkpoint(
         index: The KG index the term and disease indices refer to.
         out: Where to save the calibrated checkpoint (default: over ``path``).
         top_label: Also fit the top answer's map; without it, any map the checkpoint had is dropped.
+        scored_by: For each case, the checkpoint whose scores it is fitted on (default: ``path``
+            for all); only ``path``'s calibration is written.
 
     Returns:
         The fitted ``temperature``, ``other_logit`` and ``top_label`` map, with the number of cases
@@ -270,17 +294,16 @@ def calibrate_checkpoint(
 
     if not cases:
         raise ValueError("calibration needs at least one real case")
+    by = [str(path)] * len(cases) if scored_by is None else [str(p) for p in scored_by]
+    if len(by) != len(cases):
+        raise ValueError(f"scored_by names {len(by)} checkpoints for {len(cases)} cases")
     model, meta = load_checkpoint(path)
-    model.eval()
-    extractor = EvidenceExtractor(index, ic_floor=model.config.ic_floor)
-    scores = torch.from_numpy(
-        np.concatenate(
-            [
-                model(CaseEvidence.batch([extractor(o, x) for o, x, _ in cases[i : i + 64]])).numpy()
-                for i in range(0, len(cases), 64)
-            ]
+    scores = torch.zeros(len(cases), index.num_diseases)
+    for ckpt in dict.fromkeys(by):
+        rows = [i for i, b in enumerate(by) if b == ckpt]
+        scores[rows] = _scores(
+            model if ckpt == str(path) else load_checkpoint(ckpt)[0], [cases[i] for i in rows], index
         )
-    )
     gold = [g for _, _, g in cases]
     c = model.config
     c.top_label = None
@@ -298,8 +321,22 @@ def calibrate_checkpoint(
         "not_in_kg": sum(g is None for g in gold),
         "method": "temperature, not-in-KG logit" + (", top-label Platt" if c.top_label else ""),
     }
+    if scored_by is not None:
+        meta["calibration"]["scored_by"] = {k: by.count(k) for k in dict.fromkeys(by)}
     save_checkpoint(model, out or path, meta=meta)
     return {"temperature": c.temperature, "other_logit": c.other_logit, "top_label": c.top_label, **meta["calibration"]}
+
+
+def _scores(model: EvidenceGNN, cases: list[RealCase], index: KGIndex) -> torch.Tensor:
+    """``model``'s scores of every disease for ``cases``, in batches of 64."""
+    model.eval()
+    extractor = EvidenceExtractor(index, ic_floor=model.config.ic_floor)
+    return torch.cat(
+        [
+            model(CaseEvidence.batch([extractor(o, x) for o, x, _ in cases[i : i + 64]]))
+            for i in range(0, len(cases), 64)
+        ]
+    )
 
 
 def _plot(history: list[dict[str, Any]], path: Path) -> None:

@@ -174,6 +174,48 @@ def test_calibrate(env, tmp_path):
     assert r.exit_code == 1 and "no phenopackets" in str(r.exception)
 
 
+def test_calibrate_on_out_of_fold_scores(env, tmp_path):
+    """Two fold models, each holding out half the cohorts: every case is scored by the one that never saw it."""
+    import shutil
+
+    from kgdx.reasoning.checkpoint import load_checkpoint, save_checkpoint
+    from kgdx.reasoning.train import held_out_cohort
+
+    model, meta = load_checkpoint(env / "run" / "best.pt")
+    seed = int(meta["train_config"]["seed"])
+    names = [f"cohort{i}" for i in range(20)]
+    a = next(n for n in names if held_out_cohort(n, 0.5, seed, 0))
+    b = next(n for n in names if held_out_cohort(n, 0.5, seed, 1))
+    folder = tmp_path / "train"
+    for name in (a, b):
+        shutil.copytree(_phenopackets(tmp_path / "cases" / name), folder / name)
+    folds = []
+    for k in (0, 1):
+        folds.append(tmp_path / f"fold{k}.pt")
+        save_checkpoint(
+            model, folds[k], meta={**meta, "train_config": {**meta["train_config"], "holdout": 0.5, "holdout_fold": k}}
+        )
+    r = runner.invoke(app, ["calibrate", str(folds[0]), "--real", str(folder), "--oof", str(folds[1])])
+    assert r.exit_code == 0, r.output
+    assert "calibrated on 6 cases (2 not in the KG) of 2 cohorts, scored out-of-fold by 2 models" in " ".join(
+        r.output.split()
+    )
+    cal = load_checkpoint(folds[0])[1]["calibration"]
+    assert cal["scored_by"] == {str(folds[0]): 3, str(folds[1]): 3}
+    # the same model given twice holds the same cohorts out twice
+    r = runner.invoke(app, ["calibrate", str(folds[0]), "--real", str(folder), "--oof", str(folds[0])])
+    assert r.exit_code == 1 and "held out by 2 models" in str(r.exception)
+    r = runner.invoke(
+        app, ["calibrate", str(folds[0]), "--real", str(folder), "--oof", str(folds[1]), "--holdout", "0.5"]
+    )
+    assert r.exit_code == 1 and "drop --holdout" in str(r.exception)
+
+
+def test_train_refuses_a_fold_past_the_last(env, tmp_path):
+    r = runner.invoke(app, ["train", "--out", str(tmp_path / "run"), "--holdout", "0.2", "--holdout-fold", "5"])
+    assert r.exit_code == 1 and "holds out no cohort" in str(r.exception)
+
+
 def test_extend_warns_about_a_disease_the_kg_has(env, tmp_path):
     import os
 

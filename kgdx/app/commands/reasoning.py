@@ -197,6 +197,14 @@ def train(
     holdout: Annotated[
         float, typer.Option(min=0.0, max=0.9, help="Share of --real's cohorts held out (not trained on).")
     ] = 0.2,
+    holdout_fold: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Which fold of --holdout's share to hold out: fold k holds out the cohorts whose hash lies in "
+            "[k*share, (k+1)*share), so folds 0..K-1 of --holdout 1/K give out-of-fold models for calibration.",
+        ),
+    ] = 0,
     init: Annotated[Path | None, typer.Option(help="A checkpoint to start from (fine-tuning).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from OUT/last.pt.")] = False,
 ) -> None:
@@ -213,6 +221,9 @@ def train(
 
     cfg = TrainConfig.from_dict(json.loads(config.read_text())) if config else TrainConfig()
     cfg.steps, cfg.batch_size, cfg.seed = steps, batch_size, seed
+    if holdout_fold * holdout >= 1:
+        raise ConfigError(f"--holdout-fold {holdout_fold} of --holdout {holdout} holds out no cohort")
+    cfg.holdout, cfg.holdout_fold = holdout, holdout_fold
     if init is not None:
         cfg.init = str(init)
     if real is not None:
@@ -226,11 +237,12 @@ def train(
     dev_cases = [c for _, c in cases(dev)] if dev is not None else None
     real_cases = held = None
     if real is not None:
-        split = [(held_out_cohort(cohort, holdout, seed), c) for cohort, c in cases(real)]
+        split = [(held_out_cohort(cohort, holdout, seed, holdout_fold), c) for cohort, c in cases(real)]
         real_cases = [c for h, c in split if not h]
         held = [c for h, c in split if h] or None
         console.print(
-            f"real cases: {len(real_cases)} to train on, {len(held or ())} held out ({holdout:.0%} of cohorts)"
+            f"real cases: {len(real_cases)} to train on, {len(held or ())} held out ({holdout:.0%} of cohorts, "
+            f"fold {holdout_fold})"
         )
     summary = run(
         store, cfg, out, dev_cases=dev_cases, real_cases=real_cases, holdout_cases=held, resume=resume, index=ix
@@ -287,6 +299,16 @@ def calibrate(
             "checkpoint's seed); the rest were trained on.",
         ),
     ] = None,
+    oof: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Fold models (`kgdx train --holdout-fold K`) besides CHECKPOINT: each case of --real is scored "
+            "by the one model, CHECKPOINT included, that held its cohort out, and the calibration is fitted on "
+            "those out-of-fold scores and written to CHECKPOINT. Repeat for each fold.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
     top_label: Annotated[
         bool, typer.Option(help="After the temperature, fit a Platt map of the top answer's probability.")
     ] = True,
@@ -298,25 +320,45 @@ def calibrate(
 
     Never give it `dev/`: that is for reporting. The shipped model trained on `train/` except the
     cohorts it held out, so it is calibrated on those alone:
-    `kgdx calibrate reasoning/checkpoints/default.pt --real ../shared/data/phenopackets/train --holdout 0.2`.
+    `kgdx calibrate reasoning/checkpoints/default.pt --real ../shared/data/phenopackets/train --holdout 0.2`;
+    with fold models that held out the other cohorts, every case of the folder counts
+    (`--oof fold1.pt --oof fold2.pt ...`).
     """
     from kgdx.app.stores import open_store
     from kgdx.reasoning.checkpoint import load_checkpoint
     from kgdx.reasoning.index import KGIndex
-    from kgdx.reasoning.train import calibrate_checkpoint, held_out_cohort
+    from kgdx.reasoning.train import calibrate_checkpoint, held_out_by, held_out_cohort
 
+    if oof and holdout is not None:
+        raise ConfigError("--oof takes each model's held-out cohorts from the model itself; drop --holdout")
     store = open_store("memory")
     ix = KGIndex.from_store(store)
     cases = _real_cases(store, ix, real)
+    scored_by = None
     if holdout is not None:
         seed = int(load_checkpoint(checkpoint)[1].get("train_config", {}).get("seed", 0))
         cases = [(cohort, c) for cohort, c in cases if held_out_cohort(cohort, holdout, seed)]
+    elif oof:
+        models = [checkpoint, *oof]
+        configs = [load_checkpoint(m)[1].get("train_config", {}) for m in models]
+        kept, scored_by = [], []
+        for cohort, c in cases:
+            by = [m for m, tc in zip(models, configs) if held_out_by(tc, cohort)]
+            if len(by) > 1:
+                raise ConfigError(f"cohort {cohort} is held out by {len(by)} models: {', '.join(map(str, by))}")
+            if by:
+                kept.append((cohort, c))
+                scored_by.append(by[0])
+        if len(kept) < len(cases):
+            console.print(f"{len(cases) - len(kept)} cases left out: every model trained on their cohorts")
+        cases = kept
     if not cases:
         raise ConfigError(f"{real}: no phenopackets to calibrate on")
-    cal = calibrate_checkpoint(checkpoint, [c for _, c in cases], ix, out, top_label=top_label)
+    cal = calibrate_checkpoint(checkpoint, [c for _, c in cases], ix, out, top_label=top_label, scored_by=scored_by)
     console.print(
         f"calibrated on {cal['cases']} cases ({cal['not_in_kg']} not in the KG) of {len({k for k, _ in cases})} "
-        f"cohorts: temperature {cal['temperature']:.3f}, not-in-KG logit {cal['other_logit']:.3f}"
+        + (f"cohorts, scored out-of-fold by {len(cal['scored_by'])} models" if scored_by else "cohorts")
+        + f": temperature {cal['temperature']:.3f}, not-in-KG logit {cal['other_logit']:.3f}"
         + (f", top-label map {[round(x, 3) for x in cal['top_label']]}" if cal["top_label"] else "")
         + f"; wrote {out or checkpoint}"
     )
