@@ -60,8 +60,19 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 _show_warning = warnings.showwarning
 
 
-def main() -> None:
-    """Entry point of the ``kgdx`` script."""
+def main(*, hard_exit: bool | None = None) -> None:
+    """Entry point of the ``kgdx`` script (and ``python -m kgdx``): run the command and exit with
+    its status.
+
+    Args:
+        hard_exit: Once torch is loaded, end the process without tearing the interpreter down
+            (see :func:`_exit`). ``None`` (default): only when the program's own top-level script
+            called ``main``, that is, when ending the process is what comes next anyway; a caller
+            that runs a command inside its own process (a test, a notebook) gets ``SystemExit``.
+    """
+    if hard_exit is None:
+        caller = sys._getframe(1).f_code.co_filename
+        hard_exit = bool(sys.argv and sys.argv[0]) and os.path.realpath(caller) == os.path.realpath(sys.argv[0])
     warnings.showwarning = _one_line_warning
     # The Neo4j driver logs a cut or lost connection itself; kgdx reports it as its one line.
     logging.getLogger("neo4j").addHandler(logging.NullHandler())
@@ -76,6 +87,8 @@ def main() -> None:
     except KeyboardInterrupt:
         print("kgdx: interrupted", file=sys.stderr)
         code = 130
+    if not hard_exit:
+        sys.exit(code)
     _exit(code)
 
 
