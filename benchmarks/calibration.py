@@ -65,6 +65,7 @@ from kgdx.reasoning.calibrate import (
     answers,
     expected_calibration_error,
     fit_calibration,
+    fit_rate_matched,
     fit_top_label,
     reliability,
     top_label_probabilities,
@@ -116,18 +117,7 @@ def likelihood(scores: torch.Tensor, gold: list[int | None]) -> Callable[[torch.
 
 def rate_matched(scores: torch.Tensor, gold: list[int | None]) -> Callable[[torch.Tensor], torch.Tensor]:
     """T by likelihood over a grid, with b at each T such that mean p(not in KG) = the share of such cases."""
-    rate = sum(g is None for g in gold) / len(gold)
-    target = torch.tensor([len(scores[0]) if g is None else g for g in gold])
-    best = (float("inf"), 1.0, 0.0)
-    for t in np.exp(np.arange(-1.0, 1.51, 0.05)):
-        log_z = torch.logsumexp(scores / t, 1)
-        lo, hi = -50.0, 100.0
-        for _ in range(60):  # mean p(other) rises with b
-            b = (lo + hi) / 2
-            lo, hi = (b, hi) if torch.sigmoid(b - log_z).mean() < rate else (lo, b)
-        nll = float(torch.nn.functional.cross_entropy(_logits(scores, float(t), b), target))
-        best = min(best, (nll, float(t), b))
-    _, t, b = best
+    t, b = fit_rate_matched(scores.numpy(), gold)
     return lambda s: torch.softmax(_logits(s, t, b), 1)
 
 

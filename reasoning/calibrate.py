@@ -30,6 +30,7 @@ import torch
 
 __all__ = [
     "fit_calibration",
+    "fit_rate_matched",
     "fit_top_label",
     "top_features",
     "top_label_probabilities",
@@ -68,6 +69,41 @@ def fit_calibration(scores: np.ndarray, gold: Sequence[int | None], *, steps: in
 
     opt.step(nll)
     return float(log_t.detach().exp()), float(other.detach())
+
+
+def fit_rate_matched(scores: np.ndarray, gold: Sequence[int | None]) -> tuple[float, float]:
+    """The temperature by likelihood, with "not in the KG" as often as the cases say.
+
+    For each temperature on a grid (e^-1 to e^1.5), the not-in-KG logit is set so that the mean
+    probability of "not in the KG" equals the share of such cases; the temperature with the best
+    likelihood wins. Likelihood alone lets ``b`` drift where few cases are not in the KG.
+
+    Args:
+        scores: ``(num_cases, num_diseases)`` model scores.
+        gold: Each case's disease index, or ``None`` when its disease is not in the KG.
+
+    Returns:
+        ``(temperature, other_logit)``.
+    """
+    if len(scores) != len(gold) or not len(gold):
+        raise ValueError(f"need as many gold labels as score rows, at least one (got {len(gold)}, {len(scores)})")
+    s = torch.as_tensor(np.asarray(scores))
+    other = torch.tensor([g is None for g in gold])
+    rate = float(other.float().mean())
+    target = torch.tensor([0 if g is None else g for g in gold])
+    gold_score = s.gather(1, target[:, None])[:, 0]
+    best = (float("inf"), 1.0, 0.0)
+    for t in np.exp(np.arange(-1.0, 1.51, 0.05)):
+        log_z = torch.logsumexp(s / t, 1)
+        lo, hi = -50.0, 100.0
+        for _ in range(60):  # mean p(other) rises with b
+            b = (lo + hi) / 2
+            lo, hi = (b, hi) if torch.sigmoid(b - log_z).mean() < rate else (lo, b)
+        # cross-entropy over the diseases and "not in the KG", from log_z without another pass
+        log_z_all = torch.logaddexp(log_z, torch.tensor(b, dtype=log_z.dtype))
+        nll = float((log_z_all - torch.where(other, torch.tensor(b, dtype=s.dtype), gold_score / t)).mean())
+        best = min(best, (nll, float(t), b))
+    return best[1], best[2]
 
 
 def top_features(logits: torch.Tensor) -> torch.Tensor:

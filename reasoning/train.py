@@ -265,6 +265,7 @@ def calibrate_checkpoint(
     out: str | Path | None = None,
     *,
     top_label: bool = True,
+    match_rate: bool = False,
     scored_by: list[str | Path] | None = None,
 ) -> dict[str, Any]:
     """Fit a checkpoint's calibration on real cases it was not trained on.
@@ -282,6 +283,8 @@ def calibrate_checkpoint(
         index: The KG index the term and disease indices refer to.
         out: Where to save the calibrated checkpoint (default: over ``path``).
         top_label: Also fit the top answer's map; without it, any map the checkpoint had is dropped.
+        match_rate: Set the not-in-KG logit so that "not in the KG" is as likely on average as it
+            is among ``cases``, the temperature by likelihood (:func:`fit_rate_matched`).
         scored_by: For each case, the checkpoint whose scores it is fitted on (default: ``path``
             for all); only ``path``'s calibration is written.
 
@@ -289,7 +292,7 @@ def calibrate_checkpoint(
         The fitted ``temperature``, ``other_logit`` and ``top_label`` map, with the number of cases
         and how many of them are not in the KG.
     """
-    from kgdx.reasoning.calibrate import answers, fit_calibration, fit_top_label
+    from kgdx.reasoning.calibrate import answers, fit_calibration, fit_rate_matched, fit_top_label
     from kgdx.reasoning.checkpoint import load_checkpoint
 
     if not cases:
@@ -307,7 +310,7 @@ def calibrate_checkpoint(
     gold = [g for _, _, g in cases]
     c = model.config
     c.top_label = None
-    c.temperature, c.other_logit = fit_calibration(scores.numpy(), gold)
+    c.temperature, c.other_logit = (fit_rate_matched if match_rate else fit_calibration)(scores.numpy(), gold)
     if top_label:
         p, other = model.probabilities(scores)
         _, best, says_other = answers(p.numpy(), other.numpy())
@@ -319,7 +322,12 @@ def calibrate_checkpoint(
     meta["calibration"] = {
         "cases": len(gold),
         "not_in_kg": sum(g is None for g in gold),
-        "method": "temperature, not-in-KG logit" + (", top-label Platt" if c.top_label else ""),
+        "method": (
+            "temperature, not-in-KG logit matched to the not-in-KG rate"
+            if match_rate
+            else "temperature, not-in-KG logit"
+        )
+        + (", top-label Platt" if c.top_label else ""),
     }
     if scored_by is not None:
         meta["calibration"]["scored_by"] = {k: by.count(k) for k in dict.fromkeys(by)}

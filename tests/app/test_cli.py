@@ -202,6 +202,13 @@ def test_calibrate_on_out_of_fold_scores(env, tmp_path):
     )
     cal = load_checkpoint(folds[0])[1]["calibration"]
     assert cal["scored_by"] == {str(folds[0]): 3, str(folds[1]): 3}
+    r = runner.invoke(
+        app,
+        ["calibrate", str(folds[0]), "--real", str(folder), "--oof", str(folds[1]), "--match-rate", "--no-top-label"],
+    )
+    assert r.exit_code == 0, r.output
+    cal = load_checkpoint(folds[0])[1]["calibration"]
+    assert cal["method"] == "temperature, not-in-KG logit matched to the not-in-KG rate"
     # the same model given twice holds the same cohorts out twice
     r = runner.invoke(app, ["calibrate", str(folds[0]), "--real", str(folder), "--oof", str(folds[0])])
     assert r.exit_code == 1 and "held out by 2 models" in str(r.exception)

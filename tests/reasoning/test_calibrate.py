@@ -11,6 +11,7 @@ from kgdx.reasoning.calibrate import (
     answers,
     expected_calibration_error,
     fit_calibration,
+    fit_rate_matched,
     fit_top_label,
     reliability,
     top_label_probabilities,
@@ -34,6 +35,14 @@ def test_fit_recovers_a_known_temperature_and_other_logit():
     scores, gold = _sample(4000, 8, temperature=2.5, other=0.7)
     t, b = fit_calibration(scores, gold)
     assert t == pytest.approx(2.5, rel=0.1) and b == pytest.approx(0.7, abs=0.2)
+
+
+def test_the_rate_matched_logit_gives_not_in_the_kg_its_share_of_the_cases():
+    scores, gold = _sample(4000, 8, temperature=2.5, other=0.7, seed=2)
+    t, b = fit_rate_matched(scores, gold)
+    assert t == pytest.approx(2.5, rel=0.1)
+    other = torch.softmax(torch.cat([torch.from_numpy(scores) / t, torch.full((len(gold), 1), b)], 1), 1)[:, -1]
+    assert float(other.mean()) == pytest.approx(sum(g is None for g in gold) / len(gold), abs=1e-4)
 
 
 def test_calibrated_probabilities_have_a_small_ece_and_the_raw_ones_do_not():

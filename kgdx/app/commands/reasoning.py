@@ -312,6 +312,13 @@ def calibrate(
     top_label: Annotated[
         bool, typer.Option(help="After the temperature, fit a Platt map of the top answer's probability.")
     ] = True,
+    match_rate: Annotated[
+        bool,
+        typer.Option(
+            help="Set the not-in-KG logit so that 'not in the KG' is on average as likely as among the cases "
+            "(the temperature still by likelihood), instead of both by likelihood."
+        ),
+    ] = False,
     out: Annotated[
         Path | None, typer.Option(help="Where to write the calibrated checkpoint (default: over it).")
     ] = None,
@@ -354,7 +361,9 @@ def calibrate(
         cases = kept
     if not cases:
         raise ConfigError(f"{real}: no phenopackets to calibrate on")
-    cal = calibrate_checkpoint(checkpoint, [c for _, c in cases], ix, out, top_label=top_label, scored_by=scored_by)
+    cal = calibrate_checkpoint(
+        checkpoint, [c for _, c in cases], ix, out, top_label=top_label, match_rate=match_rate, scored_by=scored_by
+    )
     console.print(
         f"calibrated on {cal['cases']} cases ({cal['not_in_kg']} not in the KG) of {len({k for k, _ in cases})} "
         + (f"cohorts, scored out-of-fold by {len(cal['scored_by'])} models" if scored_by else "cohorts")
