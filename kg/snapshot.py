@@ -16,6 +16,7 @@ a failed build leaves the previous snapshot untouched.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -172,21 +173,27 @@ def _mapped(f: Path) -> pa.Table:
     cache = folder / f"{name}-{st.st_size}-{st.st_mtime_ns}.arrow"
     if not cache.is_file():
         table = _read(f)
+        tmp = None
         try:
             folder.mkdir(parents=True, exist_ok=True)
             for old in folder.glob(f"{name}-*.arrow"):
                 old.unlink()
             fd, tmp = tempfile.mkstemp(suffix=".tmp", dir=folder)
             os.close(fd)
+            os.chmod(tmp, 0o644)  # readable like the snapshot itself, by whoever may read that
             with pa.OSFile(tmp, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
                 writer.write_table(table)
             os.replace(tmp, cache)
-        except OSError:
+        except OSError:  # a folder nobody may write to, a full disk: read the Parquet file this time
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
             return table
     try:
         return pa.ipc.open_file(pa.memory_map(str(cache), "r")).read_all()
     except (pa.ArrowInvalid, OSError):
-        cache.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            cache.unlink()  # a damaged copy: the next load writes a new one
         return _read(f)
 
 
