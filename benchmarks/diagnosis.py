@@ -27,9 +27,10 @@ that their own Cypher finds in the Neo4j at KGDX_NEO4J_URI (load it first with `
 
 Calibration: ECE (10 equal-width bins) of the model's top answer, "a disease not in the KG"
 included as an answer, with a reliability diagram (``benchmarks/results/diagnosis-reliability.png``).
-The temperature, not-in-KG logit and top-label map are whatever the checkpoint carries (``kgdx
-calibrate`` fits them on ``train/``, ``benchmarks/calibration.py`` chose the method there); this
-benchmark only measures them, the temperature and logit without the map, and the raw softmax.
+The temperature, not-in-KG logit and top-label map (Platt or isotonic) are whatever the
+checkpoint carries (``kgdx calibrate`` fits them on ``train/``, ``benchmarks/calibration.py``
+chose the method there); this benchmark only measures them, the temperature and logit without the
+map, and the raw softmax.
 ``--calibration-only`` measures just this and replaces that section of the results file.
 
 Speed: latency of ranking one case over every disease (p50/p95, after warm-up) against the IC
@@ -234,17 +235,19 @@ def calibration(dx: Diagnoser, cases: list[PatientCase], plot: Path | None) -> d
     golds = [{dx.index.disease_index[d] for d in c.diagnoses if d in dx.index.disease_index} for c in cases]
     cfg = dx.model.config
     out = {"temperature": cfg.temperature, "other_logit": cfg.other_logit, "top_label": cfg.top_label}
+    if cfg.top_isotonic is not None:
+        out["top_isotonic_knots"] = len(cfg.top_isotonic[0])
     out["cases"] = len(cases)
     curves = {}
-    rows = {"calibrated": (cfg.temperature, cfg.other_logit, cfg.top_label)}
-    if cfg.top_label is not None:
-        rows["temperature and not-in-KG logit only"] = (cfg.temperature, cfg.other_logit, None)
-    rows["raw softmax"] = (1.0, None, None)
-    for name, (t, b, top) in rows.items():
-        saved = (cfg.temperature, cfg.other_logit, cfg.top_label)
-        cfg.temperature, cfg.other_logit, cfg.top_label = t, b, top
+    rows = {"calibrated": (cfg.temperature, cfg.other_logit, cfg.top_label, cfg.top_isotonic)}
+    if cfg.top_label is not None or cfg.top_isotonic is not None:
+        rows["temperature and not-in-KG logit only"] = (cfg.temperature, cfg.other_logit, None, None)
+    rows["raw softmax"] = (1.0, None, None, None)
+    for name, (t, b, top, iso) in rows.items():
+        saved = (cfg.temperature, cfg.other_logit, cfg.top_label, cfg.top_isotonic)
+        cfg.temperature, cfg.other_logit, cfg.top_label, cfg.top_isotonic = t, b, top, iso
         p, other = dx.model.probabilities(scores)
-        cfg.temperature, cfg.other_logit, cfg.top_label = saved
+        cfg.temperature, cfg.other_logit, cfg.top_label, cfg.top_isotonic = saved
         conf, top = p.max(1)
         says_other = other > conf
         confidence = torch.where(says_other, other, conf).numpy()

@@ -32,6 +32,8 @@ __all__ = [
     "fit_calibration",
     "fit_rate_matched",
     "fit_top_label",
+    "fit_top_isotonic",
+    "top_isotonic_probabilities",
     "top_features",
     "top_label_probabilities",
     "with_top_probability",
@@ -164,6 +166,56 @@ def top_label_probabilities(logits: torch.Tensor, coef: Sequence[float]) -> torc
         return torch.ones_like(logits)
     w = torch.tensor(coef[:2], dtype=logits.dtype)
     return with_top_probability(logits, torch.sigmoid(top_features(logits) @ w + coef[2]))
+
+
+def fit_top_isotonic(logits: torch.Tensor, correct: np.ndarray) -> list[list[float]]:
+    """Isotonic regression of "was the top answer right" on its probability (top-label isotonic).
+
+    Free of any shape but monotone, it follows a reliability curve that a two-feature logistic
+    map cannot (``benchmarks/calibration.py`` chose it on out-of-fold scores of ``train/``).
+
+    Args:
+        logits: ``(num_cases, num_outcomes)`` calibrated logits (scores over ``T``, then ``b``).
+        correct: ``(num_cases,)`` whether each case's top outcome was right.
+
+    Returns:
+        ``[knots, values]``: the top probability at each knot, linear between them and constant
+        past the ends, plain floats for the config.
+    """
+    try:
+        from sklearn.isotonic import IsotonicRegression
+    except ImportError as e:  # the ml extra brings it
+        raise ImportError('fitting the top-label map needs scikit-learn: pip install "kgdx[ml]"') from e
+
+    correct = np.asarray(correct, bool)
+    if len(logits) != len(correct) or not len(correct):
+        raise ValueError(f"need one correctness per case, at least one (got {len(correct)}, {len(logits)})")
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+    iso.fit(torch.softmax(logits, -1).max(-1).values.numpy(), correct)
+    return [[float(x) for x in iso.X_thresholds_], [float(y) for y in iso.y_thresholds_]]
+
+
+def top_isotonic_probabilities(logits: torch.Tensor, table: Sequence[Sequence[float]]) -> torch.Tensor:
+    """Softmax of ``logits`` with the top outcome's probability read off the isotonic ``table``.
+
+    Args:
+        logits: ``(..., num_outcomes)``.
+        table: ``[knots, values]`` (:func:`fit_top_isotonic`).
+
+    Returns:
+        ``(..., num_outcomes)`` probabilities that sum to 1, in the order of ``logits``
+        (:func:`with_top_probability`).
+    """
+    knots, values = table
+    if len(knots) != len(values) or not len(knots):
+        raise ValueError(
+            f"the isotonic map needs as many values as knots, at least one (got {len(values)}, {len(knots)})"
+        )
+    if logits.shape[-1] < 2:
+        return torch.ones_like(logits)
+    conf = torch.softmax(logits, -1).max(-1).values
+    top = np.interp(conf.detach().cpu().numpy(), np.asarray(knots), np.asarray(values))
+    return with_top_probability(logits, torch.as_tensor(top, dtype=logits.dtype))
 
 
 def with_top_probability(logits: torch.Tensor, top: torch.Tensor) -> torch.Tensor:

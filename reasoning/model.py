@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from kgdx.kg.vocab import RelType
-from kgdx.reasoning.calibrate import top_label_probabilities
+from kgdx.reasoning.calibrate import top_isotonic_probabilities, top_label_probabilities
 from kgdx.reasoning.evidence import DISEASE_FEATURES, HAS_FINDING_FEATURES, LACKS_FINDING_FEATURES, CaseEvidence
 
 __all__ = ["EvidenceGNN", "EvidenceGNNConfig", "Attribution"]
@@ -87,6 +87,9 @@ class EvidenceGNNConfig:
     # its lead over the runner-up, [weight, weight, intercept] (None: no map), the rest keeping
     # their proportions (kgdx.reasoning.calibrate.top_label_probabilities). No outcome moves.
     top_label: list[float] | None = None
+    # Or, in its place, an isotonic map of the top outcome's probability: [knots, values], linear
+    # between the knots (kgdx.reasoning.calibrate.top_isotonic_probabilities). None: no such map.
+    top_isotonic: list[list[float]] | None = None
 
 
 def _mlp(d_in: int, hidden: int, layers: int) -> nn.Sequential:
@@ -238,7 +241,12 @@ class EvidenceGNN(nn.Module):
         logits = scores / c.temperature
         if c.other_logit is not None:
             logits = torch.cat([logits, torch.full((*logits.shape[:-1], 1), float(c.other_logit))], -1)
-        p = torch.softmax(logits, -1) if c.top_label is None else top_label_probabilities(logits, c.top_label)
+        if c.top_isotonic is not None:
+            p = top_isotonic_probabilities(logits, c.top_isotonic)
+        elif c.top_label is not None:
+            p = top_label_probabilities(logits, c.top_label)
+        else:
+            p = torch.softmax(logits, -1)
         if c.other_logit is None:
             return p, torch.zeros(logits.shape[:-1])
         return p[..., :-1], p[..., -1]

@@ -266,6 +266,7 @@ def calibrate_checkpoint(
     *,
     top_label: bool = True,
     match_rate: bool = False,
+    isotonic: bool = False,
     scored_by: list[str | Path] | None = None,
 ) -> dict[str, Any]:
     """Fit a checkpoint's calibration on real cases it was not trained on.
@@ -283,6 +284,7 @@ def calibrate_checkpoint(
         index: The KG index the term and disease indices refer to.
         out: Where to save the calibrated checkpoint (default: over ``path``).
         top_label: Also fit the top answer's map; without it, any map the checkpoint had is dropped.
+        isotonic: Make the top answer's map an isotonic regression (:func:`fit_top_isotonic`), not Platt.
         match_rate: Set the not-in-KG logit so that "not in the KG" is as likely on average as it
             is among ``cases``, the temperature by likelihood (:func:`fit_rate_matched`).
         scored_by: For each case, the checkpoint whose scores it is fitted on (default: ``path``
@@ -292,7 +294,7 @@ def calibrate_checkpoint(
         The fitted ``temperature``, ``other_logit`` and ``top_label`` map, with the number of cases
         and how many of them are not in the KG.
     """
-    from kgdx.reasoning.calibrate import answers, fit_calibration, fit_rate_matched, fit_top_label
+    from kgdx.reasoning.calibrate import answers, fit_calibration, fit_rate_matched, fit_top_isotonic, fit_top_label
     from kgdx.reasoning.checkpoint import load_checkpoint
 
     if not cases:
@@ -309,7 +311,7 @@ def calibrate_checkpoint(
         )
     gold = [g for _, _, g in cases]
     c = model.config
-    c.top_label = None
+    c.top_label = c.top_isotonic = None
     c.temperature, c.other_logit = (fit_rate_matched if match_rate else fit_calibration)(scores.numpy(), gold)
     if top_label:
         p, other = model.probabilities(scores)
@@ -318,7 +320,10 @@ def calibrate_checkpoint(
         correct = np.where(says_other, truth == -1, best == truth)
         if 0 < correct.sum() < len(correct):  # a map needs right and wrong answers to learn from
             logits = torch.cat([scores / c.temperature, torch.full((len(scores), 1), c.other_logit)], 1)
-            c.top_label = fit_top_label(logits, correct)
+            if isotonic:
+                c.top_isotonic = fit_top_isotonic(logits, correct)
+            else:
+                c.top_label = fit_top_label(logits, correct)
     meta["calibration"] = {
         "cases": len(gold),
         "not_in_kg": sum(g is None for g in gold),
@@ -327,12 +332,14 @@ def calibrate_checkpoint(
             if match_rate
             else "temperature, not-in-KG logit"
         )
-        + (", top-label Platt" if c.top_label else ""),
+        + (", top-label Platt" if c.top_label else "")
+        + (", top-label isotonic" if c.top_isotonic else ""),
     }
     if scored_by is not None:
         meta["calibration"]["scored_by"] = {k: by.count(k) for k in dict.fromkeys(by)}
     save_checkpoint(model, out or path, meta=meta)
-    return {"temperature": c.temperature, "other_logit": c.other_logit, "top_label": c.top_label, **meta["calibration"]}
+    maps = {"top_label": c.top_label, "top_isotonic": c.top_isotonic}
+    return {"temperature": c.temperature, "other_logit": c.other_logit, **maps, **meta["calibration"]}
 
 
 def _scores(model: EvidenceGNN, cases: list[RealCase], index: KGIndex) -> torch.Tensor:

@@ -209,6 +209,11 @@ def test_calibrate_on_out_of_fold_scores(env, tmp_path):
     assert r.exit_code == 0, r.output
     cal = load_checkpoint(folds[0])[1]["calibration"]
     assert cal["method"] == "temperature, not-in-KG logit matched to the not-in-KG rate"
+    r = runner.invoke(app, ["calibrate", str(folds[0]), "--real", str(folder), "--oof", str(folds[1]), "--isotonic"])
+    assert r.exit_code == 0, r.output
+    model, meta = load_checkpoint(folds[0])
+    assert meta["calibration"]["method"] == "temperature, not-in-KG logit, top-label isotonic"
+    assert model.config.top_label is None and len(model.config.top_isotonic) == 2
     # the same model given twice holds the same cohorts out twice
     r = runner.invoke(app, ["calibrate", str(folds[0]), "--real", str(folder), "--oof", str(folds[0])])
     assert r.exit_code == 1 and "held out by 2 models" in str(r.exception)

@@ -12,8 +12,10 @@ from kgdx.reasoning.calibrate import (
     expected_calibration_error,
     fit_calibration,
     fit_rate_matched,
+    fit_top_isotonic,
     fit_top_label,
     reliability,
+    top_isotonic_probabilities,
     top_label_probabilities,
     with_top_probability,
 )
@@ -158,3 +160,42 @@ def test_model_probabilities_with_the_map_and_a_checkpoint_round_trip(tmp_path):
     assert old.config.top_label is None and old.config.other_logit == 0.5
     p3, _ = old.probabilities(s)
     assert torch.allclose(p3, torch.softmax(torch.cat([s / 1.5, torch.full((2, 1), 0.5)], 1), 1)[:, :-1])
+
+
+def test_the_isotonic_map_reads_its_table_keeps_every_outcome_in_place_and_round_trips(tmp_path):
+    from sklearn.isotonic import IsotonicRegression
+
+    from kgdx.reasoning.checkpoint import load_checkpoint, save_checkpoint
+
+    scores, gold = _sample(2000, 8, temperature=3.0, other=-1.0, seed=4)
+    logits = torch.from_numpy(scores) / 0.5  # over-confident: the map must pull the top answer down
+    truth = np.array([-1 if g is None else g for g in gold])
+    correct = logits.argmax(1).numpy() == truth
+    table = fit_top_isotonic(logits, correct)
+    conf = torch.softmax(logits, 1).max(1).values.numpy()
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(conf, correct)
+    p = top_isotonic_probabilities(logits, table)
+    assert torch.allclose(p.sum(1), torch.ones(len(p), dtype=p.dtype))
+    assert (p.argmax(1) == logits.argmax(1)).all()
+    raised = p.max(1).values.numpy() > iso.predict(conf) + 1e-6  # only where the runner-up forced it
+    assert np.allclose(p.max(1).values.numpy()[~raised], iso.predict(conf)[~raised], atol=1e-6)
+    gap = lambda q: abs(float(q.max(1).values.mean()) - correct.mean())  # noqa: E731
+    assert gap(p) < gap(torch.softmax(logits, 1)) / 2  # the over-confidence mostly gone
+    with pytest.raises(ValueError, match="as many values as knots"):
+        top_isotonic_probabilities(logits, [[0.1, 0.5], [0.2]])
+
+    s = torch.tensor([[2.0, 1.0, 0.0], [0.0, 0.1, -3.0]])
+    model = EvidenceGNN(
+        EvidenceGNNConfig(hidden=4, temperature=1.5, other_logit=0.5, top_isotonic=[[0.3, 0.6], [0.2, 0.9]])
+    )
+    p, other = model.probabilities(s)
+    assert torch.allclose(p.sum(1) + other, torch.ones(2))
+    assert p.argsort(1, descending=True).tolist() == s.argsort(1, descending=True).tolist()
+    save_checkpoint(model, tmp_path / "m.pt")
+    back, _ = load_checkpoint(tmp_path / "m.pt")
+    assert back.config == model.config
+    assert torch.equal(back.probabilities(s)[0], p)
+    blob = torch.load(tmp_path / "m.pt", weights_only=False)
+    del blob["config"]["top_isotonic"]  # a checkpoint from before the isotonic map
+    torch.save(blob, tmp_path / "old.pt")
+    assert load_checkpoint(tmp_path / "old.pt")[0].config.top_isotonic is None

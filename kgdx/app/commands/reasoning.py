@@ -312,6 +312,12 @@ def calibrate(
     top_label: Annotated[
         bool, typer.Option(help="After the temperature, fit a Platt map of the top answer's probability.")
     ] = True,
+    isotonic: Annotated[
+        bool,
+        typer.Option(
+            help="Make the top answer's map an isotonic regression (a monotone table of knots) instead of Platt."
+        ),
+    ] = False,
     match_rate: Annotated[
         bool,
         typer.Option(
@@ -362,12 +368,20 @@ def calibrate(
     if not cases:
         raise ConfigError(f"{real}: no phenopackets to calibrate on")
     cal = calibrate_checkpoint(
-        checkpoint, [c for _, c in cases], ix, out, top_label=top_label, match_rate=match_rate, scored_by=scored_by
+        checkpoint,
+        [c for _, c in cases],
+        ix,
+        out,
+        top_label=top_label,
+        match_rate=match_rate,
+        isotonic=isotonic,
+        scored_by=scored_by,
     )
     console.print(
         f"calibrated on {cal['cases']} cases ({cal['not_in_kg']} not in the KG) of {len({k for k, _ in cases})} "
         + (f"cohorts, scored out-of-fold by {len(cal['scored_by'])} models" if scored_by else "cohorts")
         + f": temperature {cal['temperature']:.3f}, not-in-KG logit {cal['other_logit']:.3f}"
         + (f", top-label map {[round(x, 3) for x in cal['top_label']]}" if cal["top_label"] else "")
+        + (f", isotonic top-label map of {len(cal['top_isotonic'][0])} knots" if cal["top_isotonic"] else "")
         + f"; wrote {out or checkpoint}"
     )
