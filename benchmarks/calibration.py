@@ -31,9 +31,10 @@ by ``kgdx calibrate``. Candidates:
 - T + b by likelihood: the temperature and the not-in-KG logit (the calibration shipped so far);
 - T + b, b so the mean not-in-KG probability equals the share of such cases: T by likelihood;
 - T + b, then isotonic top-label: scikit-learn's ``IsotonicRegression`` re-maps the top answer's
-  probability, the other outcomes keep their proportions (``with_top_probability``);
+  probability, the other outcomes keep their proportions (``with_top_probability``); what
+  ``kgdx calibrate --isotonic`` fits and the shipped checkpoint carries (chosen with ``--oof``);
 - T + b, then Platt top-label: a logistic regression of "right" on the answer's log-odds and the
-  margin between the two best logits, the rest as for isotonic (what ``kgdx calibrate`` ships).
+  margin between the two best logits, the rest as for isotonic (``kgdx calibrate``'s default).
 
 Scores are kept in float32, as the model makes them (the runs before --oof used float64).
 
@@ -137,7 +138,7 @@ def isotonic(scores: torch.Tensor, gold: list[int | None]) -> Callable[[torch.Te
 
 
 def platt(scores: torch.Tensor, gold: list[int | None]) -> Callable[[torch.Tensor], torch.Tensor]:
-    """What ``kgdx calibrate`` ships (``reasoning/calibrate.py``)."""
+    """What ``kgdx calibrate`` fits by default (``reasoning/calibrate.py``)."""
     t, b = _t_b(scores, gold)
     logits = _logits(scores, t, b)
     coef = fit_top_label(logits, _correct(torch.softmax(logits, 1), _golds_of(gold)))

@@ -8,12 +8,13 @@ of one more outcome, "a disease not in the KG". A held-out case whose disease th
 as that outcome. Both leave the order of diseases unchanged.
 
 A temperature bends every confidence by the same rule, and on real cases the error is not that
-even. A third step re-maps the top answer's probability alone (top-label Platt scaling): a
-logistic regression of "was it right" on the answer's log-odds and its lead over the runner-up,
-fitted on the same cases after ``T`` and ``b``. The other outcomes share what is left in their old
-proportions, so the order of every outcome, "not in the KG" included, stays as it was. Its three
-numbers are stored as plain floats. ``benchmarks/calibration.py`` chose this over the temperature
-alone, a not-in-KG rate match and an isotonic map by cohort-grouped cross-validation on ``train/``.
+even. A third step re-maps the top answer's probability alone, fitted on the same cases after
+``T`` and ``b``: either an isotonic regression of "was it right" on that probability (a monotone
+table of knots), or Platt scaling, a logistic regression on the answer's log-odds and its lead
+over the runner-up. The other outcomes share what is left in their old proportions, so the order
+of every outcome, "not in the KG" included, stays as it was. Both maps are stored as plain floats.
+``benchmarks/calibration.py --oof`` chose the isotonic map over the temperature alone, a not-in-KG
+rate match and the Platt map by cohort-grouped cross-validation on out-of-fold scores of ``train/``.
 
 Example:
     >>> T, b = fit_calibration(scores, gold)  # doctest: +SKIP

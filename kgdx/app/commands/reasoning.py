@@ -331,11 +331,11 @@ def calibrate(
 ) -> None:
     """Calibrate a checkpoint's probabilities on real cases it never saw (docs/reasoning.md).
 
-    Never give it `dev/`: that is for reporting. The shipped model trained on `train/` except the
-    cohorts it held out, so it is calibrated on those alone:
-    `kgdx calibrate reasoning/checkpoints/default.pt --real ../shared/data/phenopackets/train --holdout 0.2`;
-    with fold models that held out the other cohorts, every case of the folder counts
-    (`--oof fold1.pt --oof fold2.pt ...`).
+    Never give it `dev/`: that is for reporting. A model trained on `train/` except the cohorts it
+    held out is calibrated on those alone (`--holdout 0.2`), or, with fold models that held out the
+    other cohorts, on every case of the folder. The shipped one (docs/reasoning.md):
+    `kgdx calibrate reasoning/checkpoints/default.pt --real ../shared/data/phenopackets/train
+    --oof fold1.pt --oof fold2.pt --oof fold3.pt --oof fold4.pt --isotonic`.
     """
     from kgdx.app.stores import open_store
     from kgdx.reasoning.checkpoint import load_checkpoint
