@@ -264,15 +264,15 @@ def calibrate_checkpoint(
     index: KGIndex,
     out: str | Path | None = None,
     *,
-    top_label: bool = True,
+    top_label: bool = False,
     match_rate: bool = False,
     isotonic: bool = False,
     scored_by: list[str | Path] | None = None,
 ) -> dict[str, Any]:
     """Fit a checkpoint's calibration on real cases it was not trained on.
 
-    First the temperature and "not in the KG" logit by likelihood, then (``top_label``) a Platt
-    map of the top answer's probability on the same cases.
+    First the temperature and "not in the KG" logit by likelihood, then, with ``top_label``, a
+    Platt (or isotonic) map of the top answer's probability on the same cases.
     ``kgdx train --real`` calls this on its held-out cohorts; ``kgdx calibrate --holdout`` on the
     same cohorts again, or on any folder the model never saw. ``kgdx calibrate --oof`` scores each
     case with the fold model that held its cohort out (``scored_by``): out-of-fold scores over a
@@ -283,8 +283,10 @@ def calibrate_checkpoint(
         cases: Real cases as term indices, gold ``None`` when the disease is not in the KG.
         index: The KG index the term and disease indices refer to.
         out: Where to save the calibrated checkpoint (default: over ``path``).
-        top_label: Also fit the top answer's map; without it, any map the checkpoint had is dropped.
-        isotonic: Make the top answer's map an isotonic regression (:func:`fit_top_isotonic`), not Platt.
+        top_label: Also fit the top answer's map (off by default, as in the shipped checkpoint);
+            without it, any map the checkpoint had is dropped.
+        isotonic: Fit the top answer's map as an isotonic regression (:func:`fit_top_isotonic`),
+            not Platt (implies ``top_label``).
         match_rate: Set the not-in-KG logit so that "not in the KG" is as likely on average as it
             is among ``cases``, the temperature by likelihood (:func:`fit_rate_matched`).
         scored_by: For each case, the checkpoint whose scores it is fitted on (default: ``path``
@@ -313,7 +315,7 @@ def calibrate_checkpoint(
     c = model.config
     c.top_label = c.top_isotonic = None
     c.temperature, c.other_logit = (fit_rate_matched if match_rate else fit_calibration)(scores.numpy(), gold)
-    if top_label:
+    if top_label or isotonic:
         p, other = model.probabilities(scores)
         _, best, says_other = answers(p.numpy(), other.numpy())
         truth = np.array([-1 if g is None else g for g in gold])

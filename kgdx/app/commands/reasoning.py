@@ -310,12 +310,16 @@ def calibrate(
         ),
     ] = None,
     top_label: Annotated[
-        bool, typer.Option(help="After the temperature, fit a Platt map of the top answer's probability.")
-    ] = True,
+        bool,
+        typer.Option(
+            help="After the temperature, also fit a Platt map of the top answer's probability (the shipped "
+            "checkpoint has none: on dev it made the probabilities worse, docs/reasoning.md)."
+        ),
+    ] = False,
     isotonic: Annotated[
         bool,
         typer.Option(
-            help="Make the top answer's map an isotonic regression (a monotone table of knots) instead of Platt."
+            help="Fit the top answer's map as an isotonic regression (a monotone table of knots) instead of Platt."
         ),
     ] = False,
     match_rate: Annotated[
@@ -335,7 +339,7 @@ def calibrate(
     held out is calibrated on those alone (`--holdout 0.2`), or, with fold models that held out the
     other cohorts, on every case of the folder. The shipped one (docs/reasoning.md):
     `kgdx calibrate reasoning/checkpoints/default.pt --real ../shared/data/phenopackets/train
-    --oof fold1.pt --oof fold2.pt --oof fold3.pt --oof fold4.pt --isotonic`.
+    --oof fold1.pt --oof fold2.pt --oof fold3.pt --oof fold4.pt`.
     """
     from kgdx.app.stores import open_store
     from kgdx.reasoning.checkpoint import load_checkpoint
