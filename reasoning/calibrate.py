@@ -31,6 +31,7 @@ import torch
 
 __all__ = [
     "fit_calibration",
+    "fit_gene_weight",
     "fit_rate_matched",
     "fit_top_label",
     "fit_top_isotonic",
@@ -72,6 +73,56 @@ def fit_calibration(scores: np.ndarray, gold: Sequence[int | None], *, steps: in
 
     opt.step(nll)
     return float(log_t.detach().exp()), float(other.detach())
+
+
+def fit_gene_weight(
+    scores: torch.Tensor,
+    gene_diseases: Sequence[Sequence[int]],
+    gold: Sequence[int | None],
+    *,
+    temperature: float = 1.0,
+    other_logit: float | None = None,
+    steps: int = 100,
+) -> float:
+    """The gene-aware term's weight ``w`` that maximises the likelihood of ``gold``.
+
+    In gene-aware mode a disease associated with one of the case's genes gains ``w`` (added to its
+    score, before the temperature). Only cases with a gene association and a disease in the KG
+    say anything about ``w``; the others are left out.
+
+    Args:
+        scores: ``(num_cases, num_diseases)`` phenotype-only scores of cases the model never saw.
+        gene_diseases: For each case, the disease indices its genes are associated with.
+        gold: Each case's disease index, or ``None`` when its disease is not in the KG.
+        temperature: The checkpoint's temperature.
+        other_logit: The checkpoint's "not in the KG" logit, if it has that outcome.
+        steps: L-BFGS iterations.
+
+    Returns:
+        ``w`` (at least 0: a gene association never counts against a disease).
+    """
+    rows = [i for i, (g, d) in enumerate(zip(gold, gene_diseases)) if g is not None and len(d)]
+    if not rows:
+        raise ValueError("no case with both a disease in the KG and a gene associated with a disease")
+    s = torch.as_tensor(scores)[rows].float()
+    match = torch.zeros_like(s)
+    for r, i in enumerate(rows):
+        match[r, list(gene_diseases[i])] = 1.0
+    target = torch.tensor([gold[i] for i in rows])
+    log_w = torch.tensor(float(np.log(10.0)), requires_grad=True)
+    opt = torch.optim.LBFGS([log_w], lr=0.5, max_iter=steps, line_search_fn="strong_wolfe")
+
+    def nll() -> torch.Tensor:
+        opt.zero_grad()
+        logits = (s + log_w.exp() * match) / temperature
+        if other_logit is not None:
+            logits = torch.cat([logits, torch.full((len(s), 1), other_logit)], 1)
+        loss = torch.nn.functional.cross_entropy(logits, target)
+        loss.backward()
+        return loss
+
+    opt.step(nll)
+    return float(log_w.detach().exp())
 
 
 def fit_rate_matched(scores: np.ndarray, gold: Sequence[int | None]) -> tuple[float, float]:

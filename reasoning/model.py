@@ -57,9 +57,10 @@ class EvidenceGNNConfig:
     # (docs/reasoning.md); training fits the learned terms alone.
     prior_weight: float = 0.3
     prior_excluded: float = 1.0
-    # Gene-aware mode: a disease the KG associates with one of the case's genes gains this much
-    # (enough to rank such diseases first, ordered by phenotype). Simulated training cases carry
-    # no genes, so the readout ψ never sees the gene column; this fixed term is its only use.
+    # Gene-aware mode: a disease the KG associates with one of the case's genes gains this much.
+    # Simulated training cases carry no genes, so the readout ψ never sees the gene column; this
+    # term is its only use. `kgdx calibrate` fits it by likelihood on real cases' genes
+    # (calibrate.fit_gene_weight); the default, before fitting, ranks such diseases first.
     gene_weight: float = 100.0
     # A finding the patient lacks may lower a disease, never raise it: excluded findings' messages
     # are capped at 0, and neither the readout ψ nor the prior sees them. Off only to study the

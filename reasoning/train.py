@@ -268,6 +268,7 @@ def calibrate_checkpoint(
     match_rate: bool = False,
     isotonic: bool = False,
     scored_by: list[str | Path] | None = None,
+    gene_diseases: list[list[int]] | None = None,
 ) -> dict[str, Any]:
     """Fit a checkpoint's calibration on real cases it was not trained on.
 
@@ -291,12 +292,21 @@ def calibrate_checkpoint(
             is among ``cases``, the temperature by likelihood (:func:`fit_rate_matched`).
         scored_by: For each case, the checkpoint whose scores it is fitted on (default: ``path``
             for all); only ``path``'s calibration is written.
+        gene_diseases: For each case, the disease indices its genes are associated with: the
+            gene-aware term's weight is then fitted too (:func:`fit_gene_weight`).
 
     Returns:
         The fitted ``temperature``, ``other_logit`` and ``top_label`` map, with the number of cases
         and how many of them are not in the KG.
     """
-    from kgdx.reasoning.calibrate import answers, fit_calibration, fit_rate_matched, fit_top_isotonic, fit_top_label
+    from kgdx.reasoning.calibrate import (
+        answers,
+        fit_calibration,
+        fit_gene_weight,
+        fit_rate_matched,
+        fit_top_isotonic,
+        fit_top_label,
+    )
     from kgdx.reasoning.checkpoint import load_checkpoint
 
     if not cases:
@@ -326,6 +336,10 @@ def calibrate_checkpoint(
                 c.top_isotonic = fit_top_isotonic(logits, correct)
             else:
                 c.top_label = fit_top_label(logits, correct)
+    if gene_diseases is not None:
+        c.gene_weight = fit_gene_weight(
+            scores, gene_diseases, gold, temperature=c.temperature, other_logit=c.other_logit
+        )
     meta["calibration"] = {
         "cases": len(gold),
         "not_in_kg": sum(g is None for g in gold),
@@ -339,6 +353,9 @@ def calibrate_checkpoint(
     }
     if scored_by is not None:
         meta["calibration"]["scored_by"] = {k: by.count(k) for k in dict.fromkeys(by)}
+    if gene_diseases is not None:
+        meta["calibration"]["gene_weight"] = c.gene_weight
+        meta["calibration"]["gene_cases"] = sum(1 for g, d in zip(gold, gene_diseases) if g is not None and d)
     save_checkpoint(model, out or path, meta=meta)
     maps = {"top_label": c.top_label, "top_isotonic": c.top_isotonic}
     return {"temperature": c.temperature, "other_logit": c.other_logit, **maps, **meta["calibration"]}

@@ -11,6 +11,7 @@ from kgdx.reasoning.calibrate import (
     answers,
     expected_calibration_error,
     fit_calibration,
+    fit_gene_weight,
     fit_rate_matched,
     fit_top_isotonic,
     fit_top_label,
@@ -199,3 +200,22 @@ def test_the_isotonic_map_reads_its_table_keeps_every_outcome_in_place_and_round
     del blob["config"]["top_isotonic"]  # a checkpoint from before the isotonic map
     torch.save(blob, tmp_path / "old.pt")
     assert load_checkpoint(tmp_path / "old.pt")[0].config.top_isotonic is None
+
+
+def test_the_gene_weight_is_what_the_genes_are_worth():
+    """A gene association that names the disease is worth much; one that names another, nothing."""
+    rng = np.random.default_rng(0)
+    scores = torch.from_numpy(rng.normal(size=(300, 50)).astype(np.float32))
+    gold = [int(g) for g in rng.integers(50, size=300)]
+    right = [[g] for g in gold]  # the gene points at the case's disease
+    wrong = [[(g + 1) % 50] for g in gold]  # ... at another one
+    assert fit_gene_weight(scores, right, gold) > 5.0
+    assert fit_gene_weight(scores, wrong, gold) < 0.1
+    mixed = [r if i % 2 else w for i, (r, w) in enumerate(zip(right, wrong))]
+    w_mixed = fit_gene_weight(scores, mixed, gold)
+    assert 0.1 < w_mixed < fit_gene_weight(scores, right, gold)
+    # cases without genes, or whose disease is not in the KG, say nothing about the weight
+    padded = fit_gene_weight(torch.cat([scores, scores[:10]]), [*mixed, *[[]] * 10], [*gold, *[None] * 10])
+    assert padded == pytest.approx(w_mixed, rel=1e-3)
+    with pytest.raises(ValueError, match="no case"):
+        fit_gene_weight(scores[:2], [[], []], gold[:2])

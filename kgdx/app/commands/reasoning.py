@@ -232,7 +232,7 @@ def train(
     ix = KGIndex.from_store(store)
 
     def cases(folder: Path) -> list[tuple[str, RealCase]]:
-        return _real_cases(store, ix, folder)
+        return [(cohort, c) for cohort, c, _ in _real_cases(store, ix, folder)]
 
     dev_cases = [c for _, c in cases(dev)] if dev is not None else None
     real_cases = held = None
@@ -267,7 +267,8 @@ def train(
 
 
 def _real_cases(store, ix, folder: Path) -> list:
-    """A folder of phenopackets as (cohort, (observed, excluded, gold disease index or None))."""
+    """A folder of phenopackets as (cohort, (observed, excluded, gold disease index or None), the
+    disease indices the case's genes are associated with)."""
     from kgdx.ingest.phenopackets import iter_phenopackets
 
     resolve = lambda i: n.id if (n := store.node(i)) else None  # noqa: E731
@@ -279,6 +280,7 @@ def _real_cases(store, ix, folder: Path) -> list:
                 ix.phenotype_ids(c.excluded_ids),
                 next((ix.disease_index[d] for d in c.diagnoses if d in ix.disease_index), None),
             ),
+            sorted({d for g in c.genes for d in ix.disease_genes.get(g, [])}),
         )
         for c in iter_phenopackets(folder, resolve)
     ]
@@ -329,6 +331,10 @@ def calibrate(
             "(the temperature still by likelihood), instead of both by likelihood."
         ),
     ] = False,
+    gene_weight: Annotated[
+        bool,
+        typer.Option(help="Also fit the gene-aware mode's weight (what a gene association adds) on the cases' genes."),
+    ] = True,
     out: Annotated[
         Path | None, typer.Option(help="Where to write the calibrated checkpoint (default: over it).")
     ] = None,
@@ -354,38 +360,45 @@ def calibrate(
     scored_by = None
     if holdout is not None:
         seed = int(load_checkpoint(checkpoint)[1].get("train_config", {}).get("seed", 0))
-        cases = [(cohort, c) for cohort, c in cases if held_out_cohort(cohort, holdout, seed)]
+        cases = [case for case in cases if held_out_cohort(case[0], holdout, seed)]
     elif oof:
         models = [checkpoint, *oof]
         configs = [load_checkpoint(m)[1].get("train_config", {}) for m in models]
         kept, scored_by = [], []
-        for cohort, c in cases:
-            by = [m for m, tc in zip(models, configs) if held_out_by(tc, cohort)]
+        for case in cases:
+            by = [m for m, tc in zip(models, configs) if held_out_by(tc, case[0])]
             if len(by) > 1:
-                raise ConfigError(f"cohort {cohort} is held out by {len(by)} models: {', '.join(map(str, by))}")
+                raise ConfigError(f"cohort {case[0]} is held out by {len(by)} models: {', '.join(map(str, by))}")
             if by:
-                kept.append((cohort, c))
+                kept.append(case)
                 scored_by.append(by[0])
         if len(kept) < len(cases):
             console.print(f"{len(cases) - len(kept)} cases left out: every model trained on their cohorts")
         cases = kept
     if not cases:
         raise ConfigError(f"{real}: no phenopackets to calibrate on")
+    genes = [g for _, _, g in cases]
     cal = calibrate_checkpoint(
         checkpoint,
-        [c for _, c in cases],
+        [c for _, c, _ in cases],
         ix,
         out,
         top_label=top_label,
         match_rate=match_rate,
         isotonic=isotonic,
         scored_by=scored_by,
+        gene_diseases=genes if gene_weight and any(genes) else None,
     )
     console.print(
-        f"calibrated on {cal['cases']} cases ({cal['not_in_kg']} not in the KG) of {len({k for k, _ in cases})} "
+        f"calibrated on {cal['cases']} cases ({cal['not_in_kg']} not in the KG) of {len({case[0] for case in cases})} "
         + (f"cohorts, scored out-of-fold by {len(cal['scored_by'])} models" if scored_by else "cohorts")
         + f": temperature {cal['temperature']:.3f}, not-in-KG logit {cal['other_logit']:.3f}"
         + (f", top-label map {[round(x, 3) for x in cal['top_label']]}" if cal["top_label"] else "")
         + (f", isotonic top-label map of {len(cal['top_isotonic'][0])} knots" if cal["top_isotonic"] else "")
+        + (
+            f", gene-aware weight {cal['gene_weight']:.2f} ({cal['gene_cases']} cases with genes)"
+            if "gene_weight" in cal
+            else ""
+        )
         + f"; wrote {out or checkpoint}"
     )
