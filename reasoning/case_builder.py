@@ -384,17 +384,20 @@ class CaseBuilder:
                 if a != t:
                     below[int(a)] = max(below.get(int(a), 0.0), f.probability)
 
-        def dropped(f: Finding, why: str) -> bool:
-            # a hedged specific finding ("possible rest tremor") does not replace a certain general one
-            if f.id not in rows or below.get(where[f.id], -1.0) < (f.probability if f in case.observed else 0.0):
+        def dropped(f: Finding, needs: float, why: str) -> bool:
+            if f.id not in rows or below.get(where[f.id], -1.0) < needs:
                 return False
             for row in rows[f.id]:
                 row["use"] = f"{f.id} not used: {why}"
             case.extra["text_notes"].append(f"'{f.label}' ({f.id}) not used: {why}")
             return True
 
-        case.observed = [f for f in case.observed if not dropped(f, "a more specific finding is observed")]
-        case.excluded = [f for f in case.excluded if not dropped(f, "a more specific form of it is observed")]
+        # A hedged specific finding ("possible rest tremor") does not replace a certain general one;
+        # any specific one contradicts the general one's denial.
+        case.observed = [
+            f for f in case.observed if not dropped(f, f.probability, "a more specific finding is observed")
+        ]
+        case.excluded = [f for f in case.excluded if not dropped(f, 0.0, "a more specific form of it is observed")]
 
     # -- what a note says besides findings ----------------------------------------------------------
 
