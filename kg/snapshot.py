@@ -176,8 +176,9 @@ def _mapped(f: Path) -> pa.Table:
         tmp = None
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            for old in folder.glob(f"{name}-*.arrow"):
-                old.unlink()
+            for old in folder.glob(f"{name}-*.arrow"):  # copies of earlier versions of the file
+                if old != cache:
+                    old.unlink(missing_ok=True)
             fd, tmp = tempfile.mkstemp(suffix=".tmp", dir=folder)
             os.close(fd)
             os.chmod(tmp, 0o644)  # readable like the snapshot itself, by whoever may read that

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pyarrow.parquet as pq
@@ -85,6 +86,12 @@ def test_unvalidated_load_maps_an_arrow_copy_and_survives_a_damaged_one(memory_s
     copies = sorted((path / "cache" / "tables").glob("*.arrow"))
     assert len(copies) == len(list(path.glob("*/*.parquet")))
     assert (sorted(first.iter_nodes(), key=key), sorted(first.iter_edges(), key=key)) == want
+    parquet = next(path.glob("nodes/*.parquet"))
+    os.utime(parquet, ns=(parquet.stat().st_atime_ns, parquet.stat().st_mtime_ns + 10**9))  # the file changed
+    load_snapshot(path, validate=False)
+    fresh = sorted((path / "cache" / "tables").glob("*.arrow"))
+    assert len(fresh) == len(copies) and fresh != copies  # its copy was replaced, not added to
+    copies = fresh
     copies[0].write_bytes(copies[0].read_bytes()[:20])  # a torn copy: the Parquet file is read instead
     again = load_snapshot(path, validate=False)
     assert (sorted(again.iter_nodes(), key=key), sorted(again.iter_edges(), key=key)) == want
