@@ -704,7 +704,7 @@ class ConceptLinker:
                 elif method == "embedding" and status == "normal":
                     continue  # a paraphrase in a normal statement is not a finding to rule out
                 else:
-                    targets = [(e.node_id, e.node_type, e.label)]
+                    targets = [self._target(i)]
                 if e.asserted == "absent" and status != "normal":
                     status, trig = "absent", e.text
                 if status == "absent":  # "no falls" also rules out frequent falls (vocab/denials.tsv)

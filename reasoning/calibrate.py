@@ -105,16 +105,16 @@ def fit_gene_weight(
     if not rows:
         raise ValueError("no case with both a disease in the KG and a gene associated with a disease")
     s = torch.as_tensor(scores)[rows].float()
-    match = torch.zeros_like(s)
-    for r, i in enumerate(rows):
-        match[r, list(gene_diseases[i])] = 1.0
+    # (row, disease) of every gene association, so the weight is added where it applies only
+    where = [(r, d) for r, i in enumerate(rows) for d in sorted(set(gene_diseases[i]))]
+    at = (torch.tensor([r for r, _ in where]), torch.tensor([d for _, d in where]))
     target = torch.tensor([gold[i] for i in rows])
     log_w = torch.tensor(float(np.log(10.0)), requires_grad=True)
     opt = torch.optim.LBFGS([log_w], lr=0.5, max_iter=steps, line_search_fn="strong_wolfe")
 
     def nll() -> torch.Tensor:
         opt.zero_grad()
-        logits = (s + log_w.exp() * match) / temperature
+        logits = s.index_put(at, log_w.exp().expand(len(where)), accumulate=True) / temperature
         if other_logit is not None:
             logits = torch.cat([logits, torch.full((len(s), 1), other_logit)], 1)
         loss = torch.nn.functional.cross_entropy(logits, target)
@@ -176,6 +176,21 @@ def top_features(logits: torch.Tensor) -> torch.Tensor:
     return torch.stack([torch.logit(conf), margin], -1)
 
 
+def _needs_sklearn() -> None:
+    try:
+        import sklearn  # noqa: F401
+    except ImportError as e:  # the ml extra brings it
+        raise ImportError('fitting the top-label map needs scikit-learn: pip install "kgdx[ml]"') from e
+
+
+def _correctness(logits: torch.Tensor, correct: np.ndarray) -> np.ndarray:
+    """``correct`` as booleans, one per case of ``logits`` (at least one)."""
+    correct = np.asarray(correct, bool)
+    if len(logits) != len(correct) or not len(correct):
+        raise ValueError(f"need one correctness per case, at least one (got {len(correct)}, {len(logits)})")
+    return correct
+
+
 def fit_top_label(logits: torch.Tensor, correct: np.ndarray) -> list[float]:
     """Platt scaling of the top answer: a logistic regression of "was it right" on :func:`top_features`.
 
@@ -186,14 +201,10 @@ def fit_top_label(logits: torch.Tensor, correct: np.ndarray) -> list[float]:
     Returns:
         ``[weight of the log-odds, weight of the margin, intercept]``, plain floats for the config.
     """
-    try:
-        from sklearn.linear_model import LogisticRegression
-    except ImportError as e:  # the ml extra brings it
-        raise ImportError('fitting the top-label map needs scikit-learn: pip install "kgdx[ml]"') from e
+    _needs_sklearn()
+    from sklearn.linear_model import LogisticRegression
 
-    correct = np.asarray(correct, bool)
-    if len(logits) != len(correct) or not len(correct):
-        raise ValueError(f"need one correctness per case, at least one (got {len(correct)}, {len(logits)})")
+    correct = _correctness(logits, correct)
     if correct.all() or not correct.any():
         raise ValueError(f"need right and wrong answers to fit on (got {int(correct.sum())} right of {len(correct)})")
     # C=100: nearly unpenalised; three parameters on hundreds of cases need little shrinkage.
@@ -234,14 +245,10 @@ def fit_top_isotonic(logits: torch.Tensor, correct: np.ndarray) -> list[list[flo
         ``[knots, values]``: the top probability at each knot, linear between them and constant
         past the ends, plain floats for the config.
     """
-    try:
-        from sklearn.isotonic import IsotonicRegression
-    except ImportError as e:  # the ml extra brings it
-        raise ImportError('fitting the top-label map needs scikit-learn: pip install "kgdx[ml]"') from e
+    _needs_sklearn()
+    from sklearn.isotonic import IsotonicRegression
 
-    correct = np.asarray(correct, bool)
-    if len(logits) != len(correct) or not len(correct):
-        raise ValueError(f"need one correctness per case, at least one (got {len(correct)}, {len(logits)})")
+    correct = _correctness(logits, correct)
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
     iso.fit(torch.softmax(logits, -1).max(-1).values.numpy(), correct)
     return [[float(x) for x in iso.X_thresholds_], [float(y) for y in iso.y_thresholds_]]
