@@ -554,6 +554,10 @@ def test_patient_specific_safety_edges(edges):
         assert {(db(drug), hp) for hp in ("HP:0100543", "HP:0000726", "HP:0000016")} <= ci.keys(), drug
     for drug in ("pramipexole", "ropinirole", "rotigotine"):
         assert (db(drug), "HP:5200334") in ci, drug  # addictive gambling
+    for drug in ("pramipexole", "ropinirole", "rotigotine", "apomorphine"):
+        for hp in ("HP:0000726", "HP:0100543"):  # dementia, cognitive impairment: levodopa alone is preferred
+            assert ci[(db(drug), hp)]["severity"] == "relative", (drug, hp)
+            assert "Lewy body dementia" in ci[(db(drug), hp)]["source"]
     assert ddi[frozenset((db("apomorphine"), "DRUGBANK:DB00904"))]["severity"] == "contraindicated"  # ondansetron
     assert ddi[frozenset((db("quetiapine"), "DRUGBANK:DB01118"))]["severity"] == "major"  # amiodarone
     # A contraindication is never softer than its source: 'absolute' only from a label's own words.
