@@ -62,7 +62,10 @@ class PreprocessCfg:
     """MedMPT volume preprocessing (see :mod:`kgdx.encoders.preprocess`).
 
     Attributes:
-        num_slices: Slices kept by uniform index selection along z.
+        num_slices: Slices along z after :attr:`slices` reduces the volume.
+        slices: ``"pick"`` keeps slices at uniformly spaced indices (MedMPT); ``"slab"`` averages
+            each of ``num_slices`` equal slabs, so that a lesion between picked slices is not
+            lost (:class:`~kgdx.encoders.transforms.UniformSliceSample`).
         image_size: Side of the square slices fed to the ViT.
         windows: HU windows as ``(width, level)``, one output channel each.
         mean: Subtracted after windowing to [0, 1].
@@ -83,10 +86,13 @@ class PreprocessCfg:
     target_spacing: tuple[float, float, float] | None = None
     pad_to_square: bool = True
     crop: Literal["none", "chest"] = "none"
+    slices: Literal["pick", "slab"] = "pick"
 
     def __post_init__(self) -> None:
         if self.crop not in ("none", "chest"):
             raise ValueError(f"preprocess.crop must be 'none' or 'chest', got {self.crop!r}")
+        if self.slices not in ("pick", "slab"):
+            raise ValueError(f"preprocess.slices must be 'pick' or 'slab', got {self.slices!r}")
         self.windows = tuple((float(w), float(lvl)) for w, lvl in self.windows)
         if self.target_spacing is not None:
             self.target_spacing = tuple(float(s) for s in self.target_spacing)  # type: ignore[assignment]

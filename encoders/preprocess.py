@@ -5,7 +5,8 @@ The chain, in order:
 1. optional physical resampling to ``target_spacing`` (SimpleITK, in :mod:`kgdx.ingest.volume`);
    with ``crop: chest``, a crop to the body in-plane and the lungs' slices
    (:class:`~kgdx.encoders.transforms.ChestBox`, MONAI ``SpatialCrop``);
-2. :class:`~kgdx.encoders.transforms.UniformSliceSample` to ``num_slices`` axial slices;
+2. :class:`~kgdx.encoders.transforms.UniformSliceSample` to ``num_slices`` axial slices, picked
+   or (``slices: slab``) averaged over equal slabs;
 3. :class:`~kgdx.encoders.transforms.PadToSquare` with air, then MONAI ``Resize`` to ``image_size``;
 4. :class:`~kgdx.encoders.transforms.HUWindows`: lung (1500/−400), wide (2000/−500), mediastinal
    (400/60), each clipped and scaled to [0, 1];
@@ -60,13 +61,14 @@ class CTPreprocessor:
         self.cfg = cfg
         self.augment = augment
         size = (cfg.image_size, cfg.image_size)
-        base = [UniformSliceSample(cfg.num_slices)]
+        slab = cfg.slices == "slab"
+        base = [UniformSliceSample(cfg.num_slices, "mean" if slab else "pick")]
         if cfg.pad_to_square:
             base.append(PadToSquare(AIR_HU))
         base.append(Resize(size, mode="bilinear", anti_aliasing=True))
         self.base_chain = Compose(base)
         self.chest = ChestBox() if cfg.crop == "chest" else None
-        labels = [UniformSliceSample(cfg.num_slices)]
+        labels = [UniformSliceSample(cfg.num_slices, "max" if slab else "pick")]
         if cfg.pad_to_square:
             labels.append(PadToSquare(0.0))
         labels.append(Resize(size, mode="nearest"))

@@ -100,16 +100,24 @@ class ChestBox(Transform):
 
 
 class UniformSliceSample(Transform):
-    """Pick ``num_slices`` axial slices at uniformly spaced indices: ``(Z, Y, X) → (S, Y, X)``.
+    """Reduce a volume to ``num_slices`` axial slices: ``(Z, Y, X) → (S, Y, X)``.
 
-    MedMPT selects by index, not by millimetre: indices ``round(linspace(0, Z - 1, S))``. A volume
-    with fewer than ``S`` slices repeats some, so every scan yields exactly ``S``.
+    ``reduce="pick"`` is MedMPT's selection by index, not by millimetre: indices
+    ``round(linspace(0, Z - 1, S))``. Picking drops the slices in between, and with them any
+    lesion thinner than the gap (a 6 mm nodule in a 300-slice scan is usually gone). ``"mean"``
+    averages each of ``S`` equal slabs of the z-range instead, as a thick-slab reconstruction
+    does, so every slice contributes; ``"max"`` takes the slab's maximum (for label maps: a
+    voxel of the slab shows a lesion if any of its slices does). A volume with fewer than ``S``
+    slices repeats some, so every scan yields exactly ``S``.
     """
 
-    def __init__(self, num_slices: int) -> None:
+    def __init__(self, num_slices: int, reduce: str = "pick") -> None:
         if num_slices < 1:
             raise ValueError(f"'num_slices' must be >= 1, got {num_slices}")
+        if reduce not in ("pick", "mean", "max"):
+            raise ValueError(f"'reduce' must be 'pick', 'mean' or 'max', got {reduce!r}")
         self.num_slices = num_slices
+        self.reduce = reduce
 
     @staticmethod
     def indices(depth: int, num_slices: int) -> np.ndarray:
@@ -119,11 +127,17 @@ class UniformSliceSample(Transform):
         t = _as_tensor(img)
         if t.ndim != 3:
             raise ValueError(f"expected (Z, Y, X), got shape {tuple(t.shape)}")
-        idx = torch.from_numpy(self.indices(t.shape[0], self.num_slices))
-        return t.index_select(0, idx)  # (S, Y, X)
+        depth, n = t.shape[0], self.num_slices
+        if self.reduce == "pick" or depth <= n:
+            return t.index_select(0, torch.from_numpy(self.indices(depth, n)))  # (S, Y, X)
+        edges = np.round(np.linspace(0, depth, n + 1)).astype(np.int64)
+        slabs = [t[a:b] for a, b in zip(edges[:-1], edges[1:])]
+        if self.reduce == "mean":
+            return torch.stack([s.float().mean(0) for s in slabs])
+        return torch.stack([s.amax(0) for s in slabs])
 
     def __repr__(self) -> str:
-        return f"UniformSliceSample(num_slices={self.num_slices})"
+        return f"UniformSliceSample(num_slices={self.num_slices}, reduce={self.reduce!r})"
 
 
 class PadToSquare(Transform):

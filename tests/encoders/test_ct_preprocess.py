@@ -19,7 +19,27 @@ def test_uniform_slice_indices() -> None:
     assert UniformSliceSample(4)(torch.arange(10.0)[:, None, None].expand(10, 2, 2))[:, 0, 0].tolist() == [0, 3, 6, 9]
     with pytest.raises(ValueError, match="got 0"):
         UniformSliceSample(0)
-    assert repr(UniformSliceSample(32)) == "UniformSliceSample(num_slices=32)"
+    assert repr(UniformSliceSample(32)) == "UniformSliceSample(num_slices=32, reduce='pick')"
+
+
+def test_slabs_keep_what_picking_drops() -> None:
+    """A one-slice lesion between picked slices vanishes with "pick" and survives as a slab."""
+    hu = torch.full((12, 4, 4), -1000.0)
+    hu[5, 1:3, 1:3] = 40.0  # picking 4 of 12 takes slices 0, 4, 7 and 11
+    assert UniformSliceSample(4)(hu).max() == -1000.0
+    slab = UniformSliceSample(4, "mean")(hu)  # slabs [0, 3), [3, 6), [6, 9), [9, 12)
+    assert slab[1, 1, 1].item() == pytest.approx((40.0 - 2000.0) / 3) and slab[0].max() == -1000.0
+    labels = torch.zeros(12, 4, 4)
+    labels[5, 1, 1] = 3.0
+    assert UniformSliceSample(4, "max")(labels)[1, 1, 1] == 3.0
+    assert UniformSliceSample(20, "mean")(hu).shape == (20, 4, 4)  # fewer slices than slabs: repeats
+    with pytest.raises(ValueError, match="'reduce'"):
+        UniformSliceSample(4, "median")
+    pre = CTPreprocessor(PreprocessCfg(num_slices=4, image_size=4, slices="slab"))
+    assert pre.base(Volume(hu.numpy())).amax() > -1000.0
+    assert pre.labels(labels.numpy(), None)[1, 1, 1] == 3
+    with pytest.raises(ValueError, match="preprocess.slices"):
+        PreprocessCfg(slices="thick")
 
 
 def test_windows_match_medmpt() -> None:
