@@ -541,6 +541,8 @@ def test_safety_edges(edges):
     assert "neuroleptic sensitivity" in ci[(db("haloperidol"), DLB)]["reason"]
     induce = {e.src for e in edges if e.type == "CAN_INDUCE" and e.dst == DIP}
     assert {db("haloperidol"), db("metoclopramide")} <= induce
+    lupus = [e for e in edges if e.type == "CAN_INDUCE" and e.dst == "ORPHA:231111"]  # drug-induced lupus
+    assert [e.src for e in lupus] == [db("penicillamine")] and "CUPRIMINE" in lupus[0].props["source"]
 
 
 def test_patient_specific_safety_edges(edges):
