@@ -142,6 +142,11 @@ class SliceViTCfg:
     ``"conv"`` is a stack of 3×3 stride-2 convolutions (Xiao et al. 2021, "Early convolutions help
     transformers see better"), which trains far better from a few hundred labelled volumes. Both
     give the same ``(image_size / patch_size)²`` token grid, so masks and MAE targets line up.
+
+    ``context`` gives each slice its neighbours (2.5-D input): the first window (lung) of the
+    ``context`` slices above and below joins the slice's own windows as extra input channels.
+    In one axial slice a nodule and a vessel in cross-section are the same bright dot; across
+    slices the vessel goes on and the nodule ends. MAE still reconstructs the slice's own windows.
     """
 
     image_size: int = 224
@@ -153,8 +158,16 @@ class SliceViTCfg:
     mlp_ratio: float = 4.0
     dropout: float = 0.0
     stem: Literal["patch", "conv"] = "patch"
+    context: int = 0
+
+    @property
+    def input_channels(self) -> int:
+        """Channels the stem reads: the slice's windows plus one per neighbouring slice."""
+        return self.in_channels + 2 * self.context
 
     def __post_init__(self) -> None:
+        if self.context < 0:
+            raise ValueError(f"slice_encoder.context must be at least 0 (got {self.context})")
         if self.stem not in ("patch", "conv"):
             raise ValueError(f"slice_encoder.stem must be 'patch' or 'conv' (got {self.stem!r})")
         if self.stem == "conv" and self.patch_size & (self.patch_size - 1):

@@ -93,6 +93,16 @@ class CTEncoder(nn.Module):
         if x.ndim != 5 or tuple(x.shape[1:]) != (s, c, size, size):
             raise ValueError(f"expected a batch of shape (B, {s}, {c}, {size}, {size}), got {tuple(x.shape)}")
 
+    def _with_context(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, S, C, H, W)`` → ``(B, S, C + 2k, H, W)``: each slice followed by the first window of
+        the ``k = slice_encoder.context`` slices below and above it (the edge slice repeats)."""
+        k = self.cfg.slice_encoder.context
+        if not k:
+            return x
+        s = torch.arange(x.shape[1], device=x.device)
+        near = [x[:, (s + d).clamp(0, x.shape[1] - 1), :1] for d in (*range(-k, 0), *range(1, k + 1))]
+        return torch.cat([x, *near], dim=2)
+
     def encode_slices(self, x: torch.Tensor, mask_ratio: float = 0.0, chunk: int | None = None) -> SliceViTOutput:
         """Run the ViT over all ``B * S`` slices of ``x (B, S, C, H, W)``, ``chunk`` slices at a time.
 
@@ -100,7 +110,7 @@ class CTEncoder(nn.Module):
         stay ``None`` so the masks line up with one call.
         """
         self._check_input(x)
-        flat = x.flatten(0, 1)  # (B*S, C, H, W)
+        flat = self._with_context(x).flatten(0, 1)  # (B*S, C [+ 2 * context], H, W)
         if chunk is None or chunk >= flat.shape[0]:
             return self.slice_encoder(flat, mask_ratio)
         if mask_ratio > 0:

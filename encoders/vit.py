@@ -74,7 +74,7 @@ class ConvStem(nn.Module):
         n = cfg.patch_size.bit_length() - 1  # stride-2 layers
         chans = [max(16, cfg.width >> (n - 1 - i)) for i in range(n)]
         layers: list[nn.Module] = []
-        c_in = cfg.in_channels
+        c_in = cfg.input_channels
         for c in chans:
             layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
             c_in = c
@@ -116,7 +116,7 @@ class SliceViT(nn.Module):
             ConvStem(cfg)
             if cfg.stem == "conv"
             else PatchEmbeddingBlock(
-                in_channels=cfg.in_channels,
+                in_channels=cfg.input_channels,
                 img_size=cfg.image_size,
                 patch_size=cfg.patch_size,
                 hidden_size=cfg.width,
@@ -169,8 +169,9 @@ class SliceViT(nn.Module):
         return kept, mask, ids_restore
 
     def forward(self, x: torch.Tensor, mask_ratio: float = 0.0) -> SliceViTOutput:
-        """Encode slices ``(N, C, H, W)``; ``mask_ratio > 0`` hides random patches (pretraining)."""
-        c, size = self.cfg.in_channels, self.cfg.image_size
+        """Encode slices ``(N, C, H, W)`` (``C`` = ``cfg.input_channels``); ``mask_ratio > 0`` hides
+        random patches (pretraining)."""
+        c, size = self.cfg.input_channels, self.cfg.image_size
         if x.ndim != 4 or x.shape[1] != c or x.shape[-2:] != (size, size):
             raise ValueError(f"expected slices of shape (N, {c}, {size}, {size}), got {tuple(x.shape)}")
         if not 0 <= mask_ratio < 1:

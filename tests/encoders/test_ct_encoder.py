@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kgdx.encoders.config import FindingHeadCfg, SliceFusionCfg, SliceViTCfg
+from kgdx.encoders.config import CTEncoderCfg, FindingHeadCfg, SliceFusionCfg, SliceViTCfg
 from kgdx.encoders.ct_encoder import CTEncoder
 from kgdx.encoders.ct_findings import CT_FINDING_IDS
 from kgdx.encoders.factory import create_encoder, get_model_config
@@ -117,3 +117,24 @@ def test_conv_stem_gives_the_patch_grid() -> None:
         SliceViTCfg(image_size=48, patch_size=12, width=32, heads=4, stem="conv")
     with pytest.raises(ValueError, match="stem must be 'patch' or 'conv'"):
         SliceViTCfg(stem="resnet")  # type: ignore[arg-type]
+
+
+def test_slice_context_feeds_each_slice_its_neighbours() -> None:
+    """2.5-D input: the neighbours' lung window joins each slice's channels, edge slices repeat."""
+    cfg = get_model_config("ct-tiny").to_dict()
+    cfg["slice_encoder"]["context"] = 1
+    e = create_encoder(CTEncoderCfg.from_dict(cfg)).eval()
+    x = torch.arange(32.0).view(1, 32, 1, 1, 1).expand(1, 32, 3, 128, 128)
+    ctx = e._with_context(x)
+    assert ctx.shape == (1, 32, 5, 128, 128)
+    assert ctx[0, :3, 3:, 0, 0].tolist() == [[0.0, 1.0], [0.0, 2.0], [1.0, 3.0]]  # below, above
+    assert ctx[0, 31, 3:, 0, 0].tolist() == [30.0, 31.0]
+    out = e(torch.randn(2, 32, 3, 128, 128))
+    assert out.finding_logits.shape == (2, 16)
+    # What the stem reads depends on the neighbours: change slice 5 only, and slice 4's vector moves.
+    y = torch.randn(1, 32, 3, 128, 128)
+    z = y.clone()
+    z[0, 5] += 1.0
+    assert not torch.allclose(e(y).slice_cls[0, 4], e(z).slice_cls[0, 4])
+    with pytest.raises(ValueError, match="context must be at least 0"):
+        SliceViTCfg(context=-1)
