@@ -11,6 +11,11 @@ on the same cases.
 Usage::
 
     python -m benchmarks.ct_head --cohort COHORT [--cache DIR] [--epochs 20] [--batch-size 8]
+    python -m benchmarks.ct_head --cohort COHORT --stems conv --slices pick slab --out benchmarks/results/ct-slices.json
+
+``--slices`` varies the slice reduction as well (picked slices, MedMPT's, against averaged slabs)
+and ``--context`` the neighbouring slices each slice sees (2.5-D input): one run per combination,
+keyed ``<stem>[-<mode>][-context<k>]``.
 
 A 400-case cohort (``kgdx synth --n 400 --seed 100 --size 64x160x160``) takes about 12 minutes a
 stem on 2 cores. Writes ``benchmarks/results/ct-head.json``, ``ct-head.png`` (per-finding AUROC,
@@ -125,6 +130,20 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     recipe_args(ap)
     ap.add_argument("--stems", nargs="+", default=["patch", "conv"], choices=["patch", "conv"])
+    ap.add_argument(
+        "--slices",
+        nargs="+",
+        default=None,
+        choices=["pick", "slab"],
+        help="also vary preprocess.slices (one run per stem and mode); default: the config's",
+    )
+    ap.add_argument(
+        "--context",
+        nargs="+",
+        type=int,
+        default=None,
+        help="also vary slice_encoder.context, the neighbouring slices each slice sees; default: the config's",
+    )
     ap.add_argument("--save", type=Path, default=None, help="keep each checkpoint in this folder")
     ap.add_argument("--out", default=None, help="JSON path (default benchmarks/results/ct-head.json)")
     args = ap.parse_args(argv)
@@ -135,18 +154,27 @@ def main(argv: list[str] | None = None) -> int:
 
     cohort = read_cohort(args.cohort)
     res = header(cohort, args)
+    runs = [(st, m, k) for st in args.stems for m in (args.slices or [None]) for k in (args.context or [None])]
     with tempfile.TemporaryDirectory() as tmp:
-        for stem in args.stems:
+        for stem, mode, context in runs:
             cfg = get_model_config("ct-tiny").to_dict()
             cfg["slice_encoder"]["stem"] = stem
-            model = Path(tmp) / f"ct-tiny-{stem}.json"
+            name = stem
+            if mode is not None:
+                cfg["preprocess"]["slices"] = mode
+                name += f"-{mode}"
+            if context is not None:
+                cfg["slice_encoder"]["context"] = context
+                name += f"-context{context}"
+            model = Path(tmp) / f"ct-tiny-{name}.json"
             model.write_text(json.dumps(cfg))
-            out = (args.save or Path(tmp)) / f"ct-tiny-{stem}.pt"
+            out = (args.save or Path(tmp)) / f"ct-tiny-{name}.pt"
             run = train_ct_head(cohort, out, head_config(args, model=str(model)), progress=sys.stderr.isatty())
-            res["stems"][stem] = measured(cohort, run, args.cache, f"{stem} stem")
+            res["stems"][name] = measured(cohort, run, args.cache, name)
     path = write_results("ct-head", res, args.out)
     if len(res["stems"]) == 2 and "test" in next(iter(res["stems"].values())):
-        plot(res, path.with_suffix(".png") if args.out else RESULTS / "ct-head.png")
+        title = "ct-tiny finding head from scratch: " + " vs ".join(res["stems"])
+        plot(res, path.with_suffix(".png") if args.out else RESULTS / "ct-head.png", title=title, suffix="")
     print(f"wrote {path}")
     return 0
 

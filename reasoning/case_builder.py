@@ -229,8 +229,9 @@ class CaseBuilder:
             if not model:
                 raise ConfigError(
                     "a CT needs a CT encoder checkpoint trained with a finding head: pass ct_model or "
-                    "set KGDX_CT_MODEL (train one with `kgdx train-ct-head`); an untrained head's "
-                    "probabilities would mean nothing"
+                    "set KGDX_CT_MODEL (train one with `kgdx train-ct-head`, or use the shipped "
+                    "'ct-tiny-phantom', trained on synthetic phantoms only, which misses the tumours of "
+                    "the two real CTs it was tried on); an untrained head's probabilities would mean nothing"
                 )
             if isinstance(model, (str, Path)):
                 from kgdx.encoders.factory import load_checkpoint

@@ -73,6 +73,7 @@ def test_the_wheel_carries_the_package_data(wheel: Path) -> None:
             "ingest/mappings",
             "encoders/model_configs",
             "encoders/pretrain_configs",
+            "encoders/checkpoints",
             "reasoning/checkpoints",
         )
         for p in (REPO / folder).rglob("*")

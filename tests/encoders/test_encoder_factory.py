@@ -104,3 +104,24 @@ def test_bad_checkpoints(tmp_path: Path) -> None:
         load_checkpoint(checkpoint_path("default"))  # the shipped phenotype model is no encoder
     with pytest.raises(ModelError, match="does not fit"):
         create_encoder("ct-small", pretrained=p)
+
+
+def test_the_shipped_phantom_checkpoint_loads_by_name() -> None:
+    """``KGDX_CT_MODEL=ct-tiny-phantom``: a trained finding head, with the record of how it was made."""
+    from kgdx import checkpoints
+    from kgdx.encoders.ct_findings import CT_FINDING_IDS
+    from kgdx.encoders.factory import _shipped
+
+    enc = load_checkpoint("ct-tiny-phantom")
+    assert enc.finding_head is not None and enc.findings == CT_FINDING_IDS
+    meta = checkpoints.read("ct-tiny-phantom", kinds=("encoder",), shipped=_shipped())["meta"]
+    assert meta["finding_head"] == "trained" and meta["cohort_n"] == 800
+    assert (_shipped() / "ct-tiny-phantom.pt").stat().st_size < 50 * 2**20
+    with torch.no_grad():
+        p = enc(torch.zeros(1, *enc_input_shape(enc))).finding_probs
+    assert p.shape == (1, len(CT_FINDING_IDS)) and torch.isfinite(p).all()
+
+
+def enc_input_shape(enc) -> tuple[int, int, int, int]:  # noqa: ANN001
+    c = enc.cfg
+    return (c.fusion.num_slices, c.slice_encoder.in_channels, c.slice_encoder.image_size, c.slice_encoder.image_size)

@@ -169,8 +169,11 @@ def test_helpers(tmp_path):
 def test_errors(dx, monkeypatch, tmp_path):
     monkeypatch.delenv("KGDX_CT_MODEL", raising=False)
     get_settings.cache_clear()
-    with pytest.raises(ConfigError, match="KGDX_CT_MODEL"):
+    with pytest.raises(ConfigError, match="KGDX_CT_MODEL .*'ct-tiny-phantom', trained on synthetic phantoms only"):
         CaseBuilder(dx).build(ct=air())
+    # The shipped phantom-trained head is found by name, and scores a volume.
+    probs = CaseBuilder(dx, ct_model="ct-tiny-phantom").add_ct(PatientCase("p"), air())
+    assert len(probs) == 16 and all(0.0 <= p <= 1.0 for p in probs.values())
     from kgdx.encoders import create_encoder, save_checkpoint
 
     no_head = save_checkpoint(create_encoder("ct-tiny", finding_head=False), tmp_path / "nohead.pt")
