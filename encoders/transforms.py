@@ -10,6 +10,7 @@ pretraining views need.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import torch
@@ -104,14 +105,14 @@ class UniformSliceSample(Transform):
 
     ``reduce="pick"`` is MedMPT's selection by index, not by millimetre: indices
     ``round(linspace(0, Z - 1, S))``. Picking drops the slices in between, and with them any
-    lesion thinner than the gap (a 6 mm nodule in a 300-slice scan is usually gone). ``"mean"``
+    lesion thinner than the gap (300 slices of 1 mm picked down to 32 leave 9 mm gaps). ``"mean"``
     averages each of ``S`` equal slabs of the z-range instead, as a thick-slab reconstruction
     does, so every slice contributes; ``"max"`` takes the slab's maximum (for label maps: a
     voxel of the slab shows a lesion if any of its slices does). A volume with fewer than ``S``
     slices repeats some, so every scan yields exactly ``S``.
     """
 
-    def __init__(self, num_slices: int, reduce: str = "pick") -> None:
+    def __init__(self, num_slices: int, reduce: Literal["pick", "mean", "max"] = "pick") -> None:
         if num_slices < 1:
             raise ValueError(f"'num_slices' must be >= 1, got {num_slices}")
         if reduce not in ("pick", "mean", "max"):
