@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parents[1]
@@ -229,7 +230,7 @@ def calibration(dx: Diagnoser, cases: list[PatientCase], plot: Path | None) -> d
     """ECE and reliability bins of the top answer, calibrated (as the checkpoint is) and raw."""
     import torch
 
-    from kgdx.reasoning.calibrate import expected_calibration_error, reliability
+    from kgdx.reasoning.calibrate import answers, expected_calibration_error, reliability
 
     scores = torch.from_numpy(dx.scores(cases))
     golds = [{dx.index.disease_index[d] for d in c.diagnoses if d in dx.index.disease_index} for c in cases]
@@ -239,19 +240,19 @@ def calibration(dx: Diagnoser, cases: list[PatientCase], plot: Path | None) -> d
         out["top_isotonic_knots"] = len(cfg.top_isotonic[0])
     out["cases"] = len(cases)
     curves = {}
-    rows = {"calibrated": (cfg.temperature, cfg.other_logit, cfg.top_label, cfg.top_isotonic)}
+    no_map = replace(cfg, top_label=None, top_isotonic=None)
+    rows = {"calibrated": cfg}
     if cfg.top_label is not None or cfg.top_isotonic is not None:
-        rows["temperature and not-in-KG logit only"] = (cfg.temperature, cfg.other_logit, None, None)
-    rows["raw softmax"] = (1.0, None, None, None)
-    for name, (t, b, top, iso) in rows.items():
-        saved = (cfg.temperature, cfg.other_logit, cfg.top_label, cfg.top_isotonic)
-        cfg.temperature, cfg.other_logit, cfg.top_label, cfg.top_isotonic = t, b, top, iso
-        p, other = dx.model.probabilities(scores)
-        cfg.temperature, cfg.other_logit, cfg.top_label, cfg.top_isotonic = saved
-        conf, top = p.max(1)
-        says_other = other > conf
-        confidence = torch.where(says_other, other, conf).numpy()
-        correct = np.array([(not g) if o else (int(i) in g) for g, o, i in zip(golds, says_other.tolist(), top)])
+        rows["temperature and not-in-KG logit only"] = no_map
+    rows["raw softmax"] = replace(no_map, temperature=1.0, other_logit=None)
+    for name, variant in rows.items():
+        dx.model.config = variant
+        try:
+            p, other = dx.model.probabilities(scores)
+        finally:
+            dx.model.config = cfg
+        confidence, best, says_other = answers(p.numpy(), other.numpy())
+        correct = np.array([(not g) if o else (int(i) in g) for g, o, i in zip(golds, says_other, best)])
         curves[name] = reliability(confidence, correct)
         out[name] = {"ece": round(expected_calibration_error(confidence, correct), 4), "bins": curves[name]}
         print(f"calibration ({name}): ECE {out[name]['ece']:.4f} over {len(cases)} cases", flush=True)

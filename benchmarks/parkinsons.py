@@ -43,6 +43,7 @@ import argparse
 import json
 import tempfile
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parents[1]
@@ -130,17 +131,17 @@ def near(dx: Diagnoser, hops: int = 2) -> Callable[[str, str], bool]:
     but not a jump to a distant or sibling term."""
     ix = dx.index
 
-    def up(i: str) -> set[int]:
+    @cache
+    def up(i: str) -> frozenset[int]:
         t = ix.phenotype_index.get(i)
         out, frontier = set(), {t} if t is not None else set()
         for _ in range(hops + 1):
             out |= frontier
             frontier = {p for f in frontier for p in ix.parents.get(f, ())} - out
-        return out
+        return frozenset(out)
 
     def related(a: str, b: str) -> bool:
-        ta, tb = ix.phenotype_index.get(a), ix.phenotype_index.get(b)
-        return a == b or (ta is not None and tb is not None and (ta in up(b) or tb in up(a)))
+        return a == b or ix.phenotype_index.get(a) in up(b) or ix.phenotype_index.get(b) in up(a)
 
     return related
 

@@ -13,8 +13,9 @@ even. A third step re-maps the top answer's probability alone, fitted on the sam
 table of knots), or Platt scaling, a logistic regression on the answer's log-odds and its lead
 over the runner-up. The other outcomes share what is left in their old proportions, so the order
 of every outcome, "not in the KG" included, stays as it was. Both maps are stored as plain floats.
-``benchmarks/calibration.py --oof`` chose the isotonic map over the temperature alone, a not-in-KG
-rate match and the Platt map by cohort-grouped cross-validation on out-of-fold scores of ``train/``.
+``benchmarks/calibration.py --oof`` compares them with the temperature alone and a not-in-KG rate
+match by cohort-grouped cross-validation on out-of-fold scores of ``train/``: it preferred the
+isotonic map, dev preferred ``T`` and ``b`` alone, and those ship (docs/reasoning.md).
 
 Example:
     >>> T, b = fit_calibration(scores, gold)  # doctest: +SKIP
@@ -235,7 +236,8 @@ def fit_top_isotonic(logits: torch.Tensor, correct: np.ndarray) -> list[list[flo
     """Isotonic regression of "was the top answer right" on its probability (top-label isotonic).
 
     Free of any shape but monotone, it follows a reliability curve that a two-feature logistic
-    map cannot (``benchmarks/calibration.py`` chose it on out-of-fold scores of ``train/``).
+    map cannot (``benchmarks/calibration.py`` preferred it on out-of-fold scores of ``train/``;
+    the shipped checkpoint has none, see the module docstring).
 
     Args:
         logits: ``(num_cases, num_outcomes)`` calibrated logits (scores over ``T``, then ``b``).

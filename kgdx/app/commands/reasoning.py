@@ -350,7 +350,7 @@ def calibrate(
     from kgdx.app.stores import open_store
     from kgdx.reasoning.checkpoint import load_checkpoint
     from kgdx.reasoning.index import KGIndex
-    from kgdx.reasoning.train import calibrate_checkpoint, held_out_by, held_out_cohort
+    from kgdx.reasoning.train import calibrate_checkpoint, held_out_by
 
     if oof and holdout is not None:
         raise ConfigError("--oof takes each model's held-out cohorts from the model itself; drop --holdout")
@@ -359,8 +359,8 @@ def calibrate(
     cases = _real_cases(store, ix, real)
     scored_by = None
     if holdout is not None:
-        seed = int(load_checkpoint(checkpoint)[1].get("train_config", {}).get("seed", 0))
-        cases = [case for case in cases if held_out_cohort(case[0], holdout, seed)]
+        tc = {**load_checkpoint(checkpoint)[1].get("train_config", {}), "holdout": holdout}
+        cases = [case for case in cases if held_out_by(tc, case[0])]
     elif oof:
         models = [checkpoint, *oof]
         configs = [load_checkpoint(m)[1].get("train_config", {}) for m in models]
