@@ -15,7 +15,9 @@ The patient's own drugs come first: a current drug that ``CAN_INDUCE`` a likely 
 disease whose core findings the patient shows, or that is ``CONTRAINDICATED_IN`` one of the
 patient's conditions, gets a **withdraw** entry (stopping the offending drug is the first test
 and the first treatment of a drug-induced disease). Two current drugs that interact get a
-**review** entry with the interaction's path. A drug that a module says ``RELIEVES`` particular
+**review** entry with the interaction's path, unless the pair is contraindicated and only one of
+them ``TREATS`` a likely diagnosis or a known condition: then the other gets a **withdraw** entry
+(tramadol started for back pain in a patient on rasagiline for Parkinson's), with both edges. A drug that a module says ``RELIEVES`` particular
 symptoms (midodrine: orthostatic hypotension) is suggested only to a patient who has one of them,
 and one a module says to ``AVOID_IN`` an age group is not suggested to a patient of that age (a
 current one gets a **review** entry).
@@ -345,31 +347,61 @@ def _withdrawals(
             issues.sort(key=lambda i: i.kind != "can-induce")
             out.append(DrugSuggestion(drug, node.name, 0.0, [], issues, action="withdraw"))
     out.sort(key=lambda s: s.issues[0].kind != "can-induce")
-    # Two current drugs that interact: which one to stop is the prescriber's call, so "review".
+
+    # Two current drugs that interact. A contraindicated pair where one drug treats a likely
+    # diagnosis or a known condition and the other treats none: keep the treatment, stop the other
+    # ("withdraw", with both edges as the path). Otherwise which one to stop is the prescriber's
+    # call: "review".
+    ix = dx.index
+    treated = {m: f"{r.name}, a likely diagnosis" for m, r in likely.items()}
+    for c in result.case.conditions:
+        row = ix.disease_index.get(c)
+        for m in ix.members[row] if row is not None else (c,):
+            treated.setdefault(m, f"{ix.disease_names[row] if row is not None else c}, a known condition")
+
+    def treating(drug: str) -> Edge | None:
+        return next(
+            (
+                nb.edge
+                for nb in store.neighbours(drug, rel_types=[RelType.TREATS], direction="out")
+                if nb.node.id in treated
+            ),
+            None,
+        )
+
+    stopping = {s.drug for s in out}
     for e in store.interactions(current):
         if e.src in current and e.dst in current and e.src != e.dst:
             a, b = store.node(e.src), store.node(e.dst)
-            out.append(
-                DrugSuggestion(
-                    e.dst,
-                    b.name if b else e.dst,
-                    0.0,
-                    [],
-                    [
-                        SafetyIssue(
-                            "interaction",
-                            e.props["severity"],
-                            [e],
-                            f"{a.name if a else e.src} and {b.name if b else e.dst}, both current drugs, interact "
-                            f"({e.props['severity']}): {e.props['mechanism']} [{e.props['source']}]",
-                            path_match(
-                                [(NodeLabel.DRUG, e.src), (NodeLabel.DRUG, e.dst)], [(RelType.INTERACTS_WITH, True)]
-                            ),
-                        )
-                    ],
-                    action="review",
-                )
+            na, nb_ = a.name if a else e.src, b.name if b else e.dst
+            issue = SafetyIssue(
+                "interaction",
+                e.props["severity"],
+                [e],
+                f"{na} and {nb_}, both current drugs, interact ({e.props['severity']}): {e.props['mechanism']} "
+                f"[{e.props['source']}]",
+                path_match([(NodeLabel.DRUG, e.src), (NodeLabel.DRUG, e.dst)], [(RelType.INTERACTS_WITH, True)]),
             )
+            keep = {d: treating(d) for d in (e.src, e.dst)} if e.props["severity"] == "contraindicated" else {}
+            kept = [d for d, t in keep.items() if t is not None]
+            if len(kept) == 1:
+                stop = e.dst if kept[0] == e.src else e.src
+                if stop in stopping:
+                    continue
+                t = keep[kept[0]]
+                kept_name, stop_name = (na, nb_) if kept[0] == e.src else (nb_, na)
+                issue.edges = [e, t]
+                issue.text += (
+                    f"; {kept_name} treats {treated[t.dst].replace(',', f' ({t.dst}),', 1)}, so stop {stop_name}"
+                )
+                issue.cypher = path_match(
+                    [(NodeLabel.DRUG, stop), (NodeLabel.DRUG, kept[0]), (NodeLabel.DISEASE, t.dst)],
+                    [(RelType.INTERACTS_WITH, stop == e.src), (RelType.TREATS, True)],
+                )
+                stopping.add(stop)
+                out.append(DrugSuggestion(stop, stop_name, 0.0, [], [issue], action="withdraw"))
+                continue
+            out.append(DrugSuggestion(e.dst, nb_, 0.0, [], [issue], action="review"))
     # A current drug to avoid at the patient's age: Beers' "avoid" is a reason to review it, not
     # to stop it unasked (it may have been chosen knowingly).
     age = result.case.age_years

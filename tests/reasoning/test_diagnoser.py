@@ -387,3 +387,28 @@ def test_withdraw_a_current_drug_when_the_patient_shows_a_core_finding_of_what_i
         r = d2.rank(case, k=4)
         assert r.top[0].id != "OMIM:219700" and all(d.probability < 0.25 for d in r.top if d.id == "OMIM:219700")
         assert not [s for s in d2.suggest_drugs(r, safety="flag") if s.action == "withdraw"]
+
+
+def test_of_two_contraindicated_current_drugs_the_one_that_treats_nothing_is_stopped(tiny_store, dx):
+    # Nirmatrelvir treats COVID-19 (the leading diagnosis); theophylline treats nothing here. A
+    # made-up contraindicated pair: keep the treatment, withdraw theophylline, citing both edges.
+    pair = Edge(
+        "INTERACTS_WITH",
+        "DRUGBANK:DB15661",
+        "DRUGBANK:DB00277",
+        {"source": "test", "severity": "contraindicated", "mechanism": "made up"},
+    )
+    d2 = Diagnoser(_with_module_safety(tiny_store, [pair]), dx.model)
+    r = d2.rank(covid_case(drugs=["DRUGBANK:DB15661", "DRUGBANK:DB00277"]), k=4)
+    assert r.top[0].id == "MONDO:0100096"
+    acted = [s for s in d2.suggest_drugs(r, safety="flag") if s.action != "start"]
+    assert [(s.action, s.drug) for s in acted] == [("withdraw", "DRUGBANK:DB00277")]
+    issue = acted[0].issues[0]
+    assert [e.type for e in issue.edges] == ["INTERACTS_WITH", "TREATS"]
+    assert "so stop theophylline" in issue.text.lower() and "a likely diagnosis" in issue.text
+    assert issue.cypher.count("-[:`") == 2 and "MONDO:0100096" in issue.cypher
+    # Only a contraindicated pair is resolved this way: the same pair as "major" stays a review.
+    major = Edge(pair.type, pair.src, pair.dst, {**pair.props, "severity": "major"})
+    d3 = Diagnoser(_with_module_safety(tiny_store, [major]), dx.model)
+    r3 = d3.rank(covid_case(drugs=["DRUGBANK:DB15661", "DRUGBANK:DB00277"]), k=4)
+    assert [s.action for s in d3.suggest_drugs(r3, safety="flag") if s.action != "start"] == ["review"]
