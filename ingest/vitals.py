@@ -150,7 +150,8 @@ class MeasuredFinding:
         present: Whether the value is abnormal; a clearly normal one is a pertinent negative.
         why: The value and the cut-off, for the listing of what was taken from the note.
         label: The finding's name, where the reading names it.
-        method: ``vital-signs`` for blood pressures, ``measurement`` for the rest.
+        method: ``vital-signs`` for blood pressures, ``treatment-response`` for a levodopa trial,
+            ``measurement`` for the rest.
     """
 
     text: str
@@ -251,8 +252,9 @@ _RULES: tuple[_Rule, ...] = (
 
 def measured_findings(text: str) -> list[MeasuredFinding]:
     """Cognitive screening scores (MoCA, MMSE out of 30), QTc intervals, Epworth sleepiness scores,
-    raised ALT/AST, a count of two or more falls and supine hypertension (the lying pressure of a lying/standing pair) in
-    ``text``, as findings. The orthostatic fall itself is :attr:`OrthostaticReading.finding`.
+    raised ALT/AST, a count of two or more falls, supine hypertension (the lying pressure of a
+    lying/standing pair) and failed levodopa trials (:func:`levodopa_trials`) in ``text``, as
+    findings. The orthostatic fall itself is :attr:`OrthostaticReading.finding`.
 
     Example:
         >>> [(f.id, f.present) for f in measured_findings("MoCA 18/30. ECG: QTc 512 ms.")]
@@ -290,7 +292,47 @@ def measured_findings(text: str) -> list[MeasuredFinding]:
                 f"supine {r.supine[0]}/{r.supine[1]} mmHg (supine hypertension, ≥ {SUPINE_SYSTOLIC}/{SUPINE_DIASTOLIC})"
             )
             out.append(MeasuredFinding(r.text, r.span, HYPERTENSION, True, why))
+    out += levodopa_trials(text)
     return sorted(out, key=lambda f: f.span)
+
+
+#: Levodopa-responsive (HPO): a trial of levodopa that the note says did nothing is its absence.
+LEVODOPA_RESPONSIVE = "HP:0002548"
+_LEVODOPA = re.compile(r"\b(?:levodopa|l-dopa|co-careldopa|co-beneldopa|sinemet|madopar)\b", re.I)
+#: What a note says of a trial that failed: "no benefit", "no real difference", "without any
+#: response", "minimal benefit", "made no difference", "did nothing". A dose may sit in between
+#: ("Levodopa 600 mg/day: no benefit"), which is why the vocabulary's phrases do not reach it.
+_NO_RESPONSE = re.compile(
+    r"\b(?:no|without(?:\s+any)?|minimal|little|not\s+any)\s+"
+    r"(?:(?:real|clear|meaningful|useful|significant|obvious|motor|sustained)\s+)*"
+    r"(?:benefit|change|difference|improvement|response)\b(?!\s+in\b)"
+    r"|\bmade\s+no\s+difference\b|\bdid\s+(?:nothing|not\s+help)\b",
+    re.I,
+)
+_HYPOTHETICAL = re.compile(r"\b(?:if|unless|whether|in\s+case)\b", re.I)
+_CLAUSE = re.compile(r"(?:[^.;\n]|\.(?=\d))+")
+
+
+def levodopa_trials(text: str) -> list[MeasuredFinding]:
+    """Failed levodopa trials in ``text``: a clause that names levodopa (or co-careldopa,
+    Sinemet, Madopar) and says it did nothing, read as *Levodopa-responsive* absent. A
+    conditional ("stop co-careldopa if no benefit") is a plan, not a result, and is skipped.
+
+    Example:
+        >>> [(f.id, f.present) for f in levodopa_trials("Levodopa 600 mg/day: no benefit.")]
+        [('HP:0002548', False)]
+    """
+    out = []
+    for c in _CLAUSE.finditer(text):
+        clause = c.group(0)
+        drug, cue = _LEVODOPA.search(clause), _NO_RESPONSE.search(clause)
+        if drug is None or cue is None or _HYPOTHETICAL.search(clause[: cue.start()]):
+            continue
+        why = f"{drug.group(0)} trial: {cue.group(0)!r}"
+        out.append(
+            MeasuredFinding(clause.strip(), c.span(), LEVODOPA_RESPONSIVE, False, why, method="treatment-response")
+        )
+    return out
 
 
 _AGE = re.compile(

@@ -85,3 +85,27 @@ def test_stated_age(text: str, years: int | None) -> None:
 )
 def test_two_or_more_falls_are_recurrent_falls(text: str, expected: list[tuple[str, bool]]) -> None:
     assert [(f.id, f.present) for f in measured_findings(text)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "failed"),
+    [
+        ("Levodopa 600 mg/day: no benefit.", True),
+        ("Co-careldopa up to 750 mg levodopa/day made no difference.", True),
+        ('- levodopa up to 1 g/day - "no real difference"', True),
+        ("Levodopa titrated to 600 mg/day for 3 months without any benefit.", True),
+        ("Levodopa up to 600 mg/day did nothing.", True),
+        ("P: stop co-careldopa if no benefit at 1 g/day.", False),  # a plan, not a result
+        ("Marked, sustained levodopa response since diagnosis.", False),
+        ("Entacapone 200 mg with each levodopa dose, no change in tremor.", False),  # of a symptom
+        ("No change. Levodopa continued.", False),  # another clause
+    ],
+)
+def test_a_failed_levodopa_trial_is_levodopa_response_absent(text: str, failed: bool) -> None:
+    from kgdx.ingest.vitals import LEVODOPA_RESPONSIVE, levodopa_trials
+
+    got = levodopa_trials(text)
+    assert [(f.id, f.present) for f in got] == ([(LEVODOPA_RESPONSIVE, False)] if failed else [])
+    if failed:
+        assert got[0].method == "treatment-response" and "trial" in got[0].why
+        assert text[got[0].span[0] : got[0].span[1]].strip() == got[0].text
