@@ -44,8 +44,11 @@ class Diagnoser:
     def __init__(self, store: KGStore, model: EvidenceGNN, index: KGIndex | None = None) -> None:
         self.store = store
         self.model = model.eval()
-        self.index = index or KGIndex.for_store(store)
-        self.extractor = EvidenceExtractor(self.index, ic_floor=model.config.ic_floor)
+        text = model.config.text_neighbours or model.config.text_fit
+        self.index = index or KGIndex.for_store(store, text=text)
+        if text:
+            self.index.with_text(store, progress=True)
+        self.extractor = EvidenceExtractor.for_model(self.index, model.config)
         self._indicates = self._lab_map()
 
     @classmethod

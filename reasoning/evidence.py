@@ -8,6 +8,12 @@ round of propagation per relation then carries each finding's signal to the dise
   finding, the information content of the most specific term it shares with the finding (the
   Resnik match), the frequency there, whether it has the finding itself (or something more
   specific), and whether a ``EXCLUDES_PHENOTYPE`` edge contradicts it.
+* With the index's text embeddings (:mod:`kgdx.reasoning.similar`), ``HAS_FINDING`` →
+  ``SIMILAR_TO`` (a near-synonym or sibling outside the finding's lineage) → ``HAS_PHENOTYPE``
+  (reversed): the cosine similarity of the best such neighbour the disease has, and its frequency.
+  And the finding's fit to each disease's text profile (its phenotypes' embeddings, weighted by
+  frequency × IC): the cosine above the finding's ``TEXT_FIT_DISEASES``-th best disease, so
+  only the diseases it fits best get an edge, and the rest the no-match message.
 * ``LACKS_FINDING`` → ``HAS_PHENOTYPE`` / ``EXCLUDES_PHENOTYPE`` (reversed). A disease receives,
   per excluded finding, its frequency in the disease and whether the disease is known to lack it.
 * Per disease, pooled over its own annotations: the share of its (frequency × IC) profile the
@@ -28,7 +34,15 @@ import torch
 
 from kgdx.reasoning.index import KGIndex
 
-__all__ = ["CaseEvidence", "EvidenceExtractor", "HAS_FINDING_FEATURES", "LACKS_FINDING_FEATURES", "DISEASE_FEATURES"]
+__all__ = [
+    "CaseEvidence",
+    "EvidenceExtractor",
+    "HAS_FINDING_FEATURES",
+    "LACKS_FINDING_FEATURES",
+    "DISEASE_FEATURES",
+    "NEIGHBOUR_FEATURES",
+    "FIT_FEATURES",
+]
 
 HAS_FINDING_FEATURES = (
     "match_ic_ratio",
@@ -39,7 +53,16 @@ HAS_FINDING_FEATURES = (
     "contradicted",
     "term_ic",
     "term_background",
+    "similar_cosine",
+    "similar_frequency",
+    "text_fit",
 )
+#: The HAS_FINDING features from text embeddings (zero without them): a model reads the
+#: neighbour pair only with ``text_neighbours`` and the fit only with ``text_fit``.
+NEIGHBOUR_FEATURES = ("similar_cosine", "similar_frequency")
+FIT_FEATURES = ("text_fit",)
+#: Per finding, the diseases whose text profile it fits best get a ``text_fit`` edge.
+TEXT_FIT_DISEASES = 200
 LACKS_FINDING_FEATURES = ("has_term_frequency", "has_term", "known_absent", "term_ic", "term_background")
 DISEASE_FEATURES = (
     "log_annotations",
@@ -115,11 +138,26 @@ class EvidenceExtractor:
         index: The KG index.
         ic_floor: Shared ancestors less informative than this are not evidence (they match
             nearly every disease); keeps the edge count per finding small.
+        text_neighbours: Also send messages through the index's text-embedding neighbours
+            (``index.similar``, see :meth:`KGIndex.with_text`).
+        text_fit: Also send each finding's fit to the text profile of the diseases it fits best
+            (``index.text_embedding``).
     """
 
-    def __init__(self, index: KGIndex, ic_floor: float = 1.0) -> None:
+    def __init__(
+        self, index: KGIndex, ic_floor: float = 1.0, *, text_neighbours: bool = False, text_fit: bool = False
+    ) -> None:
+        if (text_neighbours or text_fit) and index.text_embedding is None:
+            raise ValueError("text features need the index's text embeddings: call index.with_text(store) first")
         self.index = index
         self.ic_floor = ic_floor
+        self.similar = index.similar if text_neighbours else None
+        self._disease_text = self._phenotype_text = None
+        if text_fit:
+            from kgdx.reasoning.similar import disease_embeddings
+
+            self._phenotype_text = np.asarray(index.text_embedding, np.float32)
+            self._disease_text = disease_embeddings(index, self._phenotype_text)
         ann = index.annotations
         self._n_ann = np.diff(ann.indptr).astype(np.float32)
         weighted = ann.multiply(index.ic[None, :]).tocsr()
@@ -128,8 +166,48 @@ class EvidenceExtractor:
         self._reach = index.profile.tocsr(copy=True)
         self._reach.data[:] = 1.0
 
+    @classmethod
+    def for_model(cls, index: KGIndex, config) -> EvidenceExtractor:  # noqa: ANN001 - EvidenceGNNConfig
+        """The extractor whose messages a model with ``config`` reads."""
+        return cls(index, ic_floor=config.ic_floor, text_neighbours=config.text_neighbours, text_fit=config.text_fit)
+
+    @property
+    def uses_text(self) -> bool:
+        """Whether messages also travel through text embeddings (neighbours or fit)."""
+        return self.similar is not None or self._disease_text is not None
+
     def __repr__(self) -> str:
-        return f"EvidenceExtractor(phenotypes={self.index.num_phenotypes}, diseases={self.index.num_diseases}, ic_floor={self.ic_floor})"
+        return (
+            f"EvidenceExtractor(phenotypes={self.index.num_phenotypes}, diseases={self.index.num_diseases}, "
+            f"ic_floor={self.ic_floor}, text_neighbours={self.similar is not None}, "
+            f"text_fit={self._disease_text is not None})"
+        )
+
+    def _similar_match(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per disease, the cosine similarity of the most similar neighbour of ``t`` that its
+        profile reaches, and the frequency there (zeros without neighbours)."""
+        ix = self.index
+        cos = np.zeros(ix.num_diseases, np.float32)
+        freq = np.zeros(ix.num_diseases, np.float32)
+        if self.similar is not None:
+            s = self.similar
+            lo, hi = s.indptr[t], s.indptr[t + 1]
+            for a, c in sorted(zip(s.indices[lo:hi], s.data[lo:hi]), key=lambda x: x[1]):  # best last
+                rows, f = ix.rows_reaching(int(a))
+                cos[rows] = c
+                freq[rows] = f
+        return cos, freq
+
+    def _text_fit(self, t: int) -> np.ndarray:
+        """Per disease, how much better finding ``t`` fits its text profile than it fits the
+        ``TEXT_FIT_DISEASES``-th best disease (0 for that one and all below)."""
+        D = self.index.num_diseases
+        if self._disease_text is None:
+            return np.zeros(D, np.float32)
+        cos = self._disease_text @ self._phenotype_text[t]
+        n = min(TEXT_FIT_DISEASES, D - 1)
+        cut = np.partition(cos, D - 1 - n)[D - 1 - n]
+        return np.maximum(cos - cut, 0.0).astype(np.float32)
 
     def _best_match(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """Per disease, the IC of the most specific term it shares with ``t`` (at least
@@ -176,7 +254,11 @@ class EvidenceExtractor:
             for a in ix.ancestors_of(t):
                 lo, hi = exc_csc.indptr[a], exc_csc.indptr[a + 1]
                 contra[exc_csc.indices[lo:hi]] = 1.0
-            d = np.flatnonzero((best_ic > 0) | (contra > 0))
+            sim_cos, sim_f = self._similar_match(t)
+            fit = self._text_fit(t)
+            closure = (best_ic > 0) | (contra > 0)
+            best_f[~closure] = 0.0  # an IC-0 root "match" is no match: neighbour-only edges carry none
+            d = np.flatnonzero(closure | (sim_cos > 0) | (fit > 0))
             t_ic = max(float(ic[t]), 1e-3)
             feats = np.stack(
                 [
@@ -188,13 +270,16 @@ class EvidenceExtractor:
                     contra[d],
                     np.full(len(d), ic[t]),
                     np.full(len(d), bg[t]),
+                    sim_cos[d],
+                    sim_f[d],
+                    fit[d],
                 ],
                 1,
             )
             od.append(d)
             oc.append(np.full(len(d), j))
             of.append(feats)
-        finding_none = np.array([[0, 0, 0, 0, 0, 0, ic[t], bg[t]] for t in observed], np.float32).reshape(
+        finding_none = np.array([[0, 0, 0, 0, 0, 0, ic[t], bg[t], 0, 0, 0] for t in observed], np.float32).reshape(
             -1, len(HAS_FINDING_FEATURES)
         )
 

@@ -36,12 +36,16 @@ class EvidencePath:
     """
 
     claim: str  # "supports" | "against"
-    kind: str  # "observed" | "excluded" | "contradicted" | "expected-absent" | "gene"
+    kind: str  # "observed" | "similar" | "excluded" | "contradicted" | "expected-absent" | "gene"
     contribution: float | None
     nodes: list[Node]
     edges: list[Edge]
     forward: list[bool]
     verified: bool = False
+    # kind "similar": the patient's finding and its cosine similarity to the path's first node, a
+    # text-embedding neighbour (kgdx.reasoning.similar). That step is the model's, not a KG edge,
+    # so the path (and its Cypher, and what "verified" checks) starts at the neighbour.
+    similar_to: tuple[Node, float] | None = None
 
     @property
     def cypher(self) -> str:
@@ -63,7 +67,11 @@ class EvidencePath:
             "contradicted": "patient has",
             "expected-absent": "not reported in the patient:",
             "gene": "patient's gene",
+            "similar": "patient has",
         }[self.kind]
+        if self.similar_to is not None:
+            finding, cosine = self.similar_to
+            lead += f" {finding.name} ({finding.id}), text-similar (cosine {cosine:.2f}) to"
         return f"{lead} " + "".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -76,6 +84,11 @@ class EvidencePath:
             "text": self.text(),
             "cypher": self.cypher,
             "verified": self.verified,
+            **(
+                {"similar_to": {"id": self.similar_to[0].id, "cosine": round(self.similar_to[1], 4)}}
+                if self.similar_to is not None
+                else {}
+            ),
         }
 
 
@@ -310,6 +323,26 @@ def _observed_path(pb: _PathBuilder, t: int, d: int, contribution: float) -> Evi
     return pb.build("supports" if contribution >= 0 else "against", "observed", contribution, hops, ix.phenotypes[t])
 
 
+def _similar_path(pb: _PathBuilder, t: int, d: int, contribution: float) -> EvidencePath | None:
+    """For a message the text embeddings carried (no shared ancestor): the disease's annotated
+    phenotype most similar to finding ``t``, and the KG edge by which the disease has it."""
+    ix = pb.ix
+    if not pb.dx.extractor.uses_text:
+        return None  # the model sent no message through text embeddings
+    ann = ix.annotations
+    terms = ann.indices[ann.indptr[d] : ann.indptr[d + 1]]
+    if not len(terms):
+        return None
+    cos = ix.text_embedding[terms].astype("float32") @ ix.text_embedding[t].astype("float32")
+    b = int(terms[int(cos.argmax())])
+    claim = "supports" if contribution >= 0 else "against"
+    path = pb.build(
+        claim, "similar", contribution, pb.annotation_hops(ix.diseases[d], ix.phenotypes[b]), ix.phenotypes[b]
+    )
+    path.similar_to = (pb.node(ix.phenotypes[t]), float(cos.max()))
+    return path
+
+
 def _excluded_path(pb: _PathBuilder, x: int, d: int, contribution: float) -> EvidencePath | None:
     ix = pb.ix
     disease = ix.diseases[d]
@@ -366,7 +399,10 @@ def explain(
         pos = sorted((c for c in contrib if c[0] > 0), key=lambda c: -c[0])[:per_disease]
         neg = sorted((c for c in contrib if c[0] < 0), key=lambda c: c[0])[:per_disease]
         for value, kind, t in pos + neg:
-            p = _observed_path(pb, t, d, value) if kind == "o" else _excluded_path(pb, t, d, value)
+            if kind == "o":
+                p = _observed_path(pb, t, d, value) or _similar_path(pb, t, d, value)
+            else:
+                p = _excluded_path(pb, t, d, value)
             if p is not None:
                 paths.append(p)
         if use_genes:

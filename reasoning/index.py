@@ -11,6 +11,7 @@ copies where columns are read), since the propagation reads columns of single te
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -159,6 +160,11 @@ class KGIndex:
         excludes: ``(D, T)`` CSC 0/1, direct ``EXCLUDES_PHENOTYPE`` (NOT) annotations.
         disease_genes: Gene symbol → disease indices (for the gene-aware mode).
         parents: Term index → parent term indices (direct ``IS_A``).
+        similar: ``(T, T)`` CSR, each phenotype's nearest annotated phenotypes by text embedding
+            outside its own lineage, valued by cosine similarity (:mod:`kgdx.reasoning.similar`),
+            or ``None`` until :meth:`with_text` computes it.
+        text_embedding: ``(T, 384)`` float16, each phenotype's L2-normalised text embedding (the
+            same texts; ``None`` until :meth:`with_text`).
     """
 
     phenotypes: list[str]
@@ -173,6 +179,8 @@ class KGIndex:
     disease_genes: dict[str, list[int]] = field(default_factory=dict)
     parents: dict[int, list[int]] = field(default_factory=dict)
     members: list[tuple[str, ...]] = field(default_factory=list)
+    similar: sp.csr_matrix | None = None
+    text_embedding: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.phenotype_index = {t: i for i, t in enumerate(self.phenotypes)}
@@ -308,8 +316,21 @@ class KGIndex:
             members,
         )
 
+    def with_text(self, store: KGStore, *, progress: bool = False) -> KGIndex:
+        """Compute :attr:`text_embedding` and :attr:`similar` if they are missing (embeds every
+        phenotype: minutes, once; the embeddings are cached in the user's cache folder). Returns
+        ``self``."""
+        if self.similar is None or self.text_embedding is None:
+            from kgdx.reasoning.similar import phenotype_embeddings, similar_terms
+            from kgdx.settings import get_settings
+
+            emb = phenotype_embeddings(self, store, cache_dir=get_settings().cache_dir, progress=progress)
+            self.text_embedding = emb.astype(np.float16)
+            self.similar = similar_terms(self, emb)
+        return self
+
     @classmethod
-    def for_store(cls, store: KGStore) -> KGIndex:
+    def for_store(cls, store: KGStore, *, text: bool = False) -> KGIndex:
         """:meth:`from_store`, cached beside the snapshot the store was loaded from.
 
         Building the index takes seconds; reading it back takes a fraction of one, which is most
@@ -318,17 +339,26 @@ class KGIndex:
         snapshot's files, so ``kg extend`` or a rebuild makes a new one. A store changed in memory
         after loading, or one not loaded from a snapshot (Neo4j), is indexed afresh. A snapshot
         folder that cannot be written to is simply not cached.
+
+        Args:
+            store: The KG.
+            text: Also compute the text embeddings and neighbours (:meth:`with_text`) if the
+                cached index lacks them, and cache them with it.
         """
         folder = getattr(store, "snapshot_path", None)
         if folder is None:
-            return cls.from_store(store)
+            index = cls.from_store(store)
+            return index.with_text(store, progress=True) if text else index
         cache = Path(folder) / "cache" / f"index-{_fingerprint(Path(folder))}.npz"
+        index = None
         if cache.is_file():
-            try:
-                return cls.load(cache)
-            except (OSError, ValueError, KeyError):
-                pass  # unreadable or from an older format: rebuild it below
-        index = cls.from_store(store)
+            with contextlib.suppress(OSError, ValueError, KeyError):  # unreadable or older: rebuilt below
+                index = cls.load(cache)
+            if index is not None and (index.text_embedding is not None or not text):
+                return index
+        index = index or cls.from_store(store)
+        if text:
+            index.with_text(store, progress=True)
         try:
             for old in cache.parent.glob("index-*.npz"):
                 old.unlink()
@@ -352,6 +382,12 @@ class KGIndex:
             m = getattr(self, name)
             arrays |= {f"{name}.data": m.data, f"{name}.indices": m.indices, f"{name}.indptr": m.indptr}
             arrays[f"{name}.shape"] = np.array(m.shape)
+        if self.similar is not None:
+            m = self.similar
+            arrays |= {"similar.data": m.data, "similar.indices": m.indices, "similar.indptr": m.indptr}
+            arrays["similar.shape"] = np.array(m.shape)
+        if self.text_embedding is not None:
+            arrays["text_embedding"] = self.text_embedding
         arrays |= _ragged("members", self.members, str)
         arrays |= _ragged("genes", list(self.disease_genes.values()), np.int64)
         arrays["genes.keys"] = np.array(list(self.disease_genes), dtype=str)
@@ -381,6 +417,8 @@ class KGIndex:
             members = [tuple(m) for m in _unragged(z, "members")]
             genes = dict(zip(z["genes.keys"].tolist(), [list(g) for g in _unragged(z, "genes")], strict=True))
             parents = dict(zip(z["parents.keys"].tolist(), [list(p) for p in _unragged(z, "parents")], strict=True))
+            similar = matrix("similar", sp.csr_matrix) if "similar.shape" in z.files else None
+            text = z["text_embedding"] if "text_embedding" in z.files else None
             return cls(
                 z["phenotypes"].tolist(),
                 z["diseases"].tolist(),
@@ -394,6 +432,8 @@ class KGIndex:
                 genes,
                 parents,
                 members,
+                similar,
+                text,
             )
 
     def ancestors_of(self, t: int) -> np.ndarray:

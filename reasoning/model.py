@@ -33,7 +33,14 @@ from torch import nn
 
 from kgdx.kg.vocab import RelType
 from kgdx.reasoning.calibrate import top_isotonic_probabilities, top_label_probabilities
-from kgdx.reasoning.evidence import DISEASE_FEATURES, HAS_FINDING_FEATURES, LACKS_FINDING_FEATURES, CaseEvidence
+from kgdx.reasoning.evidence import (
+    DISEASE_FEATURES,
+    FIT_FEATURES,
+    HAS_FINDING_FEATURES,
+    LACKS_FINDING_FEATURES,
+    NEIGHBOUR_FEATURES,
+    CaseEvidence,
+)
 
 __all__ = ["EvidenceGNN", "EvidenceGNNConfig", "Attribution"]
 
@@ -91,6 +98,20 @@ class EvidenceGNNConfig:
     # Or, in its place, an isotonic map of the top outcome's probability: [knots, values], linear
     # between the knots (kgdx.reasoning.calibrate.top_isotonic_probabilities). None: no such map.
     top_isotonic: list[list[float]] | None = None
+    # Text embeddings in the messages (kgdx.reasoning.similar; opt-in: measured below the
+    # embedding-free model, docs/reasoning.md). text_neighbours: observed findings also send
+    # evidence through their text-embedding neighbours (near-synonyms and siblings the IS_A
+    # closure misses), with the cosine and frequency of the best one each disease has.
+    # text_fit: and their fit to each disease's text profile.
+    text_neighbours: bool = False
+    text_fit: bool = False
+
+    @property
+    def has_finding_columns(self) -> list[int]:
+        """Which of :data:`HAS_FINDING_FEATURES` the observed-finding message reads."""
+        off = set() if self.text_neighbours else set(NEIGHBOUR_FEATURES)
+        off |= set() if self.text_fit else set(FIT_FEATURES)
+        return [i for i, f in enumerate(HAS_FINDING_FEATURES) if f not in off]
 
 
 def _mlp(d_in: int, hidden: int, layers: int) -> nn.Sequential:
@@ -140,7 +161,7 @@ class EvidenceGNN(nn.Module):
         # One message function per relation that joins the patient to the KG, named as in the schema.
         self.messages = nn.ModuleDict(
             {
-                RelType.HAS_FINDING: _mlp(len(HAS_FINDING_FEATURES), c.hidden, c.layers),
+                RelType.HAS_FINDING: _mlp(len(c.has_finding_columns), c.hidden, c.layers),
                 RelType.LACKS_FINDING: _mlp(len(LACKS_FINDING_FEATURES), c.hidden, c.layers),
             }
         )
@@ -161,13 +182,13 @@ class EvidenceGNN(nn.Module):
         c = self.config
         return (
             f"{type(self).__name__}(hidden={c.hidden}, layers={c.layers}, use_excluded={c.use_excluded}, "
-            f"use_disease_features={c.use_disease_features}, params={sum(p.numel() for p in self.parameters())})"
+            f"use_disease_features={c.use_disease_features}, text_neighbours={c.text_neighbours}, text_fit={c.text_fit}, params={sum(p.numel() for p in self.parameters())})"
         )
 
     def _observed(self, ev: CaseEvidence) -> torch.Tensor:
         # (E,) message minus the finding's no-match message, weighted by the finding's probability
-        phi = self.messages[RelType.HAS_FINDING]
-        delta = (phi(ev.finding_feat) - phi(ev.finding_none)[ev.finding_index]).squeeze(-1)
+        phi, cols = self.messages[RelType.HAS_FINDING], self.config.has_finding_columns
+        delta = (phi(ev.finding_feat[:, cols]) - phi(ev.finding_none[:, cols])[ev.finding_index]).squeeze(-1)
         if self.config.monotone_observed:
             delta = torch.where(ev.finding_feat[:, _HAS_TERM] > 0, delta.clamp(min=0.0), delta)
         return delta * ev.finding_weight[ev.finding_index]

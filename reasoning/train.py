@@ -156,7 +156,6 @@ def train(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     _seed(c.seed)
-    index = index or KGIndex.from_store(store)
     if c.init:
         from kgdx.reasoning.checkpoint import load_checkpoint
 
@@ -165,7 +164,12 @@ def train(
         c.model = model.config
     else:
         model = EvidenceGNN(c.model)
-    extractor = EvidenceExtractor(index, ic_floor=c.model.ic_floor)
+    text = c.model.text_neighbours or c.model.text_fit
+    if index is None:
+        index = KGIndex.for_store(store, text=True) if text else KGIndex.from_store(store)
+    if text:
+        index.with_text(store, progress=progress)
+    extractor = EvidenceExtractor.for_model(index, c.model)
     sim = CaseSimulator(index, c.simulation, seed=c.seed)
     val_sim = CaseSimulator(index, c.simulation, seed=c.seed + 10_000)
     focus = [index.disease_index[d] for d in c.focus if d in index.disease_index]
@@ -364,7 +368,7 @@ def calibrate_checkpoint(
 def _scores(model: EvidenceGNN, cases: list[RealCase], index: KGIndex) -> torch.Tensor:
     """``model``'s scores of every disease for ``cases``, in batches of 64."""
     model.eval()
-    extractor = EvidenceExtractor(index, ic_floor=model.config.ic_floor)
+    extractor = EvidenceExtractor.for_model(index, model.config)
     return torch.cat(
         [
             model(CaseEvidence.batch([extractor(o, x) for o, x, _ in cases[i : i + 64]]))

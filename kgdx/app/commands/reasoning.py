@@ -229,7 +229,7 @@ def train(
     if real is not None:
         cfg.real_rate = 0.5 if real_rate is None else real_rate
     store = open_store("memory")
-    ix = KGIndex.from_store(store)
+    ix = KGIndex.for_store(store)
 
     def cases(folder: Path) -> list[tuple[str, RealCase]]:
         return [(cohort, c) for cohort, c, _ in _real_cases(store, ix, folder)]
@@ -355,7 +355,9 @@ def calibrate(
     if oof and holdout is not None:
         raise ConfigError("--oof takes each model's held-out cohorts from the model itself; drop --holdout")
     store = open_store("memory")
-    ix = KGIndex.from_store(store)
+    # A model that reads text-embedding neighbours needs them in the index (cached with the KG).
+    mc = load_checkpoint(checkpoint)[0].config
+    ix = KGIndex.for_store(store, text=mc.text_neighbours or mc.text_fit)
     cases = _real_cases(store, ix, real)
     scored_by = None
     if holdout is not None:
