@@ -42,9 +42,9 @@ class EvidencePath:
     edges: list[Edge]
     forward: list[bool]
     verified: bool = False
-    # kind "similar": the patient's finding and its cosine similarity to the path's first node, a
-    # text-embedding neighbour (kgdx.reasoning.similar). That step is the model's, not a KG edge,
-    # so the path (and its Cypher, and what "verified" checks) starts at the neighbour.
+    # kind "similar": the patient's finding and its cosine similarity to the path's first node, the
+    # disease's annotated phenotype nearest to it in text (kgdx.reasoning.similar). That step is
+    # the model's, not a KG edge, so the path (its Cypher, what "verified" checks) starts there.
     similar_to: tuple[Node, float] | None = None
 
     @property

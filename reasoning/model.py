@@ -18,7 +18,8 @@ disease is annotated with never argues against it: that message is floored at ``
 raising the finding's probability never lowers the disease (``monotone_observed``). With
 ``learned_prior``, ``γ ≥ 0`` is fitted with everything else instead of set by hand, and ``o_d``
 weights each shared term by the probability of the likeliest finding reaching it. Only (disease,
-finding) pairs that share something cost compute,
+finding) pairs that share something (or, with the opt-in ``text_neighbours`` / ``text_fit``,
+are near in text embedding: :mod:`kgdx.reasoning.similar`) cost compute,
 and every term is an exact, additive attribution that explanations read back. Nothing in the
 model is specific to a disease: a disease added to the KG later is scored from its neighbourhood
 without retraining.

@@ -167,7 +167,7 @@ def train(
     text = c.model.text_neighbours or c.model.text_fit
     if index is None:
         index = KGIndex.for_store(store, text=True) if text else KGIndex.from_store(store)
-    if text:
+    elif text:
         index.with_text(store, progress=progress)
     extractor = EvidenceExtractor.for_model(index, c.model)
     sim = CaseSimulator(index, c.simulation, seed=c.seed)
