@@ -353,7 +353,7 @@ class KGIndex:
         index = None
         if cache.is_file():
             with contextlib.suppress(OSError, ValueError, KeyError):  # unreadable or older: rebuilt below
-                index = cls.load(cache)
+                index = cls.load(cache, text=text)
             if index is not None and (index.text_embedding is not None or not text):
                 return index
         index = index or cls.from_store(store)
@@ -400,8 +400,9 @@ class KGIndex:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> KGIndex:
-        """Read an index written by :meth:`save`.
+    def load(cls, path: str | Path, *, text: bool = True) -> KGIndex:
+        """Read an index written by :meth:`save`; with ``text=False`` its text embeddings and
+        neighbours, if any, stay on disk (a model that reads no embedding starts faster).
 
         Raises:
             ValueError: if the file is from another index format.
@@ -417,8 +418,8 @@ class KGIndex:
             members = [tuple(m) for m in _unragged(z, "members")]
             genes = dict(zip(z["genes.keys"].tolist(), [list(g) for g in _unragged(z, "genes")], strict=True))
             parents = dict(zip(z["parents.keys"].tolist(), [list(p) for p in _unragged(z, "parents")], strict=True))
-            similar = matrix("similar", sp.csr_matrix) if "similar.shape" in z.files else None
-            text = z["text_embedding"] if "text_embedding" in z.files else None
+            similar = matrix("similar", sp.csr_matrix) if text and "similar.shape" in z.files else None
+            embedding = z["text_embedding"] if text and "text_embedding" in z.files else None
             return cls(
                 z["phenotypes"].tolist(),
                 z["diseases"].tolist(),
@@ -433,7 +434,7 @@ class KGIndex:
                 parents,
                 members,
                 similar,
-                text,
+                embedding,
             )
 
     def ancestors_of(self, t: int) -> np.ndarray:

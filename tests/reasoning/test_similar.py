@@ -130,6 +130,8 @@ def test_the_neighbour_table_round_trips(similar_index, tmp_path):
     back = KGIndex.load(similar_index.save(tmp_path / "index.npz"))
     assert (back.similar != similar_index.similar).nnz == 0
     assert np.array_equal(back.text_embedding, similar_index.text_embedding)
+    lean = KGIndex.load(tmp_path / "index.npz", text=False)  # left on disk for a model without text
+    assert lean.similar is None and lean.text_embedding is None
     plain = KGIndex.load(
         KGIndex(**{**_fields(similar_index), "similar": None, "text_embedding": None}).save(tmp_path / "b.npz")
     )
