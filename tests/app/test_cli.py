@@ -273,3 +273,6 @@ def test_a_model_that_reads_text_embeddings_trains_and_diagnoses(env, tmp_path):
     doc = json.loads(r.output[r.output.index("{") :])
     assert len(doc["diseases"]) == 3 and doc["explanation"]["validity"] == 1.0
     assert list((env / "cache").glob("phenotype-text-*.npy"))  # embedded once, cached
+    r = runner.invoke(app, ["calibrate", str(run / "best.pt"), "--real", str(_phenopackets(tmp_path / "real"))])
+    assert r.exit_code == 0, r.output
+    assert "calibrated on 3 cases" in " ".join(r.output.split())
