@@ -17,8 +17,8 @@ patient's conditions, gets a **withdraw** entry (stopping the offending drug is 
 and the first treatment of a drug-induced disease). Two current drugs that interact get a
 **review** entry with the interaction's path, unless the pair is contraindicated and only one of
 them ``TREATS`` a likely diagnosis or a known condition: then the other gets a **withdraw** entry
-(tramadol started for back pain in a patient on rasagiline for Parkinson's), with both edges. A drug that a module says ``RELIEVES`` particular
-symptoms (midodrine: orthostatic hypotension) is suggested only to a patient who has one of them,
+(tramadol started for back pain in a patient on rasagiline for Parkinson's), with both edges. A
+drug that a module says ``RELIEVES`` particular symptoms (midodrine: orthostatic hypotension) is suggested only to a patient who has one of them,
 and one a module says to ``AVOID_IN`` an age group is not suggested to a patient of that age (a
 current one gets a **review** entry).
 These relationship types are read when the KG has them. A drug the patient already takes is never
@@ -353,11 +353,11 @@ def _withdrawals(
     # ("withdraw", with both edges as the path). Otherwise which one to stop is the prescriber's
     # call: "review".
     ix = dx.index
-    treated = {m: f"{r.name}, a likely diagnosis" for m, r in likely.items()}
+    treated = {m: (r.name, "a likely diagnosis") for m, r in likely.items()}
     for c in result.case.conditions:
         row = ix.disease_index.get(c)
         for m in ix.members[row] if row is not None else (c,):
-            treated.setdefault(m, f"{ix.disease_names[row] if row is not None else c}, a known condition")
+            treated.setdefault(m, (ix.disease_names[row] if row is not None else c, "a known condition"))
 
     def treating(drug: str) -> Edge | None:
         return next(
@@ -391,9 +391,8 @@ def _withdrawals(
                 t = keep[kept[0]]
                 kept_name, stop_name = (na, nb_) if kept[0] == e.src else (nb_, na)
                 issue.edges = [e, t]
-                issue.text += (
-                    f"; {kept_name} treats {treated[t.dst].replace(',', f' ({t.dst}),', 1)}, so stop {stop_name}"
-                )
+                disease, why = treated[t.dst]
+                issue.text += f"; {kept_name} treats {disease} ({t.dst}), {why}, so stop {stop_name}"
                 issue.cypher = path_match(
                     [(NodeLabel.DRUG, stop), (NodeLabel.DRUG, kept[0]), (NodeLabel.DISEASE, t.dst)],
                     [(RelType.INTERACTS_WITH, stop == e.src), (RelType.TREATS, True)],

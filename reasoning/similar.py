@@ -7,12 +7,15 @@ with the project's text encoder (MiniLM; its name, three synonyms and the first 
 definition) and keeps its ``k`` nearest phenotypes that some disease is annotated with, excluding
 its own ancestors and descendants (those the closure already covers). A finding then also sends a
 message to the diseases annotated with one of its neighbours, carrying the cosine similarity, and
-the model learns how much such a match is worth (``EvidenceGNNConfig.text_neighbours``).
+the model learns how much such a match is worth (``EvidenceGNNConfig.text_neighbours``). Each
+disease also gets a text profile, its annotated phenotypes' embeddings weighted by frequency ×
+IC, which a finding can fit (``EvidenceGNNConfig.text_fit``). Both are opt-in: measured on the
+same budget, neither beat the embedding-free model (docs/reasoning.md).
 
-The neighbour table is a sparse ``(T, T)`` matrix saved with the KG index beside the snapshot,
-so it is computed once per KG (a few minutes on 2 cores) and read back in milliseconds; the
-embeddings themselves are cached per text under the user's cache folder, so rebuilding the same
-KG does not embed it again.
+The embeddings and the sparse ``(T, T)`` neighbour table are saved with the KG index beside the
+snapshot, so they are computed once per KG (minutes on 2 cores) and read back in milliseconds;
+the embeddings are also cached under the user's cache folder, keyed on the texts, so rebuilding
+the same KG does not embed it again.
 """
 
 from __future__ import annotations
