@@ -44,9 +44,8 @@ class Diagnoser:
     def __init__(self, store: KGStore, model: EvidenceGNN, index: KGIndex | None = None) -> None:
         self.store = store
         self.model = model.eval()
-        text = model.config.text_neighbours or model.config.text_fit
-        self.index = index or KGIndex.for_store(store, text=text)
-        if text:
+        self.index = index or KGIndex.for_store(store, text=model.config.uses_text)
+        if model.config.uses_text:
             self.index.with_text(store, progress=True)
         self.extractor = EvidenceExtractor.for_model(self.index, model.config)
         self._indicates = self._lab_map()

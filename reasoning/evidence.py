@@ -158,6 +158,7 @@ class EvidenceExtractor:
 
             self._phenotype_text = np.asarray(index.text_embedding, np.float32)
             self._disease_text = disease_embeddings(index, self._phenotype_text)
+        self._zeros = np.zeros(index.num_diseases, np.float32)  # the text features when off (read-only)
         ann = index.annotations
         self._n_ann = np.diff(ann.indptr).astype(np.float32)
         weighted = ann.multiply(index.ic[None, :]).tocsr()
@@ -186,16 +187,15 @@ class EvidenceExtractor:
     def _similar_match(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """Per disease, the cosine similarity of the most similar neighbour of ``t`` that its
         profile reaches, and the frequency there (zeros without neighbours)."""
-        ix = self.index
-        cos = np.zeros(ix.num_diseases, np.float32)
-        freq = np.zeros(ix.num_diseases, np.float32)
-        if self.similar is not None:
-            s = self.similar
-            lo, hi = s.indptr[t], s.indptr[t + 1]
-            for a, c in sorted(zip(s.indices[lo:hi], s.data[lo:hi]), key=lambda x: x[1]):  # best last
-                rows, f = ix.rows_reaching(int(a))
-                cos[rows] = c
-                freq[rows] = f
+        s = self.similar
+        if s is None:
+            return self._zeros, self._zeros
+        cos, freq = np.zeros_like(self._zeros), np.zeros_like(self._zeros)
+        lo, hi = s.indptr[t], s.indptr[t + 1]
+        for a, c in sorted(zip(s.indices[lo:hi], s.data[lo:hi]), key=lambda x: x[1]):  # best last
+            rows, f = self.index.rows_reaching(int(a))
+            cos[rows] = c
+            freq[rows] = f
         return cos, freq
 
     def _text_fit(self, t: int) -> np.ndarray:
@@ -203,7 +203,7 @@ class EvidenceExtractor:
         ``TEXT_FIT_DISEASES``-th best disease (0 for that one and all below)."""
         D = self.index.num_diseases
         if self._disease_text is None:
-            return np.zeros(D, np.float32)
+            return self._zeros
         cos = self._disease_text @ self._phenotype_text[t]
         n = min(TEXT_FIT_DISEASES, D - 1)
         cut = np.partition(cos, D - 1 - n)[D - 1 - n]

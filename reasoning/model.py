@@ -108,6 +108,11 @@ class EvidenceGNNConfig:
     text_fit: bool = False
 
     @property
+    def uses_text(self) -> bool:
+        """Whether the model reads text embeddings (the index must carry them: KGIndex.with_text)."""
+        return self.text_neighbours or self.text_fit
+
+    @property
     def has_finding_columns(self) -> list[int]:
         """Which of :data:`HAS_FINDING_FEATURES` the observed-finding message reads."""
         off = set() if self.text_neighbours else set(NEIGHBOUR_FEATURES)
@@ -167,6 +172,7 @@ class EvidenceGNN(nn.Module):
             }
         )
         self.psi = _mlp(len(DISEASE_FEATURES), c.hidden, c.layers)
+        self._has_columns = c.has_finding_columns
         if c.learned_prior:
             self.prior_weight = nn.Parameter(torch.tensor(float(c.prior_weight)))
         self.reset_parameters()
@@ -188,7 +194,7 @@ class EvidenceGNN(nn.Module):
 
     def _observed(self, ev: CaseEvidence) -> torch.Tensor:
         # (E,) message minus the finding's no-match message, weighted by the finding's probability
-        phi, cols = self.messages[RelType.HAS_FINDING], self.config.has_finding_columns
+        phi, cols = self.messages[RelType.HAS_FINDING], self._has_columns
         delta = (phi(ev.finding_feat[:, cols]) - phi(ev.finding_none[:, cols])[ev.finding_index]).squeeze(-1)
         if self.config.monotone_observed:
             delta = torch.where(ev.finding_feat[:, _HAS_TERM] > 0, delta.clamp(min=0.0), delta)

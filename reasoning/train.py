@@ -164,10 +164,9 @@ def train(
         c.model = model.config
     else:
         model = EvidenceGNN(c.model)
-    text = c.model.text_neighbours or c.model.text_fit
     if index is None:
-        index = KGIndex.for_store(store, text=True) if text else KGIndex.from_store(store)
-    elif text:
+        index = KGIndex.for_store(store, text=True) if c.model.uses_text else KGIndex.from_store(store)
+    elif c.model.uses_text:
         index.with_text(store, progress=progress)
     extractor = EvidenceExtractor.for_model(index, c.model)
     sim = CaseSimulator(index, c.simulation, seed=c.seed)

@@ -355,13 +355,13 @@ def calibrate(
     if oof and holdout is not None:
         raise ConfigError("--oof takes each model's held-out cohorts from the model itself; drop --holdout")
     store = open_store("memory")
-    # A model that reads text-embedding neighbours needs them in the index (cached with the KG).
-    mc = load_checkpoint(checkpoint)[0].config
-    ix = KGIndex.for_store(store, text=mc.text_neighbours or mc.text_fit)
+    model, meta = load_checkpoint(checkpoint)
+    # A model that reads text embeddings needs them in the index (cached with the KG).
+    ix = KGIndex.for_store(store, text=model.config.uses_text)
     cases = _real_cases(store, ix, real)
     scored_by = None
     if holdout is not None:
-        tc = {**load_checkpoint(checkpoint)[1].get("train_config", {}), "holdout": holdout}
+        tc = {**meta.get("train_config", {}), "holdout": holdout}
         cases = [case for case in cases if held_out_by(tc, case[0])]
     elif oof:
         models = [checkpoint, *oof]
