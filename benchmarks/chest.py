@@ -16,6 +16,10 @@ What runs, in order:
      symptoms alone, + labs, + report.
    - **KG fusion, fine-tuned** on the train split (cross-entropy of the primary disease over every
      KG disease, model selected on validation), reported separately.
+   - **KG fusion + embedding messages, fine-tuned**: the same, from the same model, cases, steps
+     and seeds, with the patient's CT and report embeddings as messages to every disease
+     (``EvidenceGNNConfig.patient_embeddings``: each embedding against the disease's text profile
+     through a learned low-rank form that starts at zero). ``--no-embedding-messages`` skips it.
    - **Image-only** (CT embedding → MLP), **text-only** (report MiniLM embedding → MLP),
      **labs-only** (MedMPT lab encoder → MLP) and **attention fusion without the KG** (modality
      tokens → 2-layer transformer → MLP, MedMPT's medication-task fusion), trained on the train
@@ -85,6 +89,8 @@ KG_VARIANTS = {
     "KG: symptoms+labs": ({"phenopacket"}, True),
     "KG: symptoms+labs+report": ({"phenopacket", "report"}, True),
 }
+FINETUNED = "KG fusion, fine-tuned on train"
+EMBEDDED = "KG fusion + embedding messages, fine-tuned on train"
 SUPERVISED = (
     "image-only (CT emb → MLP)",
     "text-only (report emb → MLP)",
@@ -232,6 +238,39 @@ def finetune(
                 best, best_state, best_step = a, copy.deepcopy(model.state_dict()), step
     model.load_state_dict(best_state)
     return model.eval(), {"best_step": best_step, "val_macro_auroc": round(best, 4)}
+
+
+def finetune_runs(
+    dx: Diagnoser,
+    evidence: dict[str, list[CaseEvidence | None]],
+    gold_train: list[int],
+    data: dict[str, Any],
+    kg_cols: list[int],
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """:func:`finetune` at each share of the training labels, ``--repeats`` seeds each: the test
+    and held-out figures, mean and SD, keyed by share."""
+    val_ok = [i for i, e in enumerate(evidence["validation"]) if e is not None]
+    out = {}
+    for frac in args.fractions:
+        runs = []
+        for r in range(args.repeats):
+            sub = _subset(len(evidence["train"]), frac, r)
+            pairs = [(evidence["train"][i], gold_train[i]) for i in sub if evidence["train"][i] is not None]
+            ft, info = finetune(
+                dx,
+                pairs,
+                [evidence["validation"][i] for i in val_ok],
+                data["Y"]["validation"][val_ok],
+                kg_cols,
+                steps=args.finetune_steps,
+                lr=1e-3,
+                seed=r,
+            )
+            S = {s: kg_scores(ft, evidence[s], kg_cols) for s in ("test", "held_out") if s in evidence}
+            runs.append({**evaluate(S, data), "selection": info})
+        out[f"{frac:.0%}"] = _mean_sd(runs)
+    return out
 
 
 # -- metrics -------------------------------------------------------------------------------------------
@@ -400,7 +439,7 @@ def _f(v: Any) -> str:
 def print_table(methods: dict[str, dict[str, Any]], fractions: list[float]) -> str:
     lines = []
     head = (
-        f"{'method':36s} {'labels':>9s} | {'AUROC':>6s} {'AUPRC':>6s} {'top1':>6s} {'top3':>6s} | "
+        f"{'method':52s} {'labels':>9s} | {'AUROC':>6s} {'AUPRC':>6s} {'top1':>6s} {'top3':>6s} | "
         f"{'HO top1':>7s} {'HO top3':>7s} {'HO AUROC':>8s}"
     )
     lines += [head, "-" * len(head)]
@@ -408,7 +447,7 @@ def print_table(methods: dict[str, dict[str, Any]], fractions: list[float]) -> s
         for frac, r in by_frac.items():
             t, h = r["test"], r.get("held_out", {})
             lines.append(
-                f"{name[:36]:36s} {frac:>9s} | {_f(t['macro_auroc']):>6s} {_f(t['macro_auprc']):>6s} "
+                f"{name[:52]:52s} {frac:>9s} | {_f(t['macro_auroc']):>6s} {_f(t['macro_auprc']):>6s} "
                 f"{_f(t['top1']):>6s} {_f(t['top3']):>6s} | {_f(h.get('top1')):>7s} {_f(h.get('top3')):>7s} "
                 f"{_f(h.get('held_out_disease_auroc')):>8s}"
             )
@@ -477,6 +516,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--fractions", type=float, nargs="+", default=[1.0, 0.1], help="shares of the training labels")
     ap.add_argument("--repeats", type=int, default=3, help="seeds per supervised run (and label subset)")
     ap.add_argument("--finetune-steps", type=int, default=150, help="KG fine-tuning steps (0: skip)")
+    ap.add_argument(
+        "--no-embedding-messages",
+        dest="embedding_messages",
+        action="store_false",
+        help="skip the fine-tuned variant whose messages also read the CT and report embeddings",
+    )
     ap.add_argument("--link-embeddings", action="store_true", help="let the linker match paraphrases with MiniLM too")
     ap.add_argument(
         "--threads",
@@ -636,31 +681,26 @@ def main(argv: list[str] | None = None) -> int:
         methods[name] = {"zero-shot": evaluate(S, data)}
     clock("KG zero-shot scoring")
 
-    # 4b. KG fine-tuned on the train split
+    # 4b. KG fine-tuned on the train split; then the same with the patient's embeddings as
+    # messages (EvidenceGNNConfig.patient_embeddings), on the same cases, steps and seeds
+    emb_widths = None
     if args.finetune_steps:
         keep, labs_on = KG_VARIANTS[full]
         evidence["train"] = kg_evidence(dx, [select_modalities(mc, keep, labs=labs_on) for mc in built["train"]])
         gold_train = [dx.index.disease_index[diseases[p]] for p in data["primary"]["train"]]
-        val_ok = [i for i, e in enumerate(evidence["validation"]) if e is not None]
-        for frac in args.fractions:
-            runs = []
-            for r in range(args.repeats):
-                sub = _subset(len(evidence["train"]), frac, r)
-                pairs = [(evidence["train"][i], gold_train[i]) for i in sub if evidence["train"][i] is not None]
-                ft, info = finetune(
-                    dx,
-                    pairs,
-                    [evidence["validation"][i] for i in val_ok],
-                    data["Y"]["validation"][val_ok],
-                    kg_cols,
-                    steps=args.finetune_steps,
-                    lr=1e-3,
-                    seed=r,
-                )
-                S = {s: kg_scores(ft, evidence[s], kg_cols) for s in ("test", "held_out") if ids[s]}
-                runs.append({**evaluate(S, data), "selection": info})
-            methods.setdefault("KG fusion, fine-tuned on train", {})[f"{frac:.0%}"] = _mean_sd(runs)
+        ft_args = (gold_train, data, kg_cols, args)
+        methods[FINETUNED] = finetune_runs(dx, evidence, *ft_args)
         clock("KG fine-tuning")
+        if args.embedding_messages:
+            widths = emb_widths = {m: int(built["train"][0].embeddings[m].shape[0]) for m in ("ct", "report")}
+            dx_e = Diagnoser(store, dx.model.with_patient_embeddings(widths), index=dx.index)
+            ev_e = {
+                s: kg_evidence(dx_e, [select_modalities(mc, keep, labs=labs_on) for mc in built[s]])
+                for s in ("train", "validation", "test", "held_out")
+                if ids[s]
+            }
+            methods[EMBEDDED] = finetune_runs(dx_e, ev_e, *ft_args)
+            clock("KG fine-tuning with embedding messages")
 
     # 4c. supervised baselines without the KG
     y_tr = torch.from_numpy(data["Y"]["train"][:, trained_cols])
@@ -730,6 +770,7 @@ def main(argv: list[str] | None = None) -> int:
             "fractions": args.fractions,
             "repeats": args.repeats,
             "finetune_steps": args.finetune_steps,
+            "embedding_messages": emb_widths,
             "ct_epochs": args.ct_epochs,
             "threads": torch.get_num_threads(),
             "fit": asdict(FitConfig()),

@@ -122,7 +122,7 @@ class Diagnoser:
         observed, weights, excluded, genes, notes = self._inputs(case, use_genes)
         if not observed and not excluded:
             raise DataError(f"case {case.id} has no finding the KG knows; nothing to rank from", file=case.source)
-        return self.extractor(observed, excluded, weights, genes), observed, excluded, notes
+        return self.extractor(observed, excluded, weights, genes, case.embeddings), observed, excluded, notes
 
     @torch.no_grad()
     def rank(self, case: PatientCase | str | Path, k: int = 10, *, use_genes: bool = False) -> Ranking:

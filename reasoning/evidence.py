@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from kgdx.errors import DataError
 from kgdx.reasoning.index import KGIndex
 
 __all__ = [
@@ -86,7 +87,10 @@ class CaseEvidence:
     ``disease_feat`` is ``(num_diseases, len(DISEASE_FEATURES))``; ``overlap`` is
     ``(num_diseases, 2)``: the summed IC of the terms the observed (excluded) findings' closure
     shares with each disease's profile (each observed term weighted by the probability of the
-    likeliest finding that reaches it).
+    likeliest finding that reaches it). For a model that reads the patient's encoder embeddings,
+    ``patient_embedding`` is ``(num_cases, Σ widths)``, the case's embeddings side by side in the
+    model's order (zeros for one the case lacks), and ``disease_text`` the ``(num_diseases, 384)``
+    text profiles they are compared with (shared by every case of the index, not copied).
     """
 
     finding_disease: torch.Tensor
@@ -102,15 +106,16 @@ class CaseEvidence:
     overlap: torch.Tensor
     num_diseases: int
     num_cases: int = 1
+    patient_embedding: torch.Tensor | None = None
+    disease_text: torch.Tensor | None = None
 
     @staticmethod
     def batch(items: list[CaseEvidence]) -> CaseEvidence:
         """Stack cases: disease indices become ``case * num_diseases + disease``."""
         D = items[0].num_diseases
         oo = eo = 0
-        parts: dict[str, list[torch.Tensor]] = {
-            k: [] for k in CaseEvidence.__dataclass_fields__ if k not in ("num_diseases", "num_cases")
-        }
+        unstacked = ("num_diseases", "num_cases", "patient_embedding", "disease_text")
+        parts: dict[str, list[torch.Tensor]] = {k: [] for k in CaseEvidence.__dataclass_fields__ if k not in unstacked}
         for b, it in enumerate(items):
             parts["finding_disease"].append(it.finding_disease + b * D)
             parts["finding_index"].append(it.finding_index + oo)
@@ -128,7 +133,16 @@ class CaseEvidence:
                 parts[k].append(getattr(it, k))
             oo += len(it.finding_none)
             eo += len(it.lacking_none)
-        return CaseEvidence(**{k: torch.cat(v) for k, v in parts.items()}, num_diseases=D, num_cases=len(items))
+        embedded = items[0].patient_embedding is not None
+        if any((it.patient_embedding is not None) != embedded for it in items):
+            raise ValueError("cannot batch evidence with and without patient embeddings")
+        return CaseEvidence(
+            **{k: torch.cat(v) for k, v in parts.items()},
+            num_diseases=D,
+            num_cases=len(items),
+            patient_embedding=torch.cat([it.patient_embedding for it in items]) if embedded else None,
+            disease_text=items[0].disease_text,
+        )
 
 
 class EvidenceExtractor:
@@ -142,22 +156,41 @@ class EvidenceExtractor:
             (``index.similar``, see :meth:`KGIndex.with_text`).
         text_fit: Also send each finding's fit to the text profile of the diseases it fits best
             (``index.text_embedding``).
+        patient_embeddings: The case embeddings to pass on, with their widths
+            (``EvidenceGNNConfig.patient_embeddings``), and the diseases' text profiles with them.
     """
 
     def __init__(
-        self, index: KGIndex, ic_floor: float = 1.0, *, text_neighbours: bool = False, text_fit: bool = False
+        self,
+        index: KGIndex,
+        ic_floor: float = 1.0,
+        *,
+        text_neighbours: bool = False,
+        text_fit: bool = False,
+        patient_embeddings: dict[str, int] | None = None,
     ) -> None:
-        if (text_neighbours or text_fit) and index.text_embedding is None:
+        self.patient_embeddings = dict(patient_embeddings or {})
+        if (text_neighbours or text_fit or self.patient_embeddings) and index.text_embedding is None:
             raise ValueError("text features need the index's text embeddings: call index.with_text(store) first")
+        if self.patient_embeddings:
+            from kgdx.reasoning.similar import TEXT_WIDTH
+
+            if index.text_embedding.shape[1] != TEXT_WIDTH:
+                raise ValueError(
+                    f"patient embeddings are compared with {TEXT_WIDTH}-d text profiles; the index's text embeddings "
+                    f"are {index.text_embedding.shape[1]}-d"
+                )
         self.index = index
         self.ic_floor = ic_floor
         self.similar = index.similar if text_neighbours else None
-        self._disease_text = self._phenotype_text = None
-        if text_fit:
+        self._disease_text = self._phenotype_text = self._disease_profile = None
+        if text_fit or self.patient_embeddings:
             from kgdx.reasoning.similar import disease_embeddings
 
             self._phenotype_text = np.asarray(index.text_embedding, np.float32)
-            self._disease_text = disease_embeddings(index, self._phenotype_text)
+            profile = disease_embeddings(index, self._phenotype_text)
+            self._disease_text = profile if text_fit else None
+            self._disease_profile = torch.from_numpy(profile) if self.patient_embeddings else None
         self._zeros = np.zeros(index.num_diseases, np.float32)  # the text features when off (read-only)
         ann = index.annotations
         self._n_ann = np.diff(ann.indptr).astype(np.float32)
@@ -170,7 +203,13 @@ class EvidenceExtractor:
     @classmethod
     def for_model(cls, index: KGIndex, config) -> EvidenceExtractor:  # noqa: ANN001 - EvidenceGNNConfig
         """The extractor whose messages a model with ``config`` reads."""
-        return cls(index, ic_floor=config.ic_floor, text_neighbours=config.text_neighbours, text_fit=config.text_fit)
+        return cls(
+            index,
+            ic_floor=config.ic_floor,
+            text_neighbours=config.text_neighbours,
+            text_fit=config.text_fit,
+            patient_embeddings=config.patient_embeddings,
+        )
 
     @property
     def uses_text(self) -> bool:
@@ -181,8 +220,28 @@ class EvidenceExtractor:
         return (
             f"EvidenceExtractor(phenotypes={self.index.num_phenotypes}, diseases={self.index.num_diseases}, "
             f"ic_floor={self.ic_floor}, text_neighbours={self.similar is not None}, "
-            f"text_fit={self._disease_text is not None})"
+            f"text_fit={self._disease_text is not None}, patient_embeddings={sorted(self.patient_embeddings)})"
         )
+
+    def _patient_embedding(self, embeddings: dict[str, np.ndarray] | None) -> torch.Tensor | None:
+        """The case's embeddings side by side in the model's order, zeros for one it lacks."""
+        if not self.patient_embeddings:
+            return None
+        embeddings = embeddings or {}
+        parts = []
+        for m, width in self.patient_embeddings.items():
+            e = embeddings.get(m)
+            if e is None:
+                parts.append(np.zeros(width, np.float32))
+                continue
+            e = np.asarray(e, np.float32).reshape(-1)
+            if e.shape[0] != width:
+                raise DataError(
+                    f"the model reads {width}-d {m!r} embeddings; this case's is {e.shape[0]}-d",
+                    field=f"embeddings.{m}",
+                )
+            parts.append(e)
+        return torch.from_numpy(np.concatenate(parts))[None]
 
     def _similar_match(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """Per disease, the cosine similarity of the most similar neighbour of ``t`` that its
@@ -230,6 +289,7 @@ class EvidenceExtractor:
         excluded: list[int] = (),
         weights: list[float] | None = None,
         gene_diseases: list[int] | None = None,
+        embeddings: dict[str, np.ndarray] | None = None,
     ) -> CaseEvidence:
         """Messages for one case.
 
@@ -238,6 +298,8 @@ class EvidenceExtractor:
             excluded: Term indices of excluded findings.
             weights: Probability of each observed finding (default 1).
             gene_diseases: Disease indices associated with the case's genes (gene-aware mode).
+            embeddings: The case's encoder embeddings (``PatientCase.embeddings``); only those
+                in ``patient_embeddings`` are read.
         """
         ix = self.index
         D = ix.num_diseases
@@ -366,4 +428,6 @@ class EvidenceExtractor:
             disease_feat=torch.from_numpy(disease.astype(np.float32)),
             overlap=torch.from_numpy(np.stack([weighted_overlap, exc_overlap], 1).astype(np.float32)),
             num_diseases=D,
+            patient_embedding=self._patient_embedding(embeddings),
+            disease_text=self._disease_profile,
         )

@@ -97,6 +97,9 @@ class DiseaseExplanation:
     disease: RankedDisease
     supports: list[EvidencePath] = field(default_factory=list)
     against: list[EvidencePath] = field(default_factory=list)
+    # What each of the patient's encoder embeddings added (EvidenceGNNConfig.patient_embeddings):
+    # a learned similarity to the disease's text profile, not a KG path, so it is shown apart.
+    embeddings: dict[str, float] = field(default_factory=dict)
 
     @property
     def paths(self) -> list[EvidencePath]:
@@ -136,6 +139,7 @@ class Explanation:
                     **d.disease.to_dict(),
                     "supports": [p.to_dict() for p in d.supports],
                     "against": [p.to_dict() for p in d.against],
+                    **({"embeddings": {m: round(v, 4) for m, v in d.embeddings.items()}} if d.embeddings else {}),
                 }
                 for d in self.diseases
             ],
@@ -152,6 +156,7 @@ class Explanation:
                     lines.append(f"   {title:7s} {c}{p.text()}" + ("" if p.verified else "  [NOT IN KG]"))
                     if cypher:
                         lines.append(f"           {p.cypher}")
+            lines += [f"   {'embedding':7s} {v:+.2f} {_embedding_text(m)}" for m, v in d.embeddings.items()]
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -166,8 +171,15 @@ class Explanation:
                     for p in paths:
                         c = "" if p.contribution is None else f"{p.contribution:+.2f} "
                         out.append(f"- {c}{p.text()}\n  ```cypher\n  {p.cypher}\n  ```")
+            if d.embeddings:
+                out.append("**Embeddings**\n")
+                out += [f"- {v:+.2f} {_embedding_text(m)}" for m, v in d.embeddings.items()]
         out += [f"\n> {n}" for n in self.notes]
         return "\n".join(out)
+
+
+def _embedding_text(modality: str) -> str:
+    return f"the patient's {modality} embedding against the disease's text profile (learned similarity, not a KG path)"
 
 
 class _PathBuilder:
@@ -424,9 +436,15 @@ def explain(
             # The same edges as from the phenotype, walked the other way: from the disease.
             hops = [(src, rel, dst, True) for src, rel, dst, _ in reversed(pb.annotation_hops(r.id, ix.phenotypes[b]))]
             paths.append(pb.build("against", "expected-absent", None, hops, hops[0][0]))
+        embedded = {}
+        if att.embedding is not None:
+            names = list(dx.model.config.patient_embeddings)
+            embedded = {
+                names[m]: float(att.embedding[m, d]) for m in range(len(names)) if abs(att.embedding[m, d]) > 1e-6
+            }
         out.append(
             DiseaseExplanation(
-                r, [p for p in paths if p.claim == "supports"], [p for p in paths if p.claim == "against"]
+                r, [p for p in paths if p.claim == "supports"], [p for p in paths if p.claim == "against"], embedded
             )
         )
     return Explanation(result.case.id, out, list(result.notes))

@@ -27,7 +27,7 @@ without retraining.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 from torch import nn
@@ -106,11 +106,19 @@ class EvidenceGNNConfig:
     # text_fit: and their fit to each disease's text profile.
     text_neighbours: bool = False
     text_fit: bool = False
+    # The encoders' embeddings of the patient (PatientCase.embeddings: "ct", "report", …) that the
+    # model reads, with their widths: each sends every disease one message, the patient's
+    # embedding against the disease's text profile (kgdx.reasoning.similar.disease_embeddings)
+    # through a learned low-rank bilinear form. Its patient side starts at zero, so a model that
+    # gains the message scores as before until it is trained on cases that carry embeddings; a
+    # case without one of them gets nothing from it. {}: off.
+    patient_embeddings: dict[str, int] = field(default_factory=dict)
+    embedding_rank: int = 16
 
     @property
     def uses_text(self) -> bool:
         """Whether the model reads text embeddings (the index must carry them: KGIndex.with_text)."""
-        return self.text_neighbours or self.text_fit
+        return self.text_neighbours or self.text_fit or bool(self.patient_embeddings)
 
     @property
     def has_finding_columns(self) -> list[int]:
@@ -135,16 +143,20 @@ class Attribution:
     """A score split into the additive contributions of each finding and of the disease prior.
 
     ``observed[j]`` / ``excluded[k]`` are ``(num_diseases,)`` tensors: how much finding ``j`` (``k``)
-    raised or lowered each disease's score relative to a disease sharing nothing with it.
+    raised or lowered each disease's score relative to a disease sharing nothing with it;
+    ``embedding[m]`` how much the patient's embedding ``m`` (in the order of
+    ``EvidenceGNNConfig.patient_embeddings``) did, relative to the mean disease.
     """
 
     prior: torch.Tensor
     observed: torch.Tensor
     excluded: torch.Tensor
+    embedding: torch.Tensor | None = None
 
     @property
     def score(self) -> torch.Tensor:
-        return self.prior + self.observed.sum(0) + self.excluded.sum(0)
+        s = self.prior + self.observed.sum(0) + self.excluded.sum(0)
+        return s if self.embedding is None else s + self.embedding.sum(0)
 
 
 class EvidenceGNN(nn.Module):
@@ -175,6 +187,13 @@ class EvidenceGNN(nn.Module):
         self._has_columns = c.has_finding_columns
         if c.learned_prior:
             self.prior_weight = nn.Parameter(torch.tensor(float(c.prior_weight)))
+        if c.patient_embeddings:
+            from kgdx.reasoning.similar import TEXT_WIDTH
+
+            self.patient_query = nn.ModuleDict(
+                {m: nn.Linear(width, c.embedding_rank, bias=False) for m, width in c.patient_embeddings.items()}
+            )
+            self.disease_key = nn.Linear(TEXT_WIDTH, c.embedding_rank, bias=False)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -184,12 +203,16 @@ class EvidenceGNN(nn.Module):
         if self.config.learned_prior:
             with torch.no_grad():
                 self.prior_weight.fill_(float(self.config.prior_weight))
+        if self.config.patient_embeddings:
+            for q in self.patient_query.values():
+                nn.init.zeros_(q.weight)  # see EvidenceGNNConfig.patient_embeddings
 
     def __repr__(self) -> str:
         c = self.config
         return (
             f"{type(self).__name__}(hidden={c.hidden}, layers={c.layers}, use_excluded={c.use_excluded}, "
-            f"use_disease_features={c.use_disease_features}, text_neighbours={c.text_neighbours}, text_fit={c.text_fit}, params={sum(p.numel() for p in self.parameters())})"
+            f"use_disease_features={c.use_disease_features}, text_neighbours={c.text_neighbours}, text_fit={c.text_fit}, "
+            f"patient_embeddings={sorted(c.patient_embeddings)}, params={sum(p.numel() for p in self.parameters())})"
         )
 
     def _observed(self, ev: CaseEvidence) -> torch.Tensor:
@@ -229,11 +252,32 @@ class EvidenceGNN(nn.Module):
             x[:, _EXCLUDED] = 0.0  # as for a patient with no excluded findings
         return self.psi(x).squeeze(-1)
 
+    def _embedding(self, ev: CaseEvidence) -> torch.Tensor | None:
+        """``(modalities, num_cases × num_diseases)``: each patient embedding's message, the
+        projected embedding against each disease's projected text profile, centred over the
+        diseases (the message says which diseases the embedding favours, not how many there are);
+        ``None`` for a model without them."""
+        c = self.config
+        if not c.patient_embeddings:
+            return None
+        if ev.patient_embedding is None or ev.disease_text is None:
+            raise ValueError("this model reads patient embeddings: build the evidence with EvidenceExtractor.for_model")
+        key = self.disease_key(ev.disease_text)  # (D, r)
+        out, start = [], 0
+        for m, width in c.patient_embeddings.items():
+            s = self.patient_query[m](ev.patient_embedding[:, start : start + width]) @ key.T  # (B, D)
+            out.append((s - s.mean(1, keepdim=True)).reshape(-1))
+            start += width
+        return torch.stack(out)
+
     def forward(self, ev: CaseEvidence) -> torch.Tensor:
         """Scores, ``(num_cases, num_diseases)``."""
         n = ev.num_cases * ev.num_diseases
         out = self._psi(ev) if self.config.use_disease_features else torch.zeros(n)
         out = out + self._prior(ev)
+        emb = self._embedding(ev)
+        if emb is not None:
+            out = out + emb.sum(0)
         if len(ev.finding_disease):
             out = out.index_add(0, ev.finding_disease, self._observed(ev))
         if self.config.use_excluded and len(ev.lacking_disease):
@@ -254,7 +298,16 @@ class EvidenceGNN(nn.Module):
         exc = torch.zeros(len(ev.lacking_none), D)
         if self.config.use_excluded and len(ev.lacking_disease):
             exc.index_put_((ev.lacking_index, ev.lacking_disease), self._excluded(ev), accumulate=True)
-        return Attribution(prior, obs, exc)
+        return Attribution(prior, obs, exc, self._embedding(ev))
+
+    def with_patient_embeddings(self, widths: dict[str, int], rank: int | None = None) -> EvidenceGNN:
+        """A copy that also reads the patient's encoder embeddings ``{name: width}`` and scores
+        exactly as this model until it is trained on cases that carry them (fine-tuning)."""
+        c = replace(self.config, patient_embeddings=dict(widths), embedding_rank=rank or self.config.embedding_rank)
+        out = EvidenceGNN(c)
+        own = {k: v for k, v in self.state_dict().items() if not k.startswith(("patient_query.", "disease_key."))}
+        out.load_state_dict(own, strict=False)
+        return out.train(self.training)
 
     def probabilities(self, scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Calibrated probabilities of each disease and of "a disease not in the KG".

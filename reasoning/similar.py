@@ -29,7 +29,10 @@ import scipy.sparse as sp
 
 from kgdx.kg.store import KGStore
 
-__all__ = ["phenotype_text", "phenotype_embeddings", "similar_terms", "disease_embeddings"]
+__all__ = ["TEXT_WIDTH", "phenotype_text", "phenotype_embeddings", "similar_terms", "disease_embeddings"]
+
+#: Width of the text encoder's embeddings (MiniLM), and so of every text profile.
+TEXT_WIDTH = 384
 
 #: Neighbours kept per phenotype, and the least cosine similarity that still counts.
 NEIGHBOURS = 8
