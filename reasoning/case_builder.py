@@ -560,14 +560,16 @@ class CaseBuilder:
         report: TextInput | None = None,
         ct: CTInput | None = None,
         labs: str | Path | Iterable[LabResult] | None = None,
-        embed: bool = False,
+        embed: bool | None = None,
     ) -> PatientCase:
         """One case from any mix of a phenopacket (path or case), HPO ids, drugs, conditions, a
         note, a report, a CT and labs.
 
         ``note`` and ``report`` are text, or a :class:`~pathlib.Path` to read it from (a ``str``
         is always text, never opened as a file). ``observed``/``excluded`` ids get
-        ``origin="request"`` and go in first, so text repeating them adds nothing.
+        ``origin="request"`` and go in first, so text repeating them adds nothing. ``embed``
+        keeps the report's embedding on ``case.embeddings`` (default: when the diagnoser's model
+        reads it, ``EvidenceGNNConfig.patient_embeddings``); the CT's is always kept.
         """
         start = self._start(case, (note, report, ct))
         start.observed += [Finding(i, origin="request") for i in observed]
@@ -586,7 +588,7 @@ class CaseBuilder:
         reports: Sequence[TextInput | None] | None = None,
         notes: Sequence[Sequence[TextInput]] | None = None,
         labs: Sequence[str | Path | Iterable[LabResult] | None] | None = None,
-        embed: bool = False,
+        embed: bool | None = None,
         progress: bool = False,
     ) -> list[PatientCase]:
         """Build many cases, running the encoders in batches.
@@ -623,6 +625,8 @@ class CaseBuilder:
             e, p = self.encode_ct([ct_in[i] for i in ct_idx])
             ct_out = {i: (e[j], p[j]) for j, i in enumerate(ct_idx)}
         rep_idx = [i for i, r in enumerate(rep_in) if r is not None]
+        if embed is None:
+            embed = "report" in self.dx.model.config.patient_embeddings
         if embed and rep_idx:
             r = self.encode_reports([rep_in[i] for i in rep_idx])
             for j, i in enumerate(rep_idx):

@@ -204,8 +204,11 @@ class EvidenceGNN(nn.Module):
             with torch.no_grad():
                 self.prior_weight.fill_(float(self.config.prior_weight))
         if self.config.patient_embeddings:
+            # A unit-scale key for a unit text profile, so the message can matter within a short
+            # fine-tune; the query starts at zero (see EvidenceGNNConfig.patient_embeddings).
+            nn.init.normal_(self.disease_key.weight, std=self.config.embedding_rank**-0.5)
             for q in self.patient_query.values():
-                nn.init.zeros_(q.weight)  # see EvidenceGNNConfig.patient_embeddings
+                nn.init.zeros_(q.weight)
 
     def __repr__(self) -> str:
         c = self.config

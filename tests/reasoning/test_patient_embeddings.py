@@ -167,3 +167,14 @@ def test_the_diagnoser_reads_the_case_embeddings_and_explains_them(tiny_store, t
     assert "ct embedding against the disease's text profile" in ex.to_text()
     assert ex.to_dict()["diseases"][0]["embeddings"].keys() == set(WIDTHS)
     assert not explain(dx, flat, top=1).diseases[0].embeddings  # no embedding: nothing shown
+
+
+def test_the_case_builder_keeps_the_report_embedding_a_model_reads(tiny_store, text_index):
+    from kgdx.reasoning.case_builder import CaseBuilder
+
+    report = "Impression: right lower lobe consolidation."
+    reads = Diagnoser(tiny_store, EvidenceGNN(CONFIG), index=text_index)
+    assert CaseBuilder(reads).build(report=report).embeddings["report"].shape == (TEXT_WIDTH,)
+    plain = Diagnoser(tiny_store, EvidenceGNN(EvidenceGNNConfig(hidden=8)), index=text_index)
+    assert "report" not in CaseBuilder(plain).build(report=report).embeddings
+    assert "report" in CaseBuilder(plain).build(report=report, embed=True).embeddings
