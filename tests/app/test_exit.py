@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -43,10 +44,13 @@ def test_the_script_exits_fast_with_its_status(tmp_path) -> None:
         [sys.executable, "-m", "kgdx", "diagnose", "-k", "0", "x.json"], capture_output=True, timeout=120
     )
     assert r.returncode == 2
+    home = tmp_path / "home"  # no KG there: a missing file is reported before any KG is built
     r = subprocess.run(
         [sys.executable, "-m", "kgdx", "diagnose", str(tmp_path / "none.json")],
         capture_output=True,
         text=True,
         timeout=300,
+        env={**os.environ, "KGDX_HOME": str(home)},
     )
-    assert r.returncode == 1 and r.stderr.startswith("kgdx: error: ")
+    assert r.returncode == 1 and r.stderr.startswith("kgdx: error: "), r.stderr
+    assert "none.json: cannot read the phenopacket" in r.stderr and not home.exists()

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from kgdx.errors import ConfigError
+from kgdx.errors import ConfigError, DataError
 
 console = Console()
 evaluate_app = typer.Typer(help="Evaluate the diagnosis model.", no_args_is_help=True)
@@ -63,6 +63,9 @@ def diagnose(
 
     if case is None and note is None and report is None and ct is None:
         raise ConfigError("give a phenopacket, or --note / --report / --ct to build a case from")
+    for path, what in ((case, "the phenopacket"), (ct, "the CT"), (report, "the report"), (note, "the note")):
+        if path is not None and not path.exists():  # before the KG opens (or is built, the first time)
+            raise DataError(f"cannot read {what}: No such file or directory", file=path)
     if as_json:
         fmt = OutputFormat.json
     dx = Diagnoser.from_pretrained(model, store=open_store())
