@@ -257,7 +257,7 @@ class EvidenceGNN(nn.Module):
 
     def _embedding(self, ev: CaseEvidence) -> torch.Tensor | None:
         """``(modalities, num_cases × num_diseases)``: each patient embedding's message, the
-        projected embedding against each disease's projected text profile, centred over the
+        projected unit embedding against each disease's projected text profile, centred over the
         diseases (the message says which diseases the embedding favours, not how many there are);
         ``None`` for a model without them."""
         c = self.config
@@ -268,7 +268,10 @@ class EvidenceGNN(nn.Module):
         key = self.disease_key(ev.disease_text)  # (D, r)
         out, start = [], 0
         for m, width in c.patient_embeddings.items():
-            s = self.patient_query[m](ev.patient_embedding[:, start : start + width]) @ key.T  # (B, D)
+            # Unit length first: encoders differ in scale (ct-tiny's LayerNorm'd CLS has norm ≈ 8,
+            # MiniLM's 1), and a case without the embedding (zeros) stays at zero.
+            x = torch.nn.functional.normalize(ev.patient_embedding[:, start : start + width], dim=1)
+            s = self.patient_query[m](x) @ key.T  # (B, D)
             out.append((s - s.mean(1, keepdim=True)).reshape(-1))
             start += width
         return torch.stack(out)
