@@ -56,10 +56,9 @@ def _case_embeddings(seed: int) -> dict[str, np.ndarray]:
 
 def test_a_model_gains_the_message_without_changing(text_index):
     torch.manual_seed(0)
-    base = EvidenceGNN(EvidenceGNNConfig(hidden=8))
-    model = EvidenceGNN(CONFIG)
-    missing, unexpected = model.load_state_dict(base.state_dict(), strict=False)
-    assert not unexpected and {k.split(".")[0] for k in missing} == {"patient_query", "disease_key"}
+    base = EvidenceGNN(EvidenceGNNConfig(hidden=8)).eval()
+    model = base.with_patient_embeddings(WIDTHS, rank=4)
+    assert model.config == CONFIG and not model.training and not base.config.patient_embeddings
     ev = _extract(text_index, _case_embeddings(1))
     plain = EvidenceExtractor(text_index)(
         [text_index.phenotype_index[DYSPNEA], text_index.phenotype_index[COUGH]], [text_index.phenotype_index[FEVER]]
