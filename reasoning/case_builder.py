@@ -278,13 +278,22 @@ class CaseBuilder:
     def encode_reports(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         """MiniLM embeddings ``(N, 384)`` of reports: the mean of the embeddings of the linked
         sections (each fits MiniLM's 128 tokens, which a whole report does not), L2-normalised."""
-        chunks, owner = [], []
-        for i, t in enumerate(texts):
-            parts = [p for p in report_for_linking(t, self.report_sections).split("\n\n") if p.strip()] or [t]
-            chunks += parts
-            owner += [i] * len(parts)
+        return self._mean_embeddings(
+            [[p for p in report_for_linking(t, self.report_sections).split("\n\n") if p.strip()] or [t] for t in texts],
+            batch_size,
+        )
+
+    def encode_notes(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        """MiniLM embeddings ``(N, 384)`` of clinical notes: the mean of the embeddings of their
+        paragraphs, a long one cut at sentence ends into pieces of at most 60 words (MiniLM reads
+        128 tokens), L2-normalised."""
+        return self._mean_embeddings([_pieces(t) or [t] for t in texts], batch_size)
+
+    def _mean_embeddings(self, chunked: Sequence[Sequence[str]], batch_size: int) -> np.ndarray:
+        chunks = [c for parts in chunked for c in parts]
+        owner = [i for i, parts in enumerate(chunked) for _ in parts]
         emb = self.text_encoder.encode(chunks, batch_size=batch_size) if chunks else np.zeros((0, 384), np.float32)
-        out = np.zeros((len(texts), emb.shape[1]), np.float32)
+        out = np.zeros((len(chunked), emb.shape[1]), np.float32)
         np.add.at(out, np.asarray(owner, np.int64), emb)
         return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
@@ -569,7 +578,8 @@ class CaseBuilder:
         is always text, never opened as a file). ``observed``/``excluded`` ids get
         ``origin="request"`` and go in first, so text repeating them adds nothing. ``embed``
         keeps the report's embedding on ``case.embeddings`` (default: when the diagnoser's model
-        reads it, ``EvidenceGNNConfig.patient_embeddings``); the CT's is always kept.
+        reads it, ``EvidenceGNNConfig.patient_embeddings``), and likewise the notes' (all of a
+        case's notes as one text); the CT's is always kept.
         """
         start = self._start(case, (note, report, ct))
         start.observed += [Finding(i, origin="request") for i in observed]
@@ -624,13 +634,17 @@ class CaseBuilder:
         if ct_idx:
             e, p = self.encode_ct([ct_in[i] for i in ct_idx])
             ct_out = {i: (e[j], p[j]) for j, i in enumerate(ct_idx)}
+        reads = self.dx.model.config.patient_embeddings
         rep_idx = [i for i, r in enumerate(rep_in) if r is not None]
-        if embed is None:
-            embed = "report" in self.dx.model.config.patient_embeddings
-        if embed and rep_idx:
+        if (embed if embed is not None else "report" in reads) and rep_idx:
             r = self.encode_reports([rep_in[i] for i in rep_idx])
             for j, i in enumerate(rep_idx):
                 built[i].embeddings["report"] = r[j]
+        note_in = {i: "\n\n".join(_text(t, "note", built[i]) for t in ns) for i, ns in enumerate(notes or ()) if ns}
+        if (embed if embed is not None else "note" in reads) and note_in:
+            r = self.encode_notes(list(note_in.values()))
+            for j, i in enumerate(note_in):
+                built[i].embeddings["note"] = r[j]
 
         with bar("building cases", n, enabled=progress) as advance:
             for i, case in enumerate(built):
@@ -660,6 +674,26 @@ def _text(value: TextInput, kind: str, case: PatientCase) -> str:
         case.files[kind] = str(value)
         return text
     return value
+
+
+_SENTENCE = re.compile(r"(?<=[.;!?])\s+")
+
+
+def _pieces(text: str, words: int = 60) -> list[str]:
+    """``text``'s paragraphs, a longer one cut at sentence ends into pieces of at most ``words``
+    words (a single longer sentence stays whole)."""
+    out = []
+    for para in re.split(r"\n\s*\n", text):
+        piece: list[str] = []
+        for sentence in _SENTENCE.split(para.strip()):
+            if piece and len(" ".join(piece + [sentence]).split()) > words:
+                out.append(" ".join(piece))
+                piece = []
+            if sentence:
+                piece.append(sentence)
+        if piece:
+            out.append(" ".join(piece))
+    return out
 
 
 def _in_assessment(text: str, pos: int) -> bool:

@@ -168,12 +168,28 @@ def test_the_diagnoser_reads_the_case_embeddings_and_explains_them(tiny_store, t
     assert not explain(dx, flat, top=1).diseases[0].embeddings  # no embedding: nothing shown
 
 
-def test_the_case_builder_keeps_the_report_embedding_a_model_reads(tiny_store, text_index):
+def test_the_case_builder_keeps_the_text_embeddings_a_model_reads(tiny_store, text_index):
     from kgdx.reasoning.case_builder import CaseBuilder
 
-    report = "Impression: right lower lobe consolidation."
-    reads = Diagnoser(tiny_store, EvidenceGNN(CONFIG), index=text_index)
-    assert CaseBuilder(reads).build(report=report).embeddings["report"].shape == (TEXT_WIDTH,)
+    report, note = "Impression: right lower lobe consolidation.", "Three days of fever.\n\nNo chest pain."
+    reads = Diagnoser(tiny_store, EvidenceGNN(CONFIG), index=text_index)  # reads "ct" and "report"
+    got = CaseBuilder(reads).build(report=report, note=note).embeddings
+    assert got.keys() == {"report"} and got["report"].shape == (TEXT_WIDTH,)
     plain = Diagnoser(tiny_store, EvidenceGNN(EvidenceGNNConfig(hidden=8)), index=text_index)
-    assert "report" not in CaseBuilder(plain).build(report=report).embeddings
-    assert "report" in CaseBuilder(plain).build(report=report, embed=True).embeddings
+    builder = CaseBuilder(plain)
+    assert builder.build(report=report, note=note).embeddings == {}
+    both = builder.build(report=report, note=note, embed=True).embeddings
+    assert both.keys() == {"report", "note"} and np.linalg.norm(both["note"]) == pytest.approx(1.0, abs=1e-5)
+    assert np.allclose(both["note"], builder.encode_notes([note])[0])
+    assert not np.allclose(both["note"], both["report"])
+
+
+def test_a_long_note_is_embedded_in_pieces_minilm_can_read():
+    from kgdx.reasoning.case_builder import _pieces
+
+    note = "History: tremor for two years. Worse at rest.\n\nExam: " + "rigid arm. " * 30 + "Plan: levodopa."
+    pieces = _pieces(note)
+    assert pieces[0] == "History: tremor for two years. Worse at rest."
+    assert len(pieces) == 3 and all(len(p.split()) <= 60 for p in pieces)
+    assert " ".join(pieces[1:]).split() == note.split("\n\n")[1].split()  # nothing lost
+    assert _pieces("") == []
