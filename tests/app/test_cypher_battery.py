@@ -9,7 +9,7 @@ import os
 import pytest
 from fastapi.testclient import TestClient
 
-from benchmarks.lib.battery import cli_entry, http_entry, make_canary, python_entry, run_battery
+from benchmarks.lib.battery import GRACE_S, cli_entry, http_entry, make_canary, python_entry, run_battery
 from kgdx.errors import StoreError
 from kgdx.settings import get_settings
 
@@ -59,8 +59,9 @@ def test_battery_has_no_escape_on_any_entry_point(battery_env, neo4j_driver):
     assert summary["failed_reads"] == 0, summary["failed_read_details"]
     assert not report.database_changed
     assert report.leftover_transactions == 0 and not report.bystander_killed
-    # the caps held for every bounded statement on every entry point
-    assert summary["max_seconds_bounded"] < 2.0 + 3.0
+    # the caps held for every bounded statement on every entry point (the same grace as an escape:
+    # the CLI opens a fresh driver per statement, and CI's two cores are shared)
+    assert summary["max_seconds_bounded"] < 2.0 + GRACE_S
 
 
 def test_a_timed_out_query_is_an_error_and_caps_cut_big_results(battery_env):
