@@ -13,6 +13,12 @@ Usage::
     python -m benchmarks.ct_head --cohort COHORT [--cache DIR] [--epochs 20] [--batch-size 8]
     python -m benchmarks.ct_head --cohort COHORT --stems conv --slices pick slab --out benchmarks/results/ct-slices.json
 
+``--baseline CKPT`` measures an existing checkpoint on the same cases in the same run (keyed
+``baseline-<file stem>``), for example the shipped head against one trained on a larger cohort
+whose prefix is the shipped head's cohort (``kgdx synth`` is prefix-stable: case ``i`` and its
+split depend only on the seed and ``i``, so the baseline never sees the new validation, test or
+held_out cases). ``--stems`` with no value trains nothing.
+
 ``--slices`` varies the slice reduction as well (picked slices, MedMPT's, against averaged slabs)
 and ``--context`` the neighbouring slices each slice sees (2.5-D input): one run per combination,
 keyed ``<stem>[-<mode>][-context<k>]``.
@@ -129,7 +135,8 @@ def measured(cohort: Any, run: dict[str, Any], cache: str | None, name: str) -> 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     recipe_args(ap)
-    ap.add_argument("--stems", nargs="+", default=["patch", "conv"], choices=["patch", "conv"])
+    ap.add_argument("--stems", nargs="*", default=["patch", "conv"], choices=["patch", "conv"])
+    ap.add_argument("--baseline", nargs="+", type=Path, default=[], help="trained checkpoints to measure as well")
     ap.add_argument(
         "--slices",
         nargs="+",
@@ -155,6 +162,12 @@ def main(argv: list[str] | None = None) -> int:
     cohort = read_cohort(args.cohort)
     res = header(cohort, args)
     runs = [(st, m, k) for st in args.stems for m in (args.slices or [None]) for k in (args.context or [None])]
+    for ckpt in args.baseline:
+        from kgdx.encoders.factory import load_checkpoint
+
+        enc = load_checkpoint(str(ckpt), finding_head=True).eval()
+        run = {"seconds": 0.0, "best_head_epoch": None, "history": [], "encoder": enc}
+        res["stems"][f"baseline-{ckpt.stem}"] = measured(cohort, run, args.cache, f"baseline {ckpt}")
     with tempfile.TemporaryDirectory() as tmp:
         for stem, mode, context in runs:
             cfg = get_model_config("ct-tiny").to_dict()
