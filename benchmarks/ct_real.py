@@ -1,5 +1,6 @@
 """The two real chest CTs in ``../shared/data/ct``: each finding's probability from a trained CT
-checkpoint, and where the "mass" evidence lies against the tumour mask (occlusion pointing game).
+checkpoint, and where the evidence for the tumour's finding lies against its mask (occlusion
+pointing game).
 
 Two volumes are an anecdote, not a benchmark: this shows what the head says on real scans, not
 how well it does on real CT.
@@ -12,8 +13,8 @@ issue's literal target, "mass at p >= 0.5 in both" (``mass_at_0_5``), which is w
 
 Localisation: the preprocessed input (chest crop, 32 slices, ``image_size`` px, in HU) is cut
 into 8 slabs × 8 × 8 blocks; each block in turn is set to −850 HU (aerated lung) and the drop in
-the "mass" probability is its score. The **pointing game** is a hit when the block with the
-largest drop overlaps the tumour mask (carried through the same crop, slices and resizing); the
+the probability of the tumour's finding (``expected``, nodule or mass) is its score. The
+**pointing game** is a hit when the block with the largest drop overlaps the tumour mask (carried through the same crop, slices and resizing); the
 **mask share** is the fraction of the positive occlusion score that falls in blocks touching the
 mask, against the fraction of blocks touching it (what a uniform map would give). The overlay of
 the map on the slice with the most tumour is saved as a PNG.
@@ -121,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         m = prep.labels(mask, box).numpy() > 0  # (S, H, W)
         with torch.no_grad():
             probs = enc(window(base[None].float(), pcfg)).finding_probs[0].numpy()
-        p0, drops = occlusion(enc, base, pcfg, j)
+        k = findings.index(expected)
+        p0, drops = occlusion(enc, base, pcfg, k)
         s, h, w = base.shape
         gz, gy, gx = drops.shape
         touch = m.reshape(gz, s // gz, gy, h // gy, gx, w // gx).any(axis=(1, 3, 5))
@@ -134,8 +136,8 @@ def main(argv: list[str] | None = None) -> int:
             "mass_at_0_5": bool(probs[j] >= 0.5),
             "tumour_longest_axial_mm": round(diameter, 1),
             "expected": f"{expected} {names.get(expected, '')}",
-            "expected_probability": round(float(probs[findings.index(expected)]), 4),
-            "expected_at_0_5": bool(probs[findings.index(expected)] >= 0.5),
+            "expected_probability": round(float(probs[k]), 4),
+            "expected_at_0_5": bool(probs[k] >= 0.5),
             "tumour_voxels_in_input": int(m.sum()),
             "pointing_game_hit": bool(touch[top]),
             "mask_share_of_positive_occlusion": None if share is None else round(share, 4),
@@ -147,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         ax.imshow(base[zi].numpy(), cmap="gray", vmin=-1000, vmax=400)
         ax.imshow(heat, cmap="inferno", alpha=0.45)
         ax.contour(m[zi], levels=[0.5], colors="cyan", linewidths=1)
-        ax.set_title(f"{scan}: p(mass)={probs[j]:.2f}, pointing {'hit' if touch[top] else 'miss'}")
+        what = names.get(expected, expected).removeprefix("Pulmonary ")
+        ax.set_title(f"{scan}: p({what})={probs[k]:.2f}, pointing {'hit' if touch[top] else 'miss'}")
         ax.axis("off")
         png = RESULTS / f"ct-real-{scan}.png"
         fig.savefig(png, dpi=110, bbox_inches="tight")
@@ -156,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         r = res["scans"][scan]
         print(
             f"{scan}: tumour {r['tumour_longest_axial_mm']} mm, so {r['expected']}: p={r['expected_probability']}; "
-            f"p(mass)={r['mass_probability']}, pointing game {'hit' if r['pointing_game_hit'] else 'miss'}, "
+            f"p(mass)={r['mass_probability']}; pointing game {'hit' if r['pointing_game_hit'] else 'miss'}, "
             f"mask share {r['mask_share_of_positive_occlusion']} (uniform {r['mask_share_uniform']})"
         )
     print(f"wrote {write_results('ct-real', res, args.out)}")
