@@ -115,7 +115,7 @@ def test_the_shipped_phantom_checkpoint_loads_by_name() -> None:
     enc = load_checkpoint("ct-tiny-phantom")
     assert enc.finding_head is not None and enc.findings == CT_FINDING_IDS
     meta = checkpoints.read("ct-tiny-phantom", kinds=("encoder",), shipped=_shipped())["meta"]
-    assert meta["finding_head"] == "trained" and meta["cohort_n"] == 800
+    assert meta["finding_head"] == "trained" and meta["cohort_n"] == 1600
     assert (_shipped() / "ct-tiny-phantom.pt").stat().st_size < 50 * 2**20
     with torch.no_grad():
         p = enc(torch.zeros(1, *enc_input_shape(enc))).finding_probs
