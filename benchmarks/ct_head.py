@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="JSON path (default benchmarks/results/ct-head.json)")
     args = ap.parse_args(argv)
 
-    from kgdx.encoders.factory import get_model_config
+    from kgdx.encoders.factory import get_model_config, load_checkpoint
     from kgdx.encoders.train_ct_head import train_ct_head
     from kgdx.ingest.cohort import read_cohort
 
@@ -163,8 +163,6 @@ def main(argv: list[str] | None = None) -> int:
     res = header(cohort, args)
     runs = [(st, m, k) for st in args.stems for m in (args.slices or [None]) for k in (args.context or [None])]
     for ckpt in args.baseline:
-        from kgdx.encoders.factory import load_checkpoint
-
         enc = load_checkpoint(str(ckpt), finding_head=True).eval()
         run = {"seconds": 0.0, "best_head_epoch": None, "history": [], "encoder": enc}
         res["stems"][f"baseline-{ckpt.stem}"] = measured(cohort, run, args.cache, f"baseline {ckpt}")

@@ -14,10 +14,11 @@ issue's literal target, "mass at p >= 0.5 in both" (``mass_at_0_5``), which is w
 Localisation: the preprocessed input (chest crop, 32 slices, ``image_size`` px, in HU) is cut
 into 8 slabs × 8 × 8 blocks; each block in turn is set to −850 HU (aerated lung) and the drop in
 the probability of the tumour's finding (``expected``, nodule or mass) is its score. The
-**pointing game** is a hit when the block with the largest drop overlaps the tumour mask (carried through the same crop, slices and resizing); the
-**mask share** is the fraction of the positive occlusion score that falls in blocks touching the
-mask, against the fraction of blocks touching it (what a uniform map would give). The overlay of
-the map on the slice with the most tumour is saved as a PNG.
+**pointing game** is a hit when the block with the largest drop overlaps the tumour mask (carried
+through the same crop, slices and resizing); the **mask share** is the fraction of the positive
+occlusion score that falls in blocks touching the mask, against the fraction of blocks touching it
+(what a uniform map would give). The overlay of the map on the slice with the most tumour is saved
+as a PNG.
 
 Usage::
 
