@@ -35,6 +35,12 @@ NODES = [
     Node("Phenotype", "HP:0034634", {"name": "Dopamine antagonist exposure"}),
     Node("Phenotype", "HP:0002527", {"name": "Falls"}),
     Node("Phenotype", "HP:0002359", {"name": "Frequent falls"}),
+    Node("Phenotype", "HP:0002186", {"name": "Apraxia"}),
+    Node("Phenotype", "HP:0000658", {"name": "Eyelid apraxia"}),
+    Node("Phenotype", "HP:0012735", {"name": "Cough", "synonyms": ["coughing"]}),
+    Node("Phenotype", "HP:0002015", {"name": "Dysphagia"}),
+    Node("Phenotype", "HP:0001279", {"name": "Syncope"}),
+    Node("Phenotype", "HP:0031972", {"name": "Presyncope"}),
     Node(
         "Phenotype",
         "HP:0002548",
@@ -99,6 +105,13 @@ def _found(linker: ConceptLinker, text: str) -> list[tuple[str, str]]:
         ("Slowness.", [("HP:0002067", "present")]),  # not Lethargy: the KG synonym is removed
         ("History of depression.", [("HP:0000716", "historical")]),
         ("Poor response to levodopa.", [("HP:0002548", "absent")]),
+        ("Parkinsonism with waning levodopa response.", [("HP:0002548", "absent")]),
+        # The longer clinical phrase wins over the general word inside it.
+        ("Apraxia of eyelid opening.", [("HP:0000658", "present")]),
+        ("Coughing on liquids.", [("HP:0002015", "present")]),
+        ("Nearly fainted in the shower; two faints on standing.", [("HP:0031972", "present"), ("HP:0001279", "present")]),
+        # A near-faint is not a faint ("faint" alone names nothing).
+        ("Light-headed on standing, one near-faint. Feels faint.", [("HP:0031972", "present")]),
         ("Good response to levodopa.", [("HP:0002548", "present")]),
         ("Mother had depression.", [("HP:0000716", "family")]),
         # Coordinated modifiers share the head and its assertion; only terms in the dictionary count.

@@ -550,6 +550,8 @@ def test_patient_specific_safety_edges(edges):
     ci = {(e.src, e.dst): e.props for e in edges if e.type == "CONTRAINDICATED_IN"}
     ddi = {frozenset((e.src, e.dst)): e.props for e in edges if e.type == "INTERACTS_WITH"}
     assert ci[(db("midodrine"), "HP:0000016")]["severity"] == "absolute"  # urinary retention
+    for drug in ("midodrine", "droxidopa", "fludrocortisone"):  # pressors and fluid retention in heart failure
+        assert (db(drug), "HP:0001635") in ci, drug
     assert ci[(db("tolcapone"), "HP:0001392")]["severity"] == "absolute"  # liver disease
     assert ci[(db("propranolol"), "HP:0001688")]["severity"] == "absolute"  # sinus bradycardia
     for drug in ("trihexyphenidyl", "benztropine"):
