@@ -109,7 +109,10 @@ def _found(linker: ConceptLinker, text: str) -> list[tuple[str, str]]:
         # The longer clinical phrase wins over the general word inside it.
         ("Apraxia of eyelid opening.", [("HP:0000658", "present")]),
         ("Coughing on liquids.", [("HP:0002015", "present")]),
-        ("Nearly fainted in the shower; two faints on standing.", [("HP:0031972", "present"), ("HP:0001279", "present")]),
+        (
+            "Nearly fainted in the shower; two faints on standing.",
+            [("HP:0031972", "present"), ("HP:0001279", "present")],
+        ),
         # A near-faint is not a faint ("faint" alone names nothing).
         ("Light-headed on standing, one near-faint. Feels faint.", [("HP:0031972", "present")]),
         ("Good response to levodopa.", [("HP:0002548", "present")]),
