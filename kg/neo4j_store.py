@@ -311,6 +311,13 @@ class Neo4jStore(KGStore):
         self._autocommit(Q.AWAIT_INDEXES, seconds=300)
         self._schema_ready = True
 
+    def adopt_schema(self, schema: Schema) -> None:
+        """Validate with ``schema`` from now on, changing nothing in the database: for the schema
+        the database records, read once connected, without a second driver (unlike :meth:`migrate`,
+        which makes the database follow a new schema)."""
+        self._schema = schema
+        self._schema_ready = False
+
     def migrate(self, schema: Schema) -> None:
         dropped = sorted(set(self._schema.node_types) - set(schema.node_types))
         for label in dropped:

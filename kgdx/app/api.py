@@ -37,6 +37,7 @@ import json
 import logging
 import re
 import tempfile
+import threading
 import time
 import uuid
 from functools import lru_cache
@@ -321,6 +322,28 @@ def _store() -> KGStore:
     return _diagnoser().store
 
 
+_cypher_store: tuple[tuple[Any, ...], Any] | None = None  # (connection settings, Neo4jStore)
+_cypher_lock = threading.Lock()
+
+
+def _cypher_neo4j():  # noqa: ANN202 - kgdx.kg.neo4j_store.Neo4jStore
+    """One Neo4j driver (a connection pool) for the process's Cypher requests, opened on first use
+    and again only when the connection settings change. A driver per request cost each request
+    about 0.1 s of connecting; the driver reconnects by itself after a server restart."""
+    global _cypher_store
+    from kgdx.app.stores import open_neo4j
+
+    s = get_settings()
+    key = (s.neo4j_uri, s.neo4j_auth(), s.neo4j_database)
+    with _cypher_lock:
+        if _cypher_store is None or _cypher_store[0] != key:
+            if _cypher_store is not None:
+                _cypher_store[1].close()
+                _cypher_store = None
+            _cypher_store = (key, open_neo4j(settings=s))
+        return _cypher_store[1]
+
+
 def _node(n: Any) -> dict[str, Any]:
     return {"id": n.id, "type": n.type, **n.props}
 
@@ -403,7 +426,6 @@ class CypherRequest(BaseModel):
 @app.post("/kg/cypher", dependencies=[Authorized])
 def kg_cypher(req: CypherRequest) -> dict[str, Any]:
     """Read-only Cypher against Neo4j (needs KGDX_STORE=neo4j); writes are refused with 400."""
-    from kgdx.app.stores import open_neo4j
     from kgdx.kg.neo4j_store import QueryLimits
 
     s = get_settings()
@@ -413,10 +435,11 @@ def kg_cypher(req: CypherRequest) -> dict[str, Any]:
     )
     if json_depth(req.params) > MAX_JSON_DEPTH:
         raise DataError(f"'params' nest more than {MAX_JSON_DEPTH} levels")
-    with open_neo4j() as neo:
-        return neo.cypher(
-            req.query, req.params, timeout=req.timeout_s, max_rows=req.max_rows, max_bytes=req.max_bytes
-        ).to_dict()
+    return (
+        _cypher_neo4j()
+        .cypher(req.query, req.params, timeout=req.timeout_s, max_rows=req.max_rows, max_bytes=req.max_bytes)
+        .to_dict()
+    )
 
 
 class DiagnoseRequest(BaseModel):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import logging
 import os
 import sys
@@ -50,6 +51,13 @@ app.command("calibrate")(reasoning_commands.calibrate)
 app.add_typer(reasoning_commands.evaluate_app, name="evaluate")
 
 
+@functools.cache
+def _command() -> typer.core.TyperGroup:
+    """The click command typer builds from the commands' signatures (about 0.1 s), built once, so
+    a process that runs several commands (a test, a notebook, the security battery) pays it once."""
+    return typer.main.get_command(app)
+
+
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
     if issubclass(category, DataWarning):
         print(f"kgdx: warning: {' '.join(str(message).split())}", file=sys.stderr)
@@ -78,7 +86,7 @@ def main(*, hard_exit: bool | None = None) -> None:
     logging.getLogger("neo4j").addHandler(logging.NullHandler())
     code: int | str | None = 0
     try:
-        app()
+        _command()()
     except SystemExit as e:  # how typer ends every command
         code = e.code
     except KgdxError as e:

@@ -58,8 +58,7 @@ def open_neo4j(schema: Schema | None = None, *, settings: Settings | None = None
     if schema is None:
         recorded = store.get_meta(SCHEMA_META_KEY)
         if recorded:
-            store.close()
-            store = Neo4jStore.from_settings(Schema.from_dict(recorded), settings)
+            store.adopt_schema(Schema.from_dict(recorded))
     warning = store.incomplete_load_warning()
     if warning:
         print(f"kgdx: warning: {warning}", file=sys.stderr)

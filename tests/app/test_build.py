@@ -148,6 +148,7 @@ def test_build_links_equivalent_diseases(tmp_path, hpo_dir):
     assert r.manifest["equivalence"]["edges"] == 1
 
 
+@pytest.mark.slow
 def test_default_build_from_installed_hpo(tmp_path):
     r = build_default_kg(tmp_path / "kg")
     c = r.store.counts()

@@ -49,6 +49,7 @@ def battery_env(tmp_path, monkeypatch, neo4j_driver, tiny_records):
     get_settings.cache_clear()
 
 
+@pytest.mark.slow
 def test_battery_has_no_escape_on_any_entry_point(battery_env, neo4j_driver):
     store, client, key, canary, line = battery_env
     entries = {"python": python_entry(store), "cli": cli_entry(), "http": http_entry(client, key)}

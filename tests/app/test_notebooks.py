@@ -123,6 +123,7 @@ def test_notebook_is_stored_without_outputs(path: Path) -> None:
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
 
 
+@pytest.mark.slow
 def test_kg_grounded_diagnosis(notebook_env: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     nb = _execute(DIAGNOSIS, notebook_env, monkeypatch)
     text = _text(nb)
@@ -144,6 +145,7 @@ def test_kg_grounded_diagnosis(notebook_env: dict[str, Path], monkeypatch: pytes
 
 
 @pytest.mark.neo4j
+@pytest.mark.slow
 def test_extend_schema_parkinsons(notebook_env: dict[str, Path], monkeypatch: pytest.MonkeyPatch, neo4j_driver) -> None:
     # `neo4j_driver` skips the test (a failure under CI=true) when Neo4j is unreachable.
     from kgdx.kg.neo4j_store import Neo4jStore

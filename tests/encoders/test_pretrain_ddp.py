@@ -16,6 +16,7 @@ from kgdx.encoders.pretrain.monitor import read_loss_log
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_torchrun_two_gloo_processes(tmp_path: Path, synth_manifest: Path) -> None:
     if not torch.distributed.is_available() or not torch.distributed.is_gloo_available():
         pytest.skip("torch.distributed with gloo is not available in this torch build")
