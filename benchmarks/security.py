@@ -6,9 +6,14 @@ and the API's memory when sent a 50 MB body. Writes ``benchmarks/results/securit
 - **Battery:** every statement of :mod:`kgdx.kg.cypher_battery` through the CLI, Python and HTTP
   against the Neo4j at ``KGDX_NEO4J_URI`` (the tiny KG is written into it first, so the database
   is cleared: pass ``--allow-clear``), with a canary file; escapes, failed reads, database change.
+- **Materialized store:** what ``/diagnose`` does, in this process, on the KG as a snapshot
+  loads it and after ``MemoryStore.materialize`` (which the API calls once); the same answer.
 - **Latency:** ``kgdx api serve`` in a subprocess on a free loopback port (the default KG and
   the shipped model of ``KGDX_HOME``), 20 client threads each posting the example chest case to
   ``/diagnose`` with an API key; p50/p95 over all requests after a warm-up.
+- **Cypher latency:** the p50 of one small read, opening a store per query (what each
+  ``/kg/cypher`` request did before the API kept one driver) against the kept driver, and
+  through ``/kg/cypher`` end to end, in the same process.
 - **50 MB body:** the server's resident memory (``/proc/PID/status``) before and after a 50 MB
   ``/diagnose`` body with a Content-Length, and one sent chunked (no length), with the time to
   the 413.
@@ -78,8 +83,86 @@ def battery(allow_clear: bool) -> dict[str, Any]:
         entries = {"python": python_entry(store), "cli": cli_entry(), "http": http_entry(TestClient(api.app), key)}
         with neo4j.GraphDatabase.driver(s.neo4j_uri, auth=s.neo4j_auth()) as driver:
             report = run_battery(entries, driver, canary, line, timeout=2.0)
+        latency = cypher_latency(TestClient(api.app), key)
     store.close()
-    return report.summary()
+    return {**report.summary(), "cypher_latency_ms": latency}
+
+
+def cypher_latency(client, key: str, n: int = 100) -> dict[str, Any]:  # noqa: ANN001 - a TestClient
+    """One small read, ``n`` times each way, in this process: the API's ``/kg/cypher`` (one driver
+    kept for the process) against the same read with a store opened and closed per query, which
+    is what each request did before the API kept its driver."""
+    from kgdx.app import api
+    from kgdx.app.stores import open_neo4j
+
+    query = "MATCH (n:KgdxNode) RETURN count(n) AS n"
+
+    def p50(fn) -> float:  # noqa: ANN001
+        fn()  # warm-up
+        times = []
+        for _ in range(n):
+            t = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t) * 1000)
+        return round(statistics.median(times), 2)
+
+    def per_query() -> None:
+        with open_neo4j() as neo:
+            neo.cypher(query)
+
+    def http() -> None:
+        r = client.post("/kg/cypher", json={"query": query}, headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 200, r.text
+
+    out = {
+        "queries": n,
+        "store_per_query_p50": p50(per_query),
+        "kept_driver_p50": p50(lambda: api._cypher_neo4j().cypher(query)),
+        "http_kg_cypher_p50": p50(http),
+    }
+    out["speedup_kept_driver"] = round(out["store_per_query_p50"] / out["kept_driver_p50"], 1)
+    return out
+
+
+def materialized_store(n: int = 20) -> dict[str, Any]:
+    """In this process, ``n`` times each: what ``/diagnose`` does for the example case (rank,
+    explain the top 3, suggest drugs) on the KG as a snapshot loads it (columns, read on demand:
+    a cold ``kgdx diagnose``) and after :meth:`MemoryStore.materialize` (what the API does once)."""
+    import resource
+
+    from kgdx.app.stores import open_memory
+    from kgdx.reasoning import Diagnoser
+
+    dx = Diagnoser.from_pretrained(store=open_memory(quiet=True))
+    case = dx.load_case(ROOT / "examples" / "chest_case.json")
+
+    def run() -> str:
+        return json.dumps(dx.diagnose(case, k=10, explain=3, drugs=10).to_dict(), sort_keys=True, default=str)
+
+    def ms() -> float:
+        t = time.perf_counter()
+        for _ in range(n):
+            run()
+        return round((time.perf_counter() - t) * 1000 / n, 1)
+
+    before = run()
+    lazy = ms()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t = time.perf_counter()
+    dx.store.materialize()
+    seconds = round(time.perf_counter() - t, 1)
+    added = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - rss)
+    assert run() == before, "materializing the store changed the answer"
+    warm = ms()
+    return {
+        "runs": n,
+        "columns_ms": lazy,
+        "materialized_ms": warm,
+        "speedup": round(lazy / warm, 2),
+        "materialize_s": seconds,
+        "materialize_added_peak_rss_mb": added,
+        "same_answer": True,
+    }
 
 
 def _serve(home: str, port: int) -> tuple[subprocess.Popen, str]:
@@ -214,6 +297,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
     results: dict[str, Any] = {"machine": machine()}
+    results["store"] = materialized_store()
+    print(json.dumps(results["store"], indent=2))
     results["api"] = api_figures(args.requests)
     print(json.dumps(results["api"], indent=2))
     if not args.skip_battery:

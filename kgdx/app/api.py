@@ -306,9 +306,13 @@ Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID)]
 @lru_cache(maxsize=1)
 def _diagnoser():  # noqa: ANN202 - kgdx.reasoning.Diagnoser, loaded once on first use
     from kgdx.app.stores import open_store
+    from kgdx.kg.memory_store import MemoryStore
     from kgdx.reasoning import Diagnoser
 
-    return Diagnoser.from_pretrained(store=open_store())
+    store = open_store()
+    if isinstance(store, MemoryStore):
+        store.materialize()  # a server reads the KG for every request: pay for the graph once, here
+    return Diagnoser.from_pretrained(store=store)
 
 
 @lru_cache(maxsize=1)
