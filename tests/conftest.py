@@ -81,6 +81,15 @@ def neo4j_driver():
     driver.close()
 
 
+@pytest.fixture(scope="session")
+def default_kg(tmp_path_factory):
+    """The default KG built from the installed packages, once per session (half a minute or more):
+    the build test checks it, and the notebooks start from a copy when ``KGDX_HOME`` has no KG."""
+    from kgdx.app.build import build_default_kg
+
+    return build_default_kg(tmp_path_factory.mktemp("default-kg") / "kg")
+
+
 # -- the tiny KG and model, once per session -------------------------------------------------------
 
 

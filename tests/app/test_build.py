@@ -149,13 +149,13 @@ def test_build_links_equivalent_diseases(tmp_path, hpo_dir):
 
 
 @pytest.mark.slow
-def test_default_build_from_installed_hpo(tmp_path):
-    r = build_default_kg(tmp_path / "kg")
+def test_default_build_from_installed_hpo(default_kg):
+    r = default_kg
     c = r.store.counts()
     assert 19_000 <= c.nodes["Phenotype"] <= 20_500
     assert c.nodes["Disease"] >= 12_000 and c.nodes["Gene"] >= 5_000
     assert c.relationships["HAS_PHENOTYPE"] >= 250_000
-    m = json.loads((tmp_path / "kg" / "manifest.json").read_text())
+    m = json.loads((r.path / "manifest.json").read_text())
     assert {"HPO ontology (hp.obo)", "HPO annotations (phenotype.hpoa)", "HPO release in hpo3"} <= {
         s["name"] for s in m["sources"]
     }

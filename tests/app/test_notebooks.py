@@ -3,8 +3,8 @@ cannot rot.
 
 Each notebook is executed in a fresh kernel of the interpreter running the tests, with the repository
 root as its working directory and ``KGDX_HOME`` pointing to a temporary folder: a copy of the KG
-already built in your ``KGDX_HOME`` when there is one (so the KG is not built again), else the
-first notebook builds it there. Nothing is written to your ``KGDX_HOME``.
+already built in your ``KGDX_HOME`` when there is one, else of the KG the session built for the
+build test (``default_kg``), so the KG is not built again. Nothing is written to your ``KGDX_HOME``.
 
 ``extend_schema_parkinsons.ipynb`` loads the KG into the Neo4j at ``KGDX_NEO4J_URI`` (the code path
 of ``kgdx kg load``, about a minute; skipped when the database already holds that KG), applies the
@@ -41,15 +41,17 @@ CELL_TIMEOUT_S = 600  # the Neo4j load takes about a minute; generous for slow m
 
 
 @pytest.fixture(scope="module")
-def notebook_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A temporary KGDX_HOME (with a copy of the user's built KG, if any) and a python3 kernel spec
-    that runs this very interpreter."""
+def notebook_env(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> dict[str, Path]:
+    """A temporary KGDX_HOME with a copy of the user's built KG, else of the session's
+    (``default_kg``, which the build test shares), and a python3 kernel spec that runs this very
+    interpreter."""
     root = tmp_path_factory.mktemp("notebooks")
     home = root / "kgdx-home"
     home.mkdir()
     user_kg = Settings().kg_dir  # read now, from the environment the tests were started with
-    if (user_kg / "manifest.json").is_file():
-        shutil.copytree(user_kg, home / "kg" / "default")
+    if not (user_kg / "manifest.json").is_file():
+        user_kg = request.getfixturevalue("default_kg").path
+    shutil.copytree(user_kg, home / "kg" / "default")
     spec = root / "jupyter" / "kernels" / "python3"
     spec.mkdir(parents=True)
     (spec / "kernel.json").write_text(
