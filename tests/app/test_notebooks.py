@@ -50,7 +50,7 @@ def notebook_env(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtu
     home.mkdir()
     user_kg = Settings().kg_dir  # read now, from the environment the tests were started with
     if not (user_kg / "manifest.json").is_file():
-        user_kg = request.getfixturevalue("default_kg").path
+        user_kg = request.getfixturevalue("default_kg")
     shutil.copytree(user_kg, home / "kg" / "default")
     spec = root / "jupyter" / "kernels" / "python3"
     spec.mkdir(parents=True)
