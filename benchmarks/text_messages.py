@@ -154,7 +154,7 @@ def main() -> None:
     base = TrainConfig.from_dict(recipe)
     split = [
         (held_out_cohort(c, base.holdout, base.seed, base.holdout_fold), case)
-        for c, case, _ in _real_cases(store, ix, args.train)
+        for c, case, *_ in _real_cases(store, ix, args.train)
     ]
     real = [case for held, case in split if not held]
     held = [case for held, case in split if held]

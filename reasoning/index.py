@@ -26,7 +26,7 @@ from kgdx.kg.records import Edge
 from kgdx.kg.store import KGStore
 from kgdx.kg.vocab import NodeLabel, RelType
 
-__all__ = ["KGIndex", "DEFAULT_FREQUENCY", "PHENOTYPIC_ABNORMALITY"]
+__all__ = ["KGIndex", "DEFAULT_FREQUENCY", "PHENOTYPIC_ABNORMALITY", "annotation_profiles"]
 
 #: Frequency assumed for an annotation whose source gives none (HPO's "frequent" midpoint range).
 DEFAULT_FREQUENCY = 0.5
@@ -136,6 +136,38 @@ def _ragged(name: str, rows: Sequence[Sequence], dtype: type) -> dict[str, np.nd
 def _unragged(z: np.lib.npyio.NpzFile, name: str) -> list[list]:
     flat, off = z[f"{name}.flat"].tolist(), z[f"{name}.offsets"]
     return [flat[a:b] for a, b in zip(off[:-1], off[1:], strict=True)]
+
+
+def annotation_profiles(
+    diseases: Sequence[int], terms: Sequence[int], frequencies: Sequence[float], ancestors: sp.csc_matrix, D: int
+) -> tuple[sp.csr_matrix, sp.csc_matrix]:
+    """The ``(D, T)`` direct annotations and their profile (each annotation propagated to its
+    term's ancestors), keeping the highest frequency per cell: an entity's members may annotate
+    the same term. ``ancestors`` is :attr:`KGIndex.ancestors`."""
+    T = ancestors.shape[0]
+    ad_, at_, af_ = np.array(diseases, np.int64), np.array(terms, np.int64), np.array(frequencies, np.float32)
+    if len(ad_):
+        key = ad_ * T + at_
+        order = np.lexsort((-af_, key))
+        keep = np.ones(len(key), bool)
+        keep[1:] = key[order][1:] != key[order][:-1]
+        ad_, at_, af_ = ad_[order][keep], at_[order][keep], af_[order][keep]
+    annotations = sp.csr_matrix((af_, (ad_, at_)), shape=(D, T))
+    counts = np.diff(ancestors.indptr)[at_]
+    pd = np.repeat(ad_, counts)
+    pf = np.repeat(af_, counts)
+    pt = (
+        np.concatenate([ancestors.indices[ancestors.indptr[t] : ancestors.indptr[t + 1]] for t in at_])
+        if len(at_)
+        else np.array([], np.int64)
+    )
+    key = pd * T + pt
+    order = np.lexsort((-pf, key))
+    key, pf = key[order], pf[order]
+    first = np.ones(len(key), bool)
+    first[1:] = key[1:] != key[:-1]
+    key, pf = key[first], pf[first]
+    return annotations, sp.csc_matrix((pf, (key // T, key % T)), shape=(D, T))
 
 
 @dataclass
@@ -253,31 +285,8 @@ class KGIndex:
                 ad.append(d_ix[src])
                 at.append(t_ix[phenotype])
                 af.append(DEFAULT_FREQUENCY if f is None else max(float(f), 1e-3))
-        ad_, at_, af_ = np.array(ad, np.int64), np.array(at, np.int64), np.array(af, np.float32)
-        if len(ad_):  # an entity's members may annotate the same term: keep the highest frequency
-            key = ad_ * T + at_
-            order = np.lexsort((-af_, key))
-            keep = np.ones(len(key), bool)
-            keep[1:] = key[order][1:] != key[order][:-1]
-            ad_, at_, af_ = ad_[order][keep], at_[order][keep], af_[order][keep]
-        annotations = sp.csr_matrix((af_, (ad_, at_)), shape=(D, T))
-        # Propagate each annotation to the term's ancestors, keeping the highest frequency per cell.
         anc_csc = ancestors.tocsc()
-        counts = np.diff(anc_csc.indptr)[at_]
-        pd = np.repeat(ad_, counts)
-        pf = np.repeat(af_, counts)
-        pt = (
-            np.concatenate([anc_csc.indices[anc_csc.indptr[t] : anc_csc.indptr[t + 1]] for t in at_])
-            if len(at_)
-            else np.array([], np.int64)
-        )
-        key = pd * T + pt
-        order = np.lexsort((-pf, key))
-        key, pf = key[order], pf[order]
-        first = np.ones(len(key), bool)
-        first[1:] = key[1:] != key[:-1]
-        key, pf = key[first], pf[first]
-        profile = sp.csc_matrix((pf, (key // T, key % T)), shape=(D, T))
+        annotations, profile = annotation_profiles(ad, at, af, anc_csc, D)
         background = np.diff(profile.indptr) / max(D, 1)
 
         xd, xt = [], []

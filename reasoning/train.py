@@ -57,6 +57,7 @@ class TrainConfig:
     focus: tuple[str, ...] = ()  # disease ids to sample more often (e.g. a new module's)
     focus_rate: float = 0.5  # share of cases drawn from `focus`
     real_rate: float = 0.0  # share of each batch drawn from the real training cases (when given)
+    leave_paper_out: bool = False  # real cases see their gold without their own paper's annotations
     holdout: float = 0.2  # share of the real cohorts held out (`held_out_cohort`), recorded for calibration
     holdout_fold: int = 0  # which fold of that share is held out
     model: EvidenceGNNConfig = field(default_factory=EvidenceGNNConfig)
@@ -129,6 +130,7 @@ def train(
     dev_cases: list[RealCase] | None = None,
     real_cases: list[RealCase] | None = None,
     holdout_cases: list[RealCase] | None = None,
+    real_papers: list[str | None] | None = None,
     resume: bool = False,
     progress: bool = True,
     index: KGIndex | None = None,
@@ -143,6 +145,9 @@ def train(
         real_cases: Real training cases (those with a gold disease in the KG are used), drawn for
             a share ``config.real_rate`` of each batch.
         holdout_cases: Real cases kept out of training: they choose the best step and calibrate it.
+        real_papers: The PubMed id of each of ``real_cases`` (``None`` where unknown): with
+            ``config.leave_paper_out``, a case's gold is seen without the annotations its own
+            paper gave (:class:`~kgdx.reasoning.paper_out.PaperHoldout`).
         resume: Continue from ``out_dir/last.pt``.
         progress: Draw a progress bar.
         index: ``store``'s :class:`KGIndex`, when the caller already has it (built otherwise).
@@ -191,17 +196,27 @@ def train(
     ]
     dev = [(extractor(o, x), [g]) for o, x, g in dev_cases] if dev_cases else None
     held = [(extractor(o, x), [g]) for o, x, g in holdout_cases] if holdout_cases else None
-    real = [r for r in real_cases or () if r[2] is not None]
+    papers = list(real_papers) if real_papers is not None else [None] * len(real_cases or ())
+    if len(papers) != len(real_cases or ()):
+        raise ValueError(f"real_papers names {len(papers)} papers for {len(real_cases or ())} real cases")
+    real = [(r, p) for r, p in zip(real_cases or (), papers) if r[2] is not None]
     if c.real_rate > 0 and not real:
         raise ValueError("real_rate > 0 needs real training cases with a disease in the KG")
+    if c.leave_paper_out:
+        from kgdx.reasoning.paper_out import PaperHoldout
+
+        paper_out = PaperHoldout(store, index, extractor)
+        real_evidence = lambda r, p: paper_out(r[0], r[1], r[2], p)  # noqa: E731
+    else:
+        real_evidence = lambda r, p: extractor(r[0], r[1])  # noqa: E731
 
     def batch() -> tuple[CaseEvidence, list[int]]:
         n_real = int(rng.binomial(c.batch_size, c.real_rate)) if real else 0
         picked = [real[int(i)] for i in rng.integers(len(real), size=n_real)] if n_real else []
         sims = [draw(sim, rng) for _ in range(c.batch_size - n_real)]
-        evs = [extractor(o, x) for o, x, _ in picked]
+        evs = [real_evidence(r, p) for r, p in picked]
         evs += [extractor(s.observed, s.excluded, None, s.gene_diseases) for s in sims]
-        return CaseEvidence.batch(evs), [g for _, _, g in picked] + [s.disease for s in sims]
+        return CaseEvidence.batch(evs), [r[2] for r, _ in picked] + [s.disease for s in sims]
 
     opt = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
     start, history, best = 0, [], -1.0

@@ -276,3 +276,22 @@ def test_a_model_that_reads_text_embeddings_trains_and_diagnoses(env, tmp_path):
     r = runner.invoke(app, ["calibrate", str(run / "best.pt"), "--real", str(_phenopackets(tmp_path / "real"))])
     assert r.exit_code == 0, r.output
     assert "calibrated on 3 cases" in " ".join(r.output.split())
+
+
+def test_train_on_real_cases_can_leave_each_cases_paper_out(env, tmp_path):
+    """`kgdx train --real --leave-paper-out` reads each case's PMID from its file name and records
+    the setting in the checkpoint; the tiny KG's annotations cite no paper, so it trains as usual."""
+    from kgdx.reasoning.checkpoint import load_checkpoint
+
+    real = tmp_path / "real"
+    for k in range(4):  # four one-case cohorts, so some are trained on whatever the hash holds out
+        _phenopackets(tmp_path / f"c{k}")
+        (real / f"cohort{k}").mkdir(parents=True)
+        (tmp_path / f"c{k}" / f"c{k % 2}.json").rename(real / f"cohort{k}" / f"PMID_{100 + k}_c.json")
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps({"model": {"hidden": 4, "ic_floor": 0.0}, "eval_every": 5, "val_cases": 8}))
+    run = tmp_path / "run"
+    args = ["train", "--out", str(run), "--steps", "5", "--batch-size", "4", "--config", str(config)]
+    r = runner.invoke(app, [*args, "--real", str(real), "--real-rate", "1.0", "--holdout", "0.3", "--leave-paper-out"])
+    assert r.exit_code == 0, r.output
+    assert load_checkpoint(run / "best.pt")[1]["train_config"]["leave_paper_out"] is True

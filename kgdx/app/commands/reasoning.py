@@ -208,6 +208,14 @@ def train(
             "[k*share, (k+1)*share), so folds 0..K-1 of --holdout 1/K give out-of-fold models for calibration.",
         ),
     ] = 0,
+    leave_paper_out: Annotated[
+        bool | None,
+        typer.Option(
+            help="Show each --real case its gold disease without the annotations its own paper gave (the PMID in "
+            "the file name against the KG's HAS_PHENOTYPE sources), as a new patient meets the KG (default: the "
+            "config's, off)."
+        ),
+    ] = None,
     init: Annotated[Path | None, typer.Option(help="A checkpoint to start from (fine-tuning).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from OUT/last.pt.")] = False,
 ) -> None:
@@ -219,7 +227,7 @@ def train(
     """
     from kgdx.app.stores import open_store
     from kgdx.reasoning.index import KGIndex
-    from kgdx.reasoning.train import RealCase, TrainConfig, held_out_cohort
+    from kgdx.reasoning.train import TrainConfig, held_out_cohort
     from kgdx.reasoning.train import train as run
 
     cfg = TrainConfig.from_dict(json.loads(config.read_text())) if config else TrainConfig()
@@ -231,24 +239,35 @@ def train(
         cfg.init = str(init)
     if real is not None:
         cfg.real_rate = 0.5 if real_rate is None else real_rate
+    if leave_paper_out is not None:
+        cfg.leave_paper_out = leave_paper_out
     store = open_store("memory")
     ix = KGIndex.for_store(store)
 
-    def cases(folder: Path) -> list[tuple[str, RealCase]]:
-        return [(cohort, c) for cohort, c, _ in _real_cases(store, ix, folder)]
-
-    dev_cases = [c for _, c in cases(dev)] if dev is not None else None
-    real_cases = held = None
+    dev_cases = [c for _, c, *_ in _real_cases(store, ix, dev)] if dev is not None else None
+    real_cases = held = papers = None
     if real is not None:
-        split = [(held_out_cohort(cohort, holdout, seed, holdout_fold), c) for cohort, c in cases(real)]
-        real_cases = [c for h, c in split if not h]
-        held = [c for h, c in split if h] or None
+        split = [
+            (held_out_cohort(cohort, holdout, seed, holdout_fold), c, paper)
+            for cohort, c, _, paper in _real_cases(store, ix, real)
+        ]
+        real_cases = [c for h, c, _ in split if not h]
+        papers = [p for h, _, p in split if not h]
+        held = [c for h, c, _ in split if h] or None
         console.print(
             f"real cases: {len(real_cases)} to train on, {len(held or ())} held out ({holdout:.0%} of cohorts, "
             f"fold {holdout_fold})"
         )
     summary = run(
-        store, cfg, out, dev_cases=dev_cases, real_cases=real_cases, holdout_cases=held, resume=resume, index=ix
+        store,
+        cfg,
+        out,
+        dev_cases=dev_cases,
+        real_cases=real_cases,
+        holdout_cases=held,
+        real_papers=papers,
+        resume=resume,
+        index=ix,
     )
     last = summary["history"][-1]
     console.print(
@@ -271,8 +290,9 @@ def train(
 
 def _real_cases(store, ix, folder: Path) -> list:
     """A folder of phenopackets as (cohort, (observed, excluded, gold disease index or None), the
-    disease indices the case's genes are associated with)."""
+    disease indices the case's genes are associated with, the case's PubMed id or None)."""
     from kgdx.ingest.phenopackets import iter_phenopackets
+    from kgdx.reasoning.paper_out import case_paper
 
     resolve = lambda i: n.id if (n := store.node(i)) else None  # noqa: E731
     return [
@@ -284,6 +304,7 @@ def _real_cases(store, ix, folder: Path) -> list:
                 next((ix.disease_index[d] for d in c.diagnoses if d in ix.disease_index), None),
             ),
             sorted({d for g in c.genes for d in ix.disease_genes.get(g, [])}),
+            case_paper(c.source),
         )
         for c in iter_phenopackets(folder, resolve)
     ]
@@ -382,10 +403,10 @@ def calibrate(
         cases = kept
     if not cases:
         raise ConfigError(f"{real}: no phenopackets to calibrate on")
-    genes = [g for _, _, g in cases]
+    genes = [g for _, _, g, _ in cases]
     cal = calibrate_checkpoint(
         checkpoint,
-        [c for _, c, _ in cases],
+        [c for _, c, _, _ in cases],
         ix,
         out,
         top_label=top_label,
