@@ -85,6 +85,27 @@ def scorer_with(dx: Any, **config: Any) -> Callable[[Any], Any]:  # noqa: ANN401
     return scores
 
 
+def paper_out(dx: Any) -> Callable[[Any], Any]:  # noqa: ANN401 - a Diagnoser and a PatientCase
+    """A scorer that ranks each Phenopacket Store case as a new patient would be ranked: its gold
+    disease without the annotations that cite only the case's own paper (the PMID in its file
+    name; :class:`kgdx.reasoning.paper_out.PaperHoldout`). Phenotype only."""
+    from kgdx.reasoning.paper_out import PaperHoldout, case_paper
+
+    holdout = PaperHoldout(dx.store, dx.index, dx.extractor)
+    ix = dx.index
+
+    def scores(case: Any) -> Any:  # noqa: ANN401
+        gold = next((ix.disease_index[d] for d in case.diagnoses if d in ix.disease_index), None)
+        extractor = dx.extractor
+        dx.extractor = holdout.for_case(gold, case_paper(case.source))
+        try:
+            return dx.rank(case, k=1).scores
+        finally:
+            dx.extractor = extractor
+
+    return scores
+
+
 def learned_only(dx: Any) -> Callable[[Any], Any]:  # noqa: ANN401 - a Diagnoser and a PatientCase
     """A scorer that ranks with ``dx``'s learned terms only: its overlap prior switched off, whether
     its weight is a fixed number (``prior_weight``) or learned (``learned_prior``)."""

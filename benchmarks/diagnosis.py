@@ -10,6 +10,10 @@ only (the case's genes unused):
   closure of the observed and of the excluded findings shares with each disease), to show what
   each part and the pertinent negatives carry;
 - the gene-aware mode (the case's causal gene used), reported separately;
+- the model and v1 with each case's own paper left out of the KG: the gold ranked without the
+  annotations that cite only the paper the case came from, as a new patient's disease would be
+  (``kgdx.reasoning.paper_out``), so that the ``cited`` cases, over half of dev, also say how a
+  new patient fares;
 - v1, the previous shipped checkpoint (trained on simulated cases only,
   ``benchmarks/data/evidence-gnn-v1.pt``), against the shipped one (``--v1 none`` skips it);
 - the shipped model with one row per disease id (OMIM/ORPHA/MONDO equivalents not merged into
@@ -52,7 +56,7 @@ _ROOT = Path(__file__).resolve().parents[1]
 
 import numpy as np
 
-from benchmarks._common import latencies_ms, learned_only, machine, peak_rss_mb, scorer_with, write_results
+from benchmarks._common import latencies_ms, learned_only, machine, paper_out, peak_rss_mb, scorer_with, write_results
 from benchmarks.lib.baselines import ICOverlap, ResnikBMA
 from benchmarks.lib.splits import SPLITS, cohort, provenance
 from kgdx.app.stores import open_store
@@ -106,6 +110,8 @@ def real_cases(dx: Diagnoser, folder: Path, limit: int | None, per_case: str | N
         "ablation: learned terms only (no prior)": learned_only(dx),
         "ablation: EvidenceGNN without excluded findings": model_no_excluded,
         "EvidenceGNN (phenotype only)": model,
+        # Every case as a new patient: its gold without the annotations its own paper gave.
+        "EvidenceGNN, each case's own paper left out of the KG": paper_out(dx),
         "EvidenceGNN gene-aware (uses the causal gene)": lambda c: model(c, True),
     }
     split = provenance(cases)
@@ -120,7 +126,11 @@ def real_cases(dx: Diagnoser, folder: Path, limit: int | None, per_case: str | N
         from kgdx.reasoning.checkpoint import load_checkpoint
 
         old = Diagnoser(dx.store, load_checkpoint(v1)[0], index=ix)
-        methods = {"v1: EvidenceGNN trained on simulated cases only": lambda c: old.rank(c, k=1).scores, **methods}
+        methods = {
+            "v1: EvidenceGNN trained on simulated cases only": lambda c: old.rank(c, k=1).scores,
+            "v1, each case's own paper left out of the KG": paper_out(old),
+            **methods,
+        }
     out = {
         "v1_checkpoint": str(v1) if v1 is not None else None,
         "data": {
