@@ -295,3 +295,5 @@ def test_train_on_real_cases_can_leave_each_cases_paper_out(env, tmp_path):
     r = runner.invoke(app, [*args, "--real", str(real), "--real-rate", "1.0", "--holdout", "0.3", "--leave-paper-out"])
     assert r.exit_code == 0, r.output
     assert load_checkpoint(run / "best.pt")[1]["train_config"]["leave_paper_out"] is True
+    r = runner.invoke(app, [*args, "--leave-paper-out"])
+    assert r.exit_code == 1 and "give them with --real DIR" in str(r.exception)

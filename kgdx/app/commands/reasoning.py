@@ -241,6 +241,8 @@ def train(
         cfg.real_rate = 0.5 if real_rate is None else real_rate
     if leave_paper_out is not None:
         cfg.leave_paper_out = leave_paper_out
+    if cfg.leave_paper_out and real is None:
+        raise ConfigError("--leave-paper-out changes only real training cases: give them with --real DIR")
     store = open_store("memory")
     ix = KGIndex.for_store(store)
 
