@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 from benchmarks._common import write_results
@@ -42,11 +44,12 @@ RECIPE = _ROOT / "reasoning" / "checkpoints" / "default-train.json"
 FOLDS = 5
 
 
-def _fold_model(store, ix, fold: int, runs: Path, folder: Path, steps: int) -> Path:  # noqa: ANN001
-    """Fold ``fold``'s checkpoint under ``runs``, trained by the shipped recipe if it is missing."""
+def _fold_model(store, ix, fold: int, runs: Path, real_cases: Callable[[], list], steps: int) -> Path:  # noqa: ANN001
+    """Fold ``fold``'s checkpoint under ``runs``, trained by the shipped recipe if it is missing
+    (``real_cases`` reads ``train/`` as ``_real_cases`` does, once for all folds)."""
     out = runs / f"fold{fold}"
     if not (out / "best.pt").is_file():
-        cases = _real_cases(store, ix, folder)
+        cases = real_cases()
         cfg = TrainConfig.from_dict(json.loads(RECIPE.read_text()))
         cfg.steps, cfg.real_rate, cfg.holdout, cfg.holdout_fold = steps, 1.0, 1 / FOLDS, fold
         held = [held_out_cohort(c, cfg.holdout, cfg.seed, fold) for c, *_ in cases]
@@ -81,8 +84,9 @@ def main() -> None:
         raise SystemExit(f"{args.model} must hold out fold 0 of {FOLDS} (its train_config says otherwise)")
     cases = list(iter_phenopackets(args.train, lambda i: n.id if (n := store.node(i)) else None))
     models = [(model0, tc0)]
+    real_cases = cache(lambda: _real_cases(store, ix, args.train))
     for k in range(1, FOLDS):
-        m, meta = load_checkpoint(_fold_model(store, ix, k, args.runs, args.train, args.steps))
+        m, meta = load_checkpoint(_fold_model(store, ix, k, args.runs, real_cases, args.steps))
         models.append((m, meta["train_config"]))
     cohorts = [cohort(c) for c in cases]
     fold_of = []

@@ -155,9 +155,3 @@ class PaperHoldout:
             return self(observed, excluded, gold, paper, weights)
 
         return extract
-
-
-def dropped_share(holdout: PaperHoldout, cases: list[tuple[int | None, str | None]]) -> float:
-    """The share of cases (gold index, paper) whose gold loses at least one annotation."""
-    hit = sum(1 for g, p in cases if g is not None and p and holdout.dropped(g, p))
-    return hit / max(len(cases), 1)
