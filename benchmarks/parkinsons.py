@@ -17,6 +17,10 @@ In one run, on a copy of the default KG in memory:
   notes (``pd_drug_notes_heldout.jsonl``), written by a separate session from clinical knowledge
   after the linker and its vocabulary were done, without running the system on them; reported
   separately, and nothing is tuned on them.
+- **A second, blind annotation** of both note sets (``labels_second.jsonl`` beside each
+  ``labels.jsonl``; who, how and the guideline in ``pd_notes/labels_second.md``): the linker
+  scored against it, and the first annotation scored against it. How far two annotators agree
+  is the ceiling that strict linking precision and recall can be read against.
 - **Drug safety, second held-out set**: ``pd_drug_notes_heldout2.jsonl``, 10 more drug notes
   written after the KG gaps that the first held-out set exposed were fixed (that set is no longer
   held out), by a session that neither ran the system nor read the module's safety knowledge.
@@ -221,6 +225,51 @@ def notes_eval(dx: Diagnoser, labels: list[dict], *, oracle: bool, folder: Path 
     return out, rows
 
 
+def agreement(reference: list[dict], other: list[dict]) -> dict:
+    """Strict agreement of two annotations of the same notes: ``other``'s (HPO id, status) pairs
+    scored against ``reference``'s as precision, recall and F1, overall and by status, over the
+    notes both annotated.
+
+    Two annotators' agreement is the ceiling a linker can be expected to reach against either of
+    them: where they differ, the notes admit more than one right labelling.
+    """
+    ref = {r["file"]: {(p["id"], p["status"]) for p in r["phenotypes"]} for r in reference}
+    counts = {k: [0, 0, 0] for k in ("all", "present", "absent")}  # tp, fp, fn
+    notes = 0
+    for r in other:
+        if r["file"] not in ref:
+            continue
+        notes += 1
+        got, want = {(p["id"], p["status"]) for p in r["phenotypes"]}, ref[r["file"]]
+        for k, c in counts.items():
+            g = {x for x in got if k in ("all", x[1])}
+            w = {x for x in want if k in ("all", x[1])}
+            c[0], c[1], c[2] = c[0] + len(g & w), c[1] + len(g - w), c[2] + len(w - g)
+
+    def prf(t: int, f: int, n: int) -> dict[str, float]:
+        p, r = t / max(t + f, 1), t / max(t + n, 1)
+        return {"precision": round(p, 3), "recall": round(r, 3), "f1": round(2 * p * r / max(p + r, 1e-9), 3)}
+
+    return {"notes": notes, **prf(*counts["all"]), "by_assertion": {k: prf(*counts[k]) for k in ("present", "absent")}}
+
+
+def second_annotation(dx: Diagnoser, labels: list[dict], path: Path, folder: Path) -> dict:
+    """The linker against a second, blind annotation of the same notes (``path``, JSONL of
+    ``{"file", "phenotypes"}``), and the two annotations against each other."""
+    other = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    by_file = {r["file"]: r for r in other}
+    relabelled = [{**lab, "phenotypes": by_file[lab["file"]]["phenotypes"]} for lab in labels if lab["file"] in by_file]
+    linked, _ = notes_eval(dx, relabelled, oracle=False, folder=folder)
+    oracle, _ = notes_eval(dx, relabelled, oracle=True, folder=folder)
+    return {
+        "notes": len(relabelled),
+        "file": path.name,
+        "linker_vs_second": linked["linking"],
+        "first_vs_second": agreement(other, labels),
+        "diagnosis_from_second_labels": oracle["overall"],
+    }
+
+
 def drug_eval(dx: Diagnoser, path: Path) -> dict:
     """Patient-specific drug safety on notes with medications and comorbidities, each with the
     drugs to withdraw, the drugs unsafe for that patient and the symptomatic drugs not indicated.
@@ -313,6 +362,16 @@ def main() -> None:
             f"held-out notes ({len(hl)}), zero-shot: top-1 {hs['overall']['top1']:.3f} top-3 {hs['overall']['top3']:.3f} "
             f"(oracle findings: top-1 {ho['overall']['top1']:.3f} top-3 {ho['overall']['top3']:.3f}); linking {hs['linking']}"
         )
+
+    for key, folder in (("second_annotation", NOTES), ("second_annotation_held_out", HELD_OUT_NOTES)):
+        path = folder / "labels_second.jsonl"
+        if path.is_file():
+            sa = results[key] = second_annotation(dx_after, read_labels(folder), path, folder)
+            print(
+                f"{folder.name}, second blind annotation ({sa['notes']} notes): linker P/R "
+                f"{sa['linker_vs_second']['precision']}/{sa['linker_vs_second']['recall']}; first annotation "
+                f"against it P/R {sa['first_vs_second']['precision']}/{sa['first_vs_second']['recall']}"
+            )
 
     if args.finetune_steps:
         with tempfile.TemporaryDirectory() as tmp:

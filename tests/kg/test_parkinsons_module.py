@@ -648,3 +648,16 @@ def test_notes_do_not_name_the_diagnosis(labels):
         text = (NOTES_DIR / r["file"]).read_text(encoding="utf-8")
         hits = [w for w in every if re.search(w, text, flags=re.IGNORECASE)]
         assert hits == [], (r["file"], hits)
+
+
+@pytest.mark.parametrize("folder", [NOTES_DIR, NOTES_DIR.parent / "pd_notes_heldout"])
+def test_the_second_annotation_covers_every_note_with_real_ids_and_quoted_evidence(folder):
+    """The blind second annotation (labels_second.md) labels every note, with current HPO ids and
+    evidence quoted word for word from its note."""
+    rows = [json.loads(line) for line in (folder / "labels_second.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert sorted(r["file"] for r in rows) == sorted(p.name for p in folder.glob("*.txt"))
+    assert_hpo_ok({p["id"] for r in rows for p in r["phenotypes"]}, f"{folder.name}/labels_second.jsonl")
+    for r in rows:
+        text = (folder / r["file"]).read_text(encoding="utf-8")
+        for p in r["phenotypes"]:
+            assert p["status"] in ("present", "absent") and p["evidence"] in text, (r["file"], p)
