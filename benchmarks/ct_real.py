@@ -81,6 +81,22 @@ def occlusion(enc, base, pcfg, j: int, grid=(8, 8, 8), fill: float = -850.0):  #
     return p0, drops
 
 
+def detector_pointing(patch_logits: np.ndarray, mask: np.ndarray) -> dict:
+    """The pointing game on the lesion detector's patch logits ``(S, L)`` for one finding: a hit
+    when its highest patch overlaps the tumour ``mask`` ``(S, H, W)`` (in the encoder's input
+    grid), with the rank of the best patch that touches the tumour among all ``S * L``."""
+    s, h, w = mask.shape
+    side = int(round(patch_logits.shape[1] ** 0.5))
+    touch = mask.reshape(s, side, h // side, side, w // side).any(axis=(2, 4)).reshape(s, -1)
+    order = np.argsort(-patch_logits, axis=None)
+    hits = np.flatnonzero(touch.reshape(-1)[order])
+    return {
+        "detector_pointing_hit": bool(touch.reshape(-1)[order[0]]),
+        "detector_rank_of_tumour_patch": int(hits[0]) + 1 if len(hits) else None,
+        "detector_patches": int(touch.size),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", required=True, help="a CT checkpoint with a trained finding head")
@@ -122,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         base = prep.base(vol, box)  # (S, H, W) HU
         m = prep.labels(mask, box).numpy() > 0  # (S, H, W)
         with torch.no_grad():
-            probs = enc(window(base[None].float(), pcfg)).finding_probs[0].numpy()
+            out = enc(window(base[None].float(), pcfg))
+        probs = out.finding_probs[0].numpy()
         k = findings.index(expected)
         p0, drops = occlusion(enc, base, pcfg, k)
         s, h, w = base.shape
@@ -144,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
             "mask_share_of_positive_occlusion": None if share is None else round(share, 4),
             "mask_share_uniform": round(float(touch.mean()), 4),
         }
+        if out.patch_logits is not None:  # the lesion detector's own map: its top patch for the finding
+            res["scans"][scan].update(detector_pointing(out.patch_logits[0, ..., k].numpy(), m))
         zi = int(m.sum(axis=(1, 2)).argmax())
         heat = np.kron(drops[zi // (s // gz)], np.ones((h // gy, w // gx)))
         fig, ax = plt.subplots(1, 1, figsize=(5, 5))

@@ -242,8 +242,20 @@ class FindingHeadCfg:
     findings: tuple[str, ...] = CT_FINDING_IDS
     hidden: int = 0
     dropout: float = 0.0
+    #: Also score each finding from a lesion detector on the slice ViT's patch tokens (the mean of
+    #: its ``detector_topk`` highest patch logits), stacked with the scan-level score. A small
+    #: lesion fills one patch of one slice, which the scan embedding averages away.
+    detector: bool = False
+    #: Patches pooled per finding (1: the highest patch alone).
+    detector_topk: int = 1
+    #: The detector's hidden width (0: linear).
+    detector_hidden: int = 128
 
     def __post_init__(self) -> None:
+        if self.detector_topk < 1:
+            raise ValueError(f"finding_head.detector_topk must be at least 1, got {self.detector_topk}")
+        if self.detector_hidden < 0:
+            raise ValueError(f"finding_head.detector_hidden must be at least 0, got {self.detector_hidden}")
         self.findings = tuple(self.findings)
         if not self.findings:
             raise ValueError("finding_head.findings must name at least one HPO term")

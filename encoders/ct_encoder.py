@@ -33,6 +33,8 @@ class CTEncoderOutput:
         slice_cls: ``(B, S, D_vit)`` per-slice ViT CLS vectors before fusion (slice-level MoCo).
         finding_logits: ``(B, F)`` finding-head logits, or ``None`` without a head.
         vit: The raw ViT output over the ``B * S`` slices (masks for MAE), flattened.
+        patch_logits: ``(B, S, L, F)`` the lesion detector's logit per slice, patch (row-major
+            over the ``image_size / patch_size`` grid) and finding, or ``None`` without one.
     """
 
     scan_embedding: torch.Tensor
@@ -40,6 +42,7 @@ class CTEncoderOutput:
     slice_cls: torch.Tensor
     finding_logits: torch.Tensor | None
     vit: SliceViTOutput
+    patch_logits: torch.Tensor | None = None
 
     @property
     def finding_probs(self) -> torch.Tensor | None:
@@ -69,7 +72,9 @@ class CTEncoder(nn.Module):
         self.slice_encoder = SliceViT(cfg.slice_encoder)
         self.fusion = SliceFusion(cfg.fusion, in_dim=cfg.slice_encoder.width)
         self.finding_head = (
-            FindingHead(cfg.fusion.width, cfg.finding_head) if finding_head and cfg.finding_head is not None else None
+            FindingHead(cfg.fusion.width, cfg.finding_head, patch_dim=cfg.slice_encoder.width)
+            if finding_head and cfg.finding_head is not None
+            else None
         )
 
     @property
@@ -115,8 +120,10 @@ class CTEncoder(nn.Module):
             return self.slice_encoder(flat, mask_ratio)
         if mask_ratio > 0:
             raise ValueError("'chunk' is for inference; masking needs one pass (chunk=None)")
-        cls = [self.slice_encoder(part).cls for part in flat.split(chunk)]
-        c = torch.cat(cls)
+        parts = [self.slice_encoder(part) for part in flat.split(chunk)]
+        c = torch.cat([o.cls for o in parts])
+        if self.finding_head is not None and self.finding_head.detector is not None:  # the detector reads the patches
+            return SliceViTOutput(c, torch.cat([o.tokens for o in parts]), None, None)
         return SliceViTOutput(c, c.unsqueeze(1), None, None)
 
     def forward(self, x: torch.Tensor, mask_ratio: float = 0.0, chunk: int | None = None) -> CTEncoderOutput:
@@ -125,8 +132,13 @@ class CTEncoder(nn.Module):
         vit = self.encode_slices(x, mask_ratio, chunk)
         slice_cls = vit.cls.view(b, s, -1)  # (B, S, D_vit)
         scan, tokens = self.fusion(slice_cls)  # (B, D), (B, S, D)
-        logits = self.finding_head(scan) if self.finding_head is not None else None
-        return CTEncoderOutput(scan, tokens, slice_cls, logits, vit)
+        logits = patch_logits = None
+        if self.finding_head is not None:
+            logits = self.finding_head(scan)
+            if self.finding_head.detector is not None and vit.mask is None:
+                patch_logits = self.finding_head.detect(vit.tokens[:, 1:].reshape(b, s, -1, vit.tokens.shape[-1]))
+                logits = self.finding_head.stacked(logits, patch_logits)
+        return CTEncoderOutput(scan, tokens, slice_cls, logits, vit, patch_logits)
 
     @torch.inference_mode()
     def embed(

@@ -55,6 +55,7 @@ __all__ = [
     "acquisition_augment",
     "train_ct_head",
     "calibrate_head",
+    "fit_detector",
     "finding_auroc",
     "predict",
     "format_auroc_table",
@@ -357,6 +358,116 @@ def calibrate_head(encoder, logits: np.ndarray, targets: np.ndarray, *, l2: floa
     return {"scale": [round(float(v), 4) for v in a], "shift": [round(float(v), 4) for v in c]}
 
 
+@torch.no_grad()
+def _patch_tokens(encoder, base: torch.Tensor, batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: ANN001
+    """The frozen slice ViT's patch tokens ``(N, S, L, D)`` (float16) and the scan head's logits
+    ``(N, F)`` for HU slices ``(N, S, H, W)``."""
+    encoder.eval()
+    head, toks, logits = encoder.finding_head, [], []
+    for i in range(0, len(base), batch_size):
+        x = window(base[i : i + batch_size], encoder.cfg.preprocess)
+        vit = encoder.encode_slices(x)
+        b, s = x.shape[:2]
+        toks.append(vit.tokens[:, 1:].reshape(b, s, -1, vit.tokens.shape[-1]).half())
+        logits.append(head(encoder.fusion(vit.cls.view(b, s, -1))[0]))
+    return torch.cat(toks), torch.cat(logits)
+
+
+def fit_detector(
+    encoder,  # noqa: ANN001 - CTEncoder with finding_head.detector
+    train: CohortInputs,
+    validation: CohortInputs,
+    *,
+    epochs: int = 20,
+    lr: float = 3e-3,
+    seed: int = 0,
+    l2: float = 0.1,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Fit the finding head's lesion detector, then stack it with the scan head.
+
+    1. On the train split, the detector learns each patch's findings from the frozen slice
+       ViT's patch tokens, against the patch labels read off the lesion masks (``train.patches``;
+       positives weighted by the class ratio, up to 50). The tokens are standardised first and the
+       standardisation folded into its first layer.
+    2. On the validation split, per finding, ``w_scan · scan logit + w_det · detector score + b``
+       is fitted by logistic regression with an L2 pull towards the scan head alone
+       ``(1, 0, 0)``. The scan head is already calibrated there, so a finding the detector does not
+       help keeps ``w_det`` near 0, and the result is calibrated too.
+
+    The slice ViT, the fusion and the scan head are not changed. Returns the stacking weights and
+    the detector's training loss per epoch.
+    """
+    from kgdx.progress import progress as bar
+
+    head = encoder.finding_head
+    if head is None or head.detector is None:
+        raise ConfigError("the model has no lesion detector (set finding_head.detector in its config)")
+    if train.patches is None:
+        raise DataError("the lesion detector learns from lesion masks; the cohort's train split has none")
+    x = _patch_tokens(encoder, train.base)[0].flatten(0, 2)  # (N * S * L, D)
+    y = train.patches.flatten(0, 2).float()  # (N * S * L, F)
+    mu = x.float().mean(0)
+    sd = x.float().std(0).clamp(min=1e-6)
+    net = head.detector
+    with torch.random.fork_rng():  # a seeded start that leaves the caller's random state alone
+        torch.manual_seed(seed)
+        for m in net.modules():
+            if isinstance(m, torch.nn.Linear):
+                m.reset_parameters()
+    net.train()
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    pw = _pos_weight(y, (0,), 50.0)
+    batch, losses = 8192, []
+    with bar("fitting lesion detector", epochs, enabled=progress) as advance:
+        for _ in range(epochs):
+            order, total = torch.randperm(len(x), generator=gen), 0.0
+            for i in range(0, len(x), batch):
+                j = order[i : i + batch]
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                    net((x[j].float() - mu) / sd), y[j], pos_weight=pw
+                )
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += loss.item() * len(j)
+            losses.append(round(total / len(x), 5))
+            advance(1)
+    net.eval()
+    first = net[0] if isinstance(net, torch.nn.Sequential) else net
+    with torch.no_grad():  # fold the standardisation into the first layer
+        first.bias.sub_((first.weight * (mu / sd)).sum(1))
+        first.weight.div_(sd)
+    del x, y
+    tokens, scan = _patch_tokens(encoder, validation.base)
+    with torch.no_grad():
+        det = torch.cat([head.pool(head.detect(t.float())) for t in tokens.split(16)]).double()
+    z, t = scan.double(), validation.y.double()
+    w = torch.tensor([1.0, 0.0], dtype=torch.float64).repeat(z.shape[1], 1).requires_grad_(True)
+    c = torch.zeros(z.shape[1], dtype=torch.float64, requires_grad=True)
+    lbfgs = torch.optim.LBFGS([w, c], lr=0.5, max_iter=200)
+    prior = torch.tensor([1.0, 0.0], dtype=torch.float64)
+
+    def closure() -> torch.Tensor:
+        lbfgs.zero_grad()
+        logit = w[:, 0] * z + w[:, 1] * det + c
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, t, reduction="sum")
+        loss = loss + l2 * (((w - prior) ** 2).sum() + (c**2).sum())
+        loss.backward()
+        return loss
+
+    lbfgs.step(closure)
+    with torch.no_grad():
+        head.stack_weight.copy_(w.detach().float())
+        head.stack_bias.copy_(c.detach().float())
+    return {
+        "detector_loss": losses,
+        "stack_weight": [[round(float(v), 4) for v in row] for row in w.detach()],
+        "stack_bias": [round(float(v), 4) for v in c.detach()],
+    }
+
+
 def train_ct_head(
     cohort: Any,
     out: str | Path,
@@ -378,7 +489,9 @@ def train_ct_head(
     2. The slice ViT is frozen; the slice-fusion transformer and the finding head are trained on
        its cached slice vectors (fast), keeping the epoch with the best validation macro AUROC.
 
-    Finally the head is calibrated on the validation split (:func:`calibrate_head`).
+    Finally the head is calibrated on the validation split (:func:`calibrate_head`) and, when the
+    model has a lesion detector (``finding_head.detector``), the detector is fitted on the train
+    split's patch tokens and stacked with the head on validation (:func:`fit_detector`).
 
     Args:
         cohort: A :class:`kgdx.ingest.cohort.Cohort` or its folder.
@@ -419,12 +532,19 @@ def train_ct_head(
         )
     pcfg, vcfg = encoder.cfg.preprocess, encoder.cfg.slice_encoder
     dense = c.dense and bool(cohort.manifest.get("mask_labels")) and not c.freeze_encoder
+    detector = encoder.finding_head.detector is not None
+    if detector and not cohort.manifest.get("mask_labels"):
+        raise DataError(
+            "the model's lesion detector (finding_head.detector) learns from lesion masks, and the cohort has none",
+            file=cohort.root,
+        )
     data: dict[str, CohortInputs] = {}
     for s in ("train", "validation", "test"):
         if not ids[s]:
             continue
+        need_masks = (dense or detector) and s == "train"
         given = (inputs or {}).get(s)
-        if isinstance(given, CohortInputs) and (given.patches is not None or not (dense and s == "train")):
+        if isinstance(given, CohortInputs) and (given.patches is not None or not need_masks):
             data[s] = given
         else:
             data[s] = cohort_inputs(
@@ -432,7 +552,7 @@ def train_ct_head(
                 ids[s],
                 pcfg,
                 findings,
-                patch_size=vcfg.patch_size if (dense and s == "train") else None,
+                patch_size=vcfg.patch_size if need_masks else None,
                 cache=c.cache,
                 progress=progress,
             )
@@ -562,6 +682,8 @@ def train_ct_head(
     with torch.no_grad():
         zv = encoder.finding_head(encoder.fusion(cache["validation"])[0]).numpy()
     calibration = calibrate_head(encoder, zv, yv)
+    # -- stage 3: the lesion detector on the frozen patch tokens, stacked on validation ----------
+    stack = fit_detector(encoder, train, data["validation"], seed=c.seed, progress=progress) if detector else None
     summary: dict[str, Any] = {
         "best_head_epoch": best_epoch,
         "history": history,
@@ -570,6 +692,7 @@ def train_ct_head(
         "seconds": round(time.perf_counter() - t0, 1),
         "train_cases": n,
         "calibration": calibration,
+        "detector": stack,
     }
     for s in ("validation", "test"):
         if s in data:

@@ -99,7 +99,9 @@ def test_without_head_and_embed_volumes(phantom) -> None:
 def test_backward_reaches_every_parameter() -> None:
     e = create_encoder("ct-tiny")
     out = e(torch.randn(2, 32, 3, 128, 128), mask_ratio=0.2)
-    (out.scan_embedding.sum() + out.finding_logits.sum() + out.slice_tokens.mean()).backward()
+    loss = out.scan_embedding.sum() + out.finding_logits.sum() + out.slice_tokens.mean()
+    loss = loss + e(torch.randn(1, 32, 3, 128, 128)).finding_logits.sum()  # the lesion detector reads unmasked patches
+    loss.backward()
     missing = [n for n, p in e.named_parameters() if p.requires_grad and p.grad is None]
     assert missing == []
 

@@ -235,6 +235,28 @@ def test_ct_head_training_writes_a_loadable_checkpoint(tiny_cohort, ct_head):
     assert {h for h, v in zip(CT_FINDING_IDS, finding_targets(rec, CT_FINDING_IDS)) if v} == shown
 
 
+def test_ct_head_trains_its_lesion_detector_and_refuses_a_cohort_without_masks(tiny_cohort, ct_head, tmp_path):
+    """ct-tiny has a lesion detector: training fits it (stage 3) and saves it with its stacking;
+    a cohort with no lesion masks to learn it from is refused before any training."""
+    import shutil
+
+    from kgdx.encoders.train_ct_head import train_ct_head
+    from kgdx.ingest.cohort import read_cohort
+
+    head = ct_head["encoder"].finding_head
+    assert head.detector is not None and len(ct_head["detector"]["stack_weight"]) == len(CT_FINDING_IDS)
+    torch.testing.assert_close(
+        head.stack_weight.detach(), torch.tensor(ct_head["detector"]["stack_weight"]), atol=1e-4, rtol=0
+    )
+    bare = tmp_path / "bare"
+    shutil.copytree(tiny_cohort.root, bare)
+    manifest = json.loads((bare / "manifest.json").read_text())
+    manifest.pop("mask_labels")
+    (bare / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DataError, match="lesion detector .* learns from lesion masks, and the cohort has none"):
+        train_ct_head(read_cohort(bare), tmp_path / "x.pt", progress=False)
+
+
 def test_ct_head_through_kgdx_ct_model(dx, tiny_cohort, ct_head, monkeypatch):
     """KGDX_CT_MODEL reaches the same probabilities through CaseBuilder.add_ct (what
     ``kgdx diagnose --ct`` calls) as the trainer's own prediction."""
@@ -248,9 +270,11 @@ def test_ct_head_through_kgdx_ct_model(dx, tiny_cohort, ct_head, monkeypatch):
     monkeypatch.setenv("KGDX_CT_MODEL", ct_head["path"])
     get_settings.cache_clear()
     probs = CaseBuilder(dx).add_ct(PatientCase("x"), path)
-    np.testing.assert_allclose([probs[h] for h in CT_FINDING_IDS], expected, atol=1e-5)
+    # preprocess_cohort keeps its inputs in float16; add_ct reads the volume in float32, and the
+    # lesion detector's highest patch passes that rounding on (about 1e-4 here).
+    np.testing.assert_allclose([probs[h] for h in CT_FINDING_IDS], expected, atol=5e-4)
     built = CaseBuilder(dx).build(ct=path)
-    np.testing.assert_allclose([built.extra["ct_probabilities"][h] for h in CT_FINDING_IDS], expected, atol=1e-5)
+    np.testing.assert_allclose([built.extra["ct_probabilities"][h] for h in CT_FINDING_IDS], expected, atol=5e-4)
     assert built.files["ct"] == str(path)
     get_settings.cache_clear()
 
