@@ -9,12 +9,12 @@ An untrained head gives probabilities near 0.5 that mean nothing; train it (line
 fine-tuning) on labelled scans before its output is used as evidence.
 
 With ``detector`` in the config the head also has a lesion detector: a small MLP (or a linear
-layer) over the slice ViT's patch tokens, one logit per finding and patch, trained on patch labels read off
-lesion masks. Why: a 1 cm nodule covers one 16-px patch of one or two slices, and the scan
-embedding, pooled over 32 slices of 64 patches, averages it away. Each finding's scan score is then
-``w_scan · head logit + w_det · (mean of the detector's top-k patch logits) + b``, with the weights
-fitted on held-out scans (:func:`kgdx.encoders.train_ct_head.fit_detector`); the patch logits
-are also a map of where each finding is.
+layer) over the slice ViT's patch tokens, one logit per finding and patch, trained on patch
+labels read off lesion masks. Why: a 1 cm nodule covers one 16-px patch of one or two slices, and
+the scan embedding, pooled over 32 slices of 64 patches, averages it away. Each finding's score
+is then ``w_scan · head logit + w_det · (mean of the detector's top-k patch logits) + b``, with
+the weights fitted on held-out scans (:func:`kgdx.encoders.train_ct_head.fit_detector`); the
+patch logits are also a map of where each finding is.
 """
 
 from __future__ import annotations
