@@ -2,14 +2,14 @@
 on the same cases, in one run.
 
 The detector (``finding_head.detector``, :func:`kgdx.encoders.train_ct_head.fit_detector`) is a
-linear layer over the frozen slice ViT's patch tokens, fitted on the train split's patch labels
-(read off the lesion masks), whose top-k patch logits are stacked with the scan head on the
+small MLP over the frozen slice ViT's patch tokens, fitted on the train split's patch labels (read
+off the lesion masks), whose highest patch logits are stacked with the scan head on the
 validation split. The encoder, the fusion and the scan head are those of ``--init``, unchanged,
 so the difference between the two rows is the detector alone. The test split (held-out seeds) and
 the held_out split (held-out diseases) are only measured.
 
-Per finding it also reports the detector's own scan score (the mean of its top-k patch logits,
-no stacking), to show which findings it sees.
+Per finding it also reports the detector's own scan score (its pooled patch logits, no
+stacking), to show which findings it sees.
 
 Usage::
 
