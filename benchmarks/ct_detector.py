@@ -104,12 +104,13 @@ def main(argv: list[str] | None = None) -> int:
             continue
         y = data[s].y.numpy()
         res["stems"]["scan head"][s] = finding_auroc(predict(base, data[s].base)[1], y, findings)
-        res["stems"]["with detector"][s] = finding_auroc(predict(enc, data[s].base)[1], y, findings)
-        with torch.no_grad():
-            alone = []
+        stacked, alone = [], []
+        with torch.no_grad():  # one pass gives the stacked probabilities and the detector's own score
             for i in range(0, len(data[s].base), 16):
                 out = enc(window(data[s].base[i : i + 16], pcfg))
+                stacked.append(out.finding_probs)
                 alone.append(enc.finding_head.pool(out.patch_logits))
+        res["stems"]["with detector"][s] = finding_auroc(torch.cat(stacked).numpy(), y, findings)
         res["detector_alone"][s] = finding_auroc(torch.cat(alone).numpy(), y, findings)
         print(
             f"{s}: macro AUROC scan head {res['stems']['scan head'][s]['macro_auroc']:.3f}, with detector "

@@ -123,9 +123,16 @@ def with_subtypes(dx: Diagnoser, golds: list[str]) -> list[str]:
     return out
 
 
-def read_labels(folder: Path) -> list[dict]:
-    """The gold labels of a folder of notes (``labels.jsonl``, one note per line)."""
-    return [json.loads(line) for line in (folder / "labels.jsonl").read_text().splitlines() if line.strip()]
+def read_labels(folder: Path, name: str = "labels.jsonl") -> list[dict]:
+    """The labels of a folder of notes (``labels.jsonl``, or another annotation ``name``; one note
+    per line)."""
+    return [json.loads(line) for line in (folder / name).read_text().splitlines() if line.strip()]
+
+
+def prf(t: int, f: int, n: int) -> dict[str, float]:
+    """Precision, recall and F1 from true positives, false positives and false negatives."""
+    p, r = t / max(t + f, 1), t / max(t + n, 1)
+    return {"precision": round(p, 3), "recall": round(r, 3), "f1": round(2 * p * r / max(p + r, 1e-9), 3)}
 
 
 def near(dx: Diagnoser, hops: int = 2) -> Callable[[str, str], bool]:
@@ -205,11 +212,6 @@ def notes_eval(dx: Diagnoser, labels: list[dict], *, oracle: bool, folder: Path 
     out = m.summary()
     out["gold_or_subtype"] = m_sub.summary()["overall"]
     if not oracle:
-
-        def prf(t: int, f: int, n: int) -> dict[str, float]:
-            p, r = t / max(t + f, 1), t / max(t + n, 1)
-            return {"precision": round(p, 3), "recall": round(r, 3), "f1": round(2 * p * r / max(p + r, 1e-9), 3)}
-
         out["linking"] = {
             **prf(tp, fp, fn),
             "by_assertion": {k: prf(*v) for k, v in per.items()},
@@ -246,24 +248,20 @@ def agreement(reference: list[dict], other: list[dict]) -> dict:
             w = {x for x in want if k in ("all", x[1])}
             c[0], c[1], c[2] = c[0] + len(g & w), c[1] + len(g - w), c[2] + len(w - g)
 
-    def prf(t: int, f: int, n: int) -> dict[str, float]:
-        p, r = t / max(t + f, 1), t / max(t + n, 1)
-        return {"precision": round(p, 3), "recall": round(r, 3), "f1": round(2 * p * r / max(p + r, 1e-9), 3)}
-
     return {"notes": notes, **prf(*counts["all"]), "by_assertion": {k: prf(*counts[k]) for k in ("present", "absent")}}
 
 
-def second_annotation(dx: Diagnoser, labels: list[dict], path: Path, folder: Path) -> dict:
-    """The linker against a second, blind annotation of the same notes (``path``, JSONL of
+def second_annotation(dx: Diagnoser, labels: list[dict], folder: Path, name: str = "labels_second.jsonl") -> dict:
+    """The linker against a second, blind annotation of the same notes (``folder / name``, JSONL of
     ``{"file", "phenotypes"}``), and the two annotations against each other."""
-    other = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    other = read_labels(folder, name)
     by_file = {r["file"]: r for r in other}
     relabelled = [{**lab, "phenotypes": by_file[lab["file"]]["phenotypes"]} for lab in labels if lab["file"] in by_file]
     linked, _ = notes_eval(dx, relabelled, oracle=False, folder=folder)
     oracle, _ = notes_eval(dx, relabelled, oracle=True, folder=folder)
     return {
         "notes": len(relabelled),
-        "file": path.name,
+        "file": name,
         "linker_vs_second": linked["linking"],
         "first_vs_second": agreement(other, labels),
         "diagnosis_from_second_labels": oracle["overall"],
@@ -364,9 +362,8 @@ def main() -> None:
         )
 
     for key, folder in (("second_annotation", NOTES), ("second_annotation_held_out", HELD_OUT_NOTES)):
-        path = folder / "labels_second.jsonl"
-        if path.is_file():
-            sa = results[key] = second_annotation(dx_after, read_labels(folder), path, folder)
+        if (folder / "labels_second.jsonl").is_file():
+            sa = results[key] = second_annotation(dx_after, read_labels(folder), folder)
             print(
                 f"{folder.name}, second blind annotation ({sa['notes']} notes): linker P/R "
                 f"{sa['linker_vs_second']['precision']}/{sa['linker_vs_second']['recall']}; first annotation "
