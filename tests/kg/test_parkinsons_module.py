@@ -650,13 +650,23 @@ def test_notes_do_not_name_the_diagnosis(labels):
         assert hits == [], (r["file"], hits)
 
 
-@pytest.mark.parametrize("folder", [NOTES_DIR, NOTES_DIR.parent / "pd_notes_heldout"])
-def test_the_second_annotation_covers_every_note_with_real_ids_and_quoted_evidence(folder):
-    """The blind second annotation (labels_second.md) labels every note, with current HPO ids and
-    evidence quoted word for word from its note."""
-    rows = [json.loads(line) for line in (folder / "labels_second.jsonl").read_text(encoding="utf-8").splitlines()]
+@pytest.mark.parametrize(
+    ("folder", "name"),
+    [
+        (NOTES_DIR, "labels_second.jsonl"),
+        (NOTES_DIR.parent / "pd_notes_heldout", "labels_second.jsonl"),
+        (NOTES_DIR.parent / "pd_notes_dev", "labels.jsonl"),
+    ],
+)
+def test_annotations_with_evidence_cover_every_note_with_real_ids_and_quoted_evidence(folder, name, labels):
+    """The blind second annotation (labels_second.md) and the development notes' annotation label
+    every note, with current HPO ids and evidence quoted word for word from its note; the
+    development notes' golds are the vignettes' diseases."""
+    rows = [json.loads(line) for line in (folder / name).read_text(encoding="utf-8").splitlines()]
     assert sorted(r["file"] for r in rows) == sorted(p.name for p in folder.glob("*.txt"))
-    assert_hpo_ok({p["id"] for r in rows for p in r["phenotypes"]}, f"{folder.name}/labels_second.jsonl")
+    assert_hpo_ok({p["id"] for r in rows for p in r["phenotypes"]}, f"{folder.name}/{name}")
+    golds = {(r["gold"], tuple(r["gold_equivalents"])) for r in labels}
+    assert all((r["gold"], tuple(r["gold_equivalents"])) in golds for r in rows if "gold" in r)
     for r in rows:
         text = (folder / r["file"]).read_text(encoding="utf-8")
         for p in r["phenotypes"]:
