@@ -109,7 +109,8 @@ class LinkedConcept:
 
 # --------------------------------------------------------------------------- tokens
 
-_TOKEN = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?|[.,;:!?()\[\]/]")
+#: "+ve" and "-ve" (a sign present or absent: "Romberg -ve") stay whole, so the sign is not lost.
+_TOKEN = re.compile(r"(?<![A-Za-z0-9])[+-]ve\b|[A-Za-z0-9]+(?:['’][A-Za-z]+)?|[.,;:!?()\[\]/]")
 _PUNCT = set(".,;:!?()[]/")
 _CLAUSE_END = set(".;:!?")
 
@@ -198,6 +199,7 @@ _CATEGORIES = {
     "historical": "hist",
     "family": "fam",
     "normal": "normal",
+    "normal_item": "nitem",
     "pseudo": "pseudo",
     "terminate": "term",
 }
@@ -207,6 +209,7 @@ _DIRECTIONS = {"forward": "fwd", "backward": "bwd", "both": "both"}
 def load_context_rules(path: str | Path | None = None) -> tuple[tuple[str, str, str], ...]:
     """ConText rules as ``(phrase, kind, direction)`` from a TSV file (default: the shipped
     ``vocab/context_rules.tsv``); kind is ``neg``, ``unc``, ``hist``, ``fam``, ``normal``,
+    ``nitem`` (a normal statement only about an exam item: "mood fine" but not "tremor fine"),
     ``pseudo`` or ``term``, direction ``fwd``, ``bwd`` or ``both``.
 
     Raises:
@@ -234,6 +237,11 @@ def load_context_rules(path: str | Path | None = None) -> tuple[tuple[str, str, 
 #: The shipped ConText rules (see :func:`load_context_rules`).
 TRIGGERS: tuple[tuple[str, str, str], ...] = load_context_rules()
 
+#: The status a normal trigger gives: ``normal-item`` ("fine", "good", "OK") counts only for an exam
+#: item ("mood fine"); after a finding's name it says nothing ("tremor fine" is a fine tremor).
+_NORMAL = {"normal": "normal", "nitem": "normal-item"}
+#: A test reported negative ("Romberg -ve", "pull test negative") is a normal result.
+_NEGATIVE_RESULT = frozenset({"negative", "-ve"})
 _FWD_WORDS = 10  # words a forward trigger reaches
 _BWD_WORDS = 5  # words a backward trigger reaches
 
@@ -697,13 +705,22 @@ class ConceptLinker:
                 status, trig, fam = self._assert(a, b, trigs, spans, toks)
                 e = self._entries[i]
                 if e.method == "normal-exam":
-                    if status != "normal":
+                    if (
+                        status == "absent"
+                        and trig is not None
+                        and normalize_token(trig.split()[-1]) in _NEGATIVE_RESULT
+                    ):
+                        status = "normal"
+                    if status not in ("normal", "normal-item"):
                         continue  # "speech slow": the exam item alone asserts nothing
+                    status = "normal"
                     targets = [(r, *self._names[r]) for r in e.rules_out]
                     method = "normal-exam"
-                elif method == "embedding" and status == "normal":
+                elif method == "embedding" and status in ("normal", "normal-item"):
                     continue  # a paraphrase in a normal statement is not a finding to rule out
                 else:
+                    if status == "normal-item":  # "tremor fine": about a finding's name it says nothing
+                        status, trig = "present", None
                     targets = [self._target(i)]
                 if e.asserted == "absent" and status != "normal":
                     status, trig = "absent", e.text
@@ -838,6 +855,11 @@ class ConceptLinker:
         def words_between(lo: int, hi: int) -> int:
             return max(0, hi - lo)
 
+        def free_words(lo: int, hi: int) -> int:
+            # Words that are not part of a mention: "denies loss of smell, constipation, urinary
+            # urgency or dream enactment" reaches the last item of its list.
+            return sum(not toks[k].is_punct and not in_mention[k] for k in range(lo, hi))
+
         def between_mention(lo: int, hi: int) -> bool:
             return any(lo <= s < hi for s in mention_starts)
 
@@ -865,17 +887,17 @@ class ConceptLinker:
         fwd = [
             t
             for t in trigs
-            if t.kind in ("neg", "unc", "hist", "normal", "fam", "pseudo")
+            if t.kind in ("neg", "unc", "hist", "normal", "nitem", "fam", "pseudo")
             and t.direction in ("fwd", "both")
             and t.end <= a
             and not blocked(t.end, a)
-            and words_between(t.end, a) <= _FWD_WORDS
+            and free_words(t.end, a) <= _FWD_WORDS
             and fwd_reaches(t)
         ]
         bwd = [
             t
             for t in trigs
-            if t.kind in ("neg", "unc", "hist", "normal", "pseudo")
+            if t.kind in ("neg", "unc", "hist", "normal", "nitem", "pseudo")
             and t.direction in ("bwd", "both")
             and t.start >= b
             and not blocked(b, t.start)
@@ -899,17 +921,23 @@ class ConceptLinker:
             chosen.append(bwd[0])
             # "no dream enactment, smell intact": a normal statement right after the item is about
             # it; a negation earlier in the sentence is about something else.
-            if bwd[0].kind == "normal" and bwd[0].start - b <= 2 and not between_mention(b, bwd[0].start):
-                return "normal", bwd[0].phrase, any(t.kind == "fam" for t in fwd)
+            if bwd[0].kind in ("normal", "nitem") and bwd[0].start - b <= 2 and not between_mention(b, bwd[0].start):
+                return _NORMAL[bwd[0].kind], bwd[0].phrase, any(t.kind == "fam" for t in fwd)
         # A pseudo-trigger shields only itself; the assertion comes from real triggers.
-        real = [t for t in chosen if t.kind in ("neg", "unc", "hist", "normal")]
+        real = [t for t in chosen if t.kind in ("neg", "unc", "hist", "normal", "nitem")]
         if not real:
             return "present", None, fam
         pseudo_nearest = fwd and fwd[-1].kind == "pseudo" and not bwd
         if pseudo_nearest:
             return "present", None, fam
         # Negation first ("no evidence to suggest"), then a normal exam, doubt, and the past.
-        for kind, status in (("neg", "absent"), ("normal", "normal"), ("unc", "uncertain"), ("hist", "historical")):
+        for kind, status in (
+            ("neg", "absent"),
+            ("normal", "normal"),
+            ("nitem", _NORMAL["nitem"]),
+            ("unc", "uncertain"),
+            ("hist", "historical"),
+        ):
             hit = [t for t in real if t.kind == kind]
             if hit:
                 return status, hit[0].phrase, fam  # type: ignore[return-value]

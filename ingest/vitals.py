@@ -2,7 +2,8 @@
 scores and the corrected QT interval, each by a published cut-off.
 
 Neurologists write the finding as numbers ("BP supine 148/88, standing (3 min) 96/62"), not as
-words, so a concept linker never sees it. This reads lying/standing (or head-up tilt) pairs and
+words, so a concept linker never sees it. This reads lying/standing (or sitting/standing, or
+head-up tilt) pairs, also written once for both ("BP L/S 132/78 → 108/70"), and
 applies the consensus definition (Freeman et al., Clin Auton Res 2011): a sustained fall of at
 least 20 mmHg systolic or 10 mmHg diastolic on standing. A measured pair below both thresholds
 is a pertinent negative. "Orthostatic drop 28/10 mmHg" (the fall itself) is read as well.
@@ -42,12 +43,20 @@ SUPINE_SYSTOLIC = 140
 SUPINE_DIASTOLIC = 90
 
 _BP = re.compile(r"(?<![\d/])(\d{2,3})\s*/\s*(\d{2,3})(?![\d/])")
-_LYING = re.compile(r"\b(supine|lying|recumbent|seated|sitting)\b", re.I)
+_LYING = re.compile(r"\b(supine|lying|recumbent)\b", re.I)
+_SITTING = re.compile(r"\b(seated|sitting)\b", re.I)  # a baseline for the fall, but not a supine pressure
 _STANDING = re.compile(r"\b(standing|stood|erect|upright|tilt|head-up)\b", re.I)
 _DROP = re.compile(
     r"\b(?:orthostatic|postural)\s+(?:drop|fall)\s+(?:of\s+)?(\d{1,3})\s*/\s*(\d{1,3})\s*(?:mm\s*hg)?", re.I
 )
 _WINDOW = 30  # characters around a reading in which its posture word must be
+#: Both postures named once, then both readings: "BP lying/standing 138/80 → 124/76", "BP L/S
+#: 132/78 -> 108/70", "supine and standing BP 150/90, 110/70".
+_PAIR = re.compile(
+    r"\b(?:lying|supine|sitting|seated|L)\s*(?:/|and|&|-)\s*(?:standing|erect|S)\b(?:\s*(?:BP|blood\s+pressures?))?"
+    r"\s*:?\s*(\d{2,3})\s*/\s*(\d{2,3})\s*(?:mm\s*hg\s*)?(?:→|->|to|,)\s*(\d{2,3})\s*/\s*(\d{2,3})",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -100,13 +109,15 @@ def _posture(text: str, start: int, end: int, lo: int) -> tuple[str | None, int]
     after = text[end : end + _WINDOW]
     after = after[: min([m.start() for m in _BP.finditer(after)] + [len(after)])]  # not past the next reading
     best: tuple[int, str, int] | None = None  # distance, posture, end of the text used
-    for words, name in ((_LYING, "lying"), (_STANDING, "standing")):
+    for words, name in ((_LYING, "lying"), (_SITTING, "sitting"), (_STANDING, "standing")):
         for m in words.finditer(before):
             d = len(before) - m.end()
             if best is None or d < best[0]:
                 best = (d, name, end)
         m = words.search(after)
-        if m is not None and (best is None or m.start() < best[0]):
+        # A posture word after the reading names it only within its clause ("96/62 on standing");
+        # after a comma it heads the next reading ("lying 172/94, standing 166/90").
+        if m is not None and not re.search(r"[,;.]", after[: m.start()]) and (best is None or m.start() < best[0]):
             best = (m.start(), name, end + m.end())
     return (best[1], best[2]) if best else (None, end)
 
@@ -116,8 +127,13 @@ def orthostatic_readings(text: str) -> list[OrthostaticReading]:
     out: list[OrthostaticReading] = []
     for m in _DROP.finditer(text):
         out.append(OrthostaticReading(m.group(0), m.span(), int(m.group(1)), int(m.group(2))))
+    for m in _PAIR.finditer(text):
+        lie, stand = (int(m.group(1)), int(m.group(2))), (int(m.group(3)), int(m.group(4)))
+        if all(60 <= a <= 260 and 30 <= b <= 150 and b < a for a, b in (lie, stand)):
+            supine = None if _SITTING.match(m.group(0)) else lie
+            out.append(OrthostaticReading(m.group(0), m.span(), lie[0] - stand[0], lie[1] - stand[1], supine))
     taken = [r.span for r in out]
-    lying: tuple[int, int, int, int] | None = None  # systolic, diastolic, start, end
+    lying: tuple[int, int, int, int, bool] | None = None  # systolic, diastolic, start, end, supine
     prev_end = 0
     for m in _BP.finditer(text):
         if any(a <= m.start() < b for a, b in taken):
@@ -127,12 +143,18 @@ def orthostatic_readings(text: str) -> list[OrthostaticReading]:
             prev_end = m.end()
             continue  # a score (MoCA 18/30) or a dose, not a blood pressure
         posture, used = _posture(text, m.start(), m.end(), prev_end)
-        if posture == "lying":
-            lying = (sys_, dia, m.start(), m.end())
+        if posture in ("lying", "sitting"):
+            lying = (sys_, dia, m.start(), m.end(), posture == "lying")
         elif posture == "standing" and lying is not None and m.start() - lying[3] < 120:
             span = (lying[2], m.end())
             out.append(
-                OrthostaticReading(text[span[0] : span[1]], span, lying[0] - sys_, lying[1] - dia, (lying[0], lying[1]))
+                OrthostaticReading(
+                    text[span[0] : span[1]],
+                    span,
+                    lying[0] - sys_,
+                    lying[1] - dia,
+                    (lying[0], lying[1]) if lying[4] else None,
+                )
             )
             lying = None
         prev_end = used

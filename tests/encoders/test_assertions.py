@@ -41,6 +41,12 @@ NODES = [
     Node("Phenotype", "HP:0002015", {"name": "Dysphagia"}),
     Node("Phenotype", "HP:0001279", {"name": "Syncope"}),
     Node("Phenotype", "HP:0031972", {"name": "Presyncope"}),
+    Node("Phenotype", "HP:0002403", {"name": "Positive Romberg sign"}),
+    Node("Phenotype", "HP:0001337", {"name": "Tremor"}),
+    Node("Phenotype", "HP:0100785", {"name": "Insomnia"}),
+    Node("Phenotype", "HP:0005110", {"name": "Atrial fibrillation"}),
+    Node("Phenotype", "HP:0002019", {"name": "Constipation"}),
+    Node("Phenotype", "HP:0000012", {"name": "Urinary urgency"}),
     Node(
         "Phenotype",
         "HP:0002548",
@@ -132,6 +138,21 @@ def _found(linker: ConceptLinker, text: str) -> list[tuple[str, str]]:
         # Denying falls rules out frequent falls, which the HPO does not file under falls.
         ("Denies falls.", [("HP:0002527", "absent"), ("HP:0002359", "absent")]),
         ("Two falls last year.", [("HP:0002527", "present")]),
+        # Shorthand results: "-ve" negates; "+ve" asserts, and an exam item alone asserts nothing.
+        ("Romberg -ve. VSGP -ve.", [("HP:0002403", "normal"), ("HP:0000511", "absent")]),
+        ("Pull test negative.", [("HP:0002172", "normal")]),
+        ("Romberg +ve.", []),
+        ("Hypertension +ve.", [("HP:0000822", "present")]),
+        # "fine", "good", "OK" are normal only after an exam item: a fine tremor is a tremor.
+        ("Mood fine, sleep good.", [("HP:0000716", "normal"), ("HP:0100785", "normal")]),
+        ("The tremor is fine.", [("HP:0001337", "present")]),
+        ("PMH: HTN, AF.", [("HP:0000822", "present"), ("HP:0005110", "present")]),
+        # A negation reaches the end of its list, counting only the words between the items.
+        (
+            "She denies loss of smell, constipation, urinary urgency, giddiness, or acting out dreams.",
+            [("HP:0004409", "absent"), ("HP:0002019", "absent"), ("HP:0000012", "absent"), ("HP:5200291", "absent")],
+        ),
+        ("Her partner has never seen her act out dreams.", [("HP:5200291", "absent")]),
         ("MOVEMENT DISORDERS CLINIC", []),  # a heading states no finding
         ("Oh, and he sleeps well.", []),  # abbreviations match only in capitals
     ],

@@ -18,6 +18,13 @@ from kgdx.ingest.vitals import measured_findings, orthostatic_readings, stated_a
         ("lying 120/80 and 118/78 standing", [(2, 2, False)]),
         ("MoCA 18/30; BP 130/80 sitting.", []),  # a score, and a lone reading, are not a pair
         ("Carbidopa/levodopa 25/100 mg; standing 120/80.", []),
+        # The posture after a comma heads the next reading, not this one.
+        ("Lying BP 172/94, standing 166/90.", [(6, 4, False)]),
+        ("Sitting BP 148/86, standing 140/82.", [(8, 4, False)]),
+        # Both postures named once, then both readings.
+        ("BP lying/standing 138/80 → 124/76.", [(14, 4, False)]),
+        ("BP L/S 132/78 -> 108/70 (HR 70 -> 74)", [(24, 8, True)]),
+        ("supine and standing BP 150/90, 110/70", [(40, 20, True)]),
     ],
 )
 def test_orthostatic_readings(text: str, expected: list[tuple[int, int, bool]]) -> None:
@@ -39,6 +46,9 @@ def test_orthostatic_readings(text: str, expected: list[tuple[int, int, bool]]) 
         ("MoCA not done; BP 130/80.", []),
         ("BP supine 182/98, standing 96/60.", [("HP:0000822", True)]),  # supine hypertension
         ("BP supine 132/80, standing 96/60.", []),
+        ("Sitting BP 148/86, standing 140/82.", []),  # a sitting pressure is not a supine one
+        ("BP sitting/standing 150/90 -> 120/80", []),
+        ("BP L/S 162/94 -> 150/88", [("HP:0000822", True)]),
         ("ALT 196 U/L (ULN 40), AST 150", [("HP:0002910", True), ("HP:0002910", True)]),
         ("ALT 52 (ULN 45)", [("HP:0002910", True)]),
         ("ALT 52 U/L", []),  # no stated limit: raised only above twice 40
