@@ -29,6 +29,7 @@ __all__ = [
     "SYSTOLIC_DROP",
     "MeasuredFinding",
     "OrthostaticReading",
+    "lab_flags",
     "measured_findings",
     "orthostatic_readings",
     "StatedAge",
@@ -272,10 +273,90 @@ _RULES: tuple[_Rule, ...] = (
 )
 
 
+class _Lab(NamedTuple):
+    """A laboratory test a note may report with its laboratory's flag: the HPO terms for a high
+    and a low result (``None`` where the HPO has none that matters here)."""
+
+    name: str
+    pattern: re.Pattern[str]
+    high: str | None
+    low: str | None
+
+
+def _lab(name: str, words: str, high: str | None, low: str | None, abbrev: str = "") -> _Lab:
+    """Names in any case (``words``) and abbreviations in capitals only (``abbrev``)."""
+    alts = [f"(?i:{words})"] + ([abbrev] if abbrev else [])
+    return _Lab(name, re.compile(rf"\b(?:{'|'.join(alts)})\b"), high, low)
+
+
+#: Tests read only with a flag the note itself gives ("platelets 118 (low)", "caeruloplasmin
+#: 0.06 g/L (↓)", "ammonia raised", "B12 normal"): units and reference ranges differ between
+#: laboratories, and the flag is the laboratory's own reading of them.
+_LABS: tuple[_Lab, ...] = (
+    _lab("platelets", r"platelets?|platelet count", "HP:0001894", "HP:0001873", r"plts?|PLT"),
+    _lab("ammonia", r"ammonia", "HP:0001987", None, r"NH3"),
+    _lab("creatine kinase", r"creatine kinase", "HP:0003236", None, r"CK|CPK"),
+    _lab("caeruloplasmin", r"c(?:a)?eruloplasmin", None, "HP:0010837"),
+    _lab("urine copper", r"urin(?:e|ary)\s+copper", "HP:0010839", None),
+    _lab("free copper", r"(?:serum\s+)?free\s+copper|non-c(?:a)?eruloplasmin(?:-bound)?\s+copper", "HP:0010838", None),
+    _lab("bilirubin", r"bilirubin", "HP:0002904", None),
+    _lab("sodium", r"sodium", "HP:0003228", "HP:0002902"),
+    _lab("potassium", r"potassium", "HP:0002153", "HP:0002900"),
+    _lab("haemoglobin", r"h(?:a)?emoglobin", None, "HP:0001903", r"Hb|Hgb"),
+    _lab("white cell count", r"white (?:blood )?cell count", "HP:0001974", "HP:0001882", r"WCC|WBC"),
+    _lab("CRP", r"c-reactive protein", "HP:0011227", None, r"CRP"),
+    _lab("creatinine", r"creatinine", "HP:0003259", None),
+    _lab("vitamin B12", r"(?:vitamin\s+)?B12", None, "HP:0100502"),
+    _lab("prolactin", r"prolactin", "HP:0000870", None),
+    _lab("liver function tests", r"liver function tests?", ELEVATED_TRANSAMINASE, None, r"LFTs?"),
+)
+_FLAG_HIGH = re.compile(r"↑|\b(?:high|raised|elevated|increased)\b", re.I)
+_FLAG_LOW = re.compile(r"↓|\b(?:low|reduced|decreased)\b", re.I)
+#: "normal", but not a reference range ("normal range 20-200", "upper limit of normal 200").
+_FLAG_NORMAL = re.compile(r"\b(?:within normal limits|WNL|(?<!of )normal(?!\s+(?:range|limits?|values?)))\b", re.I)
+_FLAG_REACH = 40  # characters after the test's name in which its value and flag must be
+_FLAGS = (("high", _FLAG_HIGH), ("low", _FLAG_LOW), ("normal", _FLAG_NORMAL))
+
+
+def lab_flags(text: str) -> list[MeasuredFinding]:
+    """Laboratory results that ``text`` flags itself, as findings: high or low (present), or
+    normal (both directions absent). The flag must follow the test's name within its clause
+    ("platelets 118 (low), ammonia 68 (raised)"); a result without a flag is left unread.
+
+    Example:
+        >>> [(f.id, f.present) for f in lab_flags("Caeruloplasmin 0.06 g/L (↓); B12 normal.")]
+        [('HP:0010837', True), ('HP:0100502', False)]
+    """
+    out: list[MeasuredFinding] = []
+    for lab in _LABS:
+        for m in lab.pattern.finditer(text):
+            rest = re.split(r"[,;\n]|\.(?!\d)", text[m.end() : m.end() + _FLAG_REACH])[0]
+            nxt = [o.start() for other in _LABS for o in [other.pattern.search(rest)] if o is not None]
+            rest = rest[: min(nxt, default=len(rest))]  # "sodium 128 (low) and potassium normal"
+            flags = [(f.start(), f, kind) for kind, pat in _FLAGS for f in [pat.search(rest)] if f is not None]
+            if not flags:
+                continue  # a value without a flag is left unread
+            _, flag, kind = min(flags, key=lambda x: x[0])
+            high, low, normal = (flag if kind == k else None for k in ("high", "low", "normal"))
+            span = (m.start(), m.end() + flag.end())
+            said = text[span[0] : span[1]]
+            if normal is not None:
+                out += [
+                    MeasuredFinding(said, span, hp, False, f"{lab.name} normal (the note's flag)")
+                    for hp in (lab.high, lab.low)
+                    if hp
+                ]
+            elif (hp := lab.high if high is not None else lab.low) is not None:
+                way = "high" if high is not None else "low"
+                out.append(MeasuredFinding(said, span, hp, True, f"{lab.name} {way} (the note's flag)"))
+    return out
+
+
 def measured_findings(text: str) -> list[MeasuredFinding]:
     """Cognitive screening scores (MoCA, MMSE out of 30), QTc intervals, Epworth sleepiness scores,
     raised ALT/AST, a count of two or more falls, supine hypertension (the lying pressure of a
-    lying/standing pair) and failed levodopa trials (:func:`levodopa_trials`) in ``text``, as
+    lying/standing pair), failed levodopa trials (:func:`levodopa_trials`) and laboratory results
+    the note flags itself (:func:`lab_flags`) in ``text``, as
     findings. The orthostatic fall itself is :attr:`OrthostaticReading.finding`.
 
     Example:
@@ -315,6 +396,7 @@ def measured_findings(text: str) -> list[MeasuredFinding]:
             )
             out.append(MeasuredFinding(r.text, r.span, HYPERTENSION, True, why))
     out += levodopa_trials(text)
+    out += lab_flags(text)
     return sorted(out, key=lambda f: f.span)
 
 

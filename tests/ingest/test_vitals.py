@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kgdx.ingest.vitals import measured_findings, orthostatic_readings, stated_age
+from kgdx.ingest.vitals import lab_flags, measured_findings, orthostatic_readings, stated_age
 
 
 @pytest.mark.parametrize(
@@ -119,3 +119,26 @@ def test_a_failed_levodopa_trial_is_levodopa_response_absent(text: str, failed: 
     if failed:
         assert got[0].method == "treatment-response" and "trial" in got[0].why
         assert text[got[0].span[0] : got[0].span[1]].strip() == got[0].text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Caeruloplasmin 0.06 g/L (↓); B12 normal.", [("HP:0010837", True), ("HP:0100502", False)]),
+        ("Platelets 118 (low), ammonia 68 µmol/L (raised).", [("HP:0001873", True), ("HP:0001987", True)]),
+        ("Serum free copper ↑.", [("HP:0010838", True)]),
+        # The nearest flag, and not past the next test: sodium is low, potassium normal.
+        (
+            "Sodium 128 (low) and potassium normal.",
+            [("HP:0002902", True), ("HP:0002153", False), ("HP:0002900", False)],
+        ),
+        ("CK 1890, plt 102, Hb 90.", []),  # no flag: units and ranges differ between laboratories
+        ("CK 1890 (upper limit of normal 200).", []),  # a reference range is not a flag
+        ("CK normal range 20-200: 1890", []),
+        ("CSF glucose normal.", []),  # not a blood test of the table
+        ("CK is high.", [("HP:0003236", True)]),
+        ("ck is high.", []),  # abbreviations in capitals only
+    ],
+)
+def test_lab_flags(text: str, expected: list[tuple[str, bool]]) -> None:
+    assert [(f.id, f.present) for f in lab_flags(text)] == expected
