@@ -31,6 +31,7 @@ __all__ = [
     "OrthostaticReading",
     "lab_flags",
     "measured_findings",
+    "pull_test_steps",
     "orthostatic_readings",
     "StatedAge",
     "stated_age",
@@ -273,6 +274,31 @@ _RULES: tuple[_Rule, ...] = (
 )
 
 
+POSTURAL_INSTABILITY = "HP:0002172"
+#: The pull test's steps (MDS-UPDRS item 3.12, Goetz et al., Mov Disord 2008): recovering within
+#: one or two steps is normal; three or more is postural instability.
+_PULL_STEPS = re.compile(
+    r"\bpull[- ]test\b[^.;\n]{0,25}?\b(\d|one|two|three|four|five|six|seven|eight)\s+steps?\b", re.I
+)
+
+
+def pull_test_steps(text: str) -> list[MeasuredFinding]:
+    """Pull tests reported as a number of steps: three or more is *Postural instability*, one or
+    two rules it out (MDS-UPDRS 3.12).
+
+    Example:
+        >>> [(f.id, f.present) for f in pull_test_steps("Pull test: 3 steps back, recovers unaided.")]
+        [('HP:0002172', True)]
+    """
+    out = []
+    for m in _PULL_STEPS.finditer(text):
+        word = m.group(1).lower()
+        n = int(word) if word.isdigit() else {"one": 1, **_COUNTS}[word]
+        why = f"pull test: {n} step{'s' if n > 1 else ''} ({'≥ 3: abnormal' if n >= 3 else '≤ 2: normal'}, MDS-UPDRS 3.12)"
+        out.append(MeasuredFinding(m.group(0), m.span(), POSTURAL_INSTABILITY, n >= 3, why))
+    return out
+
+
 class _Lab(NamedTuple):
     """A laboratory test a note may report with its laboratory's flag: the HPO terms for a high
     and a low result (``None`` where the HPO has none that matters here)."""
@@ -356,7 +382,8 @@ def measured_findings(text: str) -> list[MeasuredFinding]:
     """Cognitive screening scores (MoCA, MMSE out of 30), QTc intervals, Epworth sleepiness scores,
     raised ALT/AST, a count of two or more falls, supine hypertension (the lying pressure of a
     lying/standing pair), failed levodopa trials (:func:`levodopa_trials`) and laboratory results
-    the note flags itself (:func:`lab_flags`) in ``text``, as
+    the note flags itself (:func:`lab_flags`) and pull tests counted in steps
+    (:func:`pull_test_steps`) in ``text``, as
     findings. The orthostatic fall itself is :attr:`OrthostaticReading.finding`.
 
     Example:
@@ -397,6 +424,7 @@ def measured_findings(text: str) -> list[MeasuredFinding]:
             out.append(MeasuredFinding(r.text, r.span, HYPERTENSION, True, why))
     out += levodopa_trials(text)
     out += lab_flags(text)
+    out += pull_test_steps(text)
     return sorted(out, key=lambda f: f.span)
 
 

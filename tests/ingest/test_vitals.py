@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kgdx.ingest.vitals import lab_flags, measured_findings, orthostatic_readings, stated_age
+from kgdx.ingest.vitals import lab_flags, measured_findings, orthostatic_readings, pull_test_steps, stated_age
 
 
 @pytest.mark.parametrize(
@@ -142,3 +142,18 @@ def test_a_failed_levodopa_trial_is_levodopa_response_absent(text: str, failed: 
 )
 def test_lab_flags(text: str, expected: list[tuple[str, bool]]) -> None:
     assert [(f.id, f.present) for f in lab_flags(text)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Pull test: 3 steps back, recovers unaided.", [True]),
+        ("Pull test: three steps, recovers.", [True]),
+        ("Pull test: recovers in two steps.", [False]),  # one or two steps is normal (MDS-UPDRS 3.12)
+        ("Pull test normal.", []),  # the linker's normal-exam item reads this one
+        ("Two steps forward on the ward; pull test not done.", []),
+    ],
+)
+def test_pull_test_steps(text: str, expected: list[bool]) -> None:
+    assert [f.present for f in pull_test_steps(text)] == expected
+    assert all(f.id == "HP:0002172" for f in pull_test_steps(text))
