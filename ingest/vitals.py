@@ -282,9 +282,17 @@ _PULL_STEPS = re.compile(
 )
 
 
+#: A pull test the patient would fall on, either way round ("pull test: would fall without help",
+#: "on the pull test he would have fallen"); "would fall asleep" elsewhere is not one.
+_PULL_FALL = re.compile(
+    r"\bpull[- ]test\b[^.;\n]{0,30}?\b(?:would\s+(?:have\s+)?fall(?:en)?|fell|falls?\s+backwards?)\b(?!\s+asleep)",
+    re.I,
+)
+
+
 def pull_test_steps(text: str) -> list[MeasuredFinding]:
-    """Pull tests reported as a number of steps: three or more is *Postural instability*, one or
-    two rules it out (MDS-UPDRS 3.12).
+    """Pull tests reported as a number of steps, or as a fall: three or more steps, or a fall, is
+    *Postural instability*; one or two steps rules it out (MDS-UPDRS 3.12).
 
     Example:
         >>> [(f.id, f.present) for f in pull_test_steps("Pull test: 3 steps back, recovers unaided.")]
@@ -296,6 +304,10 @@ def pull_test_steps(text: str) -> list[MeasuredFinding]:
         n = int(word) if word.isdigit() else {"one": 1, **_COUNTS}[word]
         why = f"pull test: {n} step{'s' if n > 1 else ''} ({'≥ 3: abnormal' if n >= 3 else '≤ 2: normal'}, MDS-UPDRS 3.12)"
         out.append(MeasuredFinding(m.group(0), m.span(), POSTURAL_INSTABILITY, n >= 3, why))
+    for m in _PULL_FALL.finditer(text):
+        if not any(a <= m.start() < b for a, b in (f.span for f in out)):
+            why = "falls on the pull test if not caught (MDS-UPDRS 3.12: 3)"
+            out.append(MeasuredFinding(m.group(0), m.span(), POSTURAL_INSTABILITY, True, why))
     return out
 
 

@@ -152,6 +152,10 @@ def test_lab_flags(text: str, expected: list[tuple[str, bool]]) -> None:
         ("Pull test: recovers in two steps.", [False]),  # one or two steps is normal (MDS-UPDRS 3.12)
         ("Pull test normal.", []),  # the linker's normal-exam item reads this one
         ("Two steps forward on the ward; pull test not done.", []),
+        ("Pull test: would fall without help (retropulsion).", [True]),
+        ("On the pull test he would have fallen.", [True]),
+        ("Pull test: 3 steps back then would fall - caught.", [True]),  # one finding, from the steps
+        ("He would fall asleep watching television.", []),
     ],
 )
 def test_pull_test_steps(text: str, expected: list[bool]) -> None:
