@@ -209,6 +209,11 @@ _FALL_COUNT = re.compile(
     r"\s+(?:(?:more|further|previous|recent|unexplained|witnessed|separate)\s+)?falls\b",
     re.I,
 )
+#: "has fallen twice", "had fallen three times" (a bare "has fallen" is also said of a blood count).
+_FALLEN_TIMES = re.compile(
+    r"\b(?:has|have|had)\s+fallen\s+(?:(twice)|(\d{1,2}|three|four|five|six|seven|eight|nine|ten|several|many)\s+times)\b",
+    re.I,
+)
 _COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
 
 
@@ -421,8 +426,10 @@ def measured_findings(text: str) -> list[MeasuredFinding]:
         if v > (uln if uln else 2 * TRANSAMINASE_ULN):
             why = f"{m.group(1)} {v} U/L (> {f'the stated ULN {uln}' if uln else f'twice {TRANSAMINASE_ULN}'})"
             out.append(MeasuredFinding(m.group(0), m.span(), ELEVATED_TRANSAMINASE, True, why))
-    for m in _FALL_COUNT.finditer(text):
-        word = m.group(1).lower()
+    counts = [(m, m.group(1)) for m in _FALL_COUNT.finditer(text)]
+    counts += [(m, m.group(2) or "two") for m in _FALLEN_TIMES.finditer(text)]
+    for m, said in counts:
+        word = said.lower()
         n = int(word) if word.isdigit() else _COUNTS.get(word, 2)  # "several", "multiple": at least two
         if n >= 2:
             out.append(

@@ -56,6 +56,9 @@ def test_orthostatic_readings(text: str, expected: list[tuple[int, int, bool]]) 
         ("CPAP-intolerant, Epworth 17; dozed at a red light.", [("HP:0001262", True)]),
         ("Epworth Sleepiness Scale 6/24.", [("HP:0001262", False)]),
         ("ESS 30", []),  # not a score out of 24
+        ("He has fallen twice since June.", [("HP:0002359", True)]),
+        ("She had fallen three times.", [("HP:0002359", True)]),
+        ("Haemoglobin has fallen to 90.", []),  # said of a blood count too
     ],
 )
 def test_measured_findings(text: str, expected: list[tuple[str, bool]]) -> None:
