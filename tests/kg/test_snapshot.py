@@ -99,3 +99,29 @@ def test_unvalidated_load_maps_an_arrow_copy_and_survives_a_damaged_one(memory_s
     (path / "cache").write_text("not a folder")  # nowhere to cache (as a read-only folder): all is read
     ro = load_snapshot(path, validate=False)
     assert sorted(ro.iter_edges(), key=key) == want[1]
+
+
+def test_edge_columns_read_few_rows_by_slices_and_many_by_take():
+    """A few rows (a cold ``kgdx diagnose`` reads a node's edges) are read by zero-copy slices,
+    across chunk boundaries and in the order asked; the answer is the same as ``take``'s."""
+    import numpy as np
+    import pyarrow as pa
+
+    from kgdx.kg import snapshot
+
+    n = 3000
+    table = pa.table(
+        {
+            "src": [f"S{i:05d}" for i in range(n)],
+            "dst": [f"D{i % 7}" for i in range(n)],
+            "frequency": [None if i % 3 else i / n for i in range(n)],
+        }
+    )
+    cols = snapshot.EdgeColumns(pa.concat_tables([table.slice(0, 1000), table.slice(1000)]))  # two chunks
+    want = lambda rows: [  # noqa: E731
+        {k: v for k, v in r.items() if v is not None} for r in table.drop_columns(["src", "dst"]).take(rows).to_pylist()
+    ]
+    for rows in (np.array([], dtype=int), np.array([5, 999, 1000, 2999, 3]), np.arange(n)):
+        assert cols._props_of(rows) == want(rows)
+    assert len(np.arange(n)) > snapshot._FEW_ROWS  # the last case takes the other path
+    assert cols.out("S01000") == [("D6", {})] and cols.into("D0")[1] == ("S00007", {})
