@@ -52,7 +52,9 @@ def _command(baseline: Path | None) -> tuple[list[str], dict[str, str], str | No
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     if baseline is None:
         return [KGDX, "diagnose", str(CASE)], env, None
-    code = "from kgdx.app.cli import main; main()"
+    # As the installed script exits (without the interpreter's teardown), where the baseline's
+    # ``main`` can; a ``python -c`` caller would otherwise get the teardown the script skips.
+    code = "import inspect\nfrom kgdx.app.cli import main\nmain(**({'hard_exit': True} if 'hard_exit' in inspect.signature(main).parameters else {}))"
     return [sys.executable, "-c", code, "diagnose", str(CASE)], {**env, "PYTHONPATH": str(baseline)}, "/"
 
 
