@@ -358,25 +358,19 @@ def main() -> None:
         f"(oracle findings: top-1 {zo['overall']['top1']:.3f} top-3 {zo['overall']['top3']:.3f}); linking {zs['linking']}"
     )
 
-    if DEV_NOTES.is_dir():
-        dl = read_labels(DEV_NOTES)
-        ds, ds_rows = notes_eval(dx_after, dl, oracle=False, folder=DEV_NOTES)
-        do, _ = notes_eval(dx_after, dl, oracle=True, folder=DEV_NOTES)
-        results["notes_dev"] = {"notes": len(dl), "linked": ds, "oracle_findings": do, "per_note": ds_rows}
-        print(
-            f"development notes ({len(dl)}): top-1 {ds['overall']['top1']:.3f} top-3 {ds['overall']['top3']:.3f} "
-            f"(oracle findings: top-1 {do['overall']['top1']:.3f} top-3 {do['overall']['top3']:.3f}); linking {ds['linking']}"
-        )
-
-    if HELD_OUT_NOTES.is_dir():
-        hl = read_labels(HELD_OUT_NOTES)
-        hs, hs_rows = notes_eval(dx_after, hl, oracle=False, folder=HELD_OUT_NOTES)
-        ho, _ = notes_eval(dx_after, hl, oracle=True, folder=HELD_OUT_NOTES)
-        results["notes_held_out"] = {"notes": len(hl), "linked": hs, "oracle_findings": ho, "per_note": hs_rows}
-        print(
-            f"held-out notes ({len(hl)}), zero-shot: top-1 {hs['overall']['top1']:.3f} top-3 {hs['overall']['top3']:.3f} "
-            f"(oracle findings: top-1 {ho['overall']['top1']:.3f} top-3 {ho['overall']['top3']:.3f}); linking {hs['linking']}"
-        )
+    for key, folder, name in (
+        ("notes_dev", DEV_NOTES, "development notes"),
+        ("notes_held_out", HELD_OUT_NOTES, "held-out notes"),
+    ):
+        if folder.is_dir():
+            fl = read_labels(folder)
+            fs, fs_rows = notes_eval(dx_after, fl, oracle=False, folder=folder)
+            fo, _ = notes_eval(dx_after, fl, oracle=True, folder=folder)
+            results[key] = {"notes": len(fl), "linked": fs, "oracle_findings": fo, "per_note": fs_rows}
+            print(
+                f"{name} ({len(fl)}), zero-shot: top-1 {fs['overall']['top1']:.3f} top-3 {fs['overall']['top3']:.3f} "
+                f"(oracle findings: top-1 {fo['overall']['top1']:.3f} top-3 {fo['overall']['top3']:.3f}); linking {fs['linking']}"
+            )
 
     for key, folder in (("second_annotation", NOTES), ("second_annotation_held_out", HELD_OUT_NOTES)):
         if (folder / "labels_second.jsonl").is_file():

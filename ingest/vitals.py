@@ -214,7 +214,7 @@ _FALLEN_TIMES = re.compile(
     r"\b(?:has|have|had)\s+fallen\s+(?:(twice)|(\d{1,2}|three|four|five|six|seven|eight|nine|ten|several|many)\s+times)\b",
     re.I,
 )
-_COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+_COUNTS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
 
 
 class _Rule(NamedTuple):
@@ -306,7 +306,7 @@ def pull_test_steps(text: str) -> list[MeasuredFinding]:
     out = []
     for m in _PULL_STEPS.finditer(text):
         word = m.group(1).lower()
-        n = int(word) if word.isdigit() else {"one": 1, **_COUNTS}[word]
+        n = int(word) if word.isdigit() else _COUNTS[word]
         why = f"pull test: {n} step{'s' if n > 1 else ''} ({'≥ 3: abnormal' if n >= 3 else '≤ 2: normal'}, MDS-UPDRS 3.12)"
         out.append(MeasuredFinding(m.group(0), m.span(), POSTURAL_INSTABILITY, n >= 3, why))
     for m in _PULL_FALL.finditer(text):
@@ -380,28 +380,21 @@ def lab_flags(text: str) -> list[MeasuredFinding]:
             if not flags:
                 continue  # a value without a flag is left unread
             _, flag, kind = min(flags, key=lambda x: x[0])
-            high, low, normal = (flag if kind == k else None for k in ("high", "low", "normal"))
             span = (m.start(), m.end() + flag.end())
-            said = text[span[0] : span[1]]
-            if normal is not None:
-                out += [
-                    MeasuredFinding(said, span, hp, False, f"{lab.name} normal (the note's flag)")
-                    for hp in (lab.high, lab.low)
-                    if hp
-                ]
-            elif (hp := lab.high if high is not None else lab.low) is not None:
-                way = "high" if high is not None else "low"
-                out.append(MeasuredFinding(said, span, hp, True, f"{lab.name} {way} (the note's flag)"))
+            said, why = text[span[0] : span[1]], f"{lab.name} {kind} (the note's flag)"
+            if kind == "normal":
+                out += [MeasuredFinding(said, span, hp, False, why) for hp in (lab.high, lab.low) if hp]
+            elif (hp := lab.high if kind == "high" else lab.low) is not None:
+                out.append(MeasuredFinding(said, span, hp, True, why))
     return out
 
 
 def measured_findings(text: str) -> list[MeasuredFinding]:
     """Cognitive screening scores (MoCA, MMSE out of 30), QTc intervals, Epworth sleepiness scores,
     raised ALT/AST, a count of two or more falls, supine hypertension (the lying pressure of a
-    lying/standing pair), failed levodopa trials (:func:`levodopa_trials`) and laboratory results
-    the note flags itself (:func:`lab_flags`) and pull tests counted in steps
-    (:func:`pull_test_steps`) in ``text``, as
-    findings. The orthostatic fall itself is :attr:`OrthostaticReading.finding`.
+    lying/standing pair), failed levodopa trials (:func:`levodopa_trials`), laboratory results the
+    note flags itself (:func:`lab_flags`) and pull tests counted in steps (:func:`pull_test_steps`)
+    in ``text``, as findings. The orthostatic fall itself is :attr:`OrthostaticReading.finding`.
 
     Example:
         >>> [(f.id, f.present) for f in measured_findings("MoCA 18/30. ECG: QTc 512 ms.")]
